@@ -1,0 +1,1 @@
+"""CPT/HCPCS billing-code analytics: documents and CMS utilization files into DuckDB."""

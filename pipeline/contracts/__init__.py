@@ -1,0 +1,16 @@
+"""Table contracts: one pandera model per warehouse table.
+
+Each model is the single source of a table's column names, types, descriptions
+and checks.  DDL, DuckDB ``COMMENT ON`` statements, Dagster column metadata and
+the SQL asset checks are all derived from it (see ``table_contract``).
+"""
+
+from pipeline.contracts.core_tables import CORE_CONTRACTS
+from pipeline.contracts.mart_tables import MART_CONTRACTS
+from pipeline.contracts.table_contract import TableContract
+from pipeline.contracts.utilization_tables import UTILIZATION_CONTRACTS
+
+ALL_CONTRACTS: tuple[TableContract, ...] = CORE_CONTRACTS + UTILIZATION_CONTRACTS + MART_CONTRACTS
+CONTRACTS_BY_TABLE = {contract.table: contract for contract in ALL_CONTRACTS}
+
+__all__ = ["ALL_CONTRACTS", "CONTRACTS_BY_TABLE", "TableContract"]

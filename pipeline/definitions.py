@@ -1,0 +1,24 @@
+"""The Dagster code location: ``dagster dev`` (via workspace.yaml) and ``dagster asset materialize -m pipeline.definitions``."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from pipeline.assets.core_documents import CORE_CHECKS, core_tables
+from pipeline.resources import SourcesResource, WarehouseResource
+
+ASSETS = [core_tables]
+CHECKS = [*CORE_CHECKS]
+
+
+def build_definitions() -> dg.Definitions:
+    return dg.Definitions(
+        assets=ASSETS,
+        asset_checks=CHECKS,
+        resources={"warehouse": WarehouseResource.from_env(), "sources": SourcesResource.from_env()},
+        # One process per run: DuckDB allows a single writer process, and per-step processes would fight for it.
+        executor=dg.in_process_executor,
+    )
+
+
+defs = build_definitions()

@@ -1,0 +1,117 @@
+"""Dagster resources: the working DuckDB warehouse and the source folders.
+
+DuckDB allows one read-write process per file.  The warehouse resource takes an
+exclusive ``flock`` on ``<warehouse>.lock`` for the whole run (resources are set
+up once per run with the in-process executor), so a second run *waits* for the
+first instead of failing with "Could not set lock on file".  BI tools never open
+this file: they read the published serving snapshot (see assets/serving.py).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from pipeline.settings import Paths, env_int
+
+LOCK_POLL_SECONDS = 2.0
+
+
+@contextmanager
+def writer_lock(warehouse_path: Path, *, timeout_seconds: float, log=None) -> Iterator[None]:
+    """Exclusive, blocking lock for the one process allowed to write the working warehouse."""
+    warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = warehouse_path.with_name(warehouse_path.name + ".lock")
+    with open(lock_path, "a+") as handle:
+        deadline = time.monotonic() + timeout_seconds
+        announced = False
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(
+                        f"another pipeline run has held {lock_path} for over {timeout_seconds:.0f}s"
+                    ) from None
+                if not announced and log is not None:
+                    handle.seek(0)
+                    log.info(f"waiting for the warehouse writer lock held by: {handle.read().strip() or '?'}")
+                    announced = True
+                time.sleep(LOCK_POLL_SECONDS)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} since {time.strftime('%Y-%m-%dT%H:%M:%S')}\n")
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _default(name: str) -> str:
+    return str(getattr(Paths.from_env(), name))
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The pipeline's working DuckDB file (CPT_WAREHOUSE_PATH) and its serving snapshot (CPT_SERVING_PATH)."""
+
+    path: str
+    serving_path: str
+    memory_limit: str = "2GB"
+    lock_timeout_seconds: int = 6 * 3600
+
+    @classmethod
+    def from_env(cls) -> WarehouseResource:
+        return cls(
+            path=_default("warehouse_path"),
+            serving_path=_default("serving_path"),
+            memory_limit=os.environ.get("CPT_DUCKDB_MEMORY_LIMIT", "2GB"),
+            lock_timeout_seconds=env_int("CPT_WRITER_LOCK_TIMEOUT_SECONDS", 6 * 3600),
+        )
+
+    @contextmanager
+    def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator[WarehouseResource]:
+        with writer_lock(Path(self.path), timeout_seconds=self.lock_timeout_seconds, log=context.log):
+            yield self
+
+    @contextmanager
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        path = Path(self.path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        spill = path.parent / ".duckdb_tmp"
+        con = duckdb.connect(
+            str(path),
+            config={
+                "memory_limit": self.memory_limit,
+                "temp_directory": str(spill),
+                "preserve_insertion_order": False,
+            },
+        )
+        try:
+            yield con
+        finally:
+            con.close()
+
+
+class SourcesResource(dg.ConfigurableResource):
+    """Input folders: documents (CPT_DOCUMENTS_DIR), utilization CSVs (CPT_UTILIZATION_DIR), reference CSVs."""
+
+    documents_dir: str
+    utilization_dir: str
+    reference_dir: str
+
+    @classmethod
+    def from_env(cls) -> SourcesResource:
+        return cls(
+            documents_dir=_default("documents_dir"),
+            utilization_dir=_default("utilization_dir"),
+            reference_dir=_default("reference_dir"),
+        )

@@ -1,0 +1,70 @@
+"""Write contract-shaped tables into DuckDB: typed DDL, rows, and the data dictionary as comments."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from pipeline.contracts.table_contract import TableContract
+
+_PANDAS_DTYPES = {
+    "BIGINT": "Int64",
+    "INTEGER": "Int32",
+    "DOUBLE": "float64",
+    "BOOLEAN": "boolean",
+    "TIMESTAMP": "datetime64[ns]",
+}
+
+
+def frame_for(contract: TableContract, rows: list[dict]) -> pd.DataFrame:
+    """A frame with exactly the contract's columns, in order, with nullable pandas dtypes."""
+    names = contract.column_names
+    frame = pd.DataFrame.from_records(rows, columns=names) if rows else pd.DataFrame({n: [] for n in names})
+    for column in contract.columns:
+        dtype = _PANDAS_DTYPES.get(column.sql_type)
+        if dtype is not None:
+            frame[column.name] = frame[column.name].astype(dtype)
+        else:
+            frame[column.name] = frame[column.name].astype(object)
+    return frame
+
+
+def ensure_schemas(con, *schemas: str) -> None:
+    for schema in schemas:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+
+
+def create_table(con, contract: TableContract, qualified_name: str | None = None) -> None:
+    con.execute(contract.create_table_sql(qualified_name))
+    apply_comments(con, contract, qualified_name)
+
+
+def apply_comments(con, contract: TableContract, qualified_name: str | None = None) -> None:
+    for sql, _ in contract.comment_statements(qualified_name):
+        con.execute(sql)
+
+
+def replace_table(con, contract: TableContract, frame: pd.DataFrame) -> int:
+    """Recreate the table from its contract and load ``frame``; returns rows written."""
+    create_table(con, contract)
+    if len(frame):
+        con.register("_frame_to_write", frame)
+        try:
+            columns = ", ".join(contract.column_names)
+            con.execute(f"INSERT INTO {contract.table} ({columns}) SELECT {columns} FROM _frame_to_write")
+        finally:
+            con.unregister("_frame_to_write")
+    return len(frame)
+
+
+def row_count(con, table: str) -> int:
+    return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def table_exists(con, table: str) -> bool:
+    schema, name = table.split(".")
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+            [schema, name],
+        ).fetchone()[0]
+    )
