@@ -5,10 +5,12 @@ from __future__ import annotations
 import dagster as dg
 
 from pipeline.assets.core_documents import CORE_CHECKS, core_tables
+from pipeline.assets.marts import MART_CHECKS, mart_tables
+from pipeline.assets.utilization import UTILIZATION_CHECKS, utilization_tables
 from pipeline.resources import SourcesResource, WarehouseResource
 
-ASSETS = [core_tables]
-CHECKS = [*CORE_CHECKS]
+ASSETS = [core_tables, utilization_tables, mart_tables]
+CHECKS = [*CORE_CHECKS, *UTILIZATION_CHECKS, *MART_CHECKS]
 
 
 def build_definitions() -> dg.Definitions:

@@ -68,3 +68,17 @@ def table_exists(con, table: str) -> bool:
             [schema, name],
         ).fetchone()[0]
     )
+
+
+def ensure_table(con, contract: TableContract) -> bool:
+    """Create the table if missing or if its columns no longer match the contract; True if (re)created."""
+    expected = [(c.name, c.sql_type) for c in contract.columns]
+    actual = con.execute(
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+        [contract.schema_name, contract.table_name],
+    ).fetchall()
+    if [tuple(row) for row in actual] == expected:
+        return False
+    create_table(con, contract)
+    return True

@@ -157,8 +157,11 @@ class SourceFiles(pa.DataFrameModel):
     status: Series[str] = pa.Field(isin=SOURCE_FILE_STATUSES, description="loaded or rejected (see error).")
     error: Series[str] = pa.Field(nullable=True, description="Why the file was rejected; NULL when loaded.")
     loaded_at: Series[pd.Timestamp] = pa.Field(description="When the file was processed (UTC).")
+    file_modified_at: Series[pd.Timestamp] = pa.Field(
+        description="File modification time (UTC); an unchanged size and time skip the reload."
+    )
     is_synthetic: Series[pd.BooleanDtype] = pa.Field(
-        description="True for the bundled synthetic sample (file name contains 'SYNTHETIC'); not real CMS data."
+        description="True for synthetic sample files listed in sources/reference/synthetic_utilization_files.csv: NOT CMS data."
     )
 
     class Config:

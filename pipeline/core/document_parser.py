@@ -63,13 +63,12 @@ _APPROACH_STRICT = re.compile(
     re.IGNORECASE,
 )
 _APPROACH_IN_TITLE = re.compile(r"\b(percutaneous|laparoscopic|thoracoscopic|endoscopic|transcatheter|robotic|open)\b", re.I)
-_IMAGING_EXCLUDED = re.compile(
-    r"imaging guidance[^.]*\b(?:not included|reported separately|separately reportable|billed separately)", re.I
+_IMAGING_SENTENCE = re.compile(r"[^.\n]*imaging guidance[^.\n]*", re.IGNORECASE)
+_IMAGING_NOT_INCLUDED = re.compile(
+    r"\bnot (?:be )?(?:included|bundled)\b|(?<!not )\b(?:reported|billed|coded) separately\b|(?<!not )\bseparately (?:reportable|billable)\b",
+    re.IGNORECASE,
 )
-_IMAGING_INCLUDED = re.compile(
-    r"imaging guidance[^.]*\b(?:included|bundled|inherent)\b|\bincludes?\b[^.]*imaging guidance|with imaging guidance included",
-    re.I,
-)
+_IMAGING_INCLUDED_WORD = re.compile(r"\b(?:included|includes|including|bundled|inherent)\b", re.IGNORECASE)
 _SENTENCE_END = ".!?:)]\"'”’|*"
 
 _KEY_ALIASES = {
@@ -372,10 +371,17 @@ def _extract_prose_facts(doc: ParsedDocument, text: str, section_lines: dict[str
     match = _APPROACH_IN_TITLE.search(doc.title or "") or _APPROACH_STRICT.search(prose)
     if match:
         doc.approach = next(a for a in APPROACHES if match.group(0).lower().startswith(a))
-    if _IMAGING_EXCLUDED.search(text):
-        doc.imaging_guidance_included = False
-    elif _IMAGING_INCLUDED.search(text):
-        doc.imaging_guidance_included = True
+    doc.imaging_guidance_included = imaging_guidance_included(text)
+
+
+def imaging_guidance_included(text: str) -> bool | None:
+    """First sentence mentioning imaging guidance decides: included (True), separate (False) or unknown."""
+    for sentence in _IMAGING_SENTENCE.findall(text):
+        if _IMAGING_NOT_INCLUDED.search(sentence):
+            return False
+        if _IMAGING_INCLUDED_WORD.search(sentence):
+            return True
+    return None
 
 
 def _check_truncation(doc: ParsedDocument, sections: list[Section], last_line: str, ragged: bool) -> None:

@@ -80,3 +80,11 @@ def _check_consistency(data: ReferenceData) -> None:
 def pos_code_list(value: str) -> list[str]:
     """'19;22' -> ['19', '22'] (semicolon-separated in the CSV)."""
     return [part.strip() for part in value.split(";") if part.strip()]
+
+
+def synthetic_file_names(directory: Path) -> frozenset[str]:
+    """Utilization files known to be synthetic samples, so BI users can tell them from CMS data."""
+    path = directory / "synthetic_utilization_files.csv"
+    if not path.is_file():
+        return frozenset()
+    return frozenset(row["file_name"] for row in read_reference_csv(path, ("file_name", "note")))

@@ -1,0 +1,1 @@
+"""Synthetic data generators shared by the tests, the benchmarks and the bundled samples."""

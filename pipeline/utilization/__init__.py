@@ -1,0 +1,1 @@
+"""CMS Medicare utilization files: layout recognition and native DuckDB loading."""
