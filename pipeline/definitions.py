@@ -1,22 +1,32 @@
 """The Dagster code location: ``dagster dev`` (via workspace.yaml) and ``dagster asset materialize -m pipeline.definitions``."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from pipeline.assets.core_documents import CORE_CHECKS, core_tables
 from pipeline.assets.marts import MART_CHECKS, mart_tables
+from pipeline.assets.serving import serving_snapshot
 from pipeline.assets.utilization import UTILIZATION_CHECKS, utilization_tables
+from pipeline.automation import (
+    daily_refresh,
+    documents_changed,
+    materialize_everything,
+    source_folder_sensor,
+    utilization_changed,
+)
 from pipeline.resources import SourcesResource, WarehouseResource
 
-ASSETS = [core_tables, utilization_tables, mart_tables]
+ASSETS = [core_tables, utilization_tables, mart_tables, serving_snapshot]
 CHECKS = [*CORE_CHECKS, *UTILIZATION_CHECKS, *MART_CHECKS]
+JOBS = [materialize_everything, documents_changed, utilization_changed]
 
 
 def build_definitions() -> dg.Definitions:
     return dg.Definitions(
         assets=ASSETS,
         asset_checks=CHECKS,
+        jobs=JOBS,
+        schedules=[daily_refresh],
+        sensors=[source_folder_sensor],
         resources={"warehouse": WarehouseResource.from_env(), "sources": SourcesResource.from_env()},
         # One process per run: DuckDB allows a single writer process, and per-step processes would fight for it.
         executor=dg.in_process_executor,

@@ -1,0 +1,95 @@
+"""``cpt-warehouse``: the main command.
+
+    cpt-warehouse build     materialize everything (same job as the schedule) and print a summary
+    cpt-warehouse summary   print the summary of the current serving snapshot
+
+``build`` uses the Dagster instance in $DAGSTER_HOME when set (runs then show in the UI),
+otherwise a throwaway one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import duckdb
+
+from pipeline.settings import Paths
+
+
+def build() -> int:
+    import dagster as dg
+
+    from pipeline.automation import materialize_everything
+    from pipeline.definitions import defs
+
+    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+    job = defs.resolve_job_def(materialize_everything.name)
+    run_config = {"loggers": {"console": {"config": {"log_level": os.environ.get("CPT_LOG_LEVEL", "INFO")}}}}
+    result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
+    failed_checks = [
+        evaluation.asset_check_key.to_user_string()
+        for evaluation in result.get_asset_check_evaluations()
+        if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR
+    ]
+    print()
+    if not result.success:
+        print("RUN FAILED: the serving snapshot was not replaced.", file=sys.stderr)
+        for check in failed_checks:
+            print(f"  failed blocking check: {check}", file=sys.stderr)
+        for event in result.all_events:
+            if event.is_step_failure:
+                print(f"  failed step {event.step_key}: {event.step_failure_data.error.message.strip()}", file=sys.stderr)
+    print_summary(Paths.from_env().serving_path)
+    return 0 if result.success else 1
+
+
+def print_summary(serving_path: Path) -> None:
+    if not serving_path.exists():
+        print(f"No serving snapshot at {serving_path} yet.")
+        return
+    con = duckdb.connect(str(serving_path), read_only=True)
+    try:
+        print(f"Serving snapshot: {serving_path}")
+        statuses = con.execute(
+            "SELECT status, count(*) FROM core.documents GROUP BY status ORDER BY status"
+        ).fetchall()
+        total = sum(n for _, n in statuses)
+        print(f"Documents: {total} (" + ", ".join(f"{n} {s}" for s, n in statuses) + ")")
+        for document_id, status, problems in con.execute(
+            "SELECT document_id, status, problems FROM core.documents WHERE status <> 'parsed' "
+            "ORDER BY status DESC, document_id LIMIT 15"
+        ).fetchall():
+            print(f"  {status:8} {document_id}: {problems[:150]}")
+        for name, status, error, loaded, quarantined in con.execute(
+            "SELECT file_name, status, error, rows_loaded, rows_quarantined FROM utilization.source_files ORDER BY 1"
+        ).fetchall():
+            detail = error if error else f"{loaded} rows loaded, {quarantined} quarantined"
+            print(f"Utilization file {name}: {status} ({detail})")
+        print("Rows per table:")
+        tables = con.execute(
+            "SELECT schema_name || '.' || table_name FROM duckdb_tables() ORDER BY schema_name, table_name"
+        ).fetchall()
+        for (table,) in tables:
+            count = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            print(f"  {table:42} {count:>12,}")
+    finally:
+        con.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="cpt-warehouse", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("build", help="materialize everything and print a summary")
+    sub.add_parser("summary", help="print the summary of the serving snapshot")
+    args = parser.parse_args(argv)
+    if args.command == "build":
+        return build()
+    print_summary(Paths.from_env().serving_path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
