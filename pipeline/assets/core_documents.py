@@ -103,12 +103,14 @@ def core_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
             con.execute("ROLLBACK")
             raise
 
-    statuses = gate.frames["core.documents"]["status"].value_counts().to_dict()
+    documents_metadata = {
+        "documents_by_status": gate.frames["core.documents"]["status"].value_counts().to_dict(),
+        "documents_parsed": len(fresh),
+        "documents_from_cache": len(files) - len(fresh),
+    }
     for table, count in written.items():
-        yield dg.MaterializeResult(
-            asset_key=asset_key(CONTRACTS[table]),
-            metadata={"dagster/row_count": count, **({"documents_by_status": statuses} if table == "core.documents" else {})},
-        )
+        extra = documents_metadata if table == "core.documents" else {}
+        yield dg.MaterializeResult(asset_key=asset_key(CONTRACTS[table]), metadata={"dagster/row_count": count, **extra})
 
 
 def _gate(tables: dict[str, list[dict]]) -> GateResult:

@@ -48,6 +48,7 @@ APPROACHES = (
 _TITLE = re.compile(
     r"^(?:#{1,6}\s*)?(?:\*\*)?(?P<system>CPT|HCPCS)(?:®)?\s+(?:code\s+)?(?P<code>[^\s:]+)\s*:\s*(?P<title>.*?)(?:\*\*)?$"
 )
+_TITLE_LIKE = re.compile(r"^(?:#{1,6}\s*)?(?:\*\*)?(?:CPT|HCPCS)(?:®)?\s+(?!code\b)\S[^:]{0,60}:")
 _MARKDOWN_HEADING = re.compile(r"^#{1,6}\s*(?P<text>.*?)\s*#*$")
 _KEY_VALUE = re.compile(r"^(?:[-*]\s+)?(?:\*\*)?(?P<key>[A-Za-z][A-Za-z ]{2,40}?)(?:\*\*)?\s*:\s*(?:\*\*)?\s*(?P<value>.*)$")
 _PAYER_SENTENCE = re.compile(r"key payers covered in this overview include\s+(?P<items>[^.\n]+)", re.IGNORECASE)
@@ -216,6 +217,7 @@ def parse_text(text: str) -> ParsedDocument:
     last_line = ""
     last_is_ragged_row = False
     title_problem: str | None = None
+    title_candidate: str | None = None
 
     def close_section() -> None:
         if have_heading or body:
@@ -266,6 +268,8 @@ def parse_text(text: str) -> ParsedDocument:
                 title_problem = _take_title(doc, match)
                 body.append(raw.rstrip())
                 continue
+            if title_candidate is None and _TITLE_LIKE.match(line):
+                title_candidate = f"line {number} {line[:80]!r}"
 
         new_heading = is_heading(line) if len(line) <= 80 else None
         if new_heading is not None:
@@ -294,7 +298,9 @@ def parse_text(text: str) -> ParsedDocument:
     if title_problem is not None:
         problems.append(title_problem)
     if doc.code is None:
-        if title_problem is None:
+        if title_problem is None and title_candidate is not None:
+            problems.append(f"no valid title line: {title_candidate} does not read 'CPT 12345: Title'")
+        elif title_problem is None:
             problems.append("no title line of the form 'CPT 12345: Title' or 'HCPCS A1234: Title'")
         doc.status = REJECTED
         _clear_facts(doc)

@@ -1,0 +1,81 @@
+"""The bad-input corpus: documents that must come out partial or rejected, with a clear reason.
+
+Generated rather than committed, because some are binary, 20 MB or in legacy encodings.
+Each entry: file name -> (bytes, expected status, substring expected in problems).
+Codes differ from the sample documents' codes (except the deliberate duplicate), so a bad
+document never displaces a good one.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+GOOD = """Summary & Overview
+CPT {code}: Ablation of a Test Tumor, Percutaneous, Unilateral
+CPT code {code} covers unilateral percutaneous ablation of a tumor. Nationally, the code is used across hospital outpatient departments and ambulatory surgery centers.
+Key payers covered in this overview include Aetna, Cigna, and Medicare.
+Billing Code Overview
+CPT code {code} describes a unilateral percutaneous ablation. Imaging guidance, when used, is included in the code description.
+Service type: Percutaneous image-guided tumor ablation
+Typical site of service: Hospital outpatient department or office
+Clinical & Coding Specifications
+Clinical Context
+A patient with a small tumor is treated with percutaneous ablation under CT guidance.
+Coding Specifications
+| Modifier | Description | When to Use |
+|---|---|---|
+| 00 | No modifier | Routine procedure. |
+| 50 | Bilateral procedure | Both sides treated. |
+"""
+
+
+def good(code: str = "47382") -> str:
+    return GOOD.format(code=code)
+
+
+def bad_corpus() -> dict[str, tuple[bytes, str, str]]:
+    latin = good("47382").replace("A patient", "A patient from Montréal").encode("cp1252")
+    truncated = good("0601T").split("Clinical Context\n")[0] + "Clinical Context\nA patient with a small tumor is treated with percut"
+    no_title = good("20982").replace("CPT 20982: Ablation of a Test Tumor, Percutaneous, Unilateral\n", "")
+    ragged = good("0602T").replace("| 50 | Bilateral procedure | Both sides treated. |", "| 50 | Bilateral procedure |")
+    html = "<!DOCTYPE html><html><head><title>Overview</title></head><body>" + "".join(
+        f"<p>{line}</p>" for line in good("0603T").splitlines() if "|" not in line
+    ) + "<table><tr><th>Modifier</th><th>Description</th><th>When to Use</th></tr></table></body></html>"
+    sql = good("47383").replace("CPT 47383:", "CPT 47383'; DROP TABLE core.codes; --:").replace(
+        "Aetna, Cigna", "Robert'); DELETE FROM core.payers; --, Cigna"
+    )
+    huge = good("50593") + ("Filler line for a runaway export. " * 40 + "\n") * 16_000
+    return {
+        "empty.txt": (b"", "rejected", "empty file"),
+        "whitespace_only.txt": (b"  \n\r\n\t\n", "rejected", "empty file"),
+        "binary.png": (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4, "rejected", "binary file"),
+        "latin1.txt": (latin, "partial", "not valid UTF-8"),
+        "utf16.txt": (good("C1000").replace("CPT C1000", "HCPCS C1000").encode("utf-16"), "partial", "UTF-16"),
+        "truncated.txt": (truncated.encode(), "partial", "truncated"),
+        "no_title.txt": (no_title.encode(), "rejected", "no title line"),
+        "ragged_table.txt": (ragged.encode(), "partial", "row has 2 cells, expected 3"),
+        "duplicate_32994_older.txt": (good("32994").encode(), "rejected", "superseded"),
+        "huge_20mb.txt": (huge.encode(), "rejected", "over the 5.0 MB limit"),
+        "wrapped.html": (html.encode(), "partial", "wrapped in HTML"),
+        "sql_injection.txt": (sql.encode(), "rejected", "no valid title line"),
+        "four_digit_code.txt": (good("3299").encode(), "rejected", "not a valid CPT code"),
+        "hcpcs_written_as_cpt.txt": (good("J1234").encode(), "rejected", "not a valid CPT code"),
+        "missing_parts.txt": (b"CPT 0581T: Ablation, malignant breast tumor(s), percutaneous, cryotherapy\n", "partial",
+                              "no 'Service type:' line"),
+        "bad_modifier.txt": (good("0600T").replace("| 50 |", "| 5O0 |").encode(), "partial", "not two letters/digits"),
+    }
+
+
+def write_bad_corpus(directory: Path) -> dict[str, tuple[str, str]]:
+    """Write the corpus; the duplicate is made older than everything else so the good 32994 wins."""
+    directory.mkdir(parents=True, exist_ok=True)
+    expected = {}
+    for name, (data, status, reason) in bad_corpus().items():
+        path = directory / name
+        path.write_bytes(data)
+        expected[name] = (status, reason)
+    old = time.time() - 30 * 24 * 3600
+    os.utime(directory / "duplicate_32994_older.txt", (old, old))
+    return expected

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from pipeline.resources import SourcesResource, WarehouseResource
+from pipeline.settings import REPO_ROOT
+
+SAMPLE_DOCUMENTS = REPO_ROOT / "sources" / "documents"
+SAMPLE_UTILIZATION = REPO_ROOT / "sources" / "utilization"
+REFERENCE = REPO_ROOT / "sources" / "reference"
+SEED = REPO_ROOT.parent / "shared" / "seed"
+
+
+@dataclass
+class PipelineEnv:
+    root: Path
+    documents_dir: Path
+    utilization_dir: Path
+    warehouse_path: Path
+    serving_path: Path
+
+    @property
+    def resources(self) -> dict:
+        return {
+            "warehouse": WarehouseResource(
+                path=str(self.warehouse_path), serving_path=str(self.serving_path), lock_timeout_seconds=60
+            ),
+            "sources": SourcesResource(
+                documents_dir=str(self.documents_dir),
+                utilization_dir=str(self.utilization_dir),
+                reference_dir=str(REFERENCE),
+            ),
+        }
+
+    @property
+    def env_vars(self) -> dict[str, str]:
+        return {
+            "CPT_DOCUMENTS_DIR": str(self.documents_dir),
+            "CPT_UTILIZATION_DIR": str(self.utilization_dir),
+            "CPT_WAREHOUSE_PATH": str(self.warehouse_path),
+            "CPT_SERVING_PATH": str(self.serving_path),
+        }
+
+    def query(self, sql: str, params=None, *, serving: bool = False) -> list[tuple]:
+        con = duckdb.connect(str(self.serving_path if serving else self.warehouse_path), read_only=True)
+        try:
+            return con.execute(sql, params or []).fetchall()
+        finally:
+            con.close()
+
+
+@pytest.fixture
+def pipeline_env(tmp_path: Path) -> PipelineEnv:
+    """Sample documents and utilization copied into tmp_path; warehouse and serving files there too."""
+    documents = tmp_path / "documents"
+    utilization = tmp_path / "utilization"
+    shutil.copytree(SAMPLE_DOCUMENTS, documents)
+    utilization.mkdir()
+    for csv_file in SAMPLE_UTILIZATION.glob("*.csv"):
+        shutil.copy2(csv_file, utilization / csv_file.name)
+    return PipelineEnv(tmp_path, documents, utilization, tmp_path / "wh" / "cpt.duckdb", tmp_path / "serving" / "cpt.duckdb")
+
+
+def run_pipeline(env: PipelineEnv, selection: str | None = None, *, raise_on_error: bool = True):
+    from pipeline.definitions import ASSETS, CHECKS
+
+    return dg.materialize(
+        [*ASSETS, *CHECKS], resources=env.resources, selection=selection, raise_on_error=raise_on_error
+    )

@@ -1,0 +1,89 @@
+"""Payer aliases and care-site mappings, resolved against the real reference CSVs."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.core.care_sites import CareSiteDirectory
+from pipeline.core.payer_aliases import PayerDirectory
+from pipeline.core.reference_data import ReferenceDataError, load_reference_data, read_reference_csv
+from tests.conftest import REFERENCE
+
+
+@pytest.fixture(scope="module")
+def reference():
+    return load_reference_data(REFERENCE)
+
+
+@pytest.mark.parametrize(
+    ("written", "payer_id"),
+    [
+        ("Cigna", "cigna_healthcare"),
+        ("Cigna Health", "cigna_healthcare"),
+        ("Cigna Healthcare", "cigna_healthcare"),
+        ("CIGNA", "cigna_healthcare"),
+        ("UHC", "unitedhealthcare"),
+        ("UnitedHealthcare", "unitedhealthcare"),
+        ("United Healthcare", "unitedhealthcare"),
+        ("BCBS", "blue_cross_blue_shield"),
+        ("Blue Cross Blue Shield", "blue_cross_blue_shield"),
+        ("BlueCross BlueShield", "blue_cross_blue_shield"),
+        ("Anthem Blue Cross", "anthem"),
+        ("the Medicare", "medicare"),
+        ("CMS", "medicare"),
+    ],
+)
+def test_aliases_resolve_to_one_payer(reference, written, payer_id):
+    match = PayerDirectory(reference.payers, reference.payer_aliases).resolve(written)
+    assert match.is_resolved and match.payer_id == payer_id
+
+
+def test_unknown_payer_is_kept_unresolved(reference):
+    match = PayerDirectory(reference.payers, reference.payer_aliases).resolve("Regional Health Plan of Example County")
+    assert not match.is_resolved
+    assert match.payer_id == "unresolved_regional_health_plan_of_example_county"
+    assert match.payer_name == "Regional Health Plan of Example County"
+
+
+def test_no_fuzzy_merging(reference):
+    assert not PayerDirectory(reference.payers, reference.payer_aliases).resolve("Cigna Medicare Advantage").is_resolved
+
+
+@pytest.mark.parametrize(
+    ("written", "pos_codes", "setting"),
+    [
+        ("Hospital outpatient department", ("19", "22"), "F"),
+        ("hospital outpatient departments", ("19", "22"), "F"),
+        ("Ambulatory Surgery Centers", ("24",), "F"),
+        ("ambulatory surgical center", ("24",), "F"),
+        ("inpatient hospitals", ("21",), "F"),
+        ("Office", ("11",), "O"),
+        ("offices", ("11",), "O"),
+        ("interventional radiology suites", ("19", "22"), "F"),
+        ("other procedural suite capable of image-guided thoracic interventions", ("19", "22"), "F"),
+    ],
+)
+def test_care_sites_map_to_pos_codes(reference, written, pos_codes, setting):
+    match = CareSiteDirectory(reference.care_sites, reference.care_site_aliases).resolve(written)
+    assert match.is_resolved and match.pos_codes == pos_codes and match.cms_facility_setting == setting
+
+
+def test_unknown_care_site_is_kept_unresolved(reference):
+    match = CareSiteDirectory(reference.care_sites, reference.care_site_aliases).resolve("patient's home")
+    assert not match.is_resolved and match.pos_codes == () and match.cms_facility_setting is None
+
+
+def test_reference_csv_with_wrong_columns_is_rejected(tmp_path):
+    path = tmp_path / "payers.csv"
+    path.write_text("id,name\n1,x\n")
+    with pytest.raises(ReferenceDataError, match="columns"):
+        read_reference_csv(path, ("payer_id", "payer_name"))
+
+
+def test_alias_to_unknown_payer_is_rejected(tmp_path):
+    for name in ("payers", "payer_aliases", "care_sites", "care_site_aliases", "modifiers", "place_of_service"):
+        (tmp_path / f"{name}.csv").write_bytes((REFERENCE / f"{name}.csv").read_bytes())
+    with (tmp_path / "payer_aliases.csv").open("a") as handle:
+        handle.write("Mystery Plan,no_such_payer\n")
+    with pytest.raises(ReferenceDataError, match="no_such_payer"):
+        load_reference_data(tmp_path)

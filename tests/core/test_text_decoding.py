@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from pipeline.core.text_decoding import decode_document, strip_html
+
+
+def test_utf8_with_bom_and_crlf():
+    decoded = decode_document(b"\xef\xbb\xbfa\r\nb\rc\n")
+    assert decoded.text == "a\nb\nc\n" and decoded.problems == [] and decoded.encoding == "utf-8"
+
+
+def test_latin1_is_decoded_with_a_problem_not_silently():
+    decoded = decode_document("Montréal clinic".encode("cp1252"))
+    assert decoded.text == "Montréal clinic"
+    assert "byte 0xE9 at offset 5" in decoded.problems[0]
+
+
+def test_binary_empty_and_oversize_are_fatal():
+    assert decode_document(b"\x00\x01\x02abc").fatal
+    assert "empty file" in decode_document(b"   \n").problems[0]
+    big = decode_document(b"x" * 101, max_bytes=100)
+    assert big.fatal and "over the" in big.problems[0]
+
+
+def test_mostly_control_characters_is_binary():
+    assert decode_document(bytes(range(1, 32)) * 50).fatal
+
+
+def test_html_is_reduced_to_lines_of_text():
+    text = strip_html("<html><body><h1>Summary &amp; Overview</h1><p>CPT 32994: T</p><script>x()</script></body></html>")
+    lines = [line for line in text.splitlines() if line]
+    assert lines == ["Summary & Overview", "CPT 32994: T"]

@@ -1,0 +1,144 @@
+"""The core_tables asset and its checks, materialized with dagster against a tmp_path DuckDB."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import duckdb
+
+from pipeline.assets.contract_metadata import report_to_check_result
+from pipeline.contract_checks import evaluate_contract, evaluate_references
+from pipeline.contracts import CONTRACTS_BY_TABLE
+from tests.bad_documents import good
+from tests.conftest import run_pipeline
+
+ACCEPTANCE_QUERY = """
+SELECT c.code,
+       list(DISTINCT p.payer_name ORDER BY p.payer_name) AS payers,
+       list(DISTINCT pos ORDER BY pos) AS pos_codes
+FROM core.codes c
+JOIN core.code_payers cp ON cp.code = c.code
+JOIN core.payers p ON p.payer_id = cp.payer_id
+JOIN core.code_care_sites ccs ON ccs.code = c.code
+JOIN core.care_sites cs ON cs.care_site_id = ccs.care_site_id, unnest(cs.pos_codes) AS u(pos)
+WHERE c.code = '32994'
+GROUP BY c.code
+"""
+
+
+def test_seed_code_has_its_five_payers_and_care_sites(pipeline_env):
+    result = run_pipeline(pipeline_env, "group:core")
+    assert result.success
+    [(code, payers, pos_codes)] = pipeline_env.query(ACCEPTANCE_QUERY)
+    assert code == "32994"
+    assert payers == ["Aetna", "Blue Cross Blue Shield", "Cigna Healthcare", "Medicare", "UnitedHealthcare"]
+    assert pos_codes == ["19", "22", "24"]
+    assert all(e.passed for e in result.get_asset_check_evaluations())
+    assert len(result.get_asset_check_evaluations()) >= 13
+
+
+def test_second_run_is_identical_and_uses_the_parse_cache(pipeline_env):
+    run_pipeline(pipeline_env, "group:core")
+    tables = [t for t in CONTRACTS_BY_TABLE if t.startswith("core.")]
+    first = {t: pipeline_env.query(_stable_rows(t)) for t in tables}
+    second_run = run_pipeline(pipeline_env, "group:core")
+    second = {t: pipeline_env.query(_stable_rows(t)) for t in tables}
+    assert first["core.codes"] and first["core.document_sections"]
+    assert first == second
+    [documents] = [m for m in second_run.asset_materializations_for_node("core_tables")
+                   if m.asset_key.path == ["core", "documents"]]
+    assert documents.metadata["documents_parsed"].value == 0
+    assert documents.metadata["documents_from_cache"].value == 8
+
+
+def test_removed_document_disappears_everywhere(pipeline_env):
+    run_pipeline(pipeline_env, "group:core")
+    (pipeline_env.documents_dir / "20982_bone_rfa.txt").unlink()
+    run_pipeline(pipeline_env, "group:core")
+    for table in ("core.documents", "core.document_sections", "core.codes", "core.code_payers", "core.code_modifiers"):
+        assert pipeline_env.query(f"SELECT count(*) FROM {table} WHERE document_id = '20982_bone_rfa.txt'") == [(0,)]
+    assert pipeline_env.query("SELECT count(*) FROM core.codes WHERE code = '20982'") == [(0,)]
+
+
+def test_changed_document_is_reparsed(pipeline_env):
+    run_pipeline(pipeline_env, "group:core")
+    path = pipeline_env.documents_dir / "50592_kidney_rfa.txt"
+    path.write_text(path.read_text().replace("Medicare, Aetna, and Cigna Health", "Medicare and Humana"))
+    run_pipeline(pipeline_env, "group:core")
+    rows = pipeline_env.query("SELECT payer_id FROM core.code_payers WHERE code = '50592' ORDER BY 1")
+    assert rows == [("humana",), ("medicare",)]
+
+
+def test_duplicate_code_newest_document_wins(pipeline_env):
+    newer = pipeline_env.documents_dir / "zz_32994_revised.txt"
+    newer.write_text(good("32994"))
+    old = time.time() - 3600
+    os.utime(pipeline_env.documents_dir / "000_39b65fcce32c74e2.txt", (old, old))
+    run_pipeline(pipeline_env, "group:core")
+    assert pipeline_env.query("SELECT document_id FROM core.codes WHERE code = '32994'") == [("zz_32994_revised.txt",)]
+    [(status, code, declared, problems)] = pipeline_env.query(
+        "SELECT status, code, declared_code, problems FROM core.documents WHERE document_id = '000_39b65fcce32c74e2.txt'"
+    )
+    assert (status, code, declared) == ("rejected", None, "32994")
+    assert "superseded" in problems and "zz_32994_revised.txt" in problems
+    assert pipeline_env.query("SELECT count(*) FROM core.code_payers WHERE code = '32994'") == [(3,)]
+
+
+def test_unresolved_payer_is_kept_and_flagged(pipeline_env):
+    run_pipeline(pipeline_env, "group:core")
+    rows = pipeline_env.query(
+        "SELECT p.payer_name, p.is_resolved, cp.code FROM core.payers p JOIN core.code_payers cp USING (payer_id) "
+        "WHERE NOT p.is_resolved"
+    )
+    assert rows == [("Regional Health Plan of Example County", False, "20983")]
+
+
+def test_contract_check_fails_and_shows_failing_rows(pipeline_env):
+    """The blocking checks can fail: tamper with the written tables and evaluate them."""
+    run_pipeline(pipeline_env, "group:core")
+    con = duckdb.connect(str(pipeline_env.warehouse_path))
+    con.execute("CREATE OR REPLACE TABLE core.codes AS SELECT * FROM core.codes UNION ALL "
+                "SELECT * REPLACE ('BAD!' AS code, 'ICD' AS code_system) FROM core.codes LIMIT 100")
+    con.execute("DELETE FROM core.payers WHERE payer_id = 'aetna'")
+    codes = report_to_check_result(evaluate_contract(con, CONTRACTS_BY_TABLE["core.codes"]))
+    refs = report_to_check_result(evaluate_references(con, CONTRACTS_BY_TABLE["core.code_payers"]))
+    con.close()
+    assert not codes.passed
+    failing = {k for k in codes.metadata if k.startswith("failing:")}
+    assert "failing: code str_matches" in failing and "failing: code_system isin" in failing
+    assert codes.metadata["failing: code str_matches"].data["sample"][0]["code"] == "BAD!"
+    assert not refs.passed
+    assert refs.metadata["failing: payer_id references core.payers.payer_id"].data["sample"] == [{"payer_id": "aetna"}]
+
+
+def test_rows_failing_the_contract_never_reach_the_table(pipeline_env, monkeypatch):
+    """A row the parser let through but the contract forbids goes to core.rejected_rows, and its document is partial."""
+    from pipeline.core import corpus
+
+    real = corpus.build_core_rows
+
+    def with_bad_row(*args, **kwargs):
+        rows = real(*args, **kwargs)
+        rows["code_care_sites"].append(
+            {"code": "32994", "care_site_id": "office", "name_in_document": "office", "source": "hallway",
+             "document_id": "000_39b65fcce32c74e2.txt"}
+        )
+        return rows
+
+    monkeypatch.setattr("pipeline.assets.core_documents.build_core_rows", with_bad_row)
+    result = run_pipeline(pipeline_env, "group:core")
+    assert result.success
+    assert pipeline_env.query("SELECT count(*) FROM core.code_care_sites WHERE source = 'hallway'") == [(0,)]
+    [(table, reason)] = pipeline_env.query("SELECT table_name, reason FROM core.rejected_rows")
+    assert table == "core.code_care_sites" and "source failed isin" in reason
+    [(status, problems)] = pipeline_env.query(
+        "SELECT status, problems FROM core.documents WHERE document_id = '000_39b65fcce32c74e2.txt'"
+    )
+    assert status == "partial" and "core.code_care_sites row was not loaded" in problems
+
+
+def _stable_rows(table: str) -> str:
+    """All rows, minus the run timestamp, in a deterministic order."""
+    exclude = " EXCLUDE (parsed_at)" if table == "core.documents" else ""
+    return f"SELECT *{exclude} FROM {table} ORDER BY ALL"
