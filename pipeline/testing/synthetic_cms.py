@@ -74,9 +74,10 @@ def provider_rows(n: int, rng: random.Random, *, n_codes: int = 6000):
     picks = rng.choices(range(len(codes)), weights=weights, k=min(n, 200_000))
     for i in range(n):
         code = codes[picks[i % len(picks)]]
-        npi = 1_000_000_000 + i // 3
-        state, fips = _STATES[(i // 3) % len(_STATES)]
-        pos = "F" if (i % 3) == 1 else "O"
+        # Each NPI gets one F and one O row, so the (npi, code, place of service) grain is unique.
+        npi = 1_000_000_000 + i // 2
+        state, fips = _STATES[(i // 2) % len(_STATES)]
+        pos = "F" if i % 2 else "O"
         services = rng.lognormvariate(3.0, 1.2)
         allowed = rng.lognormvariate(4.3, 1.0)
         yield [
