@@ -1,0 +1,48 @@
+"""The README's main command, and the headless Dagster CLI, from a subprocess as an operator runs them."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import duckdb
+import pytest
+
+from tests.bad_documents import write_bad_corpus
+from tests.conftest import REPO_ROOT
+
+
+@pytest.mark.slow
+def test_main_command_builds_the_warehouse_and_prints_a_summary(pipeline_env):
+    env = {**os.environ, **pipeline_env.env_vars}
+    env.pop("DAGSTER_HOME", None)
+    completed = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "build"], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+        timeout=600,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    out = completed.stdout
+    assert "Documents: 8 (8 parsed)" in out
+    assert "MUP_PHY_R25_P05_V20_D23_Geo.csv: loaded" in out
+    assert "marts.code_utilization" in out and "core.codes" in out
+    con = duckdb.connect(str(pipeline_env.serving_path), read_only=True)
+    levels = {r[0] for r in con.execute("SELECT geo_level FROM marts.code_utilization WHERE code = '32994'").fetchall()}
+    con.close()
+    assert levels == {"National", "State"}
+
+
+@pytest.mark.slow
+def test_headless_dagster_cli_with_bad_documents_exits_zero(pipeline_env):
+    write_bad_corpus(pipeline_env.documents_dir)
+    dagster = shutil.which("dagster", path=os.path.dirname(sys.executable))
+    env = {**os.environ, **pipeline_env.env_vars}
+    env.pop("DAGSTER_HOME", None)
+    completed = subprocess.run(
+        [dagster, "asset", "materialize", "-m", "pipeline.definitions", "--select", "*"],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert pipeline_env.query("SELECT count(*) FROM core.codes", serving=True) == [(15,)]  # 8 good + 7 partial
+    assert pipeline_env.query("SELECT count(*) FROM core.documents WHERE status <> 'parsed'", serving=True) == [(16,)]
