@@ -1,6 +1,8 @@
 """Dagster-facing views of the table contracts: asset specs, column schemas and asset checks."""
 
 
+from collections.abc import Callable
+
 import dagster as dg
 
 from pipeline.contract_checks import ContractReport, evaluate_contract, evaluate_references
@@ -58,35 +60,58 @@ def report_to_check_result(report: ContractReport) -> dg.AssetCheckResult:
     )
 
 
-def contract_checks(contract: TableContract) -> list[dg.AssetChecksDefinition]:
-    """Blocking checks derived from the contract: one for the table itself, one for its foreign keys."""
-    key = asset_key(contract)
-    checks = []
+def contract_checks(
+    contracts: tuple[TableContract, ...] | list[TableContract],
+    *,
+    name: str,
+    extra_specs: tuple[tuple[dg.AssetCheckSpec, Callable], ...] = (),
+) -> dg.AssetChecksDefinition:
+    """Blocking checks derived from the contracts, run as one step with one connection.
 
-    @dg.asset_check(
-        asset=key,
-        name="contract",
-        blocking=True,
-        description=f"Types, formats, enums, row rules and key uniqueness of {contract.table} (from its pandera model).",
-    )
-    def _contract_check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        with warehouse.connect() as con:
-            return report_to_check_result(evaluate_contract(con, contract))
-
-    checks.append(_contract_check)
-    if contract.foreign_keys:
-        refs = ", ".join(f"{fk.column}→{fk.ref_table}" for fk in contract.foreign_keys)
-
-        @dg.asset_check(
+    Per table: ``contract`` (types, formats, enums, row rules, key uniqueness) and, where the
+    table has foreign keys, ``references``.  ``extra_specs`` adds checks with their own evaluators.
+    """
+    specs: list[dg.AssetCheckSpec] = []
+    evaluators: dict[dg.AssetCheckKey, Callable] = {}
+    for contract in contracts:
+        key = asset_key(contract)
+        spec = dg.AssetCheckSpec(
+            "contract",
             asset=key,
-            name="references",
             blocking=True,
-            description=f"Referential integrity of {contract.table}: {refs}.",
-            additional_deps=[dg.AssetKey(fk.ref_table.split(".")) for fk in contract.foreign_keys],
+            description=f"Types, formats, enums, row rules and key uniqueness of {contract.table} (from its pandera model).",
         )
-        def _references_check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-            with warehouse.connect() as con:
-                return report_to_check_result(evaluate_references(con, contract))
+        specs.append(spec)
+        evaluators[spec.key] = lambda con, c=contract: report_to_check_result(evaluate_contract(con, c))
+        if contract.foreign_keys:
+            refs = ", ".join(f"{fk.column}→{fk.ref_table}" for fk in contract.foreign_keys)
+            spec = dg.AssetCheckSpec(
+                "references",
+                asset=key,
+                blocking=True,
+                description=f"Referential integrity of {contract.table}: {refs}.",
+                additional_deps=[
+                    dg.AssetKey(fk.ref_table.split(".")) for fk in contract.foreign_keys if fk.ref_table != contract.table
+                ],
+            )
+            specs.append(spec)
+            evaluators[spec.key] = lambda con, c=contract: report_to_check_result(evaluate_references(con, c))
+    for spec, evaluator in extra_specs:
+        specs.append(spec)
+        evaluators[spec.key] = evaluator
 
-        checks.append(_references_check)
-    return checks
+    @dg.multi_asset_check(specs=specs, name=name, can_subset=True)
+    def _checks(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
+        with warehouse.connect() as con:
+            for check_key in sorted(context.selected_asset_check_keys, key=lambda k: k.to_user_string()):
+                result = evaluators[check_key](con)
+                yield dg.AssetCheckResult(
+                    asset_key=check_key.asset_key,
+                    check_name=check_key.name,
+                    passed=result.passed,
+                    severity=result.severity,
+                    description=result.description,
+                    metadata=result.metadata,
+                )
+
+    return _checks

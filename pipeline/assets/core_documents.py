@@ -175,4 +175,4 @@ def _save_parse_cache(con, fresh: dict, current_hashes: set[str]) -> None:
         con.unregister("_current_hashes")
 
 
-CORE_CHECKS = [check for contract in CORE_CONTRACTS for check in contract_checks(contract)]
+CORE_CHECKS = [contract_checks(CORE_CONTRACTS, name="core_table_checks")]

@@ -39,4 +39,4 @@ def mart_tables(warehouse: WarehouseResource):
         yield dg.MaterializeResult(asset_key=asset_key(contract), metadata={"dagster/row_count": count})
 
 
-MART_CHECKS = [check for contract in MART_CONTRACTS for check in contract_checks(contract)]
+MART_CHECKS = [contract_checks(MART_CONTRACTS, name="mart_table_checks")]

@@ -60,23 +60,22 @@ def utilization_tables(context: dg.AssetExecutionContext, warehouse: WarehouseRe
         yield dg.MaterializeResult(asset_key=asset_key(contract), metadata=metadata)
 
 
-def _quarantine_check(table: str) -> dg.AssetChecksDefinition:
+def _quarantine_spec(table: str) -> tuple[dg.AssetCheckSpec, object]:
     layout = "geo_service" if table.endswith("geo_service") else "provider_service"
-
-    @dg.asset_check(
+    spec = dg.AssetCheckSpec(
+        "no_quarantined_rows",
         asset=asset_key(CONTRACTS[table]),
-        name="no_quarantined_rows",
         blocking=False,
         description=f"Warns when rows of {table} failed the contract and were moved to {QUARANTINE}.",
     )
-    def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        with warehouse.connect() as con:
-            count = con.execute(f"SELECT count(*) FROM {QUARANTINE} WHERE layout = ?", [layout]).fetchone()[0]
-            sample = con.execute(
-                f"SELECT source_file, line_number, reasons, row_data FROM {QUARANTINE} WHERE layout = ? "
-                "ORDER BY source_file, line_number LIMIT 10",
-                [layout],
-            ).fetchall()
+
+    def evaluate(con) -> dg.AssetCheckResult:
+        count = con.execute(f"SELECT count(*) FROM {QUARANTINE} WHERE layout = ?", [layout]).fetchone()[0]
+        sample = con.execute(
+            f"SELECT source_file, line_number, reasons, row_data FROM {QUARANTINE} WHERE layout = ? "
+            "ORDER BY source_file, line_number LIMIT 10",
+            [layout],
+        ).fetchall()
         return dg.AssetCheckResult(
             passed=count == 0,
             severity=dg.AssetCheckSeverity.WARN,
@@ -89,9 +88,13 @@ def _quarantine_check(table: str) -> dg.AssetChecksDefinition:
             },
         )
 
-    return _check
+    return spec, evaluate
 
 
-UTILIZATION_CHECKS = [check for contract in UTILIZATION_CONTRACTS for check in contract_checks(contract)] + [
-    _quarantine_check(table) for table in DATA_TABLES
+UTILIZATION_CHECKS = [
+    contract_checks(
+        UTILIZATION_CONTRACTS,
+        name="utilization_table_checks",
+        extra_specs=tuple(_quarantine_spec(table) for table in DATA_TABLES),
+    )
 ]

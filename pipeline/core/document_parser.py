@@ -54,8 +54,7 @@ _KEY_VALUE = re.compile(r"^(?:[-*]\s+)?(?:\*\*)?(?P<key>[A-Za-z][A-Za-z ]{2,40}?
 _PAYER_SENTENCE = re.compile(r"key payers covered in this overview include\s+(?P<items>[^.\n]+)", re.IGNORECASE)
 _USED_ACROSS = re.compile(r"the code is used across\s+(?P<items>[^.\n]+)", re.IGNORECASE)
 _TABLE_SEPARATOR = re.compile(r"^\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)*\|?$")
-_LIST_SPLIT = re.compile(r"\s*[,;]\s*")
-_CONJUNCTION_SPLIT = re.compile(r"\s+(?:and|or|&)\s+", re.IGNORECASE)
+_ITEM_SEPARATOR = re.compile(r"\s*[,;]\s*(?:(?:and|or|&)\s+)?|\s+(?:and|or|&)\s+", re.IGNORECASE)
 _LEADING_CONJUNCTION = re.compile(r"^(?:and|or|&)\s+", re.IGNORECASE)
 _NOT_AVAILABLE = re.compile(r"^\W*not\s+available\W*$", re.IGNORECASE)
 _LATERALITY = re.compile(r"\b(unilateral|bilateral)\b", re.IGNORECASE)
@@ -64,7 +63,6 @@ _APPROACH_STRICT = re.compile(
     re.IGNORECASE,
 )
 _APPROACH_IN_TITLE = re.compile(r"\b(percutaneous|laparoscopic|thoracoscopic|endoscopic|transcatheter|robotic|open)\b", re.I)
-_IMAGING_SENTENCE = re.compile(r"[^.\n]*imaging guidance[^.\n]*", re.IGNORECASE)
 _IMAGING_NOT_INCLUDED = re.compile(
     r"\bnot (?:be )?(?:included|bundled)\b|(?<!not )\b(?:reported|billed|coded) separately\b|(?<!not )\bseparately (?:reportable|billable)\b",
     re.IGNORECASE,
@@ -72,6 +70,7 @@ _IMAGING_NOT_INCLUDED = re.compile(
 _IMAGING_INCLUDED_WORD = re.compile(r"\b(?:included|includes|including|bundled|inherent)\b", re.IGNORECASE)
 _SENTENCE_END = ".!?:)]\"'”’|*"
 
+_KEY_PREFIXES = ("service", "type of service", "typical")
 _KEY_ALIASES = {
     "service type": "service_type",
     "type of service": "service_type",
@@ -147,7 +146,7 @@ def normalize_value(value: str | None) -> str | None:
     if value is None:
         return None
     value = value.strip().strip("*").strip()
-    if not value or _NOT_AVAILABLE.match(value):
+    if not value or (len(value) < 24 and _NOT_AVAILABLE.match(value)):
         return None
     return value
 
@@ -157,13 +156,11 @@ def split_list(text: str | None) -> list[str]:
     value = normalize_value(text)
     if value is None:
         return []
-    items: list[str] = []
-    for chunk in _LIST_SPLIT.split(value):
-        chunk = _LEADING_CONJUNCTION.sub("", chunk.strip())
-        for item in _CONJUNCTION_SPLIT.split(chunk):
-            item = _LEADING_CONJUNCTION.sub("", item.strip()).strip(" .")
-            if item and not _NOT_AVAILABLE.match(item):
-                items.append(item)
+    items = []
+    for item in _ITEM_SEPARATOR.split(_LEADING_CONJUNCTION.sub("", value)):
+        item = item.strip(" .")
+        if item and not (len(item) < 24 and _NOT_AVAILABLE.match(item)):
+            items.append(item)
     return items
 
 
@@ -281,7 +278,7 @@ def parse_text(text: str) -> ParsedDocument:
         body.append(raw.rstrip())
         if heading is not None:
             section_lines[heading.casefold()].append(line)
-        if ":" in line:
+        if ":" in line and line[:48].lower().lstrip("-* ").startswith(_KEY_PREFIXES):
             match = _KEY_VALUE.match(line)
             if match:
                 key = _KEY_ALIASES.get(match.group("key").strip().casefold())
@@ -306,12 +303,12 @@ def parse_text(text: str) -> ParsedDocument:
         _clear_facts(doc)
         return doc
 
-    _extract_prose_facts(doc, text, section_lines)
+    payer_sentence_found = _extract_prose_facts(doc, text, section_lines)
     if "service_type" not in kv_seen:
         problems.append("no 'Service type:' line")
     if "typical_sites" not in kv_seen:
         problems.append("no 'Typical site of service:' line")
-    if _PAYER_SENTENCE.search(text) is None:
+    if not payer_sentence_found:
         problems.append("no 'Key payers covered in this overview include …' sentence")
     if not saw_modifier_table:
         problems.append("no modifier table (a pipe table with a 'Modifier' column)")
@@ -359,10 +356,11 @@ def _add_modifier_row(
     )
 
 
-def _extract_prose_facts(doc: ParsedDocument, text: str, section_lines: dict[str, list[str]]) -> None:
-    match = _PAYER_SENTENCE.search(text)
-    if match:
-        doc.payers = split_list(match.group("items"))
+def _extract_prose_facts(doc: ParsedDocument, text: str, section_lines: dict[str, list[str]]) -> bool:
+    """Fill the facts stated in prose; returns whether the payer sentence was found."""
+    payer_match = _PAYER_SENTENCE.search(text)
+    if payer_match:
+        doc.payers = split_list(payer_match.group("items"))
     match = _USED_ACROSS.search(text)
     if match:
         doc.summary_sites = split_list(match.group("items"))
@@ -378,11 +376,19 @@ def _extract_prose_facts(doc: ParsedDocument, text: str, section_lines: dict[str
     if match:
         doc.approach = next(a for a in APPROACHES if match.group(0).lower().startswith(a))
     doc.imaging_guidance_included = imaging_guidance_included(text)
+    return payer_match is not None
 
 
 def imaging_guidance_included(text: str) -> bool | None:
     """First sentence mentioning imaging guidance decides: included (True), separate (False) or unknown."""
-    for sentence in _IMAGING_SENTENCE.findall(text):
+    lowered = text.lower()
+    position = lowered.find("imaging guidance")
+    while position != -1:
+        start = max(lowered.rfind(".", 0, position), lowered.rfind("\n", 0, position)) + 1
+        ends = [e for e in (lowered.find(".", position), lowered.find("\n", position)) if e != -1]
+        end = min(ends) if ends else len(text)
+        sentence = text[start:end]
+        position = lowered.find("imaging guidance", end)
         if _IMAGING_NOT_INCLUDED.search(sentence):
             return False
         if _IMAGING_INCLUDED_WORD.search(sentence):

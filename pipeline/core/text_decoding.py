@@ -16,6 +16,7 @@ DEFAULT_MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
 
 _UTF8_BOM = b"\xef\xbb\xbf"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f]")
 _HTML_SNIFF = re.compile(r"<\s*(?:!doctype\s+html|html|body|head|div|p|h[1-6]|table|br)\b", re.IGNORECASE)
 _HTML_BLOCK_TAG = re.compile(
     r"<\s*/?\s*(?:p|div|br|h[1-6]|tr|li|ul|ol|table|thead|tbody|section|article|body|html|head|title)\b[^>]*>",
@@ -105,5 +106,4 @@ def _decode_legacy(data: bytes) -> tuple[str, str]:
 
 def _looks_binary(text: str) -> bool:
     sample = text[:4096]
-    control = sum(1 for ch in sample if ch < " " and ch not in "\n\r\t\f")
-    return control > max(8, len(sample) // 20)
+    return len(_CONTROL_CHARS.findall(sample)) > max(8, len(sample) // 20)

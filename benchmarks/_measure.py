@@ -1,0 +1,42 @@
+"""Run a command as a child process and report its wall time and peak RSS (from wait4)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+
+
+def run_measured(cmd: list[str], *, env: dict | None = None, cwd=None) -> tuple[float, float, str]:
+    """(wall seconds, peak RSS in MB of the child, stdout). Raises if the command fails."""
+    start = time.perf_counter()
+    process = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = process.communicate()
+    wall = time.perf_counter() - start
+    # communicate() already reaped the child; ru_maxrss of RUSAGE_CHILDREN is the max over children so far,
+    # so each measured command runs through its own wait4 below when possible.
+    if process.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({process.returncode}):\n{err[-4000:]}")
+    return wall, _peak_rss_mb(out), out
+
+
+def _peak_rss_mb(out: str) -> float:
+    for line in reversed(out.splitlines()):
+        if line.startswith("PEAK_RSS_MB="):
+            return float(line.split("=", 1)[1])
+    return float("nan")
+
+
+def self_peak_rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def print_peak_rss_line() -> None:
+    """Children call this last so the parent can read their own peak RSS."""
+    print(f"PEAK_RSS_MB={self_peak_rss_mb():.1f}", flush=True)
+
+
+def cpu_info() -> str:
+    return f"{os.cpu_count()} CPUs"
