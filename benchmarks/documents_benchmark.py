@@ -56,8 +56,10 @@ def main() -> int:
     corpus = list(documents(args.n))
     for name, data in corpus:
         (docs_dir / name).write_bytes(data)
-    print(f"generated {args.n:,} documents ({sum(len(d) for _, d in corpus) / 1e6:.1f} MB) "
-          f"in {time.perf_counter() - start:.1f}s")
+    print(
+        f"generated {args.n:,} documents ({sum(len(d) for _, d in corpus) / 1e6:.1f} MB) "
+        f"in {time.perf_counter() - start:.1f}s"
+    )
 
     start = time.perf_counter()
     statuses: dict[str, int] = {}
@@ -77,8 +79,10 @@ def main() -> int:
     }
     env.pop("DAGSTER_HOME", None)
     cold_wall, cold_rss, _ = run_measured([sys.executable, "-c", CHILD], env=env, cwd=REPO)
-    print(f"materialize (cold):  {cold_wall:.1f}s end to end, {args.n / cold_wall:,.0f} documents/s, "
-          f"peak RSS {cold_rss:,.0f} MB")
+    print(
+        f"materialize (cold):  {cold_wall:.1f}s end to end, {args.n / cold_wall:,.0f} documents/s, "
+        f"peak RSS {cold_rss:,.0f} MB"
+    )
     warm_wall, warm_rss, _ = run_measured([sys.executable, "-c", CHILD], env=env, cwd=REPO)
     print(f"materialize (warm):  {warm_wall:.1f}s end to end (parse cache), peak RSS {warm_rss:,.0f} MB")
     target = "MET" if cold_wall <= 30 * args.n / 10_000 and args.n / parse_seconds >= 5_000 else "MISSED"

@@ -81,11 +81,24 @@ print_peak_rss_line()
 
 def generate(path: Path, rows: int) -> None:
     """Write the CSV with DuckDB: one NPI per 9 rows, 9 distinct consecutive codes per NPI (unique grain)."""
-    codes = list(FEE_SCHEDULE) + [f"{99202 + i:05d}" for i in range(298)] + [f"{10021 + i * 7:05d}" for i in range(5000)]
+    codes = (
+        list(FEE_SCHEDULE) + [f"{99202 + i:05d}" for i in range(298)] + [f"{10021 + i * 7:05d}" for i in range(5000)]
+    )
     codes += [f"G{i:04d}" for i in range(700)]
-    text_columns = [h for h in PROVIDER_HEADER if h not in {
-        "Tot_Benes", "Tot_Srvcs", "Tot_Bene_Day_Srvcs", "Avg_Sbmtd_Chrg", "Avg_Mdcr_Alowd_Amt", "Avg_Mdcr_Pymt_Amt",
-        "Avg_Mdcr_Stdzd_Amt"}]
+    text_columns = [
+        h
+        for h in PROVIDER_HEADER
+        if h
+        not in {
+            "Tot_Benes",
+            "Tot_Srvcs",
+            "Tot_Bene_Day_Srvcs",
+            "Avg_Sbmtd_Chrg",
+            "Avg_Mdcr_Alowd_Amt",
+            "Avg_Mdcr_Pymt_Amt",
+            "Avg_Mdcr_Stdzd_Amt",
+        }
+    ]
     con = duckdb.connect()
     con.execute("SET preserve_insertion_order = false")
     con.execute("SELECT setseed(0.42)")
@@ -159,8 +172,11 @@ def value(out: str, key: str) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=10_000_000)
-    parser.add_argument("--repeat", type=int, default=1, help="alternate bare/project runs this many times, report best")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="alternate bare/project runs this many times, report best"
+    )
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--csv", type=Path, help="reuse an existing provider CSV instead of generating one")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="cpt_util_bench_"))
@@ -169,25 +185,35 @@ def main() -> int:
     empty_documents = work / "no_documents"
     empty_documents.mkdir()
     csv_path = utilization_dir / FILE_NAME
-    start = time.perf_counter()
-    generate(csv_path, args.rows)
-    print(f"generated {args.rows:,} rows, {csv_path.stat().st_size / 1e9:.2f} GB in {time.perf_counter() - start:.1f}s")
+    if args.csv:
+        csv_path.symlink_to(args.csv.resolve())
+        print(f"using {args.csv} ({csv_path.stat().st_size / 1e9:.2f} GB)")
+    else:
+        start = time.perf_counter()
+        generate(csv_path, args.rows)
+        print(f"generated {args.rows:,} rows, {csv_path.stat().st_size / 1e9:.2f} GB in {time.perf_counter() - start:.1f}s")
 
     bare_times, project_times, bare_rss, project_rss = [], [], [], []
     for attempt in range(args.repeat):
         bare_db = work / f"bare_{attempt}.duckdb"
-        _, rss, out = run_measured([sys.executable, "-c", BARE, str(csv_path), str(bare_db)], cwd=REPO,
-                                   env={**os.environ, "PYTHONPATH": str(REPO)})
+        _, rss, out = run_measured(
+            [sys.executable, "-c", BARE, str(csv_path), str(bare_db)],
+            cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )
         bare_times.append(float(value(out, "SECONDS")))
         bare_rss.append(rss)
         bare_db.unlink()
         shutil.rmtree(work / "warehouse", ignore_errors=True)
-        _, rss, out = run_measured([sys.executable, "-c", PROJECT], cwd=REPO,
-                                   env=child_env(work, utilization_dir, empty_documents))
+        _, rss, out = run_measured(
+            [sys.executable, "-c", PROJECT], cwd=REPO, env=child_env(work, utilization_dir, empty_documents)
+        )
         project_times.append(float(value(out, "SECONDS")))
         project_rss.append(rss)
-        print(f"  run {attempt + 1}: bare {bare_times[-1]:.1f}s, project {project_times[-1]:.1f}s "
-              f"({value(out, 'ROWS')} rows loaded, {value(out, 'QUARANTINED')} quarantined)")
+        print(
+            f"  run {attempt + 1}: bare {bare_times[-1]:.1f}s, project {project_times[-1]:.1f}s "
+            f"({value(out, 'ROWS')} rows loaded, {value(out, 'QUARANTINED')} quarantined)"
+        )
 
     bare, project = min(bare_times), min(project_times)
     print(f"bare DuckDB CTAS read_csv:         {bare:.1f}s  peak RSS {max(bare_rss):,.0f} MB")
@@ -197,8 +223,9 @@ def main() -> int:
     # Mart query on the serving file: add the sample documents and geography file, publish, query.
     shutil.copy2(REPO / "sources" / "utilization" / "MUP_PHY_R25_P05_V20_D23_Geo.csv", utilization_dir)
     start = time.perf_counter()
-    _, full_rss, _ = run_measured([sys.executable, "-c", FULL], cwd=REPO,
-                                  env=child_env(work, utilization_dir, REPO / "sources" / "documents"))
+    _, full_rss, _ = run_measured(
+        [sys.executable, "-c", FULL], cwd=REPO, env=child_env(work, utilization_dir, REPO / "sources" / "documents")
+    )
     print(f"full pipeline incl. serving publish: {time.perf_counter() - start:.1f}s  peak RSS {full_rss:,.0f} MB")
     serving = work / "serving" / "cpt_analytics.duckdb"
     timings = []
@@ -208,8 +235,10 @@ def main() -> int:
         rows = con.execute("SELECT * FROM marts.code_utilization WHERE code = '32994'").fetchall()
         timings.append((time.perf_counter() - start) * 1000)
         con.close()
-    print(f"mart query, one code ({len(rows)} rows): first {timings[0]:.1f} ms, median {statistics.median(timings):.1f} ms "
-          "(new read-only connection each time; target <= 100 ms)")
+    print(
+        f"mart query, one code ({len(rows)} rows): first {timings[0]:.1f} ms, median {statistics.median(timings):.1f} ms "
+        "(new read-only connection each time; target <= 100 ms)"
+    )
     if args.keep:
         print(f"kept {work}")
     else:

@@ -2,6 +2,7 @@
 
     cpt-warehouse build     materialize everything (same job as the schedule) and print a summary
     cpt-warehouse summary   print the summary of the current serving snapshot
+    cpt-warehouse dictionary  print the data dictionary derived from the table contracts
 
 ``build`` uses the Dagster instance in $DAGSTER_HOME when set (runs then show in the UI),
 otherwise a throwaway one.
@@ -41,7 +42,9 @@ def build() -> int:
             print(f"  failed blocking check: {check}", file=sys.stderr)
         for event in result.all_events:
             if event.is_step_failure:
-                print(f"  failed step {event.step_key}: {event.step_failure_data.error.message.strip()}", file=sys.stderr)
+                print(
+                    f"  failed step {event.step_key}: {event.step_failure_data.error.message.strip()}", file=sys.stderr
+                )
     print_summary(Paths.from_env().serving_path)
     return 0 if result.success else 1
 
@@ -53,9 +56,7 @@ def print_summary(serving_path: Path) -> None:
     con = duckdb.connect(str(serving_path), read_only=True)
     try:
         print(f"Serving snapshot: {serving_path}")
-        statuses = con.execute(
-            "SELECT status, count(*) FROM core.documents GROUP BY status ORDER BY status"
-        ).fetchall()
+        statuses = con.execute("SELECT status, count(*) FROM core.documents GROUP BY status ORDER BY status").fetchall()
         total = sum(n for _, n in statuses)
         print(f"Documents: {total} (" + ", ".join(f"{n} {s}" for s, n in statuses) + ")")
         for document_id, status, problems in con.execute(
@@ -80,13 +81,21 @@ def print_summary(serving_path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="cpt-warehouse", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="cpt-warehouse", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("build", help="materialize everything and print a summary")
     sub.add_parser("summary", help="print the summary of the serving snapshot")
+    sub.add_parser("dictionary", help="print the data dictionary (Markdown) derived from the table contracts")
     args = parser.parse_args(argv)
     if args.command == "build":
         return build()
+    if args.command == "dictionary":
+        from pipeline.data_dictionary import markdown
+
+        print(markdown())
+        return 0
     print_summary(Paths.from_env().serving_path)
     return 0
 

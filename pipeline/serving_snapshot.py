@@ -54,7 +54,9 @@ def remove_stale_temp_files(serving_path: Path) -> list[Path]:
     return removed
 
 
-def publish_snapshot(con: duckdb.DuckDBPyConnection, serving_path: Path, contracts: list[TableContract]) -> PublishResult:
+def publish_snapshot(
+    con: duckdb.DuckDBPyConnection, serving_path: Path, contracts: list[TableContract]
+) -> PublishResult:
     """Copy every contract table from ``con`` into a new file and atomically replace ``serving_path``."""
     serving_path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temp_files(serving_path)

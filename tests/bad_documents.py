@@ -37,14 +37,21 @@ def good(code: str = "47382") -> str:
 
 def bad_corpus() -> dict[str, tuple[bytes, str, str]]:
     latin = good("47382").replace("A patient", "A patient from Montréal").encode("cp1252")
-    truncated = good("0601T").split("Clinical Context\n")[0] + "Clinical Context\nA patient with a small tumor is treated with percut"
+    truncated = (
+        good("0601T").split("Clinical Context\n")[0]
+        + "Clinical Context\nA patient with a small tumor is treated with percut"
+    )
     no_title = good("20982").replace("CPT 20982: Ablation of a Test Tumor, Percutaneous, Unilateral\n", "")
     ragged = good("0602T").replace("| 50 | Bilateral procedure | Both sides treated. |", "| 50 | Bilateral procedure |")
-    html = "<!DOCTYPE html><html><head><title>Overview</title></head><body>" + "".join(
-        f"<p>{line}</p>" for line in good("0603T").splitlines() if "|" not in line
-    ) + "<table><tr><th>Modifier</th><th>Description</th><th>When to Use</th></tr></table></body></html>"
-    sql = good("47383").replace("CPT 47383:", "CPT 47383'; DROP TABLE core.codes; --:").replace(
-        "Aetna, Cigna", "Robert'); DELETE FROM core.payers; --, Cigna"
+    html = (
+        "<!DOCTYPE html><html><head><title>Overview</title></head><body>"
+        + "".join(f"<p>{line}</p>" for line in good("0603T").splitlines() if "|" not in line)
+        + "<table><tr><th>Modifier</th><th>Description</th><th>When to Use</th></tr></table></body></html>"
+    )
+    sql = (
+        good("47383")
+        .replace("CPT 47383:", "CPT 47383'; DROP TABLE core.codes; --:")
+        .replace("Aetna, Cigna", "Robert'); DELETE FROM core.payers; --, Cigna")
     )
     huge = good("50593") + ("Filler line for a runaway export. " * 40 + "\n") * 16_000
     return {
@@ -62,8 +69,11 @@ def bad_corpus() -> dict[str, tuple[bytes, str, str]]:
         "sql_injection.txt": (sql.encode(), "rejected", "no valid title line"),
         "four_digit_code.txt": (good("3299").encode(), "rejected", "not a valid CPT code"),
         "hcpcs_written_as_cpt.txt": (good("J1234").encode(), "rejected", "not a valid CPT code"),
-        "missing_parts.txt": (b"CPT 0581T: Ablation, malignant breast tumor(s), percutaneous, cryotherapy\n", "partial",
-                              "no 'Service type:' line"),
+        "missing_parts.txt": (
+            b"CPT 0581T: Ablation, malignant breast tumor(s), percutaneous, cryotherapy\n",
+            "partial",
+            "no 'Service type:' line",
+        ),
         "bad_modifier.txt": (good("0600T").replace("| 50 |", "| 5O0 |").encode(), "partial", "not two letters/digits"),
     }
 

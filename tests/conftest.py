@@ -14,7 +14,7 @@ from pipeline.settings import REPO_ROOT
 SAMPLE_DOCUMENTS = REPO_ROOT / "sources" / "documents"
 SAMPLE_UTILIZATION = REPO_ROOT / "sources" / "utilization"
 REFERENCE = REPO_ROOT / "sources" / "reference"
-SEED = REPO_ROOT.parent / "shared" / "seed"
+SEED = SAMPLE_DOCUMENTS  # holds an unmodified copy of ../shared/seed/000_39b65fcce32c74e2.txt
 
 
 @dataclass
@@ -64,7 +64,9 @@ def pipeline_env(tmp_path: Path) -> PipelineEnv:
     utilization.mkdir()
     for csv_file in SAMPLE_UTILIZATION.glob("*.csv"):
         shutil.copy2(csv_file, utilization / csv_file.name)
-    return PipelineEnv(tmp_path, documents, utilization, tmp_path / "wh" / "cpt.duckdb", tmp_path / "serving" / "cpt.duckdb")
+    return PipelineEnv(
+        tmp_path, documents, utilization, tmp_path / "wh" / "cpt.duckdb", tmp_path / "serving" / "cpt.duckdb"
+    )
 
 
 def run_pipeline(env: PipelineEnv, selection: str | None = None, *, raise_on_error: bool = True):

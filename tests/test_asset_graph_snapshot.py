@@ -25,7 +25,8 @@ def current_graph() -> dict:
                 c.name for c in graph.asset_check_keys if c.asset_key == key and graph.get(c).blocking
             ),
             "columns": [c.name for c in node.metadata["dagster/column_schema"].columns]
-            if "dagster/column_schema" in node.metadata else None,
+            if "dagster/column_schema" in node.metadata
+            else None,
         }
     return assets
 

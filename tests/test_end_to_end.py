@@ -19,7 +19,11 @@ def test_main_command_builds_the_warehouse_and_prints_a_summary(pipeline_env):
     env = {**os.environ, **pipeline_env.env_vars}
     env.pop("DAGSTER_HOME", None)
     completed = subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", "build"], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+        [sys.executable, "-m", "pipeline.cli", "build"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
         timeout=600,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
@@ -41,7 +45,11 @@ def test_headless_dagster_cli_with_bad_documents_exits_zero(pipeline_env):
     env.pop("DAGSTER_HOME", None)
     completed = subprocess.run(
         [dagster, "asset", "materialize", "-m", "pipeline.definitions", "--select", "*"],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600,
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert pipeline_env.query("SELECT count(*) FROM core.codes", serving=True) == [(15,)]  # 8 good + 7 partial

@@ -1,6 +1,5 @@
 """Dagster-facing views of the table contracts: asset specs, column schemas and asset checks."""
 
-
 from collections.abc import Callable
 
 import dagster as dg
@@ -91,7 +90,9 @@ def contract_checks(
                 blocking=True,
                 description=f"Referential integrity of {contract.table}: {refs}.",
                 additional_deps=[
-                    dg.AssetKey(fk.ref_table.split(".")) for fk in contract.foreign_keys if fk.ref_table != contract.table
+                    dg.AssetKey(fk.ref_table.split("."))
+                    for fk in contract.foreign_keys
+                    if fk.ref_table != contract.table
                 ],
             )
             specs.append(spec)

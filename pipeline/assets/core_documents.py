@@ -7,7 +7,6 @@ transaction, so a reader of the working file never sees half a load and a
 removed document disappears from every table.
 """
 
-
 import hashlib
 import json
 from datetime import UTC, datetime
@@ -110,7 +109,9 @@ def core_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
     }
     for table, count in written.items():
         extra = documents_metadata if table == "core.documents" else {}
-        yield dg.MaterializeResult(asset_key=asset_key(CONTRACTS[table]), metadata={"dagster/row_count": count, **extra})
+        yield dg.MaterializeResult(
+            asset_key=asset_key(CONTRACTS[table]), metadata={"dagster/row_count": count, **extra}
+        )
 
 
 def _gate(tables: dict[str, list[dict]]) -> GateResult:

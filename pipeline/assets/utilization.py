@@ -49,8 +49,13 @@ def utilization_tables(context: dg.AssetExecutionContext, warehouse: WarehouseRe
     if removed:
         context.log.info(f"removed files no longer in the folder: {', '.join(removed)}")
     files_table = [
-        {"file": o.file_name, "status": o.status, "loaded": o.rows_loaded, "quarantined": o.rows_quarantined,
-         "error": o.error or ""}
+        {
+            "file": o.file_name,
+            "status": o.status,
+            "loaded": o.rows_loaded,
+            "quarantined": o.rows_quarantined,
+            "error": o.error or "",
+        }
         for o in outcomes
     ]
     for table, contract in CONTRACTS.items():

@@ -27,7 +27,8 @@ class Documents(pa.DataFrameModel):
         nullable=True, str_matches=CPT_OR_HCPCS, description="Billing code loaded from this document; NULL if rejected."
     )
     declared_code: Series[str] = pa.Field(
-        nullable=True, description="Code the title line declares, even when the document was rejected (e.g. a duplicate)."
+        nullable=True,
+        description="Code the title line declares, even when the document was rejected (e.g. a duplicate).",
     )
     status: Series[str] = pa.Field(
         isin=list(DOCUMENT_STATUSES),
@@ -124,7 +125,9 @@ class Payers(pa.DataFrameModel):
     payer_id: Series[str] = pa.Field(unique=True, str_matches=r"^[a-z0-9_]+$", description="Stable payer key.")
     payer_name: Series[str] = pa.Field(description="Canonical name (or the name as written, if unresolved).")
     payer_type: Series[str] = pa.Field(
-        nullable=True, isin=PAYER_TYPES, description="commercial, medicare, medicaid or other government; NULL if unresolved."
+        nullable=True,
+        isin=PAYER_TYPES,
+        description="commercial, medicare, medicaid or other government; NULL if unresolved.",
     )
     parent_organization: Series[str] = pa.Field(nullable=True, description="Parent company, if known.")
     is_resolved: Series[pd.BooleanDtype] = pa.Field(
@@ -250,7 +253,9 @@ CORE_CONTRACTS: tuple[TableContract, ...] = (
     _contract(Codes, ["code"], [_DOC_FK]),
     _contract(Modifiers, ["modifier_code"]),
     _contract(
-        CodeModifiers, ["code", "modifier_code"], [_CODE_FK, ForeignKey("modifier_code", "core.modifiers", "modifier_code")]
+        CodeModifiers,
+        ["code", "modifier_code"],
+        [_CODE_FK, ForeignKey("modifier_code", "core.modifiers", "modifier_code")],
     ),
     _contract(Payers, ["payer_id"]),
     _contract(PayerAliases, ["alias"], [ForeignKey("payer_id", "core.payers", "payer_id")]),
@@ -269,7 +274,9 @@ CORE_CONTRACTS: tuple[TableContract, ...] = (
     ),
     _contract(CareSiteAliases, ["alias"], [ForeignKey("care_site_id", "core.care_sites", "care_site_id")]),
     _contract(
-        CodeCareSites, ["code", "care_site_id"], [_CODE_FK, ForeignKey("care_site_id", "core.care_sites", "care_site_id")]
+        CodeCareSites,
+        ["code", "care_site_id"],
+        [_CODE_FK, ForeignKey("care_site_id", "core.care_sites", "care_site_id")],
     ),
     _contract(PlaceOfService, ["place_of_service_code"]),
     _contract(RejectedRows),

@@ -16,11 +16,15 @@ class CodeUtilization(pa.DataFrameModel):
 
     code: Series[str] = pa.Field(str_matches=CPT_OR_HCPCS, description="Documented billing code.")
     title: Series[str] = pa.Field(nullable=True, description="Code title.")
-    place_of_service: Series[str] = pa.Field(nullable=True, isin=["F", "O"], description="CMS setting: F facility, O office.")
+    place_of_service: Series[str] = pa.Field(
+        nullable=True, isin=["F", "O"], description="CMS setting: F facility, O office."
+    )
     geo_level: Series[str] = pa.Field(nullable=True, isin=["National", "State"], description="National or State.")
     geo_code: Series[str] = pa.Field(nullable=True, description="State FIPS code; NULL on National rows.")
     geo_desc: Series[str] = pa.Field(nullable=True, description="Geography name.")
-    data_year: Series[pd.Int32Dtype] = pa.Field(nullable=True, description="Data year.", metadata={"sql_type": "INTEGER"})
+    data_year: Series[pd.Int32Dtype] = pa.Field(
+        nullable=True, description="Data year.", metadata={"sql_type": "INTEGER"}
+    )
     total_services: Series[float] = pa.Field(nullable=True, ge=0, description="Medicare services.")
     total_beneficiaries: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=0, description="Medicare beneficiaries.")
     avg_allowed_amount: Series[float] = pa.Field(nullable=True, ge=0, description="Average allowed amount (USD).")
@@ -29,7 +33,9 @@ class CodeUtilization(pa.DataFrameModel):
         description="Documented care sites whose CMS facility setting equals place_of_service.", metadata=LIST_OF_TEXT
     )
     payer_count: Series[pd.Int64Dtype] = pa.Field(ge=0, description="Number of documented key payers for the code.")
-    has_utilization: Series[pd.BooleanDtype] = pa.Field(description="False on the placeholder row of a code with no CMS rows.")
+    has_utilization: Series[pd.BooleanDtype] = pa.Field(
+        description="False on the placeholder row of a code with no CMS rows."
+    )
     is_synthetic: Series[pd.BooleanDtype] = pa.Field(
         nullable=True, description="True if the utilization row comes from the bundled synthetic sample."
     )
@@ -48,8 +54,12 @@ class CodeOverview(pa.DataFrameModel):
     service_type: Series[str] = pa.Field(nullable=True, description="Service type.")
     laterality: Series[str] = pa.Field(nullable=True, description="unilateral / bilateral.")
     approach: Series[str] = pa.Field(nullable=True, description="Approach.")
-    imaging_guidance_included: Series[pd.BooleanDtype] = pa.Field(nullable=True, description="Imaging guidance included.")
-    modifiers: Series[object] = pa.Field(description="Real modifiers listed for the code (excludes '00').", metadata=LIST_OF_TEXT)
+    imaging_guidance_included: Series[pd.BooleanDtype] = pa.Field(
+        nullable=True, description="Imaging guidance included."
+    )
+    modifiers: Series[object] = pa.Field(
+        description="Real modifiers listed for the code (excludes '00').", metadata=LIST_OF_TEXT
+    )
     payers: Series[object] = pa.Field(description="Canonical payer names.", metadata=LIST_OF_TEXT)
     care_sites: Series[object] = pa.Field(description="Care-site names.", metadata=LIST_OF_TEXT)
     pos_codes: Series[object] = pa.Field(description="Distinct POS codes of those care sites.", metadata=LIST_OF_TEXT)

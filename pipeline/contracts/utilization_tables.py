@@ -32,14 +32,20 @@ class PhysicianGeoService(pa.DataFrameModel):
     """CMS Medicare Physician & Other Practitioners, by Geography and Service: one row per year, geography,
     HCPCS code and place of service. Counts below 11 beneficiaries are suppressed by CMS."""
 
-    data_year: Series[pd.Int32Dtype] = pa.Field(ge=2000, description="Year of service the CMS file covers.", metadata=_YEAR)
+    data_year: Series[pd.Int32Dtype] = pa.Field(
+        ge=2000, description="Year of service the CMS file covers.", metadata=_YEAR
+    )
     geo_level: Series[str] = pa.Field(
         isin=["National", "State"], description="National or State.", metadata=cms("Rndrng_Prvdr_Geo_Lvl")
     )
     geo_code: Series[str] = pa.Field(
-        nullable=True, description="State FIPS code (two digits); NULL on National rows.", metadata=cms("Rndrng_Prvdr_Geo_Cd")
+        nullable=True,
+        description="State FIPS code (two digits); NULL on National rows.",
+        metadata=cms("Rndrng_Prvdr_Geo_Cd"),
     )
-    geo_desc: Series[str] = pa.Field(nullable=True, description="Geography name.", metadata=cms("Rndrng_Prvdr_Geo_Desc"))
+    geo_desc: Series[str] = pa.Field(
+        nullable=True, description="Geography name.", metadata=cms("Rndrng_Prvdr_Geo_Desc")
+    )
     hcpcs_code: Series[str] = pa.Field(str_matches=HCPCS, description="HCPCS/CPT code.", metadata=cms("HCPCS_Cd"))
     hcpcs_desc: Series[str] = pa.Field(nullable=True, description="CMS short description.", metadata=cms("HCPCS_Desc"))
     drug_indicator: Series[str] = pa.Field(
@@ -52,26 +58,37 @@ class PhysicianGeoService(pa.DataFrameModel):
         nullable=True, ge=0, description="Rendering providers.", metadata=cms("Tot_Rndrng_Prvdrs", _COUNT)
     )
     total_beneficiaries: Series[pd.Int64Dtype] = pa.Field(
-        nullable=True, ge=0, description="Distinct beneficiaries; not additive across codes or places.",
+        nullable=True,
+        ge=0,
+        description="Distinct beneficiaries; not additive across codes or places.",
         metadata=cms("Tot_Benes", _COUNT),
     )
     total_services: Series[float] = pa.Field(
         nullable=True, ge=0, description="Services (can be fractional).", metadata=cms("Tot_Srvcs", _AMOUNT)
     )
     total_beneficiary_day_services: Series[float] = pa.Field(
-        nullable=True, ge=0, description="Distinct beneficiary/day services.", metadata=cms("Tot_Bene_Day_Srvcs", _AMOUNT)
+        nullable=True,
+        ge=0,
+        description="Distinct beneficiary/day services.",
+        metadata=cms("Tot_Bene_Day_Srvcs", _AMOUNT),
     )
     avg_submitted_charge: Series[float] = pa.Field(
         nullable=True, ge=0, description="Average submitted charge (USD).", metadata=cms("Avg_Sbmtd_Chrg", _AMOUNT)
     )
     avg_allowed_amount: Series[float] = pa.Field(
-        nullable=True, ge=0, description="Average Medicare allowed amount (USD).", metadata=cms("Avg_Mdcr_Alowd_Amt", _AMOUNT)
+        nullable=True,
+        ge=0,
+        description="Average Medicare allowed amount (USD).",
+        metadata=cms("Avg_Mdcr_Alowd_Amt", _AMOUNT),
     )
     avg_payment_amount: Series[float] = pa.Field(
         nullable=True, ge=0, description="Average Medicare payment (USD).", metadata=cms("Avg_Mdcr_Pymt_Amt", _AMOUNT)
     )
     avg_standardized_amount: Series[float] = pa.Field(
-        nullable=True, ge=0, description="Average standardized payment (USD).", metadata=cms("Avg_Mdcr_Stdzd_Amt", _AMOUNT)
+        nullable=True,
+        ge=0,
+        description="Average standardized payment (USD).",
+        metadata=cms("Avg_Mdcr_Stdzd_Amt", _AMOUNT),
     )
     source_file: Series[str] = pa.Field(description="CMS file the row was loaded from (see utilization.source_files).")
 
@@ -84,29 +101,56 @@ class PhysicianProviderService(pa.DataFrameModel):
     """CMS Medicare Physician & Other Practitioners, by Provider and Service: one row per year, rendering NPI,
     HCPCS code and place of service."""
 
-    data_year: Series[pd.Int32Dtype] = pa.Field(ge=2000, description="Year of service the CMS file covers.", metadata=_YEAR)
-    npi: Series[str] = pa.Field(str_matches=r"^[0-9]{10}$", description="Rendering provider NPI.", metadata=cms("Rndrng_NPI"))
+    data_year: Series[pd.Int32Dtype] = pa.Field(
+        ge=2000, description="Year of service the CMS file covers.", metadata=_YEAR
+    )
+    npi: Series[str] = pa.Field(
+        str_matches=r"^[0-9]{10}$", description="Rendering provider NPI.", metadata=cms("Rndrng_NPI")
+    )
     provider_last_org_name: Series[str] = pa.Field(
         nullable=True, description="Last name or organization name.", metadata=cms("Rndrng_Prvdr_Last_Org_Name")
     )
-    provider_first_name: Series[str] = pa.Field(nullable=True, description="First name.", metadata=cms("Rndrng_Prvdr_First_Name"))
+    provider_first_name: Series[str] = pa.Field(
+        nullable=True, description="First name.", metadata=cms("Rndrng_Prvdr_First_Name")
+    )
     provider_mi: Series[str] = pa.Field(nullable=True, description="Middle initial.", metadata=cms("Rndrng_Prvdr_MI"))
-    provider_credentials: Series[str] = pa.Field(nullable=True, description="Credentials.", metadata=cms("Rndrng_Prvdr_Crdntls"))
+    provider_credentials: Series[str] = pa.Field(
+        nullable=True, description="Credentials.", metadata=cms("Rndrng_Prvdr_Crdntls")
+    )
     provider_entity_code: Series[str] = pa.Field(
         nullable=True, isin=["I", "O"], description="I individual, O organization.", metadata=cms("Rndrng_Prvdr_Ent_Cd")
     )
-    provider_street1: Series[str] = pa.Field(nullable=True, description="Street line 1.", metadata=cms("Rndrng_Prvdr_St1"))
-    provider_street2: Series[str] = pa.Field(nullable=True, description="Street line 2.", metadata=cms("Rndrng_Prvdr_St2"))
+    provider_street1: Series[str] = pa.Field(
+        nullable=True, description="Street line 1.", metadata=cms("Rndrng_Prvdr_St1")
+    )
+    provider_street2: Series[str] = pa.Field(
+        nullable=True, description="Street line 2.", metadata=cms("Rndrng_Prvdr_St2")
+    )
     provider_city: Series[str] = pa.Field(nullable=True, description="City.", metadata=cms("Rndrng_Prvdr_City"))
-    provider_state: Series[str] = pa.Field(nullable=True, description="State abbreviation.", metadata=cms("Rndrng_Prvdr_State_Abrvtn"))
-    provider_state_fips: Series[str] = pa.Field(nullable=True, description="State FIPS code.", metadata=cms("Rndrng_Prvdr_State_FIPS"))
-    provider_zip5: Series[str] = pa.Field(nullable=True, description="ZIP code (5 digits, text).", metadata=cms("Rndrng_Prvdr_Zip5"))
-    provider_ruca: Series[str] = pa.Field(nullable=True, description="Rural-Urban Commuting Area code.", metadata=cms("Rndrng_Prvdr_RUCA"))
-    provider_ruca_desc: Series[str] = pa.Field(nullable=True, description="RUCA description.", metadata=cms("Rndrng_Prvdr_RUCA_Desc"))
+    provider_state: Series[str] = pa.Field(
+        nullable=True, description="State abbreviation.", metadata=cms("Rndrng_Prvdr_State_Abrvtn")
+    )
+    provider_state_fips: Series[str] = pa.Field(
+        nullable=True, description="State FIPS code.", metadata=cms("Rndrng_Prvdr_State_FIPS")
+    )
+    provider_zip5: Series[str] = pa.Field(
+        nullable=True, description="ZIP code (5 digits, text).", metadata=cms("Rndrng_Prvdr_Zip5")
+    )
+    provider_ruca: Series[str] = pa.Field(
+        nullable=True, description="Rural-Urban Commuting Area code.", metadata=cms("Rndrng_Prvdr_RUCA")
+    )
+    provider_ruca_desc: Series[str] = pa.Field(
+        nullable=True, description="RUCA description.", metadata=cms("Rndrng_Prvdr_RUCA_Desc")
+    )
     provider_country: Series[str] = pa.Field(nullable=True, description="Country.", metadata=cms("Rndrng_Prvdr_Cntry"))
-    provider_type: Series[str] = pa.Field(nullable=True, description="Provider specialty.", metadata=cms("Rndrng_Prvdr_Type"))
+    provider_type: Series[str] = pa.Field(
+        nullable=True, description="Provider specialty.", metadata=cms("Rndrng_Prvdr_Type")
+    )
     medicare_participating: Series[str] = pa.Field(
-        nullable=True, isin=["Y", "N"], description="Medicare participating indicator.", metadata=cms("Rndrng_Prvdr_Mdcr_Prtcptg_Ind")
+        nullable=True,
+        isin=["Y", "N"],
+        description="Medicare participating indicator.",
+        metadata=cms("Rndrng_Prvdr_Mdcr_Prtcptg_Ind"),
     )
     hcpcs_code: Series[str] = pa.Field(str_matches=HCPCS, description="HCPCS/CPT code.", metadata=cms("HCPCS_Cd"))
     hcpcs_desc: Series[str] = pa.Field(nullable=True, description="CMS short description.", metadata=cms("HCPCS_Desc"))
@@ -119,21 +163,32 @@ class PhysicianProviderService(pa.DataFrameModel):
     total_beneficiaries: Series[pd.Int64Dtype] = pa.Field(
         nullable=True, ge=0, description="Distinct beneficiaries.", metadata=cms("Tot_Benes", _COUNT)
     )
-    total_services: Series[float] = pa.Field(nullable=True, ge=0, description="Services.", metadata=cms("Tot_Srvcs", _AMOUNT))
+    total_services: Series[float] = pa.Field(
+        nullable=True, ge=0, description="Services.", metadata=cms("Tot_Srvcs", _AMOUNT)
+    )
     total_beneficiary_day_services: Series[float] = pa.Field(
-        nullable=True, ge=0, description="Distinct beneficiary/day services.", metadata=cms("Tot_Bene_Day_Srvcs", _AMOUNT)
+        nullable=True,
+        ge=0,
+        description="Distinct beneficiary/day services.",
+        metadata=cms("Tot_Bene_Day_Srvcs", _AMOUNT),
     )
     avg_submitted_charge: Series[float] = pa.Field(
         nullable=True, ge=0, description="Average submitted charge (USD).", metadata=cms("Avg_Sbmtd_Chrg", _AMOUNT)
     )
     avg_allowed_amount: Series[float] = pa.Field(
-        nullable=True, ge=0, description="Average Medicare allowed amount (USD).", metadata=cms("Avg_Mdcr_Alowd_Amt", _AMOUNT)
+        nullable=True,
+        ge=0,
+        description="Average Medicare allowed amount (USD).",
+        metadata=cms("Avg_Mdcr_Alowd_Amt", _AMOUNT),
     )
     avg_payment_amount: Series[float] = pa.Field(
         nullable=True, ge=0, description="Average Medicare payment (USD).", metadata=cms("Avg_Mdcr_Pymt_Amt", _AMOUNT)
     )
     avg_standardized_amount: Series[float] = pa.Field(
-        nullable=True, ge=0, description="Average standardized payment (USD).", metadata=cms("Avg_Mdcr_Stdzd_Amt", _AMOUNT)
+        nullable=True,
+        ge=0,
+        description="Average standardized payment (USD).",
+        metadata=cms("Avg_Mdcr_Stdzd_Amt", _AMOUNT),
     )
     source_file: Series[str] = pa.Field(description="CMS file the row was loaded from (see utilization.source_files).")
 
@@ -174,7 +229,9 @@ class Quarantine(pa.DataFrameModel):
     source_file: Series[str] = pa.Field(description="File the row came from.")
     layout: Series[str] = pa.Field(description="Layout of that file.")
     data_year: Series[pd.Int32Dtype] = pa.Field(description="Data year of that file.", metadata=_YEAR)
-    line_number: Series[pd.Int64Dtype] = pa.Field(nullable=True, description="CSV line, where DuckDB's reader reports it.")
+    line_number: Series[pd.Int64Dtype] = pa.Field(
+        nullable=True, description="CSV line, where DuckDB's reader reports it."
+    )
     reasons: Series[str] = pa.Field(description="Failed rules, separated by '; '.")
     row_data: Series[str] = pa.Field(description="The row as JSON (typed) or the raw CSV line (unparseable).")
 

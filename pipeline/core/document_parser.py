@@ -50,7 +50,9 @@ _TITLE = re.compile(
 )
 _TITLE_LIKE = re.compile(r"^(?:#{1,6}\s*)?(?:\*\*)?(?:CPT|HCPCS)(?:®)?\s+(?!code\b)\S[^:]{0,60}:")
 _MARKDOWN_HEADING = re.compile(r"^#{1,6}\s*(?P<text>.*?)\s*#*$")
-_KEY_VALUE = re.compile(r"^(?:[-*]\s+)?(?:\*\*)?(?P<key>[A-Za-z][A-Za-z ]{2,40}?)(?:\*\*)?\s*:\s*(?:\*\*)?\s*(?P<value>.*)$")
+_KEY_VALUE = re.compile(
+    r"^(?:[-*]\s+)?(?:\*\*)?(?P<key>[A-Za-z][A-Za-z ]{2,40}?)(?:\*\*)?\s*:\s*(?:\*\*)?\s*(?P<value>.*)$"
+)
 _PAYER_SENTENCE = re.compile(r"key payers covered in this overview include\s+(?P<items>[^.\n]+)", re.IGNORECASE)
 _USED_ACROSS = re.compile(r"the code is used across\s+(?P<items>[^.\n]+)", re.IGNORECASE)
 _TABLE_SEPARATOR = re.compile(r"^\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)*\|?$")
@@ -62,7 +64,9 @@ _APPROACH_STRICT = re.compile(
     r"\b(percutaneous|laparoscopic|thoracoscopic|endoscopic|transcatheter|robotic)\b|\bopen\s+(?:approach|procedure|surgical|technique)\b",
     re.IGNORECASE,
 )
-_APPROACH_IN_TITLE = re.compile(r"\b(percutaneous|laparoscopic|thoracoscopic|endoscopic|transcatheter|robotic|open)\b", re.I)
+_APPROACH_IN_TITLE = re.compile(
+    r"\b(percutaneous|laparoscopic|thoracoscopic|endoscopic|transcatheter|robotic|open)\b", re.I
+)
 _IMAGING_NOT_INCLUDED = re.compile(
     r"\bnot (?:be )?(?:included|bundled)\b|(?<!not )\b(?:reported|billed|coded) separately\b|(?<!not )\bseparately (?:reportable|billable)\b",
     re.IGNORECASE,

@@ -27,8 +27,13 @@ FEE_SCHEDULE = {
     "50592": ("Perq rf ablate renal tumor", 2569.61, 327.02, 2240),
     "50593": ("Ablate renal tumor perq crybl", 3448.46, 437.00, 5270),
 }
-STATES = [("06", "California", 0.11, 1.08), ("12", "Florida", 0.09, 0.98), ("36", "New York", 0.07, 1.06),
-          ("48", "Texas", 0.08, 0.97), ("17", "Illinois", 0.045, 1.0)]
+STATES = [
+    ("06", "California", 0.11, 1.08),
+    ("12", "Florida", 0.09, 0.98),
+    ("36", "New York", 0.07, 1.06),
+    ("48", "Texas", 0.08, 0.97),
+    ("17", "Illinois", 0.045, 1.0),
+]
 
 
 def geo_rows(rng: random.Random, year: int = 2023) -> list[list[str]]:
@@ -42,12 +47,25 @@ def geo_rows(rng: random.Random, year: int = 2023) -> list[list[str]]:
                 if benes < 11:  # CMS suppresses rows describing fewer than 11 beneficiaries
                     continue
                 allowed = amount * gpci * rng.uniform(0.97, 1.03) * (year / 2025) ** 0.3
-                rows.append([
-                    level, geo_code, geo_desc, code, desc, "N", pos,
-                    str(max(1, int(total / rng.uniform(3.0, 6.0)))), str(benes), f"{total:.1f}", f"{total:.1f}",
-                    f"{allowed * rng.uniform(2.8, 4.2):.2f}", f"{allowed:.2f}", f"{allowed * 0.795:.2f}",
-                    f"{allowed / gpci:.2f}",
-                ])
+                rows.append(
+                    [
+                        level,
+                        geo_code,
+                        geo_desc,
+                        code,
+                        desc,
+                        "N",
+                        pos,
+                        str(max(1, int(total / rng.uniform(3.0, 6.0)))),
+                        str(benes),
+                        f"{total:.1f}",
+                        f"{total:.1f}",
+                        f"{allowed * rng.uniform(2.8, 4.2):.2f}",
+                        f"{allowed:.2f}",
+                        f"{allowed * 0.795:.2f}",
+                        f"{allowed / gpci:.2f}",
+                    ]
+                )
     return rows
 
 
@@ -62,8 +80,18 @@ def write_csv(path: Path, header: list[str], rows, *, quote_all: bool = False) -
 
 _LAST = ["Smith", "Nguyen", "Garcia", "O'Brien", "Patel", "Kim", "Rossi", "Cohen", "Okafor", "Larsen"]
 _FIRST = ["Ana", "Ben", "Chloe", "Dev", "Elena", "Farid", "Grace", "Hiro", "Ines", "Jon"]
-_TYPES = ["Diagnostic Radiology", "Interventional Radiology", "Thoracic Surgery", "Urology", "General Surgery",
-          "Internal Medicine", "Family Practice", "Cardiology", "Orthopedic Surgery", "Nurse Practitioner"]
+_TYPES = [
+    "Diagnostic Radiology",
+    "Interventional Radiology",
+    "Thoracic Surgery",
+    "Urology",
+    "General Surgery",
+    "Internal Medicine",
+    "Family Practice",
+    "Cardiology",
+    "Orthopedic Surgery",
+    "Nurse Practitioner",
+]
 _STATES = [("CA", "06"), ("TX", "48"), ("FL", "12"), ("NY", "36"), ("PA", "42"), ("IL", "17"), ("OH", "39")]
 
 
@@ -81,11 +109,32 @@ def provider_rows(n: int, rng: random.Random, *, n_codes: int = 6000):
         services = rng.lognormvariate(3.0, 1.2)
         allowed = rng.lognormvariate(4.3, 1.0)
         yield [
-            str(npi), _LAST[i % 10], _FIRST[(i // 10) % 10], "A" if i % 4 == 0 else "", "M.D." if i % 5 else "N.P.",
-            "I" if i % 11 else "O", f"{100 + i % 9000} Main St, Suite {i % 50}", "" if i % 6 else "Floor 2",
-            "Springfield", state, fips, f"{(i * 7919) % 100000:05d}", "1" if i % 7 else "10.1",
+            str(npi),
+            _LAST[i % 10],
+            _FIRST[(i // 10) % 10],
+            "A" if i % 4 == 0 else "",
+            "M.D." if i % 5 else "N.P.",
+            "I" if i % 11 else "O",
+            f"{100 + i % 9000} Main St, Suite {i % 50}",
+            "" if i % 6 else "Floor 2",
+            "Springfield",
+            state,
+            fips,
+            f"{(i * 7919) % 100000:05d}",
+            "1" if i % 7 else "10.1",
             "Metropolitan area core: primary flow within an urbanized area of 50,000 and greater",
-            "US", _TYPES[i % 10], "Y", code, "Office or outpatient visit, \"established\" patient", "N", pos,
-            str(11 + int(services) // 2), f"{services + 11:.1f}", f"{services + 11:.1f}",
-            f"{allowed * 3.1:.2f}", f"{allowed:.2f}", f"{allowed * 0.795:.2f}", f"{allowed * 0.99:.2f}",
+            "US",
+            _TYPES[i % 10],
+            "Y",
+            code,
+            'Office or outpatient visit, "established" patient',
+            "N",
+            pos,
+            str(11 + int(services) // 2),
+            f"{services + 11:.1f}",
+            f"{services + 11:.1f}",
+            f"{allowed * 3.1:.2f}",
+            f"{allowed:.2f}",
+            f"{allowed * 0.795:.2f}",
+            f"{allowed * 0.99:.2f}",
         ]

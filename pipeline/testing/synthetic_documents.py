@@ -11,14 +11,36 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 
-PAYERS = ["Aetna", "Cigna", "Cigna Health", "UHC", "UnitedHealthcare", "BCBS", "Blue Cross Blue Shield", "Humana",
-          "Medicare", "Medicaid", "Anthem Blue Cross", "Regional Health Plan"]
-SITES = ["hospital outpatient departments", "ambulatory surgery centers", "inpatient hospitals", "offices",
-         "interventional radiology suites"]
-MODIFIERS = [("00", "No modifier", "Routine claim."), ("50", "Bilateral procedure", "Both sides treated."),
-             ("59", "Distinct procedural service", "Separate lesion."), ("RT", "Right side", "Right side only."),
-             ("LT", "Left side", "Left side only."), ("78", "Unplanned return", "Complication in the global period."),
-             ("XS", "Separate structure", "A separate organ or structure.")]
+PAYERS = [
+    "Aetna",
+    "Cigna",
+    "Cigna Health",
+    "UHC",
+    "UnitedHealthcare",
+    "BCBS",
+    "Blue Cross Blue Shield",
+    "Humana",
+    "Medicare",
+    "Medicaid",
+    "Anthem Blue Cross",
+    "Regional Health Plan",
+]
+SITES = [
+    "hospital outpatient departments",
+    "ambulatory surgery centers",
+    "inpatient hospitals",
+    "offices",
+    "interventional radiology suites",
+]
+MODIFIERS = [
+    ("00", "No modifier", "Routine claim."),
+    ("50", "Bilateral procedure", "Both sides treated."),
+    ("59", "Distinct procedural service", "Separate lesion."),
+    ("RT", "Right side", "Right side only."),
+    ("LT", "Left side", "Left side only."),
+    ("78", "Unplanned return", "Complication in the global period."),
+    ("XS", "Separate structure", "A separate organ or structure."),
+]
 APPROACHES = ["Percutaneous", "Laparoscopic", "Open", "Endoscopic"]
 ORGANS = ["Lung", "Liver", "Kidney", "Bone", "Thyroid", "Prostate", "Breast", "Adrenal Gland"]
 
@@ -61,8 +83,13 @@ def document(index: int, rng: random.Random) -> bytes:
         "This summary equips coding managers and revenue cycle staff with the essentials of the code.",
         h(2, "Billing Code Overview"),
         f"{system} code {code} describes {approach.lower()} ablation of one or more {organ.lower()} tumors. "
-        + rng.choice(["Imaging guidance, when used, is included in the code description.",
-                      "Imaging guidance is reported separately.", ""]),
+        + rng.choice(
+            [
+                "Imaging guidance, when used, is included in the code description.",
+                "Imaging guidance is reported separately.",
+                "",
+            ]
+        ),
         f"Service type: {service_type}",
         f"Typical site of service: {site_line}",
         h(2, "Clinical & Coding Specifications"),

@@ -51,7 +51,9 @@ class FileOutcome:
 def list_utilization_files(directory: Path) -> list[Path]:
     if not directory.is_dir():
         raise FileNotFoundError(f"utilization folder {directory} does not exist (set CPT_UTILIZATION_DIR)")
-    return sorted(p for p in directory.iterdir() if p.is_file() and p.suffix.lower() == ".csv" and not p.name.startswith("."))
+    return sorted(
+        p for p in directory.iterdir() if p.is_file() and p.suffix.lower() == ".csv" and not p.name.startswith(".")
+    )
 
 
 def load_file(
@@ -67,7 +69,11 @@ def load_file(
     owner = claimed_years.get((layout.name, year))
     if owner is not None:
         return _record_rejected(
-            con, path, stat, layout.name, year,
+            con,
+            path,
+            stat,
+            layout.name,
+            year,
             f"{owner} already provides {layout.name} data for {year}; one file per layout and year",
             synthetic=path.name in synthetic_names,
         )
@@ -93,14 +99,25 @@ def load_file(
         quarantined = rejects + _quarantine_failing_rows(con, layout, path.name, year)
         loaded = con.execute(f"SELECT count(*) FROM {table} WHERE data_year = ?", [year]).fetchone()[0]
         _record(
-            con, path, stat, layout.name, year, hasher.result(), loaded, quarantined, "loaded", None,
+            con,
+            path,
+            stat,
+            layout.name,
+            year,
+            hasher.result(),
+            loaded,
+            quarantined,
+            "loaded",
+            None,
             synthetic=path.name in synthetic_names,
         )
         con.execute("COMMIT")
     except Exception as exc:
         con.execute("ROLLBACK")
         error = f"load failed: {exc}".splitlines()[0]
-        return _record_rejected(con, path, stat, layout.name, year, error, hasher, synthetic=path.name in synthetic_names)
+        return _record_rejected(
+            con, path, stat, layout.name, year, error, hasher, synthetic=path.name in synthetic_names
+        )
     return FileOutcome(path.name, layout.name, year, "loaded", loaded, quarantined)
 
 
@@ -154,10 +171,11 @@ def _quarantine_failing_rows(con, layout: Layout, file_name: str, year: int) -> 
         f"FROM {table} WHERE data_year = {int(year)} AND ({any_fail})"
     )
     if key:
-        duplicate_keys = (
-            f"SELECT {key} FROM {table} WHERE data_year = {int(year)} GROUP BY ALL HAVING count(*) > 1"
-        )
-        if con.execute(f"SELECT count(*) FROM ({duplicate_keys})").fetchone()[0]:
+        duplicate_keys = f"SELECT {key} FROM {table} WHERE data_year = {int(year)} GROUP BY ALL HAVING count(*) > 1"
+        distinct_shortfall = con.execute(
+            f"SELECT count(*) - count(DISTINCT hash({key})) FROM {table} WHERE data_year = {int(year)}"
+        ).fetchone()[0]
+        if distinct_shortfall and con.execute(f"SELECT count(*) FROM ({duplicate_keys})").fetchone()[0]:
             join = " AND ".join(f"t.{c} IS NOT DISTINCT FROM d.{c}" for c in contract.schema.unique)
             con.execute(
                 f"INSERT INTO _failing SELECT t.rowid, 'duplicate grain key ({key})' FROM {table} t "

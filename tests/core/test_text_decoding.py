@@ -26,6 +26,8 @@ def test_mostly_control_characters_is_binary():
 
 
 def test_html_is_reduced_to_lines_of_text():
-    text = strip_html("<html><body><h1>Summary &amp; Overview</h1><p>CPT 32994: T</p><script>x()</script></body></html>")
+    text = strip_html(
+        "<html><body><h1>Summary &amp; Overview</h1><p>CPT 32994: T</p><script>x()</script></body></html>"
+    )
     lines = [line for line in text.splitlines() if line]
     assert lines == ["Summary & Overview", "CPT 32994: T"]

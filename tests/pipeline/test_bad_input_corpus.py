@@ -51,7 +51,9 @@ def test_each_bad_document_is_partial_or_rejected_with_its_reason(runs):
     _, _, mixed, _, expected = runs
     rows = {
         document_id: (status, problems, code)
-        for document_id, status, problems, code in mixed.query("SELECT document_id, status, problems, code FROM core.documents")
+        for document_id, status, problems, code in mixed.query(
+            "SELECT document_id, status, problems, code FROM core.documents"
+        )
     }
     for name, (status, reason) in expected.items():
         assert name in rows, f"{name} missing from core.documents"
@@ -79,7 +81,9 @@ def test_partial_documents_contribute_what_they_say(runs):
     assert mixed.query(
         "SELECT body LIKE '%Montréal%' FROM core.document_sections WHERE document_id = 'latin1.txt' AND heading = 'Clinical Context'"
     ) == [(True,)]
-    assert mixed.query("SELECT modifier_code FROM core.code_modifiers WHERE document_id = 'ragged_table.txt'") == [("00",)]
+    assert mixed.query("SELECT modifier_code FROM core.code_modifiers WHERE document_id = 'ragged_table.txt'") == [
+        ("00",)
+    ]
 
 
 def test_good_documents_lose_nothing(runs):

@@ -46,8 +46,11 @@ def test_second_run_is_identical_and_uses_the_parse_cache(pipeline_env):
     second = {t: pipeline_env.query(_stable_rows(t)) for t in tables}
     assert first["core.codes"] and first["core.document_sections"]
     assert first == second
-    [documents] = [m for m in second_run.asset_materializations_for_node("core_tables")
-                   if m.asset_key.path == ["core", "documents"]]
+    [documents] = [
+        m
+        for m in second_run.asset_materializations_for_node("core_tables")
+        if m.asset_key.path == ["core", "documents"]
+    ]
     assert documents.metadata["documents_parsed"].value == 0
     assert documents.metadata["documents_from_cache"].value == 8
 
@@ -98,8 +101,10 @@ def test_contract_check_fails_and_shows_failing_rows(pipeline_env):
     """The blocking checks can fail: tamper with the written tables and evaluate them."""
     run_pipeline(pipeline_env, "group:core")
     con = duckdb.connect(str(pipeline_env.warehouse_path))
-    con.execute("CREATE OR REPLACE TABLE core.codes AS SELECT * FROM core.codes UNION ALL "
-                "SELECT * REPLACE ('BAD!' AS code, 'ICD' AS code_system) FROM core.codes LIMIT 100")
+    con.execute(
+        "CREATE OR REPLACE TABLE core.codes AS SELECT * FROM core.codes UNION ALL "
+        "SELECT * REPLACE ('BAD!' AS code, 'ICD' AS code_system) FROM core.codes LIMIT 100"
+    )
     con.execute("DELETE FROM core.payers WHERE payer_id = 'aetna'")
     codes = report_to_check_result(evaluate_contract(con, CONTRACTS_BY_TABLE["core.codes"]))
     refs = report_to_check_result(evaluate_references(con, CONTRACTS_BY_TABLE["core.code_payers"]))
@@ -121,8 +126,13 @@ def test_rows_failing_the_contract_never_reach_the_table(pipeline_env, monkeypat
     def with_bad_row(*args, **kwargs):
         rows = real(*args, **kwargs)
         rows["code_care_sites"].append(
-            {"code": "32994", "care_site_id": "office", "name_in_document": "office", "source": "hallway",
-             "document_id": "000_39b65fcce32c74e2.txt"}
+            {
+                "code": "32994",
+                "care_site_id": "office",
+                "name_in_document": "office",
+                "source": "hallway",
+                "document_id": "000_39b65fcce32c74e2.txt",
+            }
         )
         return rows
 

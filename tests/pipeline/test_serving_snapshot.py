@@ -44,9 +44,7 @@ def published(pipeline_env):
 
 
 def test_snapshot_has_the_published_schemas_with_comments(published):
-    rows = published.query(
-        "SELECT DISTINCT schema_name FROM duckdb_tables() ORDER BY 1", serving=True
-    )
+    rows = published.query("SELECT DISTINCT schema_name FROM duckdb_tables() ORDER BY 1", serving=True)
     assert [r[0] for r in rows] == sorted(PUBLISHED_SCHEMAS)
     missing = published.query(
         "SELECT schema_name || '.' || table_name || '.' || column_name FROM duckdb_columns() "
@@ -75,7 +73,9 @@ READER = textwrap.dedent(
 def test_reader_holding_the_old_file_through_a_full_run(published):
     reader = subprocess.Popen(
         [sys.executable, "-c", READER, str(published.serving_path)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert reader.stdout.readline().strip() == "8"
@@ -117,8 +117,12 @@ def test_killed_run_leaves_the_previous_snapshot(published):
     (published.documents_dir / "20982_bone_rfa.txt").unlink()
     env = {**os.environ, **published.env_vars, "CPT_PUBLISH_PAUSE_SECONDS": "120"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "pipeline.cli", "build"], cwd=REPO_ROOT, env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        [sys.executable, "-m", "pipeline.cli", "build"],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 120
@@ -152,9 +156,23 @@ def test_older_duckdb_clients_open_the_snapshot(published, cli_version):
     uv = shutil.which("uv")
     assert uv, "uv is needed to run the DuckDB CLI from PyPI in its own tool environment"
     output = subprocess.run(
-        [uv, "tool", "run", "--from", f"duckdb-cli=={cli_version}", "duckdb", "-readonly", "-csv",
-         str(published.serving_path), "-c", "SELECT version(), count(*) FROM marts.code_utilization WHERE code = '32994'"],
-        capture_output=True, text=True, timeout=300, check=True,
+        [
+            uv,
+            "tool",
+            "run",
+            "--from",
+            f"duckdb-cli=={cli_version}",
+            "duckdb",
+            "-readonly",
+            "-csv",
+            str(published.serving_path),
+            "-c",
+            "SELECT version(), count(*) FROM marts.code_utilization WHERE code = '32994'",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
     ).stdout.splitlines()
     version, count = output[1].split(",")
     assert version.startswith(f"v{cli_version[:3]}")
@@ -172,8 +190,11 @@ def test_superset_style_sqlalchemy_inspection(published):
         assert columns["code"]["comment"] == "CPT or HCPCS Level II code."
         with engine.connect() as connection:
             rows = connection.execute(
-                sa.text("SELECT geo_level, sum(total_services) FROM marts.code_utilization "
-                        "WHERE code = :code GROUP BY 1 ORDER BY 1"), {"code": "32994"}
+                sa.text(
+                    "SELECT geo_level, sum(total_services) FROM marts.code_utilization "
+                    "WHERE code = :code GROUP BY 1 ORDER BY 1"
+                ),
+                {"code": "32994"},
             ).fetchall()
         assert [r[0] for r in rows] == ["National", "State"]
     finally:
