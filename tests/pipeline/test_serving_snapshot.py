@@ -153,7 +153,7 @@ def test_stale_wal_beside_the_serving_file_is_removed(published):
 
 @pytest.mark.parametrize("cli_version", ["1.4.4", "1.5.6"])
 def test_older_duckdb_clients_open_the_snapshot(published, cli_version):
-    uv = shutil.which("uv")
+    uv = os.environ.get("UV") or shutil.which("uv")  # `uv run` sets UV to its own binary
     assert uv, "uv is needed to run the DuckDB CLI from PyPI in its own tool environment"
     output = subprocess.run(
         [
