@@ -10,9 +10,13 @@ import hashlib
 import json
 from pathlib import Path
 
+from collections.abc import Callable
+
 import dagster as dg
 
+from pipeline.document_folder import iter_document_paths
 from pipeline.settings import Paths
+from pipeline.utilization.loader import list_utilization_files
 
 WRITER_TAG = {"cpt/warehouse": "writer"}
 CORE = dg.AssetSelection.groups("core")
@@ -48,15 +52,16 @@ daily_refresh = dg.ScheduleDefinition(
 )
 
 
-def watched_folders() -> dict[str, tuple[Path, str]]:
+def watched_folders() -> dict[str, tuple[Path, str, Callable[[Path], list[Path]]]]:
+    """kind -> (folder, job to run, the same file listing the asset uses, so both see the same files)."""
     paths = Paths.from_env()
     return {
-        "documents": (paths.documents_dir, documents_changed.name),
-        "utilization": (paths.utilization_dir, utilization_changed.name),
+        "documents": (paths.documents_dir, documents_changed.name, lambda folder: list(iter_document_paths(folder))),
+        "utilization": (paths.utilization_dir, utilization_changed.name, list_utilization_files),
     }
 
 
-def folder_changes(cursor: dict, folders: dict[str, tuple[Path, str]]) -> tuple[list[dg.RunRequest], dict]:
+def folder_changes(cursor: dict, folders: dict) -> tuple[list[dg.RunRequest], dict]:
     """Run requests for new, changed or removed files, and the next cursor.
 
     The cursor maps ``kind/relative path`` to the file's size, mtime, SHA-256 and a
@@ -68,9 +73,9 @@ def folder_changes(cursor: dict, folders: dict[str, tuple[Path, str]]) -> tuple[
     """
     new_cursor: dict = {}
     requests: list[dg.RunRequest] = []
-    for kind, (folder, job_name) in folders.items():
+    for kind, (folder, job_name, list_files) in folders.items():
         present = set()
-        for path in _files(folder):
+        for path in list_files(folder) if folder.is_dir() else []:
             key = f"{kind}/{path.relative_to(folder).as_posix()}"
             present.add(key)
             stat = path.stat()
@@ -122,16 +127,6 @@ def source_folder_sensor(context: dg.SensorEvaluationContext):
     if not requests:
         return dg.SkipReason("no new or changed files")
     return requests
-
-
-def _files(folder: Path):
-    if not folder.is_dir():
-        return []
-    return sorted(
-        p
-        for p in folder.rglob("*")
-        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
-    )
 
 
 def _sha256(path: Path) -> str:

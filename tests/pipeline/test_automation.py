@@ -31,7 +31,17 @@ def folders(tmp_path):
     utilization.mkdir()
     (documents / "a.txt").write_text("CPT 32994: A\n")
     (utilization / "MUP_D23_Geo.csv").write_text("header\n")
-    return {"documents": (documents, "documents_changed"), "utilization": (utilization, "utilization_changed")}
+    (utilization / "README.md").write_text("not a CMS file, not watched\n")
+    return watched_folders_for(documents, utilization)
+
+
+def watched_folders_for(documents, utilization):
+    from pipeline.automation import iter_document_paths, list_utilization_files
+
+    return {
+        "documents": (documents, "documents_changed", lambda folder: list(iter_document_paths(folder))),
+        "utilization": (utilization, "utilization_changed", list_utilization_files),
+    }
 
 
 def test_one_request_per_new_or_changed_file_none_for_unchanged(folders):
