@@ -40,3 +40,17 @@ def print_peak_rss_line() -> None:
 
 def cpu_info() -> str:
     return f"{os.cpu_count()} CPUs"
+
+
+def pipeline_env(repo, work, documents_dir, utilization_dir) -> dict:
+    """Environment for a child pipeline process writing into ``work`` (never the repo's warehouse)."""
+    env = {
+        **os.environ,
+        "CPT_DOCUMENTS_DIR": str(documents_dir),
+        "CPT_UTILIZATION_DIR": str(utilization_dir),
+        "CPT_WAREHOUSE_PATH": str(work / "warehouse" / "cpt.duckdb"),
+        "CPT_SERVING_PATH": str(work / "serving" / "cpt_analytics.duckdb"),
+        "PYTHONPATH": str(repo),
+    }
+    env.pop("DAGSTER_HOME", None)
+    return env

@@ -13,7 +13,6 @@ Targets (2 cores): parser >= 5,000 docs/s; 10,000 documents -> warehouse in <= 3
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sys
 import tempfile
@@ -22,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._measure import run_measured  # noqa: E402
+from benchmarks._measure import pipeline_env, run_measured  # noqa: E402
 from pipeline.core.document_parser import parse_document  # noqa: E402
 from pipeline.testing.synthetic_documents import documents  # noqa: E402
 
@@ -69,15 +68,7 @@ def main() -> int:
     parse_seconds = time.perf_counter() - start
     print(f"parser alone:        {args.n / parse_seconds:,.0f} documents/s ({parse_seconds:.2f}s) statuses={statuses}")
 
-    env = {
-        **os.environ,
-        "CPT_DOCUMENTS_DIR": str(docs_dir),
-        "CPT_UTILIZATION_DIR": str(util_dir),
-        "CPT_WAREHOUSE_PATH": str(work / "warehouse" / "cpt.duckdb"),
-        "CPT_SERVING_PATH": str(work / "serving" / "cpt_analytics.duckdb"),
-        "PYTHONPATH": str(REPO),
-    }
-    env.pop("DAGSTER_HOME", None)
+    env = pipeline_env(REPO, work, docs_dir, util_dir)
     cold_wall, cold_rss, _ = run_measured([sys.executable, "-c", CHILD], env=env, cwd=REPO)
     print(
         f"materialize (cold):  {cold_wall:.1f}s end to end, {args.n / cold_wall:,.0f} documents/s, "
@@ -85,8 +76,11 @@ def main() -> int:
     )
     warm_wall, warm_rss, _ = run_measured([sys.executable, "-c", CHILD], env=env, cwd=REPO)
     print(f"materialize (warm):  {warm_wall:.1f}s end to end (parse cache), peak RSS {warm_rss:,.0f} MB")
-    target = "MET" if cold_wall <= 30 * args.n / 10_000 and args.n / parse_seconds >= 5_000 else "MISSED"
-    print(f"targets (parser >= 5,000 docs/s; 10k docs <= 30 s): {target}")
+    if args.n >= 10_000:
+        met = cold_wall <= 30 and args.n / parse_seconds >= 5_000
+        print(f"targets at N=10,000 (parser >= 5,000 docs/s; warehouse <= 30 s): {'MET' if met else 'MISSED'}")
+    else:
+        print("targets are defined at N=10,000; run without --n to check them")
     if args.keep:
         print(f"kept {work}")
     else:

@@ -28,7 +28,7 @@ import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._measure import run_measured  # noqa: E402
+from benchmarks._measure import pipeline_env, run_measured  # noqa: E402
 from pipeline.testing.synthetic_cms import FEE_SCHEDULE, PROVIDER_HEADER  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -152,19 +152,6 @@ def generate(path: Path, rows: int) -> None:
     con.close()
 
 
-def child_env(work: Path, utilization_dir: Path, documents_dir: Path) -> dict:
-    env = {
-        **os.environ,
-        "CPT_DOCUMENTS_DIR": str(documents_dir),
-        "CPT_UTILIZATION_DIR": str(utilization_dir),
-        "CPT_WAREHOUSE_PATH": str(work / "warehouse" / "cpt.duckdb"),
-        "CPT_SERVING_PATH": str(work / "serving" / "cpt_analytics.duckdb"),
-        "PYTHONPATH": str(REPO),
-    }
-    env.pop("DAGSTER_HOME", None)
-    return env
-
-
 def value(out: str, key: str) -> str:
     return next(line.split("=", 1)[1] for line in out.splitlines() if line.startswith(f"{key}="))
 
@@ -191,7 +178,9 @@ def main() -> int:
     else:
         start = time.perf_counter()
         generate(csv_path, args.rows)
-        print(f"generated {args.rows:,} rows, {csv_path.stat().st_size / 1e9:.2f} GB in {time.perf_counter() - start:.1f}s")
+        print(
+            f"generated {args.rows:,} rows, {csv_path.stat().st_size / 1e9:.2f} GB in {time.perf_counter() - start:.1f}s"
+        )
 
     bare_times, project_times, bare_rss, project_rss = [], [], [], []
     for attempt in range(args.repeat):
@@ -206,7 +195,7 @@ def main() -> int:
         bare_db.unlink()
         shutil.rmtree(work / "warehouse", ignore_errors=True)
         _, rss, out = run_measured(
-            [sys.executable, "-c", PROJECT], cwd=REPO, env=child_env(work, utilization_dir, empty_documents)
+            [sys.executable, "-c", PROJECT], cwd=REPO, env=pipeline_env(REPO, work, empty_documents, utilization_dir)
         )
         project_times.append(float(value(out, "SECONDS")))
         project_rss.append(rss)
@@ -224,7 +213,9 @@ def main() -> int:
     shutil.copy2(REPO / "sources" / "utilization" / "MUP_PHY_R25_P05_V20_D23_Geo.csv", utilization_dir)
     start = time.perf_counter()
     _, full_rss, _ = run_measured(
-        [sys.executable, "-c", FULL], cwd=REPO, env=child_env(work, utilization_dir, REPO / "sources" / "documents")
+        [sys.executable, "-c", FULL],
+        cwd=REPO,
+        env=pipeline_env(REPO, work, REPO / "sources" / "documents", utilization_dir),
     )
     print(f"full pipeline incl. serving publish: {time.perf_counter() - start:.1f}s  peak RSS {full_rss:,.0f} MB")
     serving = work / "serving" / "cpt_analytics.duckdb"

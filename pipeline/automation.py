@@ -6,15 +6,13 @@ time, so a second run queues instead of failing.  The warehouse resource's file
 lock backs this up for runs started outside the daemon (the CLI, tests).
 """
 
-import hashlib
 import json
-from pathlib import Path
-
 from collections.abc import Callable
+from pathlib import Path
 
 import dagster as dg
 
-from pipeline.document_folder import iter_document_paths
+from pipeline.document_folder import iter_document_paths, sha256_file
 from pipeline.settings import Paths
 from pipeline.utilization.loader import list_utilization_files
 
@@ -83,7 +81,7 @@ def folder_changes(cursor: dict, folders: dict) -> tuple[list[dg.RunRequest], di
             if previous and previous["size"] == stat.st_size and previous["mtime_ns"] == stat.st_mtime_ns:
                 new_cursor[key] = previous
                 continue
-            digest = _sha256(path)
+            digest = sha256_file(path)
             if previous and previous["sha256"] == digest:
                 new_cursor[key] = {**previous, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
                 continue
@@ -127,11 +125,3 @@ def source_folder_sensor(context: dg.SensorEvaluationContext):
     if not requests:
         return dg.SkipReason("no new or changed files")
     return requests
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()

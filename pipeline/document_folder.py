@@ -33,7 +33,7 @@ def iter_document_paths(directory: Path) -> Iterator[Path]:
 def read_document(path: Path, directory: Path, max_bytes: int) -> DocumentSource:
     stat = path.stat()
     if stat.st_size > max_bytes:
-        data, digest = None, _hash_file(path)
+        data, digest = None, sha256_file(path)
     else:
         data = path.read_bytes()
         digest = hashlib.sha256(data).hexdigest()
@@ -47,9 +47,10 @@ def read_document(path: Path, directory: Path, max_bytes: int) -> DocumentSource
     )
 
 
-def _hash_file(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """Streaming SHA-256, for files too large to hold in memory (hashlib releases the GIL per block)."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
+        for block in iter(lambda: handle.read(1 << 22), b""):
             digest.update(block)
     return digest.hexdigest()

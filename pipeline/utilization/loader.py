@@ -13,7 +13,6 @@ thread while DuckDB parses it.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,6 +21,7 @@ from pathlib import Path
 from pipeline.contract_checks import reasons_sql
 from pipeline.contracts.table_contract import sql_literal
 from pipeline.contracts.utilization_tables import SourceFiles
+from pipeline.document_folder import sha256_file
 from pipeline.utilization.cms_layouts import (
     LAYOUTS,
     DataYearError,
@@ -236,11 +236,7 @@ class _BackgroundHash:
 
     def _run(self, path: Path) -> None:
         try:
-            digest = hashlib.sha256()
-            with path.open("rb") as handle:
-                for block in iter(lambda: handle.read(1 << 22), b""):
-                    digest.update(block)
-            self._digest = digest.hexdigest()
+            self._digest = sha256_file(path)
         except BaseException as exc:  # reported by result()
             self._error = exc
 
