@@ -60,7 +60,7 @@ result = dg.materialize([utilization_tables, *UTILIZATION_CHECKS], resources=res
 print(f"SECONDS={time.perf_counter() - start:.3f}")
 assert result.success
 import duckdb
-con = duckdb.connect(resources["warehouse"].path, read_only=True)
+con = duckdb.connect(resources["warehouse"].database, read_only=True)
 print(f"ROWS={con.execute('SELECT count(*) FROM utilization.physician_provider_service').fetchone()[0]}")
 print(f"QUARANTINED={con.execute('SELECT count(*) FROM utilization.quarantine').fetchone()[0]}")
 from benchmarks._measure import print_peak_rss_line

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+from dagster_duckdb import DuckDBResource
 
 from pipeline.settings import Paths, env_int
 
@@ -60,45 +61,39 @@ def _default(name: str) -> str:
     return str(getattr(Paths.from_env(), name))
 
 
-class WarehouseResource(dg.ConfigurableResource):
+class WarehouseResource(DuckDBResource):
     """The pipeline's working DuckDB file (CPT_WAREHOUSE_PATH) and its serving snapshot (CPT_SERVING_PATH)."""
 
-    path: str
     serving_path: str
-    memory_limit: str = "2GB"
     lock_timeout_seconds: int = 6 * 3600
 
     @classmethod
     def from_env(cls) -> WarehouseResource:
         return cls(
-            path=_default("warehouse_path"),
+            database=_default("warehouse_path"),
             serving_path=_default("serving_path"),
-            memory_limit=os.environ.get("CPT_DUCKDB_MEMORY_LIMIT", "2GB"),
+            connection_config={
+                "memory_limit": os.environ.get("CPT_DUCKDB_MEMORY_LIMIT", "2GB"),
+                # Insertion order is meaningless for these tables; dropping it lets big loads stream.
+                "preserve_insertion_order": False,
+            },
             lock_timeout_seconds=env_int("CPT_WRITER_LOCK_TIMEOUT_SECONDS", 6 * 3600),
         )
 
+    @property
+    def path(self) -> str:
+        return self.database
+
     @contextmanager
     def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator[WarehouseResource]:
-        with writer_lock(Path(self.path), timeout_seconds=self.lock_timeout_seconds, log=context.log):
+        with writer_lock(Path(self.database), timeout_seconds=self.lock_timeout_seconds, log=context.log):
             yield self
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        path = Path(self.path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        spill = path.parent / ".duckdb_tmp"
-        con = duckdb.connect(
-            str(path),
-            config={
-                "memory_limit": self.memory_limit,
-                "temp_directory": str(spill),
-                "preserve_insertion_order": False,
-            },
-        )
-        try:
+        Path(self.database).parent.mkdir(parents=True, exist_ok=True)
+        with self.get_connection() as con:
             yield con
-        finally:
-            con.close()
 
 
 class SourcesResource(dg.ConfigurableResource):

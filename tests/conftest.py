@@ -29,7 +29,7 @@ class PipelineEnv:
     def resources(self) -> dict:
         return {
             "warehouse": WarehouseResource(
-                path=str(self.warehouse_path), serving_path=str(self.serving_path), lock_timeout_seconds=60
+                database=str(self.warehouse_path), serving_path=str(self.serving_path), lock_timeout_seconds=60
             ),
             "sources": SourcesResource(
                 documents_dir=str(self.documents_dir),

@@ -1,8 +1,10 @@
 """Dagster-facing views of the table contracts: asset specs, column schemas and asset checks."""
 
+import warnings
 from collections.abc import Callable
 
 import dagster as dg
+from dagster_pandera import pandera_schema_to_dagster_type
 
 from pipeline.contract_checks import ContractReport, evaluate_contract, evaluate_references
 from pipeline.contracts.table_contract import TableContract
@@ -14,19 +16,30 @@ def asset_key(contract: TableContract) -> dg.AssetKey:
 
 
 def column_schema(contract: TableContract) -> dg.TableSchema:
-    unique = {name for name, col in contract.schema.columns.items() if col.unique}
-    if len(contract.primary_key) == 1:
-        unique.add(contract.primary_key[0])
+    """dagster-pandera's view of the model (checks per column), with the DuckDB types BI users see."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        pandera_schema = pandera_schema_to_dagster_type(contract.model).metadata["schema"].schema
+    sql_types = {c.name: c.sql_type for c in contract.columns}
+    single_key = contract.primary_key[0] if len(contract.primary_key) == 1 else None
+    table_rules = [f"unique ({', '.join(contract.primary_key)})"] if len(contract.primary_key) > 1 else []
+    table_rules += [f"{fk.column} references {fk.ref_table}.{fk.ref_column}" for fk in contract.foreign_keys]
+    table_rules += [f"{rule.name}: {rule.description}" for rule in contract.row_rules]
     return dg.TableSchema(
         columns=[
             dg.TableColumn(
-                name=c.name,
-                type=c.sql_type,
-                description=c.description,
-                constraints=dg.TableColumnConstraints(nullable=c.nullable, unique=c.name in unique),
+                name=column.name,
+                type=sql_types[column.name],
+                description=column.description,
+                constraints=dg.TableColumnConstraints(
+                    nullable=column.constraints.nullable,
+                    unique=column.constraints.unique or column.name == single_key,
+                    other=column.constraints.other,
+                ),
             )
-            for c in contract.columns
-        ]
+            for column in pandera_schema.columns
+        ],
+        constraints=dg.TableConstraints(other=table_rules),
     )
 
 
