@@ -69,6 +69,7 @@ def print_summary(serving_path: Path) -> None:
         ).fetchall():
             detail = error if error else f"{loaded} rows loaded, {quarantined} quarantined"
             print(f"Utilization file {name}: {status} ({detail})")
+        _print_join_example(con)
         print("Rows per table:")
         tables = con.execute(
             "SELECT schema_name || '.' || table_name FROM duckdb_tables() ORDER BY schema_name, table_name"
@@ -78,6 +79,30 @@ def print_summary(serving_path: Path) -> None:
             print(f"  {table:42} {count:>12,}")
     finally:
         con.close()
+
+
+def _print_join_example(con) -> None:
+    """Show documents joined to utilization for one code, so a run proves the mart end to end."""
+    row = con.execute(
+        "SELECT code FROM marts.code_utilization WHERE has_utilization ORDER BY code = '32994' DESC, code LIMIT 1"
+    ).fetchone()
+    if row is None:
+        print("marts.code_utilization: no documented code has utilization rows yet")
+        return
+    code = row[0]
+    rows = con.execute(
+        "SELECT place_of_service, geo_level, count(*), sum(total_services), max(avg_allowed_amount), "
+        "any_value(care_sites), any_value(payer_count), bool_or(is_synthetic) "
+        "FROM marts.code_utilization WHERE code = ? GROUP BY ALL ORDER BY geo_level, place_of_service",
+        [code],
+    ).fetchall()
+    print(f"marts.code_utilization for {code} (documents joined to CMS utilization):")
+    for pos, level, n, services, allowed, sites, payers, synthetic in rows:
+        label = "synthetic sample" if synthetic else "CMS"
+        print(
+            f"  {level:8} {pos}: {n} row(s), {services or 0:,.0f} services, max avg allowed ${allowed or 0:,.2f}, "
+            f"care sites {', '.join(sites) or '-'}, {payers} payers ({label})"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

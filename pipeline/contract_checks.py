@@ -1,9 +1,9 @@
 """Evaluate a table contract inside DuckDB, as SQL generated from its pandera model.
 
 Used by the asset checks on every table and by the utilization loader to
-quarantine failing rows.  One pass computes the count of every rule; samples
-are fetched only for rules that fail, so a clean ten-million-row table costs a
-single scan plus the key-uniqueness aggregation.
+quarantine failing rows.  One scan computes the count of every rule and the
+key-uniqueness shortfall; samples and exact duplicate groups are fetched only
+for what fails, so a clean ten-million-row table costs a single scan.
 """
 
 from __future__ import annotations
@@ -51,39 +51,38 @@ def reasons_sql(contract: TableContract) -> tuple[str, str]:
     return f"concat_ws('; ', {cases})", any_fail
 
 
-def check_row_rules(con, contract: TableContract, relation: str | None = None) -> list[RuleResult]:
-    relation = relation or contract.table
-    rules = contract.violation_rules()
-    if not rules:
-        return []
-    counts = con.execute(
-        "SELECT " + ", ".join(f"count_if({pred})" for _, pred in rules) + f" FROM {relation}"
-    ).fetchone()
-    results = []
-    for (name, pred), count in zip(rules, counts, strict=True):
-        results.append(RuleResult(name, count, _sample(con, f"SELECT * FROM {relation} WHERE {pred}") if count else []))
-    return results
-
-
-def check_unique_keys(con, contract: TableContract, relation: str | None = None) -> list[RuleResult]:
-    relation = relation or contract.table
+def unique_keys(contract: TableContract) -> list[tuple[str, ...]]:
     keys: list[tuple[str, ...]] = []
     if contract.primary_key:
         keys.append(contract.primary_key)
     if contract.schema.unique:
         keys.append(tuple(contract.schema.unique))
     keys += [(name,) for name, col in contract.schema.columns.items() if col.unique]
+    return list(dict.fromkeys(keys))
+
+
+def key_shortfall_sql(columns: tuple[str, ...] | list[str]) -> str:
+    """Rows minus distinct 64-bit key hashes: 0 means the key is unique (a positive value is a duplicate or,
+    rarely, a hash collision, which the exact GROUP BY then settles). Much cheaper than grouping wide keys."""
+    return f"count(*) - count(DISTINCT hash({', '.join(columns)}))"
+
+
+def check_rules_and_keys(con, contract: TableContract, relation: str | None = None) -> tuple[int, list[RuleResult]]:
+    """Every row rule and key-uniqueness count in a single scan; samples only for what fails."""
+    relation = relation or contract.table
+    rules = contract.violation_rules()
+    keys = unique_keys(contract)
+    expressions = [f"count_if({pred})" for _, pred in rules] + [key_shortfall_sql(k) for k in keys] + ["count(*)"]
+    values = con.execute(f"SELECT {', '.join(expressions)} FROM {relation}").fetchone()
     results = []
-    for key in dict.fromkeys(keys):
+    for (name, pred), count in zip(rules, values[: len(rules)], strict=True):
+        results.append(RuleResult(name, count, _sample(con, f"SELECT * FROM {relation} WHERE {pred}") if count else []))
+    for key, shortfall in zip(keys, values[len(rules) : -1], strict=True):
         cols = ", ".join(key)
         sql = f"SELECT {cols}, count(*) AS copies FROM {relation} GROUP BY ALL HAVING count(*) > 1"
-        count = 0
-        # Counting distinct 64-bit key hashes is much cheaper than grouping wide keys; only a shortfall
-        # (a duplicate or, rarely, a hash collision) pays for the exact grouping.
-        if con.execute(f"SELECT count(*) - count(DISTINCT hash({cols})) FROM {relation}").fetchone()[0]:
-            count = con.execute(f"SELECT count(*) FROM ({sql})").fetchone()[0]
+        count = con.execute(f"SELECT count(*) FROM ({sql})").fetchone()[0] if shortfall else 0
         results.append(RuleResult(f"unique ({cols})", count, _sample(con, sql) if count else []))
-    return results
+    return values[-1], results
 
 
 def check_foreign_keys(con, contract: TableContract, relation: str | None = None) -> list[RuleResult]:
@@ -123,10 +122,11 @@ def check_column_types(con, contract: TableContract, relation: str | None = None
 def evaluate_contract(con, contract: TableContract) -> ContractReport:
     """Types, column rules, row rules and key uniqueness of a table (no foreign keys)."""
     results = check_column_types(con, contract)
-    if results[0].failing_rows == 0:
-        results += check_row_rules(con, contract) + check_unique_keys(con, contract)
-    rows = con.execute(f"SELECT count(*) FROM {contract.table}").fetchone()[0]
-    return ContractReport(contract.table, rows, results)
+    if results[0].failing_rows:
+        rows = con.execute(f"SELECT count(*) FROM {contract.table}").fetchone()[0]
+        return ContractReport(contract.table, rows, results)
+    rows, rule_results = check_rules_and_keys(con, contract)
+    return ContractReport(contract.table, rows, results + rule_results)
 
 
 def evaluate_references(con, contract: TableContract) -> ContractReport:

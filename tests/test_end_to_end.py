@@ -31,6 +31,8 @@ def test_main_command_builds_the_warehouse_and_prints_a_summary(pipeline_env):
     assert "Documents: 8 (8 parsed)" in out
     assert "MUP_PHY_R25_P05_V20_D23_Geo.csv: loaded" in out
     assert "marts.code_utilization" in out and "core.codes" in out
+    assert "marts.code_utilization for 32994 (documents joined to CMS utilization):" in out
+    assert "care sites Ambulatory surgery center, Hospital outpatient department, 5 payers (synthetic sample)" in out
     con = duckdb.connect(str(pipeline_env.serving_path), read_only=True)
     levels = {r[0] for r in con.execute("SELECT geo_level FROM marts.code_utilization WHERE code = '32994'").fetchall()}
     con.close()

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pipeline.contract_checks import reasons_sql
+from pipeline.contract_checks import key_shortfall_sql, reasons_sql
 from pipeline.contracts.table_contract import sql_literal
 from pipeline.contracts.utilization_tables import SourceFiles
 from pipeline.document_folder import sha256_file
@@ -166,16 +166,20 @@ def _quarantine_failing_rows(con, layout: Layout, file_name: str, year: int) -> 
     table = contract.table
     reasons, any_fail = reasons_sql(contract)
     key = ", ".join(contract.schema.unique or [])
+    # One scan answers "is anything wrong?"; the clean case (almost always) stops here.
+    failing, shortfall = con.execute(
+        f"SELECT count_if({any_fail}), {key_shortfall_sql(contract.schema.unique) if key else '0'} "
+        f"FROM {table} WHERE data_year = {int(year)}"
+    ).fetchone()
+    if not failing and not shortfall:
+        return 0
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE _failing AS SELECT rowid AS rid, {reasons} AS reasons "
         f"FROM {table} WHERE data_year = {int(year)} AND ({any_fail})"
     )
     if key:
         duplicate_keys = f"SELECT {key} FROM {table} WHERE data_year = {int(year)} GROUP BY ALL HAVING count(*) > 1"
-        distinct_shortfall = con.execute(
-            f"SELECT count(*) - count(DISTINCT hash({key})) FROM {table} WHERE data_year = {int(year)}"
-        ).fetchone()[0]
-        if distinct_shortfall and con.execute(f"SELECT count(*) FROM ({duplicate_keys})").fetchone()[0]:
+        if shortfall and con.execute(f"SELECT count(*) FROM ({duplicate_keys})").fetchone()[0]:
             join = " AND ".join(f"t.{c} IS NOT DISTINCT FROM d.{c}" for c in contract.schema.unique)
             con.execute(
                 f"INSERT INTO _failing SELECT t.rowid, 'duplicate grain key ({key})' FROM {table} t "
