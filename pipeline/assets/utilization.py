@@ -44,7 +44,7 @@ def utilization_tables(context: dg.AssetExecutionContext, warehouse: WarehouseRe
         else:
             context.log.info(
                 f"{outcome.file_name}: {outcome.layout} {outcome.data_year}, {outcome.rows_loaded} rows loaded, "
-                f"{outcome.rows_quarantined} quarantined"
+                f"{outcome.rows_quarantined} quarantined; seconds {outcome.timings}"
             )
     if removed:
         context.log.info(f"removed files no longer in the folder: {', '.join(removed)}")

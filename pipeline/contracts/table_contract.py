@@ -154,7 +154,9 @@ def _check_sql(column: str, check: pa.Check) -> str:
     stats = check.statistics or {}
     name = check.name
     if name == "str_matches":
-        return f"regexp_matches({column}, {sql_literal(stats['pattern'])})"
+        return (
+            _fixed_width_glob(column, stats["pattern"]) or f"regexp_matches({column}, {sql_literal(stats['pattern'])})"
+        )
     if name == "isin":
         values = ", ".join(sql_literal(v) for v in stats["allowed_values"])
         return f"{column} IN ({values})"
@@ -173,3 +175,23 @@ def _check_sql(column: str, check: pa.Check) -> str:
     if name == "list_items_match":
         return f"len(list_filter({column}, lambda x: x IS NULL OR NOT regexp_full_match(x, {sql_literal(stats['pattern'])}))) = 0"
     raise ValueError(f"check {name!r} on {column} has no SQL translation; add one in table_contract._check_sql")
+
+
+_CLASS_RUN = re.compile(r"(\[[0-9A-Za-z-]+\])(?:\{(\d+)\})?")
+
+
+def _fixed_width_glob(column: str, pattern: str) -> str | None:
+    """Code formats like ``^[0-9]{4}[0-9A-Z]$`` (or alternatives of them) as GLOB, which DuckDB evaluates
+    about ten times faster than a regular expression over millions of rows. None if not of that shape."""
+    body = pattern.removeprefix("^").removesuffix("$")
+    if body.startswith("(?:") and body.endswith(")"):
+        body = body[3:-1]
+    globs = []
+    for alternative in body.split("|"):
+        runs = _CLASS_RUN.findall(alternative)
+        if not runs or "".join(f"{cls}{{{n}}}" if n else cls for cls, n in runs) != alternative:
+            return None
+        globs.append("".join(cls * int(n or 1) for cls, n in runs))
+    if not pattern.startswith("^") or not pattern.endswith("$"):
+        return None
+    return "(" + " OR ".join(f"{column} GLOB {sql_literal(glob)}" for glob in globs) + ")"

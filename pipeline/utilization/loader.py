@@ -14,6 +14,7 @@ thread while DuckDB parses it.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,6 +47,7 @@ class FileOutcome:
     rows_quarantined: int = 0
     error: str | None = None
     skipped_unchanged: bool = False
+    timings: dict[str, float] | None = None
 
 
 def list_utilization_files(directory: Path) -> list[Path]:
@@ -95,16 +97,21 @@ def load_file(
         con.execute(f"DELETE FROM {table} WHERE data_year = ?", [year])
         con.execute(f"DELETE FROM {QUARANTINE} WHERE layout = ? AND data_year = ?", [layout.name, year])
         con.execute(f"DELETE FROM {SOURCE_FILES} WHERE layout = ? AND data_year = ?", [layout.name, year])
+        clock = _Clock()
         rejects = _insert_from_csv(con, layout, path, year)
+        clock.lap("read_csv")
         quarantined = rejects + _quarantine_failing_rows(con, layout, path.name, year)
+        clock.lap("validate")
         loaded = con.execute(f"SELECT count(*) FROM {table} WHERE data_year = ?", [year]).fetchone()[0]
+        digest = hasher.result()
+        clock.lap("sha256_wait")
         _record(
             con,
             path,
             stat,
             layout.name,
             year,
-            hasher.result(),
+            digest,
             loaded,
             quarantined,
             "loaded",
@@ -112,13 +119,14 @@ def load_file(
             synthetic=path.name in synthetic_names,
         )
         con.execute("COMMIT")
+        clock.lap("commit")
     except Exception as exc:
         con.execute("ROLLBACK")
         error = f"load failed: {exc}".splitlines()[0]
         return _record_rejected(
             con, path, stat, layout.name, year, error, hasher, synthetic=path.name in synthetic_names
         )
-    return FileOutcome(path.name, layout.name, year, "loaded", loaded, quarantined)
+    return FileOutcome(path.name, layout.name, year, "loaded", loaded, quarantined, timings=clock.laps)
 
 
 def forget_removed_files(con, present: set[str]) -> list[str]:
@@ -227,6 +235,17 @@ def _record(con, path, stat, layout, year, digest, loaded, quarantined, status, 
             datetime.fromtimestamp(stat.st_mtime, UTC).replace(tzinfo=None),
         ],
     )
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = round(now - self._last, 3)
+        self._last = now
 
 
 class _BackgroundHash:
