@@ -63,14 +63,16 @@ def core_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
     reference = load_reference_data(Path(sources.reference_dir))
     documents_dir = Path(sources.documents_dir)
     limit = max_document_bytes()
-    sources_read = [read_document(path, documents_dir, limit) for path in iter_document_paths(documents_dir)]
-
     with warehouse.connect() as con:
         ensure_schemas(con, "core", "internal")
-        cached = _load_parse_cache(con, {s.sha256 for s in sources_read})
+        cached = _load_parse_cache(con)
         files, fresh = [], {}
-        for source in sources_read:
-            parsed = cached.get(source.sha256)
+        # One file's bytes in memory at a time; only the parsed result is kept.
+        for path in iter_document_paths(documents_dir):
+            source = read_document(path, documents_dir, limit)
+            parsed = fresh.get(source.sha256)
+            if parsed is None and source.sha256 in cached:
+                parsed = from_json_dict(json.loads(cached[source.sha256]))
             if parsed is None:
                 if source.data is None:
                     parsed = reject_oversize(source.size_bytes, limit)
@@ -87,7 +89,8 @@ def core_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                     parsed=parsed,
                 )
             )
-        context.log.info(f"{len(files)} documents: {len(fresh)} parsed, {len(files) - len(fresh)} from cache")
+        parsed_count = sum(1 for f in files if f.sha256 in fresh)
+        context.log.info(f"{len(files)} documents: {parsed_count} parsed, {len(files) - parsed_count} from cache")
 
         rows = build_core_rows(files, reference, parsed_at=datetime.now(UTC).replace(tzinfo=None))
         gate = _gate(rows.tables)
@@ -96,7 +99,7 @@ def core_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
         try:
             for table, frame in gate.frames.items():
                 written[table] = replace_table(con, CONTRACTS[table], frame)
-            _save_parse_cache(con, fresh, {s.sha256 for s in sources_read})
+            _save_parse_cache(con, fresh, {f.sha256 for f in files})
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
@@ -104,8 +107,8 @@ def core_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
 
     documents_metadata = {
         "documents_by_status": gate.frames["core.documents"]["status"].value_counts().to_dict(),
-        "documents_parsed": len(fresh),
-        "documents_from_cache": len(files) - len(fresh),
+        "documents_parsed": parsed_count,
+        "documents_from_cache": len(files) - parsed_count,
     }
     for table, count in written.items():
         extra = documents_metadata if table == "core.documents" else {}
@@ -140,14 +143,16 @@ def _absorb_gate_problems(frame, problems_by_document: dict[str, list[str]]):
     return frame
 
 
-def _load_parse_cache(con, hashes: set[str]) -> dict:
+def _load_parse_cache(con) -> dict[str, str]:
+    """sha256 -> cached parse (JSON, decoded only when a file with that hash is present)."""
     con.execute(
         "CREATE TABLE IF NOT EXISTS internal.parse_cache (sha256 VARCHAR PRIMARY KEY, parser_version VARCHAR, payload VARCHAR)"
     )
-    rows = con.execute(
-        "SELECT sha256, payload FROM internal.parse_cache WHERE parser_version = ?", [PARSER_VERSION]
-    ).fetchall()
-    return {sha: from_json_dict(json.loads(payload)) for sha, payload in rows if sha in hashes}
+    return dict(
+        con.execute(
+            "SELECT sha256, payload FROM internal.parse_cache WHERE parser_version = ?", [PARSER_VERSION]
+        ).fetchall()
+    )
 
 
 def _save_parse_cache(con, fresh: dict, current_hashes: set[str]) -> None:

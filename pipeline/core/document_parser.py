@@ -227,6 +227,8 @@ def parse_text(text: str) -> ParsedDocument:
     for number, raw in enumerate(text.split("\n"), start=1):
         line = raw.strip()
         if not line:
+            if pending_header is not None:
+                _flag_orphan_row(doc, pending_header)
             pending_header = None
             table_header = None
             continue
@@ -256,9 +258,13 @@ def parse_text(text: str) -> ParsedDocument:
                 pending_header = None
                 body.append(raw.rstrip())
                 continue
+            if pending_header is not None:
+                _flag_orphan_row(doc, pending_header)
             pending_header = (split_table_row(line), number)
             body.append(raw.rstrip())
             continue
+        if pending_header is not None:
+            _flag_orphan_row(doc, pending_header)
         table_header = None
         pending_header = None
         modifier_columns = None
@@ -293,6 +299,8 @@ def parse_text(text: str) -> ParsedDocument:
                         doc.service_type = normalize_value(value)
                     else:
                         doc.typical_sites = split_list(value)
+    if pending_header is not None:
+        _flag_orphan_row(doc, pending_header)
     close_section()
     doc.sections = sections
 
@@ -330,6 +338,14 @@ def _take_title(doc: ParsedDocument, match: re.Match[str]) -> str | None:
         return f"title line code {code[:40]!r} is not a valid {system} code ({CODE_FORMAT_HINTS[system]})"
     doc.code_system, doc.code, doc.title = system, code, normalize_value(title)
     return None
+
+
+def _flag_orphan_row(doc: ParsedDocument, row: tuple[list[str], int]) -> None:
+    """A pipe row with no table header above it (e.g. a table broken by a blank line) is not loaded;
+    say so when it looks like a modifier row, rather than dropping it silently."""
+    cells, number = row
+    if cells and MODIFIER_PATTERN.fullmatch(cells[0].strip("* `").upper()):
+        doc.problems.append(f"line {number}: modifier row outside a table (no header and |---| line above); not loaded")
 
 
 def _modifier_columns(header: list[str]) -> tuple[int, int | None, int | None] | None:

@@ -221,3 +221,16 @@ def test_markdown_bold_and_headings():
 def test_json_round_trip_for_the_parse_cache():
     doc = parse_document((SEED / "000_39b65fcce32c74e2.txt").read_bytes())
     assert from_json_dict(to_json_dict(doc)) == doc
+
+
+def test_table_broken_by_a_blank_line_reports_the_orphan_rows():
+    text = good("32994").replace("| 50 | Bilateral procedure |", "\n| 50 | Bilateral procedure |")
+    doc = parse_text(text)
+    assert [m.modifier_code for m in doc.modifiers] == ["00"]
+    assert doc.status == PARTIAL
+    assert any("modifier row outside a table" in p for p in doc.problems)
+
+
+def test_prose_with_a_pipe_is_not_a_table_problem():
+    doc = parse_text(good("32994") + "Documentation Requirements\nUse the Coding | Billing portal for appeals.\n")
+    assert doc.status == PARSED, doc.problems
