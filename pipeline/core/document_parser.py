@@ -53,8 +53,11 @@ _MARKDOWN_HEADING = re.compile(r"^#{1,6}\s*(?P<text>.*?)\s*#*$")
 _KEY_VALUE = re.compile(
     r"^(?:[-*]\s+)?(?:\*\*)?(?P<key>[A-Za-z][A-Za-z ]{2,40}?)(?:\*\*)?\s*:\s*(?:\*\*)?\s*(?P<value>.*)$"
 )
-_PAYER_SENTENCE = re.compile(r"key payers covered in this overview include\s+(?P<items>[^.\n]+)", re.IGNORECASE)
-_USED_ACROSS = re.compile(r"the code is used across\s+(?P<items>[^.\n]+)", re.IGNORECASE)
+# Matched against the lower-cased text (a literal prefix makes the search fast), sliced from the original.
+_PAYER_SENTENCE = re.compile(r"key payers covered in this overview include\s+(?P<items>[^.\n]+)")
+_USED_ACROSS = re.compile(r"the code is used across\s+(?P<items>[^.\n]+)")
+_PAYER_SENTENCE_ANY_CASE = re.compile(_PAYER_SENTENCE.pattern, re.IGNORECASE)
+_USED_ACROSS_ANY_CASE = re.compile(_USED_ACROSS.pattern, re.IGNORECASE)
 _TABLE_SEPARATOR = re.compile(r"^\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)*\|?$")
 _ITEM_SEPARATOR = re.compile(r"\s*[,;]\s*(?:(?:and|or|&)\s+)?|\s+(?:and|or|&)\s+", re.IGNORECASE)
 _LEADING_CONJUNCTION = re.compile(r"^(?:and|or|&)\s+", re.IGNORECASE)
@@ -378,12 +381,15 @@ def _add_modifier_row(
 
 def _extract_prose_facts(doc: ParsedDocument, text: str, section_lines: dict[str, list[str]]) -> bool:
     """Fill the facts stated in prose; returns whether the payer sentence was found."""
-    payer_match = _PAYER_SENTENCE.search(text)
+    lowered = text.lower()
+    if len(lowered) != len(text):  # a few characters change length when lower-cased; offsets would drift
+        lowered = None
+    payer_match = _search(_PAYER_SENTENCE, _PAYER_SENTENCE_ANY_CASE, text, lowered)
     if payer_match:
-        doc.payers = split_list(payer_match.group("items"))
-    match = _USED_ACROSS.search(text)
+        doc.payers = split_list(text[payer_match.start("items") : payer_match.end("items")])
+    match = _search(_USED_ACROSS, _USED_ACROSS_ANY_CASE, text, lowered)
     if match:
-        doc.summary_sites = split_list(match.group("items"))
+        doc.summary_sites = split_list(text[match.start("items") : match.end("items")])
 
     overview = [line for line in section_lines.get("billing code overview", ()) if not _KEY_VALUE.match(line)]
     summary = section_lines.get("summary & overview", [])
@@ -395,13 +401,20 @@ def _extract_prose_facts(doc: ParsedDocument, text: str, section_lines: dict[str
     match = _APPROACH_IN_TITLE.search(doc.title or "") or _APPROACH_STRICT.search(prose)
     if match:
         doc.approach = next(a for a in APPROACHES if match.group(0).lower().startswith(a))
-    doc.imaging_guidance_included = imaging_guidance_included(text)
+    doc.imaging_guidance_included = imaging_guidance_included(text, lowered)
     return payer_match is not None
 
 
-def imaging_guidance_included(text: str) -> bool | None:
+def _search(lower_case: re.Pattern, any_case: re.Pattern, text: str, lowered: str | None) -> re.Match | None:
+    return lower_case.search(lowered) if lowered is not None else any_case.search(text)
+
+
+def imaging_guidance_included(text: str, lowered: str | None = None) -> bool | None:
     """First sentence mentioning imaging guidance decides: included (True), separate (False) or unknown."""
-    lowered = text.lower()
+    if lowered is None:
+        lowered = text.lower()
+        if len(lowered) != len(text):
+            lowered = "".join(ch.lower() if len(ch.lower()) == 1 else ch for ch in text)
     position = lowered.find("imaging guidance")
     while position != -1:
         start = max(lowered.rfind(".", 0, position), lowered.rfind("\n", 0, position)) + 1

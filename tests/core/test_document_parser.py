@@ -234,3 +234,11 @@ def test_table_broken_by_a_blank_line_reports_the_orphan_rows():
 def test_prose_with_a_pipe_is_not_a_table_problem():
     doc = parse_text(good("32994") + "Documentation Requirements\nUse the Coding | Billing portal for appeals.\n")
     assert doc.status == PARSED, doc.problems
+
+
+def test_characters_that_change_length_when_lower_cased_do_not_shift_extraction():
+    text = good("32994").replace("Summary & Overview\n", "Summary & Overview\nİİİ Ṗremble with dotted capitals.\n")
+    doc = parse_text(text)
+    assert doc.payers == ["Aetna", "Cigna", "Medicare"]
+    assert doc.summary_sites == ["hospital outpatient departments", "ambulatory surgery centers"]
+    assert doc.imaging_guidance_included is True
