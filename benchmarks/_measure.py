@@ -54,3 +54,13 @@ def pipeline_env(repo, work, documents_dir, utilization_dir) -> dict:
     }
     env.pop("DAGSTER_HOME", None)
     return env
+
+
+def finish(work, keep: bool) -> int:
+    if keep:
+        print(f"kept {work}")
+    else:
+        import shutil
+
+        shutil.rmtree(work)
+    return 0

@@ -13,7 +13,6 @@ Targets (2 cores): parser >= 5,000 docs/s; 10,000 documents -> warehouse in <= 3
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 import tempfile
 import time
@@ -21,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._measure import pipeline_env, run_measured  # noqa: E402
+from benchmarks._measure import finish, pipeline_env, run_measured  # noqa: E402
 from pipeline.core.document_parser import parse_document  # noqa: E402
 from pipeline.testing.synthetic_documents import documents  # noqa: E402
 
@@ -81,11 +80,7 @@ def main() -> int:
         print(f"targets at N=10,000 (parser >= 5,000 docs/s; warehouse <= 30 s): {'MET' if met else 'MISSED'}")
     else:
         print("targets are defined at N=10,000; run without --n to check them")
-    if args.keep:
-        print(f"kept {work}")
-    else:
-        shutil.rmtree(work)
-    return 0
+    return finish(work, args.keep)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._measure import pipeline_env, run_measured  # noqa: E402
+from benchmarks._measure import finish, pipeline_env, run_measured  # noqa: E402
 from pipeline.testing.synthetic_cms import FEE_SCHEDULE, PROVIDER_HEADER  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -231,11 +231,7 @@ def main() -> int:
         f"mart query, one code ({len(rows)} rows): first {timings[0]:.1f} ms, median {statistics.median(timings):.1f} ms "
         "(new read-only connection each time; target <= 100 ms)"
     )
-    if args.keep:
-        print(f"kept {work}")
-    else:
-        shutil.rmtree(work)
-    return 0
+    return finish(work, args.keep)
 
 
 if __name__ == "__main__":

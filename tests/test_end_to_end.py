@@ -14,20 +14,18 @@ from tests.bad_documents import write_bad_corpus
 from tests.conftest import REPO_ROOT
 
 
-@pytest.mark.slow
-def test_main_command_builds_the_warehouse_and_prints_a_summary(pipeline_env):
+def run_command(pipeline_env, command: list[str]) -> str:
+    """Run as an operator would: env vars point at tmp_path, no DAGSTER_HOME; returns stdout."""
     env = {**os.environ, **pipeline_env.env_vars}
     env.pop("DAGSTER_HOME", None)
-    completed = subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", "build"],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    completed = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert completed.returncode == 0, completed.stderr[-3000:]
-    out = completed.stdout
+    return completed.stdout
+
+
+@pytest.mark.slow
+def test_main_command_builds_the_warehouse_and_prints_a_summary(pipeline_env):
+    out = run_command(pipeline_env, [sys.executable, "-m", "pipeline.cli", "build"])
     assert "Documents: 8 (8 parsed)" in out
     assert "MUP_PHY_R25_P05_V20_D23_Geo.csv: loaded" in out
     assert "marts.code_utilization" in out and "core.codes" in out
@@ -43,16 +41,6 @@ def test_main_command_builds_the_warehouse_and_prints_a_summary(pipeline_env):
 def test_headless_dagster_cli_with_bad_documents_exits_zero(pipeline_env):
     write_bad_corpus(pipeline_env.documents_dir)
     dagster = shutil.which("dagster", path=os.path.dirname(sys.executable))
-    env = {**os.environ, **pipeline_env.env_vars}
-    env.pop("DAGSTER_HOME", None)
-    completed = subprocess.run(
-        [dagster, "asset", "materialize", "-m", "pipeline.definitions", "--select", "*"],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert completed.returncode == 0, completed.stderr[-3000:]
+    run_command(pipeline_env, [dagster, "asset", "materialize", "-m", "pipeline.definitions", "--select", "*"])
     assert pipeline_env.query("SELECT count(*) FROM core.codes", serving=True) == [(15,)]  # 8 good + 7 partial
     assert pipeline_env.query("SELECT count(*) FROM core.documents WHERE status <> 'parsed'", serving=True) == [(16,)]
