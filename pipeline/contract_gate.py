@@ -13,6 +13,7 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+import duckdb
 import pandas as pd
 import pandera.pandas as pa
 
@@ -39,6 +40,8 @@ def gate_frame(contract: TableContract, frame: pd.DataFrame, result: GateResult)
         for row in cases.itertuples(index=False):
             column = row.column if isinstance(row.column, str) else "row"
             reasons[int(row.index)].append(f"{column} failed {row.check} (value {row.failure_case!r})")
+    for rule, index in _row_rule_failures(contract, frame):
+        reasons[index].append(f"row rule '{rule}' failed")
     for fk in contract.foreign_keys:
         ref_schema_table = fk.ref_table
         if ref_schema_table not in result.frames or fk.element_wise:
@@ -66,6 +69,24 @@ def gate_frame(contract: TableContract, frame: pd.DataFrame, result: GateResult)
         frame = frame.drop(index=bad.index).reset_index(drop=True)
     result.frames[contract.table] = frame
     return frame
+
+
+def _row_rule_failures(contract: TableContract, frame: pd.DataFrame) -> list[tuple[str, int]]:
+    """Cross-column rules are written once, in SQL; evaluate them on the frame with an in-memory DuckDB."""
+    if not contract.row_rules or frame.empty:
+        return []
+    con = duckdb.connect()
+    try:
+        con.register("frame", frame.assign(_frame_index=frame.index))
+        return [
+            (rule.name, int(index))
+            for rule in contract.row_rules
+            for (index,) in con.execute(
+                f"SELECT _frame_index FROM frame WHERE NOT coalesce({rule.sql}, false)"
+            ).fetchall()
+        ]
+    finally:
+        con.close()
 
 
 def _isna(value) -> bool:

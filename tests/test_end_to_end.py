@@ -44,3 +44,22 @@ def test_headless_dagster_cli_with_bad_documents_exits_zero(pipeline_env):
     run_command(pipeline_env, [dagster, "asset", "materialize", "-m", "pipeline.definitions", "--select", "*"])
     assert pipeline_env.query("SELECT count(*) FROM core.codes", serving=True) == [(15,)]  # 8 good + 7 partial
     assert pipeline_env.query("SELECT count(*) FROM core.documents WHERE status <> 'parsed'", serving=True) == [(16,)]
+
+
+@pytest.mark.slow
+def test_two_runs_at_once_both_succeed_one_waits(pipeline_env):
+    """Two pipeline processes against one warehouse: the second waits for the writer lock instead of
+    failing with DuckDB's "Could not set lock on file"."""
+    env = {**os.environ, **pipeline_env.env_vars, "CPT_LOG_LEVEL": "INFO"}
+    env.pop("DAGSTER_HOME", None)
+    command = [sys.executable, "-m", "pipeline.cli", "build"]
+    first = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    second = subprocess.Popen(
+        command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    outputs = [process.communicate(timeout=600) for process in (first, second)]
+    assert [first.returncode, second.returncode] == [0, 0], [err[-2000:] for _, err in outputs]
+    logs = "".join(err for _, err in outputs)
+    assert "waiting for the warehouse writer lock held by: pid" in logs
+    assert "Could not set lock" not in logs
+    assert pipeline_env.query("SELECT count(*) FROM core.codes", serving=True) == [(8,)]

@@ -250,7 +250,19 @@ CORE_CONTRACTS: tuple[TableContract, ...] = (
         ],
     ),
     _contract(DocumentSections, ["document_id", "ordinal"], [_DOC_FK]),
-    _contract(Codes, ["code"], [_DOC_FK]),
+    _contract(
+        Codes,
+        ["code"],
+        [_DOC_FK],
+        [
+            RowRule(
+                "code matches code_system",
+                "CASE code_system WHEN 'CPT' THEN code GLOB '[0-9][0-9][0-9][0-9][0-9A-Z]' "
+                "WHEN 'HCPCS' THEN code GLOB '[A-Z][0-9][0-9][0-9][0-9]' END",
+                "a CPT code is four digits then a digit or letter; a HCPCS Level II code is a letter then four digits",
+            )
+        ],
+    ),
     _contract(Modifiers, ["modifier_code"]),
     _contract(
         CodeModifiers,

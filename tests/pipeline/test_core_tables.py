@@ -152,3 +152,32 @@ def _stable_rows(table: str) -> str:
     """All rows, minus the run timestamp, in a deterministic order."""
     exclude = " EXCLUDE (parsed_at)" if table == "core.documents" else ""
     return f"SELECT *{exclude} FROM {table} ORDER BY ALL"
+
+
+def test_row_rules_are_enforced_before_writing(pipeline_env, monkeypatch):
+    """A HCPCS-shaped code labelled CPT passes the column checks but fails the code/system row rule."""
+    from pipeline.core import corpus
+
+    real = corpus.build_core_rows
+
+    def mislabelled(*args, **kwargs):
+        rows = real(*args, **kwargs)
+        for row in rows["codes"]:
+            if row["code"] == "C9751":
+                row["code_system"] = "CPT"
+        return rows
+
+    monkeypatch.setattr("pipeline.assets.core_documents.build_core_rows", mislabelled)
+    assert run_pipeline(pipeline_env, "group:core").success
+    assert pipeline_env.query("SELECT count(*) FROM core.codes WHERE code = 'C9751'") == [(0,)]
+    [(reason,)] = pipeline_env.query("SELECT reason FROM core.rejected_rows WHERE table_name = 'core.codes'")
+    assert "row rule 'code matches code_system' failed" in reason
+    # Its bridges cannot reference a code that was not loaded, so they are held back too, with the reason.
+    assert pipeline_env.query("SELECT count(*) FROM core.code_payers WHERE code = 'C9751'") == [(0,)]
+    assert pipeline_env.query(
+        "SELECT count(*) > 0 FROM core.rejected_rows WHERE table_name = 'core.code_payers' AND reason LIKE '%not in core.codes%'"
+    ) == [(True,)]
+    [(status,)] = pipeline_env.query(
+        "SELECT status FROM core.documents WHERE document_id = 'C9751_bronchoscopic_microwave.txt'"
+    )
+    assert status == "partial"
