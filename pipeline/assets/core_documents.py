@@ -135,9 +135,10 @@ def _absorb_gate_problems(frame, problems_by_document: dict[str, list[str]]):
         extra = problems_by_document.get(document_id)
         if not extra:
             continue
-        existing = frame.at[index, "problems"]
-        frame.at[index, "problems"] = "; ".join(filter(None, [existing, *extra]))
-        frame.at[index, "problem_count"] = frame.at[index, "problem_count"] + len(extra)
+        problems = [*frame.at[index, "problems_list"], *extra]
+        frame.at[index, "problems_list"] = problems
+        frame.at[index, "problems"] = "; ".join(problems)
+        frame.at[index, "problem_count"] = len(problems)
         if frame.at[index, "status"] == PARSED:
             frame.at[index, "status"] = PARTIAL
     return frame

@@ -35,6 +35,10 @@ class Documents(pa.DataFrameModel):
         description="parsed: complete; partial: loaded but incomplete (see problems); rejected: nothing loaded.",
     )
     problems: Series[str] = pa.Field(description="Readable reasons, separated by '; '. Empty when parsed.")
+    problems_list: Series[object] = pa.Field(
+        description="The same reasons as a list (unnest it to count problem kinds); empty when parsed.",
+        metadata=LIST_OF_TEXT,
+    )
     problem_count: Series[pd.Int64Dtype] = pa.Field(ge=0, description="Number of problems.")
     parsed_at: Series[pd.Timestamp] = pa.Field(description="When this run built the table (UTC).")
     file_size_bytes: Series[pd.Int64Dtype] = pa.Field(ge=0, description="File size in bytes.")
@@ -246,6 +250,7 @@ CORE_CONTRACTS: tuple[TableContract, ...] = (
         ["document_id"],
         row_rules=[
             RowRule("status matches problems", "(status = 'parsed') = (problems = '')", "parsed iff no problems"),
+            RowRule("problem_count matches", "problem_count = len(problems_list)", "problem_count counts problems_list"),
             RowRule("rejected has no code", "(status = 'rejected') = (code IS NULL)", "code is NULL iff rejected"),
         ],
     ),

@@ -48,6 +48,7 @@ def build_core_rows(files: list[DocumentFile], reference: ReferenceData, parsed_
     sites = CareSiteDirectory(reference.care_sites, reference.care_site_aliases)
     extra_problems: dict[str, list[str]] = {f.document_id: [] for f in files}
     winners = _pick_winners(files, extra_problems)
+    winner_ids = {f.document_id for f in winners}
 
     codes, code_modifiers, code_payers, code_care_sites = [], [], [], []
     modifier_dim = {
@@ -172,7 +173,7 @@ def build_core_rows(files: list[DocumentFile], reference: ReferenceData, parsed_
         doc = f.parsed
         problems = doc.problems + extra_problems[f.document_id]
         status = doc.status
-        superseded = any(p.startswith("superseded") for p in extra_problems[f.document_id])
+        superseded = doc.contributes and f.document_id not in winner_ids
         if superseded:
             status = REJECTED
         elif problems and status == PARSED:
@@ -186,6 +187,7 @@ def build_core_rows(files: list[DocumentFile], reference: ReferenceData, parsed_
                 "declared_code": doc.code,
                 "status": status,
                 "problems": "; ".join(problems),
+                "problems_list": problems,
                 "problem_count": len(problems),
                 "parsed_at": parsed_at,
                 "file_size_bytes": f.size_bytes,
