@@ -250,7 +250,9 @@ CORE_CONTRACTS: tuple[TableContract, ...] = (
         ["document_id"],
         row_rules=[
             RowRule("status matches problems", "(status = 'parsed') = (problems = '')", "parsed iff no problems"),
-            RowRule("problem_count matches", "problem_count = len(problems_list)", "problem_count counts problems_list"),
+            RowRule(
+                "problem_count matches", "problem_count = len(problems_list)", "problem_count counts problems_list"
+            ),
             RowRule("rejected has no code", "(status = 'rejected') = (code IS NULL)", "code is NULL iff rejected"),
         ],
     ),
