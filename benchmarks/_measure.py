@@ -38,10 +38,6 @@ def print_peak_rss_line() -> None:
     print(f"PEAK_RSS_MB={self_peak_rss_mb():.1f}", flush=True)
 
 
-def cpu_info() -> str:
-    return f"{os.cpu_count()} CPUs"
-
-
 def pipeline_env(repo, work, documents_dir, utilization_dir) -> dict:
     """Environment for a child pipeline process writing into ``work`` (never the repo's warehouse)."""
     env = {

@@ -60,16 +60,6 @@ def row_count(con, table: str) -> int:
     return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 
-def table_exists(con, table: str) -> bool:
-    schema, name = table.split(".")
-    return bool(
-        con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-            [schema, name],
-        ).fetchone()[0]
-    )
-
-
 def ensure_table(con, contract: TableContract) -> bool:
     """Create the table if missing or if its columns no longer match the contract; True if (re)created."""
     expected = [(c.name, c.sql_type) for c in contract.columns]
