@@ -1,4 +1,4 @@
-"""Run a command as a child process and report its wall time and peak RSS (from wait4)."""
+"""Run a benchmark step in a child process: wall time, and the peak RSS the child reports about itself."""
 
 from __future__ import annotations
 
@@ -13,8 +13,7 @@ def run_measured(cmd: list[str], *, env: dict | None = None, cwd=None) -> tuple[
     process = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     out, err = process.communicate()
     wall = time.perf_counter() - start
-    # communicate() already reaped the child; ru_maxrss of RUSAGE_CHILDREN is the max over children so far,
-    # so each measured command runs through its own wait4 below when possible.
+    # RUSAGE_CHILDREN would give the maximum over all children so far, so each child prints its own peak.
     if process.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({process.returncode}):\n{err[-4000:]}")
     return wall, _peak_rss_mb(out), out
