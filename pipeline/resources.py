@@ -23,6 +23,8 @@ from dagster_duckdb import DuckDBResource
 from pipeline.settings import Paths, env_int
 
 LOCK_POLL_SECONDS = 2.0
+# Dagster concurrency pool (limit 1 in the instance config) on every step that opens the working file.
+WAREHOUSE_POOL = "cpt_warehouse"
 
 
 @contextmanager

@@ -34,6 +34,14 @@ def list_items_match(value, *, pattern: str) -> bool:
     return value is None or all(isinstance(item, str) and re.fullmatch(pattern, item) for item in value)
 
 
+@register_check_method(check_type="vectorized")
+def finite(series):
+    """No NaN or infinity (CMS files never carry them; averaging over one would poison every total)."""
+    import numpy as np
+
+    return series.isna() | np.isfinite(series.astype("float64"))
+
+
 @dataclass(frozen=True)
 class ForeignKey:
     """``column`` of this table must exist in ``ref_table.ref_column``; list columns are checked element-wise."""
@@ -172,6 +180,8 @@ def _check_sql(column: str, check: pa.Check) -> str:
             [f"length({column}) <= {high}"] if high is not None else []
         )
         return " AND ".join(parts) or "true"
+    if name == "finite":
+        return f"isfinite({column})"
     if name == "list_items_match":
         return f"len(list_filter({column}, lambda x: x IS NULL OR NOT regexp_full_match(x, {sql_literal(stats['pattern'])}))) = 0"
     raise ValueError(f"check {name!r} on {column} has no SQL translation; add one in table_contract._check_sql")
