@@ -32,11 +32,13 @@ FACILITY_SETTINGS = ("F", "O")
 PAYER_TYPES = ("commercial", "medicare", "medicaid", "other government")
 
 PARSED, PARTIAL, REJECTED = "parsed", "partial", "rejected"
-DOCUMENT_STATUSES = (PARSED, PARTIAL, REJECTED)
+LOADED, SKIPPED = "loaded", "skipped"
+# skipped: a folder entry that is not read at all (symlink, FIFO, device), recorded with the reason.
+DOCUMENT_STATUSES = (PARSED, PARTIAL, REJECTED, SKIPPED)
 # A rejected document never contributes a code, so code rows only carry these.
 LOADED_DOCUMENT_STATUSES = (PARSED, PARTIAL)
 
-LOADED, SKIPPED = "loaded", "skipped"
+
 SOURCE_FILE_STATUSES = (LOADED, REJECTED, SKIPPED)
 
 GEO_LEVELS = ("National", "State")
