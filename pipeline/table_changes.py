@@ -1,0 +1,68 @@
+"""Which tables of the working warehouse changed, and why rows left them.
+
+Every writer records, in the same transaction as its change, that it changed a
+table, and how many rows left it because their source file was removed on
+purpose.  The log lives in the working file (``internal.table_change_log``):
+
+- the publisher copies only tables whose latest version differs from the version
+  the serving snapshot was built from, instead of every table on every run;
+- the mart asset rebuilds a mart only when a table its SQL reads has changed;
+- the publish guard accepts a shrink that removed files explain, and refuses one
+  that nothing explains (an empty mount, a bug).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+LOG_TABLE = "internal.table_change_log"
+
+
+def ensure_change_log(con) -> None:
+    con.execute("CREATE SCHEMA IF NOT EXISTS internal")
+    con.execute(
+        f"CREATE TABLE IF NOT EXISTS {LOG_TABLE} ("
+        "table_name VARCHAR NOT NULL, version BIGINT NOT NULL, changed_at TIMESTAMP NOT NULL, "
+        "removed_rows BIGINT NOT NULL, removed_sources VARCHAR[] NOT NULL, PRIMARY KEY (table_name, version))"
+    )
+
+
+def record_change(con, table: str, *, removed_rows: int = 0, removed_sources: Iterable[str] = ()) -> int:
+    """Log a new version of ``table``; returns it. Call inside the writer's transaction."""
+    ensure_change_log(con)
+    version = latest_versions(con).get(table, 0) + 1
+    con.execute(
+        f"INSERT INTO {LOG_TABLE} VALUES (?, ?, now()::TIMESTAMP, ?, ?)",
+        [table, version, int(removed_rows), sorted(set(removed_sources))],
+    )
+    return version
+
+
+def record_changes(con, tables: Iterable[str]) -> None:
+    for table in tables:
+        record_change(con, table)
+
+
+def latest_versions(con) -> dict[str, int]:
+    ensure_change_log(con)
+    return dict(con.execute(f"SELECT table_name, max(version) FROM {LOG_TABLE} GROUP BY 1").fetchall())
+
+
+def changed_since(con, versions: dict[str, int], tables: Iterable[str]) -> set[str]:
+    """Tables whose latest version is not the one in ``versions`` (a table never logged counts as changed)."""
+    current = latest_versions(con)
+    return {t for t in tables if t not in current or current[t] != versions.get(t)}
+
+
+def explained_removals(con, since_versions: dict[str, int]) -> dict[str, tuple[int, list[str]]]:
+    """Rows (and the removed source files) that left each table after the given versions."""
+    ensure_change_log(con)
+    rows = con.execute(
+        f"SELECT table_name, version, removed_rows, removed_sources FROM {LOG_TABLE} WHERE removed_rows > 0"
+    ).fetchall()
+    explained: dict[str, tuple[int, list[str]]] = {}
+    for table, version, removed, sources in rows:
+        if version > since_versions.get(table, 0):
+            count, names = explained.get(table, (0, []))
+            explained[table] = (count + removed, names + list(sources))
+    return explained
