@@ -1,18 +1,24 @@
-"""Evaluate a table contract inside DuckDB, as SQL generated from its pandera model.
+"""Evaluate table contracts inside DuckDB, as SQL generated from their pandera models.
 
-Used by the asset checks on every table and by the utilization loader to
-quarantine failing rows.  One scan computes the count of every rule and the
-key-uniqueness shortfall; samples and exact duplicate groups are fetched only
-for what fails, so a clean ten-million-row table costs a single scan.
+This is the one validation mechanism of the warehouse:
+- ``gate_table`` runs before a load is committed: every row that fails a column
+  check, a row rule, its key or a reference is moved, with all its reasons, to the
+  layer's reject table, and the rest stays;
+- the blocking asset checks run ``evaluate_contract`` / ``evaluate_references`` on
+  the written tables: the same generated SQL, re-verifying after the write.
+One scan computes the count of every rule and the key-uniqueness shortfall; samples
+and exact duplicate groups are fetched only for what fails, so a clean
+ten-million-row table costs a single scan.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pipeline.contracts.table_contract import TableContract
+from pipeline.contracts.table_contract import TableContract, sql_literal
 
 SAMPLE_ROWS = 5
+_VALUE_CHARS = 60
 
 
 @dataclass
@@ -38,27 +44,25 @@ class ContractReport:
 
     def summary(self) -> str:
         if self.passed:
-            return f"{self.table}: {self.rows} rows, all {len(self.results)} rules pass"
-        parts = [f"{r.rule}: {r.failing_rows} rows" for r in self.failures]
-        return f"{self.table}: " + "; ".join(parts)
+            return f"{self.table}: {plural(self.rows, 'row')}, all {plural(len(self.results), 'rule')} pass"
+        return f"{self.table}: " + "; ".join(f"{r.rule}: {plural(r.failing_rows, 'row')}" for r in self.failures)
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 def reasons_sql(contract: TableContract) -> tuple[str, str]:
-    """(expression listing the failed rule names of a row, predicate true for any failing row)."""
-    rules = contract.violation_rules()
-    cases = ", ".join(f"CASE WHEN {pred} THEN '{name.replace(chr(39), chr(39) * 2)}' END" for name, pred in rules)
-    any_fail = " OR ".join(f"({pred})" for _, pred in rules) or "false"
-    return f"concat_ws('; ', {cases})", any_fail
-
-
-def unique_keys(contract: TableContract) -> list[tuple[str, ...]]:
-    keys: list[tuple[str, ...]] = []
-    if contract.primary_key:
-        keys.append(contract.primary_key)
-    if contract.schema.unique:
-        keys.append(tuple(contract.schema.unique))
-    keys += [(name,) for name, col in contract.schema.columns.items() if col.unique]
-    return list(dict.fromkeys(keys))
+    """(expression listing every failed rule of a row, with the offending value; predicate true for a failing row)."""
+    cases, predicates = [], []
+    for name, predicate, column in contract.violation_rules():
+        label = sql_literal(name)
+        if column is not None:
+            value = f"left({column}::VARCHAR, {_VALUE_CHARS})"
+            label = f"{sql_literal(name + ' (value ')} || coalesce({value}, 'NULL') || ')'"
+        cases.append(f"CASE WHEN {predicate} THEN {label} END")
+        predicates.append(f"({predicate})")
+    return f"concat_ws('; ', {', '.join(cases) or 'NULL'})", " OR ".join(predicates) or "false"
 
 
 def key_shortfall_sql(columns: tuple[str, ...] | list[str]) -> str:
@@ -67,33 +71,42 @@ def key_shortfall_sql(columns: tuple[str, ...] | list[str]) -> str:
     return f"count(*) - count(DISTINCT hash({', '.join(columns)}))"
 
 
+def duplicate_keys_sql(columns: tuple[str, ...], relation: str) -> str:
+    cols = ", ".join(columns)
+    return f"SELECT {cols}, count(*) AS copies FROM {relation} GROUP BY ALL HAVING count(*) > 1"
+
+
 def check_rules_and_keys(con, contract: TableContract, relation: str | None = None) -> tuple[int, list[RuleResult]]:
     """Every row rule and key-uniqueness count in a single scan; samples only for what fails."""
     relation = relation or contract.table
     rules = contract.violation_rules()
-    keys = unique_keys(contract)
-    expressions = [f"count_if({pred})" for _, pred in rules] + [key_shortfall_sql(k) for k in keys] + ["count(*)"]
+    keys = contract.unique_keys
+    expressions = [f"count_if({pred})" for _, pred, _ in rules] + [key_shortfall_sql(k) for k in keys] + ["count(*)"]
     values = con.execute(f"SELECT {', '.join(expressions)} FROM {relation}").fetchone()
     results = []
-    for (name, pred), count in zip(rules, values[: len(rules)], strict=True):
+    for (name, pred, _), count in zip(rules, values[: len(rules)], strict=True):
         results.append(RuleResult(name, count, _sample(con, f"SELECT * FROM {relation} WHERE {pred}") if count else []))
     for key, shortfall in zip(keys, values[len(rules) : -1], strict=True):
-        cols = ", ".join(key)
-        sql = f"SELECT {cols}, count(*) AS copies FROM {relation} GROUP BY ALL HAVING count(*) > 1"
+        sql = duplicate_keys_sql(key, relation)
         count = con.execute(f"SELECT count(*) FROM ({sql})").fetchone()[0] if shortfall else 0
-        results.append(RuleResult(f"unique ({cols})", count, _sample(con, sql) if count else []))
+        results.append(RuleResult(f"unique ({', '.join(key)})", count, _sample(con, sql) if count else []))
     return values[-1], results
+
+
+def missing_references_sql(contract: TableContract, fk, relation: str) -> str:
+    """Distinct values of ``fk.column`` in ``relation`` that its referenced table lacks."""
+    source = f"(SELECT unnest({fk.column}) AS {fk.column} FROM {relation})" if fk.element_wise else relation
+    return (
+        f"SELECT DISTINCT {fk.column} FROM {source} s WHERE {fk.column} IS NOT NULL AND NOT EXISTS "
+        f"(SELECT 1 FROM {fk.ref_table} r WHERE r.{fk.ref_column} = s.{fk.column})"
+    )
 
 
 def check_foreign_keys(con, contract: TableContract, relation: str | None = None) -> list[RuleResult]:
     relation = relation or contract.table
     results = []
     for fk in contract.foreign_keys:
-        source = f"(SELECT unnest({fk.column}) AS {fk.column} FROM {relation})" if fk.element_wise else relation
-        sql = (
-            f"SELECT DISTINCT {fk.column} FROM {source} s WHERE {fk.column} IS NOT NULL AND NOT EXISTS "
-            f"(SELECT 1 FROM {fk.ref_table} r WHERE r.{fk.ref_column} = s.{fk.column})"
-        )
+        sql = missing_references_sql(contract, fk, relation)
         count = con.execute(f"SELECT count(*) FROM ({sql})").fetchone()[0]
         results.append(
             RuleResult(
@@ -132,6 +145,53 @@ def evaluate_contract(con, contract: TableContract) -> ContractReport:
 def evaluate_references(con, contract: TableContract) -> ContractReport:
     rows = con.execute(f"SELECT count(*) FROM {contract.table}").fetchone()[0]
     return ContractReport(contract.table, rows, check_foreign_keys(con, contract))
+
+
+@dataclass(frozen=True)
+class Rejection:
+    source: str | None
+    reasons: str
+
+
+def gate_table(con, contract: TableContract, *, source_column: str | None, reject_table: str) -> list[Rejection]:
+    """Move every row of ``contract.table`` that fails its contract to ``reject_table``, with all its reasons.
+
+    Rules, key duplicates (every copy: none of them can be trusted) and references to tables that
+    were gated before this one. Runs inside the caller's transaction. Returns what was rejected.
+    """
+    table = contract.table
+    reasons, any_fail = reasons_sql(contract)
+    failing = [f"SELECT rowid AS rid, {reasons} AS reason FROM {table} WHERE {any_fail}"]
+    for key in contract.unique_keys:
+        join = " AND ".join(f"t.{c} IS NOT DISTINCT FROM d.{c}" for c in key)
+        label = sql_literal(f"duplicate key ({', '.join(key)})")
+        failing.append(f"SELECT t.rowid, {label} FROM {table} t JOIN ({duplicate_keys_sql(key, table)}) d ON {join}")
+    for fk in contract.foreign_keys:
+        value = f"unnest(t.{fk.column})" if fk.element_wise else f"t.{fk.column}"
+        label = f"'{fk.column} ' || {value}::VARCHAR || ' not in {fk.ref_table}'"
+        failing.append(
+            f"SELECT rid, label FROM (SELECT t.rowid AS rid, {value} AS v, {label} AS label FROM {table} t) "
+            f"WHERE v IS NOT NULL AND v NOT IN (SELECT {fk.ref_column} FROM {fk.ref_table} WHERE {fk.ref_column} IS NOT NULL)"
+        )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _gate AS SELECT rid, string_agg(DISTINCT reason, '; ' ORDER BY reason) AS reasons "
+        f"FROM ({' UNION ALL '.join(failing)}) GROUP BY rid"
+    )
+    try:
+        source = f"t.{source_column}" if source_column else "NULL"
+        rows = con.execute(
+            f"SELECT {source}, g.reasons FROM {table} t JOIN _gate g ON t.rowid = g.rid ORDER BY g.rid"
+        ).fetchall()
+        if rows:
+            con.execute(
+                f"INSERT INTO {reject_table} (table_name, source_file, line_number, reasons, row_data) "
+                f"SELECT {sql_literal(table)}, {source}, NULL, g.reasons, to_json(t)::VARCHAR "
+                f"FROM {table} t JOIN _gate g ON t.rowid = g.rid"
+            )
+            con.execute(f"DELETE FROM {table} WHERE rowid IN (SELECT rid FROM _gate)")
+    finally:
+        con.execute("DROP TABLE IF EXISTS _gate")
+    return [Rejection(source_value, reason) for source_value, reason in rows]
 
 
 def _sample(con, sql: str) -> list[dict]:

@@ -11,7 +11,7 @@ END = "<!-- data-dictionary:end -->"
 def markdown() -> str:
     parts = [BEGIN]
     for contract in ALL_CONTRACTS:
-        key = ", ".join(contract.primary_key) or (", ".join(contract.schema.unique or []) or "—")
+        key = ", ".join(contract.primary_key) or "—"
         parts.append(f"\n#### `{contract.table}`\n\n{contract.description}\n\nKey: `{key}`\n")
         parts.append("| column | type | null | meaning |\n|---|---|---|---|")
         for column in contract.columns:

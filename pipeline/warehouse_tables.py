@@ -6,25 +6,12 @@ import pandas as pd
 
 from pipeline.contracts.table_contract import TableContract
 
-_PANDAS_DTYPES = {
-    "BIGINT": "Int64",
-    "INTEGER": "Int32",
-    "DOUBLE": "float64",
-    "BOOLEAN": "boolean",
-    "TIMESTAMP": "datetime64[ns]",
-}
-
-
 def frame_for(contract: TableContract, rows: list[dict]) -> pd.DataFrame:
     """A frame with exactly the contract's columns, in order, with nullable pandas dtypes."""
     names = contract.column_names
     frame = pd.DataFrame.from_records(rows, columns=names) if rows else pd.DataFrame({n: [] for n in names})
     for column in contract.columns:
-        dtype = _PANDAS_DTYPES.get(column.sql_type)
-        if dtype is not None:
-            frame[column.name] = frame[column.name].astype(dtype)
-        else:
-            frame[column.name] = frame[column.name].astype(object)
+        frame[column.name] = frame[column.name].astype(column.pandas_dtype)
     return frame
 
 

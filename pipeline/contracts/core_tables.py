@@ -6,15 +6,31 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
-from pipeline.contracts.table_contract import ForeignKey, RowRule, TableContract
-from pipeline.core.document_parser import DOCUMENT_STATUSES
+from pipeline.contracts.rejects import RejectedRow
+from pipeline.contracts.table_contract import LIST_OF_TEXT, TableContract, references, row_rule
+from pipeline.core.domains import (
+    APPROACHES,
+    CARE_SITE_SOURCES,
+    CODE_FORMATS,
+    CODE_SYSTEMS,
+    CPT_OR_HCPCS,
+    DOCUMENT_STATUSES,
+    FACILITY_SETTINGS,
+    LATERALITIES,
+    LOADED_DOCUMENT_STATUSES,
+    MODIFIER_CODE,
+    PAYER_TYPES,
+    POS_CODE,
+    SHA256_HEX,
+    SNAKE_ID,
+)
 
-CPT_OR_HCPCS = r"^(?:[0-9]{4}[0-9A-Z]|[A-Z][0-9]{4})$"
-MODIFIER = r"^[0-9A-Z]{2}$"
-POS_CODE = r"^[0-9]{2}$"
-PAYER_TYPES = ["commercial", "medicare", "medicaid", "other government"]
-FACILITY_SETTINGS = ["F", "O"]
-LIST_OF_TEXT = {"sql_type": "VARCHAR[]"}
+_CODE = references("core.codes.code")
+_DOCUMENT = references("core.documents.document_id")
+# Written from the one definition of each code format, so the rule cannot drift from the column check.
+_CODE_MATCHES_SYSTEM = "CASE code_system {} END".format(
+    " ".join(f"WHEN '{system}' THEN regexp_full_match(code, '{pattern}')" for system, pattern in CODE_FORMATS.items())
+)
 
 
 class Documents(pa.DataFrameModel):
@@ -22,9 +38,11 @@ class Documents(pa.DataFrameModel):
 
     document_id: Series[str] = pa.Field(unique=True, description="Path of the file relative to the documents folder.")
     source_path: Series[str] = pa.Field(description="Absolute path of the file when it was loaded.")
-    sha256: Series[str] = pa.Field(str_matches=r"^[0-9a-f]{64}$", description="SHA-256 of the file's bytes.")
+    sha256: Series[str] = pa.Field(
+        nullable=True, fullmatch=SHA256_HEX, description="SHA-256 of the file's bytes; NULL for skipped entries."
+    )
     code: Series[str] = pa.Field(
-        nullable=True, str_matches=CPT_OR_HCPCS, description="Billing code loaded from this document; NULL if rejected."
+        nullable=True, fullmatch=CPT_OR_HCPCS, description="Billing code loaded from this document; NULL if rejected."
     )
     declared_code: Series[str] = pa.Field(
         nullable=True,
@@ -32,7 +50,10 @@ class Documents(pa.DataFrameModel):
     )
     status: Series[str] = pa.Field(
         isin=list(DOCUMENT_STATUSES),
-        description="parsed: complete; partial: loaded but incomplete (see problems); rejected: nothing loaded.",
+        description=(
+            "parsed: complete; partial: loaded but incomplete (see problems); rejected: nothing loaded; "
+            "skipped: not read at all (a symbolic link, FIFO or device; see problems)."
+        ),
     )
     problems: Series[str] = pa.Field(description="Readable reasons, separated by '; '. Empty when parsed.")
     problems_list: Series[object] = pa.Field(
@@ -48,6 +69,21 @@ class Documents(pa.DataFrameModel):
     encoding: Series[str] = pa.Field(nullable=True, description="Text encoding detected; NULL when not text.")
     title: Series[str] = pa.Field(nullable=True, description="Title from the title line, if one was found.")
 
+    status_matches_problems = row_rule(
+        "status matches problems", "(status = 'parsed') = (problems = '')", "parsed iff no problems"
+    )
+    problem_count_matches = row_rule(
+        "problem_count matches", "problem_count = len(problems_list)", "problem_count counts problems_list"
+    )
+    no_code_unless_loaded = row_rule(
+        "code only when loaded",
+        "(status IN ('rejected', 'skipped')) = (code IS NULL)",
+        "code is NULL iff the document was rejected or skipped",
+    )
+    hash_unless_skipped = row_rule(
+        "sha256 unless skipped", "(status = 'skipped') = (sha256 IS NULL)", "every file that was read has its hash"
+    )
+
     class Config:
         name = "core.documents"
 
@@ -55,7 +91,7 @@ class Documents(pa.DataFrameModel):
 class DocumentSections(pa.DataFrameModel):
     """Every non-blank line of every text document, grouped by section heading, so no text is lost."""
 
-    document_id: Series[str] = pa.Field(description="Document the section belongs to.")
+    document_id: Series[str] = pa.Field(description="Document the section belongs to.", metadata=_DOCUMENT)
     ordinal: Series[pd.Int64Dtype] = pa.Field(ge=0, description="Position of the section in the document, from 0.")
     heading: Series[str] = pa.Field(nullable=True, description="Heading text; NULL for lines before the first heading.")
     body: Series[str] = pa.Field(description="The section's non-heading lines, as written.")
@@ -68,25 +104,31 @@ class DocumentSections(pa.DataFrameModel):
 class Codes(pa.DataFrameModel):
     """One row per documented CPT/HCPCS billing code, from the newest document describing it."""
 
-    code: Series[str] = pa.Field(unique=True, str_matches=CPT_OR_HCPCS, description="CPT or HCPCS Level II code.")
-    code_system: Series[str] = pa.Field(isin=["CPT", "HCPCS"], description="Code system named on the title line.")
+    code: Series[str] = pa.Field(unique=True, fullmatch=CPT_OR_HCPCS, description="CPT or HCPCS Level II code.")
+    code_system: Series[str] = pa.Field(isin=CODE_SYSTEMS, description="Code system named on the title line.")
     title: Series[str] = pa.Field(nullable=True, description="Title from the title line.")
     description: Series[str] = pa.Field(nullable=True, description="First paragraph of the Billing Code Overview.")
     service_type: Series[str] = pa.Field(nullable=True, description="'Service type:' value; NULL if not available.")
     laterality: Series[str] = pa.Field(
-        nullable=True, isin=["unilateral", "bilateral"], description="Laterality stated in the prose, if any."
+        nullable=True, isin=LATERALITIES, description="Laterality stated in the prose, if any."
     )
     approach: Series[str] = pa.Field(
         nullable=True,
-        isin=["percutaneous", "laparoscopic", "thoracoscopic", "endoscopic", "transcatheter", "robotic", "open"],
+        isin=APPROACHES,
         description="Surgical approach stated in the title or description, if any.",
     )
     imaging_guidance_included: Series[pd.BooleanDtype] = pa.Field(
         nullable=True, description="True if imaging guidance is included in the code, False if reported separately."
     )
-    document_id: Series[str] = pa.Field(description="Document this row was loaded from.")
+    document_id: Series[str] = pa.Field(description="Document this row was loaded from.", metadata=_DOCUMENT)
     document_status: Series[str] = pa.Field(
-        isin=["parsed", "partial"], description="Status of that document; partial means some facts may be missing."
+        isin=LOADED_DOCUMENT_STATUSES, description="Status of that document; partial means some facts may be missing."
+    )
+
+    code_matches_code_system = row_rule(
+        "code matches code_system",
+        _CODE_MATCHES_SYSTEM,
+        "a CPT code is five digits or four digits and A/F/M/T/U; a HCPCS Level II code is a letter and four digits",
     )
 
     class Config:
@@ -96,7 +138,7 @@ class Codes(pa.DataFrameModel):
 class Modifiers(pa.DataFrameModel):
     """Modifiers: the reference list plus any two-character modifier a document uses."""
 
-    modifier_code: Series[str] = pa.Field(unique=True, str_matches=MODIFIER, description="Two-character modifier.")
+    modifier_code: Series[str] = pa.Field(unique=True, fullmatch=MODIFIER_CODE, description="Two-character modifier.")
     description: Series[str] = pa.Field(nullable=True, description="Meaning of the modifier.")
     is_real_modifier: Series[pd.BooleanDtype] = pa.Field(
         description="False for '00', which documents use to mean 'no modifier'."
@@ -112,11 +154,13 @@ class Modifiers(pa.DataFrameModel):
 class CodeModifiers(pa.DataFrameModel):
     """Which modifiers a code's document lists, and when to use them."""
 
-    code: Series[str] = pa.Field(str_matches=CPT_OR_HCPCS, description="Billing code.")
-    modifier_code: Series[str] = pa.Field(str_matches=MODIFIER, description="Modifier.")
+    code: Series[str] = pa.Field(fullmatch=CPT_OR_HCPCS, description="Billing code.", metadata=_CODE)
+    modifier_code: Series[str] = pa.Field(
+        fullmatch=MODIFIER_CODE, description="Modifier.", metadata=references("core.modifiers.modifier_code")
+    )
     when_to_use: Series[str] = pa.Field(nullable=True, description="Guidance from the document's table.")
     description_in_document: Series[str] = pa.Field(nullable=True, description="Description as the document words it.")
-    document_id: Series[str] = pa.Field(description="Document the row came from.")
+    document_id: Series[str] = pa.Field(description="Document the row came from.", metadata=_DOCUMENT)
 
     class Config:
         name = "core.code_modifiers"
@@ -126,7 +170,7 @@ class CodeModifiers(pa.DataFrameModel):
 class Payers(pa.DataFrameModel):
     """Canonical payers from the reference list, plus unresolved names found in documents."""
 
-    payer_id: Series[str] = pa.Field(unique=True, str_matches=r"^[a-z0-9_]+$", description="Stable payer key.")
+    payer_id: Series[str] = pa.Field(unique=True, fullmatch=SNAKE_ID, description="Stable payer key.")
     payer_name: Series[str] = pa.Field(description="Canonical name (or the name as written, if unresolved).")
     payer_type: Series[str] = pa.Field(
         nullable=True,
@@ -134,6 +178,12 @@ class Payers(pa.DataFrameModel):
         description="commercial, medicare, medicaid or other government; NULL if unresolved.",
     )
     parent_organization: Series[str] = pa.Field(nullable=True, description="Parent company, if known.")
+    sop_typology_code: Series[str] = pa.Field(
+        nullable=True,
+        fullmatch=r"^[1-9]$",
+        description="Top level of the PHDSC Source of Payment Typology (1 Medicare, 2 Medicaid, 3 other government, "
+        "5 private insurance, 6 Blue Cross/Blue Shield); NULL if unresolved.",
+    )
     is_resolved: Series[pd.BooleanDtype] = pa.Field(
         description="False for names not in sources/reference/payer_aliases.csv; map them there."
     )
@@ -146,7 +196,7 @@ class PayerAliases(pa.DataFrameModel):
     """How payers are written in documents, and the canonical payer each spelling means."""
 
     alias: Series[str] = pa.Field(unique=True, description="A spelling seen in documents.")
-    payer_id: Series[str] = pa.Field(description="Canonical payer.")
+    payer_id: Series[str] = pa.Field(description="Canonical payer.", metadata=references("core.payers.payer_id"))
 
     class Config:
         name = "core.payer_aliases"
@@ -155,10 +205,10 @@ class PayerAliases(pa.DataFrameModel):
 class CodePayers(pa.DataFrameModel):
     """Key payers a code's document names."""
 
-    code: Series[str] = pa.Field(str_matches=CPT_OR_HCPCS, description="Billing code.")
-    payer_id: Series[str] = pa.Field(description="Payer.")
+    code: Series[str] = pa.Field(fullmatch=CPT_OR_HCPCS, description="Billing code.", metadata=_CODE)
+    payer_id: Series[str] = pa.Field(description="Payer.", metadata=references("core.payers.payer_id"))
     name_in_document: Series[str] = pa.Field(description="The payer's name exactly as the document writes it.")
-    document_id: Series[str] = pa.Field(description="Document the row came from.")
+    document_id: Series[str] = pa.Field(description="Document the row came from.", metadata=_DOCUMENT)
 
     class Config:
         name = "core.code_payers"
@@ -168,12 +218,12 @@ class CodePayers(pa.DataFrameModel):
 class CareSites(pa.DataFrameModel):
     """Sites of care with their CMS Place of Service codes and CMS facility setting."""
 
-    care_site_id: Series[str] = pa.Field(unique=True, str_matches=r"^[a-z0-9_]+$", description="Stable care-site key.")
+    care_site_id: Series[str] = pa.Field(unique=True, fullmatch=SNAKE_ID, description="Stable care-site key.")
     care_site_name: Series[str] = pa.Field(description="Care-site name.")
     pos_codes: Series[object] = pa.Field(
-        list_items_match={"pattern": r"[0-9]{2}"},
+        list_items_match={"pattern": POS_CODE},
         description="CMS two-digit Place of Service codes for this site (empty if unresolved).",
-        metadata=LIST_OF_TEXT,
+        metadata={**LIST_OF_TEXT, **references("core.place_of_service.place_of_service_code")},
     )
     cms_facility_setting: Series[str] = pa.Field(
         nullable=True,
@@ -184,6 +234,12 @@ class CareSites(pa.DataFrameModel):
         description="False for phrases not in sources/reference/care_site_aliases.csv."
     )
 
+    resolved_site_has_a_setting = row_rule(
+        "resolved site has a setting",
+        "NOT is_resolved OR (cms_facility_setting IS NOT NULL AND len(pos_codes) > 0)",
+        "resolved care sites carry POS codes and a CMS facility setting",
+    )
+
     class Config:
         name = "core.care_sites"
 
@@ -192,7 +248,9 @@ class CareSiteAliases(pa.DataFrameModel):
     """Phrases that identify a care site in documents (rooms map to the setting they sit in)."""
 
     alias: Series[str] = pa.Field(unique=True, description="Phrase, matched case- and plural-insensitively.")
-    care_site_id: Series[str] = pa.Field(description="Care site it maps to.")
+    care_site_id: Series[str] = pa.Field(
+        description="Care site it maps to.", metadata=references("core.care_sites.care_site_id")
+    )
     why: Series[str] = pa.Field(nullable=True, description="Reason for a non-obvious mapping.")
 
     class Config:
@@ -202,13 +260,13 @@ class CareSiteAliases(pa.DataFrameModel):
 class CodeCareSites(pa.DataFrameModel):
     """Typical sites of care for a code, from its 'Typical site of service' line and summary."""
 
-    code: Series[str] = pa.Field(str_matches=CPT_OR_HCPCS, description="Billing code.")
-    care_site_id: Series[str] = pa.Field(description="Care site.")
+    code: Series[str] = pa.Field(fullmatch=CPT_OR_HCPCS, description="Billing code.", metadata=_CODE)
+    care_site_id: Series[str] = pa.Field(description="Care site.", metadata=references("core.care_sites.care_site_id"))
     name_in_document: Series[str] = pa.Field(description="The phrase exactly as the document writes it.")
     source: Series[str] = pa.Field(
-        isin=["typical_site_of_service", "summary"], description="Where in the document the site was named first."
+        isin=CARE_SITE_SOURCES, description="Where in the document the site was named first."
     )
-    document_id: Series[str] = pa.Field(description="Document the row came from.")
+    document_id: Series[str] = pa.Field(description="Document the row came from.", metadata=_DOCUMENT)
 
     class Config:
         name = "core.code_care_sites"
@@ -218,85 +276,41 @@ class CodeCareSites(pa.DataFrameModel):
 class PlaceOfService(pa.DataFrameModel):
     """CMS Place of Service code set."""
 
-    place_of_service_code: Series[str] = pa.Field(unique=True, str_matches=POS_CODE, description="Two-digit POS code.")
+    place_of_service_code: Series[str] = pa.Field(unique=True, fullmatch=POS_CODE, description="Two-digit POS code.")
     place_of_service_name: Series[str] = pa.Field(description="POS name.")
 
     class Config:
         name = "core.place_of_service"
 
 
-class RejectedRows(pa.DataFrameModel):
-    """Rows that failed a table contract before loading, with the reason; they are not in the target table."""
+class RejectedRows(RejectedRow):
+    """Rows that failed a core table contract before loading, with every reason; they are not in the target table.
+    Same columns as utilization.quarantine; document_id, row_json and reason are the earlier names, kept for
+    existing queries."""
 
-    table_name: Series[str] = pa.Field(description="Table the row was meant for.")
-    document_id: Series[str] = pa.Field(nullable=True, description="Document the row came from, if any.")
-    row_json: Series[str] = pa.Field(description="The row as JSON.")
-    reason: Series[str] = pa.Field(description="Which contract rule failed.")
+    document_id: Series[str] = pa.Field(nullable=True, description="Same as source_file (earlier name).")
+    row_json: Series[str] = pa.Field(description="Same as row_data (earlier name).")
+    reason: Series[str] = pa.Field(description="Same as reasons (earlier name).")
 
     class Config:
         name = "core.rejected_rows"
 
 
-def _contract(model, primary_key=(), foreign_keys=(), row_rules=()) -> TableContract:
-    return TableContract(model, tuple(primary_key), tuple(foreign_keys), tuple(row_rules))
-
-
-_CODE_FK = ForeignKey("code", "core.codes", "code")
-_DOC_FK = ForeignKey("document_id", "core.documents", "document_id")
-
-CORE_CONTRACTS: tuple[TableContract, ...] = (
-    _contract(
+CORE_CONTRACTS: tuple[TableContract, ...] = tuple(
+    TableContract(model)
+    for model in (
         Documents,
-        ["document_id"],
-        row_rules=[
-            RowRule("status matches problems", "(status = 'parsed') = (problems = '')", "parsed iff no problems"),
-            RowRule(
-                "problem_count matches", "problem_count = len(problems_list)", "problem_count counts problems_list"
-            ),
-            RowRule("rejected has no code", "(status = 'rejected') = (code IS NULL)", "code is NULL iff rejected"),
-        ],
-    ),
-    _contract(DocumentSections, ["document_id", "ordinal"], [_DOC_FK]),
-    _contract(
+        DocumentSections,
         Codes,
-        ["code"],
-        [_DOC_FK],
-        [
-            RowRule(
-                "code matches code_system",
-                "CASE code_system WHEN 'CPT' THEN code GLOB '[0-9][0-9][0-9][0-9][0-9A-Z]' "
-                "WHEN 'HCPCS' THEN code GLOB '[A-Z][0-9][0-9][0-9][0-9]' END",
-                "a CPT code is four digits then a digit or letter; a HCPCS Level II code is a letter then four digits",
-            )
-        ],
-    ),
-    _contract(Modifiers, ["modifier_code"]),
-    _contract(
+        Modifiers,
         CodeModifiers,
-        ["code", "modifier_code"],
-        [_CODE_FK, ForeignKey("modifier_code", "core.modifiers", "modifier_code")],
-    ),
-    _contract(Payers, ["payer_id"]),
-    _contract(PayerAliases, ["alias"], [ForeignKey("payer_id", "core.payers", "payer_id")]),
-    _contract(CodePayers, ["code", "payer_id"], [_CODE_FK, ForeignKey("payer_id", "core.payers", "payer_id")]),
-    _contract(
+        Payers,
+        PayerAliases,
+        CodePayers,
         CareSites,
-        ["care_site_id"],
-        [ForeignKey("pos_codes", "core.place_of_service", "place_of_service_code", element_wise=True)],
-        [
-            RowRule(
-                "resolved site has a setting",
-                "NOT is_resolved OR (cms_facility_setting IS NOT NULL AND len(pos_codes) > 0)",
-                "resolved care sites carry POS codes and a CMS facility setting",
-            )
-        ],
-    ),
-    _contract(CareSiteAliases, ["alias"], [ForeignKey("care_site_id", "core.care_sites", "care_site_id")]),
-    _contract(
+        CareSiteAliases,
         CodeCareSites,
-        ["code", "care_site_id"],
-        [_CODE_FK, ForeignKey("care_site_id", "core.care_sites", "care_site_id")],
-    ),
-    _contract(PlaceOfService, ["place_of_service_code"]),
-    _contract(RejectedRows),
+        PlaceOfService,
+        RejectedRows,
+    )
 )

@@ -1,4 +1,10 @@
-"""Contracts of the ``marts`` schema: BI-ready joins of codes and utilization."""
+"""Contracts of the BI-facing marts.
+
+``marts.*`` holds only column types that SQLAlchemy-based BI tools recognize (duckdb-engine reports
+DuckDB lists as NullType, which Superset can neither filter nor chart). The list columns BI users
+used to get from ``marts.code_overview`` and ``marts.code_utilization`` live on in the ``marts_lists``
+schema, for SQL users and Python clients; ``marts.*`` has text columns and long-form marts instead.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +12,99 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
-from pipeline.contracts.core_tables import CPT_OR_HCPCS, LIST_OF_TEXT
-from pipeline.contracts.table_contract import ForeignKey, TableContract
+from pipeline.contracts.core_tables import LIST_OF_TEXT
+from pipeline.contracts.table_contract import ForeignKey, TableContract, sql_literal
+from pipeline.core.domains import (
+    CODE_SYSTEMS,
+    CPT_OR_HCPCS,
+    FACILITY_SETTINGS,
+    GEO_LEVELS,
+    LOADED_DOCUMENT_STATUSES,
+    MODIFIER_CODE,
+    PAYER_TYPES,
+    POS_CODE,
+    SNAKE_ID,
+)
+
+BI_SCHEMA = "marts"
+LISTS_SCHEMA = "marts_lists"
+DATE = {"sql_type": "DATE"}
+TEXT_LIST_NOTE = "comma-separated with ', ' in the order of the list in marts_lists; NULL when there are none"
+
+
+# --- marts_lists: the list-valued columns, for SQL users (not for SQLAlchemy-based BI tools) ---------------
+
+
+class CodeOverviewLists(pa.DataFrameModel):
+    """One row per documented code with its modifiers, payers, care sites and POS codes as DuckDB lists (VARCHAR[]).
+    The text columns of marts.code_overview are these lists joined with ', '."""
+
+    code: Series[str] = pa.Field(unique=True, str_matches=CPT_OR_HCPCS, description="Billing code.")
+    modifiers: Series[object] = pa.Field(
+        list_items_match={"pattern": MODIFIER_CODE.strip("^$")},
+        description="Real modifiers listed for the code (excludes '00'), sorted.",
+        metadata=LIST_OF_TEXT,
+    )
+    payers: Series[object] = pa.Field(description="Canonical payer names, sorted.", metadata=LIST_OF_TEXT)
+    care_sites: Series[object] = pa.Field(description="Care-site names, sorted.", metadata=LIST_OF_TEXT)
+    pos_codes: Series[object] = pa.Field(
+        list_items_match={"pattern": POS_CODE.strip("^$")},
+        description="Distinct POS codes of those care sites, sorted.",
+        metadata=LIST_OF_TEXT,
+    )
+
+    class Config:
+        name = f"{LISTS_SCHEMA}.code_overview_lists"
+
+
+class CodeUtilizationCareSites(pa.DataFrameModel):
+    """Documented care sites of each code in each CMS facility setting, as a DuckDB list (VARCHAR[]): one row per
+    code and setting, joined to marts.code_utilization on (code, place_of_service)."""
+
+    code: Series[str] = pa.Field(str_matches=CPT_OR_HCPCS, description="Billing code.")
+    place_of_service: Series[str] = pa.Field(
+        isin=list(FACILITY_SETTINGS), description="CMS setting: F facility, O office."
+    )
+    care_sites: Series[object] = pa.Field(
+        description="Documented care sites whose CMS facility setting is place_of_service, sorted; empty if none.",
+        metadata=LIST_OF_TEXT,
+    )
+
+    class Config:
+        name = f"{LISTS_SCHEMA}.code_utilization_care_sites"
+
+
+# --- marts: every column has a type SQLAlchemy's inspector recognizes -------------------------------------
+
+
+class CodeOverview(pa.DataFrameModel):
+    """One row per documented code with its modifiers, payers, care sites and POS codes as text, ready for a BI
+    table. To filter by one payer or care site, use marts.code_payers or marts.code_care_sites."""
+
+    code: Series[str] = pa.Field(unique=True, str_matches=CPT_OR_HCPCS, description="Billing code.")
+    code_system: Series[str] = pa.Field(isin=list(CODE_SYSTEMS), description="CPT or HCPCS.")
+    title: Series[str] = pa.Field(nullable=True, description="Code title.")
+    service_type: Series[str] = pa.Field(nullable=True, description="Service type.")
+    laterality: Series[str] = pa.Field(nullable=True, description="unilateral / bilateral.")
+    approach: Series[str] = pa.Field(nullable=True, description="Approach.")
+    imaging_guidance_included: Series[pd.BooleanDtype] = pa.Field(
+        nullable=True, description="Imaging guidance included."
+    )
+    modifiers_text: Series[str] = pa.Field(
+        nullable=True, description=f"Real modifiers listed for the code (excludes '00'), {TEXT_LIST_NOTE}."
+    )
+    payers_text: Series[str] = pa.Field(nullable=True, description=f"Canonical payer names, {TEXT_LIST_NOTE}.")
+    care_sites_text: Series[str] = pa.Field(nullable=True, description=f"Care-site names, {TEXT_LIST_NOTE}.")
+    pos_codes_text: Series[str] = pa.Field(
+        nullable=True, description=f"Distinct POS codes of those care sites, {TEXT_LIST_NOTE}."
+    )
+    document_id: Series[str] = pa.Field(description="Source document.")
+    document_status: Series[str] = pa.Field(
+        isin=list(LOADED_DOCUMENT_STATUSES), description="Status of the source document."
+    )
+
+    class Config:
+        name = f"{BI_SCHEMA}.code_overview"
 
 
 class CodeUtilization(pa.DataFrameModel):
@@ -17,20 +114,24 @@ class CodeUtilization(pa.DataFrameModel):
     code: Series[str] = pa.Field(str_matches=CPT_OR_HCPCS, description="Documented billing code.")
     title: Series[str] = pa.Field(nullable=True, description="Code title.")
     place_of_service: Series[str] = pa.Field(
-        nullable=True, isin=["F", "O"], description="CMS setting: F facility, O office."
+        nullable=True, isin=list(FACILITY_SETTINGS), description="CMS setting: F facility, O office."
     )
-    geo_level: Series[str] = pa.Field(nullable=True, isin=["National", "State"], description="National or State.")
+    geo_level: Series[str] = pa.Field(nullable=True, isin=list(GEO_LEVELS), description="National or State.")
     geo_code: Series[str] = pa.Field(nullable=True, description="State FIPS code; NULL on National rows.")
     geo_desc: Series[str] = pa.Field(nullable=True, description="Geography name.")
     data_year: Series[pd.Int32Dtype] = pa.Field(
         nullable=True, description="Data year.", metadata={"sql_type": "INTEGER"}
     )
+    data_year_start: Series[pd.Timestamp] = pa.Field(
+        nullable=True, description="January 1 of data_year, as a DATE for time-series charts.", metadata=DATE
+    )
     total_services: Series[float] = pa.Field(nullable=True, ge=0, description="Medicare services.")
     total_beneficiaries: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=0, description="Medicare beneficiaries.")
     avg_allowed_amount: Series[float] = pa.Field(nullable=True, ge=0, description="Average allowed amount (USD).")
     avg_payment_amount: Series[float] = pa.Field(nullable=True, ge=0, description="Average Medicare payment (USD).")
-    care_sites: Series[object] = pa.Field(
-        description="Documented care sites whose CMS facility setting equals place_of_service.", metadata=LIST_OF_TEXT
+    care_sites_text: Series[str] = pa.Field(
+        nullable=True,
+        description=f"Documented care sites whose CMS facility setting equals place_of_service, {TEXT_LIST_NOTE}.",
     )
     payer_count: Series[pd.Int64Dtype] = pa.Field(ge=0, description="Number of documented key payers for the code.")
     has_utilization: Series[pd.BooleanDtype] = pa.Field(
@@ -41,36 +142,166 @@ class CodeUtilization(pa.DataFrameModel):
     )
 
     class Config:
-        name = "marts.code_utilization"
+        name = f"{BI_SCHEMA}.code_utilization"
         unique = ["code", "place_of_service", "geo_level", "geo_code", "data_year"]
 
 
-class CodeOverview(pa.DataFrameModel):
-    """One row per documented code with its modifiers, payers and care sites as lists, ready for a BI table."""
+class CodePayers(pa.DataFrameModel):
+    """One row per documented code and key payer, for filtering codes by payer (payer_name IN (...))."""
 
-    code: Series[str] = pa.Field(unique=True, str_matches=CPT_OR_HCPCS, description="Billing code.")
-    code_system: Series[str] = pa.Field(isin=["CPT", "HCPCS"], description="CPT or HCPCS.")
+    code: Series[str] = pa.Field(str_matches=CPT_OR_HCPCS, description="Billing code.")
     title: Series[str] = pa.Field(nullable=True, description="Code title.")
-    service_type: Series[str] = pa.Field(nullable=True, description="Service type.")
-    laterality: Series[str] = pa.Field(nullable=True, description="unilateral / bilateral.")
-    approach: Series[str] = pa.Field(nullable=True, description="Approach.")
-    imaging_guidance_included: Series[pd.BooleanDtype] = pa.Field(
-        nullable=True, description="Imaging guidance included."
+    payer_id: Series[str] = pa.Field(str_matches=SNAKE_ID, description="Payer key (core.payers).")
+    payer_name: Series[str] = pa.Field(description="Canonical payer name (or the name as written, if unresolved).")
+    payer_type: Series[str] = pa.Field(
+        nullable=True,
+        isin=list(PAYER_TYPES),
+        description="commercial, medicare, medicaid or other government; NULL if unresolved.",
     )
-    modifiers: Series[object] = pa.Field(
-        description="Real modifiers listed for the code (excludes '00').", metadata=LIST_OF_TEXT
-    )
-    payers: Series[object] = pa.Field(description="Canonical payer names.", metadata=LIST_OF_TEXT)
-    care_sites: Series[object] = pa.Field(description="Care-site names.", metadata=LIST_OF_TEXT)
-    pos_codes: Series[object] = pa.Field(description="Distinct POS codes of those care sites.", metadata=LIST_OF_TEXT)
-    document_id: Series[str] = pa.Field(description="Source document.")
-    document_status: Series[str] = pa.Field(isin=["parsed", "partial"], description="Status of the source document.")
+    parent_organization: Series[str] = pa.Field(nullable=True, description="Parent company, if known.")
+    is_resolved: Series[pd.BooleanDtype] = pa.Field(description="False for payer names not in the reference list.")
 
     class Config:
-        name = "marts.code_overview"
+        name = f"{BI_SCHEMA}.code_payers"
 
 
+class CodeCareSites(pa.DataFrameModel):
+    """One row per documented code, care site and POS code of that site, for filtering codes by care site, POS code
+    or CMS setting. A care site without POS codes (unresolved) has one row with a NULL pos_code."""
+
+    code: Series[str] = pa.Field(str_matches=CPT_OR_HCPCS, description="Billing code.")
+    title: Series[str] = pa.Field(nullable=True, description="Code title.")
+    care_site_id: Series[str] = pa.Field(str_matches=SNAKE_ID, description="Care-site key (core.care_sites).")
+    care_site_name: Series[str] = pa.Field(description="Care-site name.")
+    pos_code: Series[str] = pa.Field(
+        nullable=True, str_matches=POS_CODE, description="CMS two-digit Place of Service code; NULL if none is known."
+    )
+    pos_name: Series[str] = pa.Field(nullable=True, description="Place of Service name (core.place_of_service).")
+    cms_facility_setting: Series[str] = pa.Field(
+        nullable=True,
+        isin=list(FACILITY_SETTINGS),
+        description="F (facility) or O (office), matching marts.code_utilization.place_of_service; NULL if unresolved.",
+    )
+    is_resolved: Series[pd.BooleanDtype] = pa.Field(description="False for care-site phrases not in the alias list.")
+
+    class Config:
+        name = f"{BI_SCHEMA}.code_care_sites"
+        unique = ["code", "care_site_id", "pos_code"]
+
+
+class Relationships(pa.DataFrameModel):
+    """How the marts join to each other, to marts_lists and to core and utilization tables: one row per join, for
+    BI users (DuckDB cannot declare foreign keys across schemas, and the SQLAlchemy inspector reads none)."""
+
+    from_table: Series[str] = pa.Field(description="Schema-qualified table on the many side.")
+    from_columns: Series[str] = pa.Field(description="Its join columns, comma-separated, in the order of to_columns.")
+    to_table: Series[str] = pa.Field(description="Schema-qualified table joined to.")
+    to_columns: Series[str] = pa.Field(description="Its join columns, comma-separated.")
+    join_condition: Series[str] = pa.Field(description="The ON clause, ready to paste.")
+    description: Series[str] = pa.Field(description="What the join means and its cardinality.")
+
+    class Config:
+        name = f"{BI_SCHEMA}.relationships"
+        unique = ["from_table", "from_columns", "to_table", "to_columns"]
+
+
+# Marts join to each other through code_overview (one row per code, like core.codes, which it references).
+_OVERVIEW_FK = ForeignKey("code", "marts.code_overview", "code")
+
+# In build order: a mart is listed after the marts its SQL reads.
 MART_CONTRACTS: tuple[TableContract, ...] = (
-    TableContract(CodeUtilization, enforce_primary_key=False, foreign_keys=(ForeignKey("code", "core.codes", "code"),)),
+    TableContract(CodeOverviewLists, ("code",), (_OVERVIEW_FK,)),
+    TableContract(CodeUtilizationCareSites, ("code", "place_of_service"), (_OVERVIEW_FK,)),
     TableContract(CodeOverview, ("code",), (ForeignKey("code", "core.codes", "code"),)),
+    TableContract(CodeUtilization, enforce_primary_key=False, foreign_keys=(_OVERVIEW_FK,)),
+    TableContract(CodePayers, ("code", "payer_id"), (_OVERVIEW_FK, ForeignKey("payer_id", "core.payers", "payer_id"))),
+    TableContract(
+        CodeCareSites,
+        enforce_primary_key=False,
+        foreign_keys=(
+            _OVERVIEW_FK,
+            ForeignKey("care_site_id", "core.care_sites", "care_site_id"),
+            ForeignKey("pos_code", "core.place_of_service", "place_of_service_code"),
+        ),
+    ),
+    TableContract(Relationships),
 )
+
+
+# --- marts.relationships: generated from the foreign keys above, plus the joins a ForeignKey cannot express -----
+
+
+def _single_column_key(contract: TableContract) -> str | None:
+    if len(contract.primary_key) == 1:
+        return contract.primary_key[0]
+    keys = [name for name, column in contract.schema.columns.items() if column.unique]
+    return keys[0] if keys else None
+
+
+def foreign_key_relationships() -> list[tuple[str, str, str, str, str, str]]:
+    """One relationship row per ForeignKey of a mart contract."""
+    rows = []
+    for contract in MART_CONTRACTS:
+        own_key = _single_column_key(contract)
+        for fk in contract.foreign_keys:
+            kind = "one-to-one" if fk.column == own_key else "many-to-one"
+            nullable = contract.schema.columns[fk.column].nullable
+            description = (
+                f"{kind}: each {contract.table} row has {'at most' if nullable else 'exactly'} one {fk.ref_table} row."
+            )
+            condition = f"{contract.table}.{fk.column} = {fk.ref_table}.{fk.ref_column}"
+            rows.append((contract.table, fk.column, fk.ref_table, fk.ref_column, condition, description))
+    return rows
+
+
+# Joins that are not single-column foreign keys (composite, or many-to-many), declared here by hand.
+EXTRA_RELATIONSHIPS: tuple[tuple[str, str, str, str, str, str], ...] = (
+    (
+        "marts.code_utilization",
+        "code, place_of_service",
+        "marts.code_care_sites",
+        "code, cms_facility_setting",
+        "marts.code_utilization.code = marts.code_care_sites.code "
+        "AND marts.code_utilization.place_of_service = marts.code_care_sites.cms_facility_setting",
+        "many-to-many: the documented care sites (one row per POS code) in the utilization row's CMS setting.",
+    ),
+    (
+        "marts.code_utilization",
+        "code, place_of_service",
+        "marts_lists.code_utilization_care_sites",
+        "code, place_of_service",
+        "marts.code_utilization.code = marts_lists.code_utilization_care_sites.code "
+        "AND marts.code_utilization.place_of_service = marts_lists.code_utilization_care_sites.place_of_service",
+        "many-to-one: the care sites of care_sites_text as a list (no match on rows without utilization).",
+    ),
+    (
+        "marts.code_utilization",
+        "code, place_of_service, geo_level, geo_code, data_year",
+        "utilization.physician_geo_service",
+        "hcpcs_code, place_of_service, geo_level, geo_code, data_year",
+        "marts.code_utilization.code = utilization.physician_geo_service.hcpcs_code "
+        "AND marts.code_utilization.place_of_service = utilization.physician_geo_service.place_of_service "
+        "AND marts.code_utilization.geo_level = utilization.physician_geo_service.geo_level "
+        "AND marts.code_utilization.geo_code IS NOT DISTINCT FROM utilization.physician_geo_service.geo_code "
+        "AND marts.code_utilization.data_year = utilization.physician_geo_service.data_year",
+        "one-to-one: the CMS row a utilization row comes from (geo_code is NULL on National rows, hence IS NOT "
+        "DISTINCT FROM); no match where has_utilization is false.",
+    ),
+)
+
+
+def relationship_rows() -> list[tuple[str, str, str, str, str, str]]:
+    """(from_table, from_columns, to_table, to_columns, join_condition, description), sorted."""
+    return sorted(foreign_key_relationships() + list(EXTRA_RELATIONSHIPS))
+
+
+def relationships_sql() -> str:
+    """The text of warehouse/marts/relationships.sql (a test keeps the file equal to it)."""
+    columns = ", ".join(Relationships.to_schema().columns)
+    values = ",\n    ".join("(" + ", ".join(sql_literal(v) for v in row) + ")" for row in relationship_rows())
+    return (
+        "-- marts.relationships: GENERATED from pipeline/contracts/mart_tables.py by relationships_sql(); do not edit.\n"
+        "-- Regenerate: uv run python -c 'from pipeline.contracts.mart_tables import relationships_sql as s; "
+        'print(s(), end="")\' > warehouse/marts/relationships.sql\n'
+        f"SELECT * FROM (VALUES\n    {values}\n) AS r({columns})\nORDER BY ALL\n"
+    )

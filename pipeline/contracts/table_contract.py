@@ -1,37 +1,52 @@
-"""Derive DDL, comments and SQL checks from a pandera model.
+"""A table's contract is its pandera model; everything else is derived from it.
 
-The SQL rules are a translation of the pandera checks, so the same contract
-validates a small pandas frame before it is written and a ten-million-row
-DuckDB table after it is written, without pulling the big table into pandas.
+The model declares, once: columns, types, nullability and descriptions; column
+checks (``pa.Field``); the key (``unique=True`` on one field or ``Config.unique``);
+cross-column row rules (``row_rule``: a ``@pa.dataframe_check`` whose one
+definition is a SQL predicate); and references to other tables
+(``references(...)`` in a field's metadata, the one thing pandera cannot
+express).  ``Config.metadata = {"ddl_primary_key": False}`` leaves the key out of
+the DDL where it cannot be a PRIMARY KEY (NULL key parts) or would cost too much
+on ten million rows; it is still checked.
+
+From the model this module derives the DDL, the ``COMMENT ON`` statements, the
+pandas dtypes and the SQL predicates.  The SQL predicates are a translation of
+the pandera checks (a property test proves they accept and reject the same
+rows), so one contract validates a small frame and a ten-million-row table alike.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 
 import pandera.pandas as pa
 from pandera.api.extensions import register_check_method
 
-_SQL_TYPES = {
-    "str": "VARCHAR",
-    "Int64": "BIGINT",
-    "int64": "BIGINT",
-    "Int32": "INTEGER",
-    "int32": "INTEGER",
-    "float64": "DOUBLE",
-    "Float64": "DOUBLE",
-    "boolean": "BOOLEAN",
-    "bool": "BOOLEAN",
-    "datetime64[ns]": "TIMESTAMP",
-    "datetime64[us]": "TIMESTAMP",
+# pandera dtype -> (DuckDB type, pandas dtype used to build frames). The one type map.
+_TYPES = {
+    "str": ("VARCHAR", "object"),
+    "Int64": ("BIGINT", "Int64"),
+    "int64": ("BIGINT", "Int64"),
+    "Int32": ("INTEGER", "Int32"),
+    "int32": ("INTEGER", "Int32"),
+    "float64": ("DOUBLE", "float64"),
+    "Float64": ("DOUBLE", "float64"),
+    "boolean": ("BOOLEAN", "boolean"),
+    "bool": ("BOOLEAN", "boolean"),
+    "datetime64[ns]": ("TIMESTAMP", "datetime64[ns]"),
+    "datetime64[us]": ("TIMESTAMP", "datetime64[ns]"),
 }
+_PANDAS_FOR_SQL = {sql: pandas for sql, pandas in _TYPES.values()}
+LIST_OF_TEXT = {"sql_type": "VARCHAR[]"}
 
 
-@register_check_method(statistics=["pattern"], check_type="element_wise")
-def list_items_match(value, *, pattern: str) -> bool:
-    """Every element of a list cell fully matches ``pattern`` (used for VARCHAR[] columns)."""
-    return value is None or all(isinstance(item, str) and re.fullmatch(pattern, item) for item in value)
+@register_check_method(statistics=["pattern"], check_type="vectorized")
+def fullmatch(series, *, pattern: str):
+    """The whole value matches ``pattern``: no trailing newline slips through, as with ``str_matches``."""
+    return series.str.fullmatch(pattern).fillna(False).astype(bool)
 
 
 @register_check_method(check_type="vectorized")
@@ -42,10 +57,48 @@ def finite(series):
     return series.isna() | np.isfinite(series.astype("float64"))
 
 
+@register_check_method(statistics=["pattern"], check_type="element_wise")
+def list_items_match(value, *, pattern: str) -> bool:
+    """Every element of a list cell fully matches ``pattern`` (used for VARCHAR[] columns)."""
+    return value is None or all(isinstance(item, str) and re.fullmatch(pattern, item) for item in value)
+
+
+def references(target: str, **more) -> dict:
+    """Field metadata: this column's values exist in ``schema.table.column`` (element-wise for list columns)."""
+    return {"references": target, **more}
+
+
+def row_rule(name: str, sql: str, description: str):
+    """A rule across columns, written once as a SQL predicate that is true for a valid row.
+
+    pandera evaluates it on a frame through an in-memory DuckDB, and the warehouse checks
+    run the same text, so ``Model.validate(frame)`` and the SQL checks cannot disagree.
+    """
+
+    def check(cls, frame):
+        return _evaluate_predicate(frame, sql)
+
+    check.__name__ = re.sub(r"\W+", "_", name)
+    return pa.dataframe_check(check, name=name, description=description, statistics={"sql": sql})
+
+
+def _evaluate_predicate(frame, sql: str):
+    import duckdb
+    import pandas as pd
+
+    if frame.empty:
+        return pd.Series([], dtype=bool, index=frame.index)
+    con = duckdb.connect()
+    try:
+        con.register("frame", frame.reset_index(drop=True).assign(_row=range(len(frame))))
+        valid = con.execute(f"SELECT coalesce({sql}, false) FROM frame ORDER BY _row").fetchnumpy()
+    finally:
+        con.close()
+    return pd.Series(next(iter(valid.values())).astype(bool), index=frame.index)
+
+
 @dataclass(frozen=True)
 class ForeignKey:
-    """``column`` of this table must exist in ``ref_table.ref_column``; list columns are checked element-wise."""
-
     column: str
     ref_table: str
     ref_column: str
@@ -54,8 +107,6 @@ class ForeignKey:
 
 @dataclass(frozen=True)
 class RowRule:
-    """A rule across columns, written once in SQL (true = row is valid)."""
-
     name: str
     sql: str
     description: str
@@ -65,24 +116,32 @@ class RowRule:
 class ColumnSpec:
     name: str
     sql_type: str
+    pandas_dtype: str
     nullable: bool
     description: str
     checks: tuple[tuple[str, str], ...]  # (rule name, SQL predicate that is true when valid)
 
 
-@dataclass(frozen=True)
 class TableContract:
-    model: type[pa.DataFrameModel]
-    primary_key: tuple[str, ...] = ()
-    foreign_keys: tuple[ForeignKey, ...] = ()
-    row_rules: tuple[RowRule, ...] = ()
-    enforce_primary_key: bool = True
-    _schema: pa.DataFrameSchema = field(init=False, repr=False, compare=False)
+    """Everything derived from one pandera model."""
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_schema", self.model.to_schema())
-        if not self.schema.name or "." not in self.schema.name:
-            raise ValueError(f"{self.model.__name__}: Config.name must be 'schema.table'")
+    def __init__(
+        self,
+        model: type[pa.DataFrameModel],
+        primary_key: tuple[str, ...] = (),
+        foreign_keys: tuple[ForeignKey, ...] = (),
+        row_rules: tuple[RowRule, ...] = (),
+        enforce_primary_key: bool | None = None,
+    ):
+        # Transitional: declarations not yet moved into a model are merged with what the model declares.
+        self.model = model
+        self._declared = (tuple(primary_key), tuple(foreign_keys), tuple(row_rules), enforce_primary_key)
+        self._schema = model.to_schema()
+        if not self._schema.name or "." not in self._schema.name:
+            raise ValueError(f"{model.__name__}: Config.name must be 'schema.table'")
+
+    def __repr__(self) -> str:
+        return f"TableContract({self.table})"
 
     @property
     def schema(self) -> pa.DataFrameSchema:
@@ -105,15 +164,59 @@ class TableContract:
         return " ".join((self.model.__doc__ or "").split())
 
     @property
+    def options(self) -> dict:
+        return dict(getattr(self.model.Config, "metadata", None) or {})
+
+    @cached_property
+    def primary_key(self) -> tuple[str, ...]:
+        """``Config.unique``, else the one field declared ``unique=True``; () for a table without a key."""
+        if self._declared[0]:
+            return self._declared[0]
+        if self.schema.unique:
+            return tuple(self.schema.unique)
+        unique = [name for name, column in self.schema.columns.items() if column.unique]
+        return tuple(unique[:1])
+
+    @property
+    def unique_keys(self) -> list[tuple[str, ...]]:
+        keys = [self.primary_key] if self.primary_key else []
+        keys += [(name,) for name, column in self.schema.columns.items() if column.unique]
+        return list(dict.fromkeys(keys))
+
+    @cached_property
+    def foreign_keys(self) -> tuple[ForeignKey, ...]:
+        fks = []
+        for column in self.columns:
+            target = (self.schema.columns[column.name].metadata or {}).get("references")
+            if target:
+                ref_schema, ref_table, ref_column = target.split(".")
+                fks.append(
+                    ForeignKey(column.name, f"{ref_schema}.{ref_table}", ref_column, column.sql_type.endswith("[]"))
+                )
+        return tuple(fks) + self._declared[1]
+
+    @cached_property
+    def row_rules(self) -> tuple[RowRule, ...]:
+        return (
+            tuple(
+                RowRule(check.name, check.statistics["sql"], check.description or check.name)
+                for check in self.schema.checks
+                if "sql" in (check.statistics or {})
+            )
+            + self._declared[2]
+        )
+
+    @cached_property
     def columns(self) -> list[ColumnSpec]:
         specs = []
         for name, column in self.schema.columns.items():
             metadata = column.metadata or {}
-            sql_type = metadata.get("sql_type") or _SQL_TYPES.get(str(column.dtype))
+            sql_type = metadata.get("sql_type") or _TYPES.get(str(column.dtype), (None,))[0]
             if sql_type is None:
                 raise ValueError(f"{self.table}.{name}: no SQL type for {column.dtype}; set metadata sql_type")
-            checks = tuple((check.name, _check_sql(name, check)) for check in column.checks)
-            specs.append(ColumnSpec(name, sql_type, column.nullable, column.description or "", checks))
+            checks = tuple((check_label(check), check_sql(name, check)) for check in column.checks)
+            pandas_dtype = _PANDAS_FOR_SQL.get(sql_type, "object")
+            specs.append(ColumnSpec(name, sql_type, pandas_dtype, column.nullable, column.description or "", checks))
         return specs
 
     @property
@@ -122,29 +225,41 @@ class TableContract:
 
     def create_table_sql(self, qualified_name: str | None = None) -> str:
         cols = [f"{c.name} {c.sql_type}{'' if c.nullable else ' NOT NULL'}" for c in self.columns]
-        if self.primary_key and self.enforce_primary_key:
+        ddl_key = (
+            self.options.get("ddl_primary_key", True) if self._declared[3] is None else self._declared[3]
+        )
+        if self.primary_key and ddl_key:
             cols.append(f"PRIMARY KEY ({', '.join(self.primary_key)})")
         body = ",\n    ".join(cols)
         return f"CREATE OR REPLACE TABLE {qualified_name or self.table} (\n    {body}\n)"
 
-    def comment_statements(self, qualified_name: str | None = None) -> list[tuple[str, list[str]]]:
-        """(sql, params) pairs; DuckDB COMMENT ON does not accept bind parameters, so literals are escaped."""
+    def comment_statements(self, qualified_name: str | None = None) -> list[tuple[str, list]]:
+        """(sql, params) pairs; DuckDB ``COMMENT ON`` does not accept bind parameters, so literals are escaped."""
         name = qualified_name or self.table
         statements = [f"COMMENT ON TABLE {name} IS {sql_literal(self.description)}"]
         for column in self.columns:
             statements.append(f"COMMENT ON COLUMN {name}.{column.name} IS {sql_literal(column.description)}")
         return [(sql, []) for sql in statements]
 
-    def violation_rules(self) -> list[tuple[str, str]]:
-        """(rule name, SQL predicate true for a *violating* row) for column and row rules."""
-        rules = []
+    @cached_property
+    def digest(self) -> str:
+        """Changes whenever the DDL or the documentation of the table changes."""
+        text = "\n".join([self.create_table_sql(), *(sql for sql, _ in self.comment_statements())])
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def violation_rules(self) -> list[tuple[str, str, str | None]]:
+        """(rule, SQL predicate true for a *violating* row, column whose value explains it) for every
+        nullability, column check and row rule. Keys and references are checked separately."""
+        rules: list[tuple[str, str, str | None]] = []
         for column in self.columns:
             if not column.nullable:
-                rules.append((f"{column.name} is null", f"{column.name} IS NULL"))
-            for check_name, predicate in column.checks:
-                rules.append((f"{column.name} {check_name}", f"{column.name} IS NOT NULL AND NOT ({predicate})"))
+                rules.append((f"{column.name} is null", f"{column.name} IS NULL", None))
+            for label, predicate in column.checks:
+                rules.append(
+                    (f"{column.name} {label}", f"{column.name} IS NOT NULL AND NOT ({predicate})", column.name)
+                )
         for rule in self.row_rules:
-            rules.append((rule.name, f"NOT coalesce({rule.sql}, false)"))
+            rules.append((f"row rule '{rule.name}'", f"NOT coalesce({rule.sql}, false)", None))
         return rules
 
 
@@ -158,42 +273,58 @@ def sql_literal(value: object) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def _check_sql(column: str, check: pa.Check) -> str:
+def check_label(check: pa.Check) -> str:
+    return check.name
+
+
+def check_sql(column: str, check: pa.Check) -> str:
+    """SQL predicate, true when ``column`` passes ``check`` (nulls are handled by the caller, as pandera does)."""
     stats = check.statistics or {}
     name = check.name
-    if name == "str_matches":
+    if name == "fullmatch":
+        return (
+            _fixed_width_glob(column, stats["pattern"])
+            or f"regexp_full_match({column}, {sql_literal(stats['pattern'])})"
+        )
+    if name == "str_matches":  # pandera anchors at the start only; every contract pattern starts with ^
         return (
             _fixed_width_glob(column, stats["pattern"]) or f"regexp_matches({column}, {sql_literal(stats['pattern'])})"
         )
     if name == "isin":
-        values = ", ".join(sql_literal(v) for v in stats["allowed_values"])
-        return f"{column} IN ({values})"
-    if name == "greater_than_or_equal_to":
-        return f"{column} >= {sql_literal(stats['min_value'])}"
-    if name == "greater_than":
-        return f"{column} > {sql_literal(stats['min_value'])}"
+        return f"{column} IN ({', '.join(sql_literal(v) for v in stats['allowed_values'])})"
+    if name in _COMPARISONS:
+        return f"{column} {_COMPARISONS[name]} {sql_literal(stats['min_value'] if 'min_value' in stats else stats['max_value'])}"
     if name == "in_range":
-        return f"{column} BETWEEN {sql_literal(stats['min_value'])} AND {sql_literal(stats['max_value'])}"
+        low = ">=" if stats.get("include_min", True) else ">"
+        high = "<=" if stats.get("include_max", True) else "<"
+        return f"{column} {low} {sql_literal(stats['min_value'])} AND {column} {high} {sql_literal(stats['max_value'])}"
     if name == "str_length":
-        low, high = stats.get("min_value"), stats.get("max_value")
-        parts = ([f"length({column}) >= {low}"] if low is not None else []) + (
-            [f"length({column}) <= {high}"] if high is not None else []
-        )
+        parts = [f"length({column}) >= {stats['min_value']}"] if stats.get("min_value") is not None else []
+        parts += [f"length({column}) <= {stats['max_value']}"] if stats.get("max_value") is not None else []
         return " AND ".join(parts) or "true"
     if name == "finite":
         return f"isfinite({column})"
     if name == "list_items_match":
-        return f"len(list_filter({column}, lambda x: x IS NULL OR NOT regexp_full_match(x, {sql_literal(stats['pattern'])}))) = 0"
-    raise ValueError(f"check {name!r} on {column} has no SQL translation; add one in table_contract._check_sql")
+        pattern = sql_literal(stats["pattern"])
+        return f"len(list_filter({column}, lambda x: x IS NULL OR NOT regexp_full_match(x, {pattern}))) = 0"
+    raise ValueError(f"check {name!r} on {column} has no SQL translation; add one in table_contract.check_sql")
 
 
+_COMPARISONS = {
+    "greater_than_or_equal_to": ">=",
+    "greater_than": ">",
+    "less_than_or_equal_to": "<=",
+    "less_than": "<",
+}
 _CLASS_RUN = re.compile(r"(\[[0-9A-Za-z-]+\])(?:\{(\d+)\})?")
 
 
 def _fixed_width_glob(column: str, pattern: str) -> str | None:
     """Code formats like ``^[0-9]{4}[0-9A-Z]$`` (or alternatives of them) as GLOB, which DuckDB evaluates
     about ten times faster than a regular expression over millions of rows. None if not of that shape."""
-    body = pattern.removeprefix("^").removesuffix("$")
+    if not pattern.startswith("^") or not pattern.endswith("$"):
+        return None
+    body = pattern[1:-1]
     if body.startswith("(?:") and body.endswith(")"):
         body = body[3:-1]
     globs = []
@@ -202,6 +333,4 @@ def _fixed_width_glob(column: str, pattern: str) -> str | None:
         if not runs or "".join(f"{cls}{{{n}}}" if n else cls for cls, n in runs) != alternative:
             return None
         globs.append("".join(cls * int(n or 1) for cls, n in runs))
-    if not pattern.startswith("^") or not pattern.endswith("$"):
-        return None
     return "(" + " OR ".join(f"{column} GLOB {sql_literal(glob)}" for glob in globs) + ")"

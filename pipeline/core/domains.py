@@ -41,6 +41,9 @@ LOADED_DOCUMENT_STATUSES = (PARSED, PARTIAL)
 
 SOURCE_FILE_STATUSES = (LOADED, REJECTED, SKIPPED)
 
+# Where in a document a care site was named first.
+CARE_SITE_SOURCES = ("typical_site_of_service", "summary")
+
 GEO_LEVELS = ("National", "State")
 GEO_TYPES = ("national", "state", "territory", "armed_forces", "unknown", "foreign_country")
 YES_NO = ("Y", "N")
