@@ -177,20 +177,20 @@ def gate_table(con, contract: TableContract, *, source_column: str | None, rejec
         "CREATE OR REPLACE TEMP TABLE _gate AS SELECT rid, string_agg(DISTINCT reason, '; ' ORDER BY reason) AS reasons "
         f"FROM ({' UNION ALL '.join(failing)}) GROUP BY rid"
     )
-    try:
-        source = f"t.{source_column}" if source_column else "NULL"
-        rows = con.execute(
-            f"SELECT {source}, g.reasons FROM {table} t JOIN _gate g ON t.rowid = g.rid ORDER BY g.rid"
-        ).fetchall()
-        if rows:
-            con.execute(
-                f"INSERT INTO {reject_table} (table_name, source_file, line_number, reasons, row_data) "
-                f"SELECT {sql_literal(table)}, {source}, NULL, g.reasons, to_json(t)::VARCHAR "
-                f"FROM {table} t JOIN _gate g ON t.rowid = g.rid"
-            )
-            con.execute(f"DELETE FROM {table} WHERE rowid IN (SELECT rid FROM _gate)")
-    finally:
-        con.execute("DROP TABLE IF EXISTS _gate")
+    # No try/finally cleanup: after a failure the transaction is aborted and any further statement would raise
+    # a secondary error that hides the real one. The temp table goes with the rollback or the next gate.
+    source = f"t.{source_column}" if source_column else "NULL"
+    rows = con.execute(
+        f"SELECT {source}, g.reasons FROM {table} t JOIN _gate g ON t.rowid = g.rid ORDER BY g.rid"
+    ).fetchall()
+    if rows:
+        con.execute(
+            f"INSERT INTO {reject_table} (table_name, source_file, line_number, reasons, row_data) "
+            f"SELECT {sql_literal(table)}, {source}, NULL, g.reasons, to_json(t)::VARCHAR "
+            f"FROM {table} t JOIN _gate g ON t.rowid = g.rid"
+        )
+        con.execute(f"DELETE FROM {table} WHERE rowid IN (SELECT rid FROM _gate)")
+    con.execute("DROP TABLE _gate")
     return [Rejection(source_value, reason) for source_value, reason in rows]
 
 

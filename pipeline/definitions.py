@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from pipeline.assets.contract_metadata import SOURCE_ASSETS
 from pipeline.assets.core_documents import CORE_CHECKS, core_tables
 from pipeline.assets.marts import MART_CHECKS, mart_tables
 from pipeline.assets.serving import serving_snapshot
@@ -15,7 +16,7 @@ from pipeline.automation import (
 )
 from pipeline.resources import SourcesResource, WarehouseResource
 
-ASSETS = [core_tables, utilization_tables, mart_tables, serving_snapshot]
+ASSETS = [*SOURCE_ASSETS, core_tables, utilization_tables, mart_tables, serving_snapshot]
 CHECKS = [*CORE_CHECKS, *UTILIZATION_CHECKS, *MART_CHECKS]
 JOBS = [materialize_everything, documents_changed, utilization_changed]
 

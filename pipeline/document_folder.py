@@ -1,12 +1,25 @@
-"""Read the documents folder: which files are there, their bytes and content hashes."""
+"""Read the documents folder: which entries are there, their bytes and content hashes.
+
+Only regular files inside the folder are read (``source_folder.scan_folder`` never
+follows a symlink and never opens a FIFO or device); every other entry comes back
+as skipped, with its reason, so it gets a ``core.documents`` row instead of
+vanishing.  An OS error while reading one file (EIO, a file that vanished) is
+recorded on that file: the other documents still load.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+from pipeline.failures import describe
+from pipeline.source_folder import scan_folder
+
+DOCUMENTS_ENV = "CPT_DOCUMENTS_DIR"
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,42 +28,78 @@ class DocumentSource:
     path: Path
     size_bytes: int
     modified_at: datetime
-    sha256: str
-    data: bytes | None  # None when the file is too large to parse
+    sha256: str | None
+    data: bytes | None  # None when too large to parse, unreadable or skipped
+    skipped_reason: str | None = None
+    read_error: str | None = None
 
 
-def iter_document_paths(directory: Path) -> Iterator[Path]:
-    """Regular files under ``directory``, sorted, skipping hidden files and folders (editor swap files, .git)."""
-    if not directory.is_dir():
-        raise FileNotFoundError(f"documents folder {directory} does not exist (set CPT_DOCUMENTS_DIR)")
-    for path in sorted(directory.rglob("*")):
-        relative = path.relative_to(directory)
-        if any(part.startswith(".") for part in relative.parts) or not path.is_file():
-            continue
-        yield path
+def iter_documents(directory: Path, max_bytes: int) -> Iterator[DocumentSource]:
+    """Every entry of the folder, in path order; one file's bytes in memory at a time."""
+    scan = scan_folder(directory, recursive=True, env_var=DOCUMENTS_ENV)
+    entries = [(path, None) for path in scan.files] + [(entry.path, entry.reason) for entry in scan.skipped]
+    for path, skipped_reason in sorted(entries, key=lambda item: item[0]):
+        if skipped_reason is not None:
+            yield _skipped(path, directory, skipped_reason)
+        else:
+            yield read_document(path, directory, max_bytes)
 
 
 def read_document(path: Path, directory: Path, max_bytes: int) -> DocumentSource:
-    stat = path.stat()
-    if stat.st_size > max_bytes:
-        data, digest = None, sha256_file(path)
-    else:
-        data = path.read_bytes()
-        digest = hashlib.sha256(data).hexdigest()
-    return DocumentSource(
-        document_id=path.relative_to(directory).as_posix(),
-        path=path,
-        size_bytes=stat.st_size,
-        modified_at=datetime.fromtimestamp(stat.st_mtime, UTC).replace(tzinfo=None),
-        sha256=digest,
-        data=data,
-    )
+    try:
+        stat = path.stat(follow_symlinks=False)
+        if stat.st_size > max_bytes:
+            data, digest = None, sha256_file(path)
+        else:
+            data = read_bytes(path)
+            digest = hashlib.sha256(data).hexdigest()
+    except OSError as exc:
+        return _unreadable(path, directory, exc)
+    return DocumentSource(_document_id(path, directory), path, stat.st_size, _mtime(stat), digest, data)
+
+
+def read_bytes(path: Path) -> bytes:
+    """The one place document bytes are read (a test double replaces it to simulate EIO)."""
+    with open(path, "rb", opener=_no_follow) as handle:
+        return handle.read()
 
 
 def sha256_file(path: Path) -> str:
     """Streaming SHA-256, for files too large to hold in memory (hashlib releases the GIL per block)."""
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
+    with open(path, "rb", opener=_no_follow) as handle:
         for block in iter(lambda: handle.read(1 << 22), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _no_follow(path, flags):
+    # Between listing and reading, a file could be swapped for a symlink: refuse to follow it.
+    return os.open(path, flags | os.O_NOFOLLOW)
+
+
+def _skipped(path: Path, directory: Path, reason: str) -> DocumentSource:
+    try:
+        stat = path.lstat()
+        size, modified = stat.st_size, _mtime(stat)
+    except OSError:
+        size, modified = 0, datetime.fromtimestamp(0, UTC).replace(tzinfo=None)
+    return DocumentSource(_document_id(path, directory), path, size, modified, None, None, skipped_reason=reason)
+
+
+def _unreadable(path: Path, directory: Path, exc: OSError) -> DocumentSource:
+    try:
+        stat = path.lstat()
+        size, modified = stat.st_size, _mtime(stat)
+    except OSError:
+        size, modified = 0, datetime.fromtimestamp(0, UTC).replace(tzinfo=None)
+    error = f"cannot read the file: {describe(exc)}; it is rejected, the other documents load"
+    return DocumentSource(_document_id(path, directory), path, size, modified, None, None, read_error=error)
+
+
+def _document_id(path: Path, directory: Path) -> str:
+    return path.relative_to(directory).as_posix()
+
+
+def _mtime(stat: os.stat_result) -> datetime:
+    return datetime.fromtimestamp(stat.st_mtime, UTC).replace(tzinfo=None)

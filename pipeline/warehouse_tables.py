@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
 import pandas as pd
 
 from pipeline.contracts.table_contract import TableContract
+
 
 def frame_for(contract: TableContract, rows: list[dict]) -> pd.DataFrame:
     """A frame with exactly the contract's columns, in order, with nullable pandas dtypes."""
@@ -13,6 +17,32 @@ def frame_for(contract: TableContract, rows: list[dict]) -> pd.DataFrame:
     for column in contract.columns:
         frame[column.name] = frame[column.name].astype(column.pandas_dtype)
     return frame
+
+
+def run_in_transaction(con, work: Callable) -> None:
+    """``work(con)`` in one transaction. On failure it rolls back and re-raises the ORIGINAL error: a failed
+    ROLLBACK (e.g. after the disk filled up) must never mask what actually went wrong."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        work(con)
+        con.execute("COMMIT")
+    except BaseException as original:
+        try:
+            con.execute("ROLLBACK")
+        except Exception as rollback_error:
+            original.add_note(f"(the rollback also failed: {rollback_error}; the transaction was never committed)")
+        raise
+
+
+@contextmanager
+def registered(con, name: str, frame: pd.DataFrame) -> Iterator[None]:
+    """Expose a frame to SQL as ``name`` for the duration of the block."""
+    con.complete()  # DuckDB 2 refuses to register while an earlier result is only partly fetched
+    con.register(name, frame)
+    try:
+        yield
+    finally:
+        con.unregister(name)
 
 
 def ensure_schemas(con, *schemas: str) -> None:
@@ -34,12 +64,9 @@ def replace_table(con, contract: TableContract, frame: pd.DataFrame) -> int:
     """Recreate the table from its contract and load ``frame``; returns rows written."""
     create_table(con, contract)
     if len(frame):
-        con.register("_frame_to_write", frame)
-        try:
-            columns = ", ".join(contract.column_names)
+        columns = ", ".join(contract.column_names)
+        with registered(con, "_frame_to_write", frame):
             con.execute(f"INSERT INTO {contract.table} ({columns}) SELECT {columns} FROM _frame_to_write")
-        finally:
-            con.unregister("_frame_to_write")
     return len(frame)
 
 

@@ -1,4 +1,4 @@
-"""Dagster-facing views of the table contracts: asset specs, column schemas and asset checks."""
+"""Dagster-facing views of the table contracts: asset specs, column schemas, source assets and asset checks."""
 
 import warnings
 from collections.abc import Callable
@@ -6,9 +6,41 @@ from collections.abc import Callable
 import dagster as dg
 from dagster_pandera import pandera_schema_to_dagster_type
 
-from pipeline.contract_checks import ContractReport, evaluate_contract, evaluate_references
+from pipeline.contract_checks import ContractReport, RuleResult, evaluate_contract, evaluate_references
 from pipeline.contracts.table_contract import TableContract
-from pipeline.resources import WarehouseResource
+from pipeline.resources import WAREHOUSE_POOL, WarehouseResource
+
+OWNERS = ["team:revenue-cycle-data"]
+# Dagster 1.13 has no group descriptions; each asset carries its group's in metadata, and the README lists them.
+GROUP_DESCRIPTIONS = {
+    "sources": "Folders the pipeline reads: overview documents, CMS utilization files, reference CSVs.",
+    "core": "Documents parsed into codes, modifiers, payers and care sites, and the bridges between them.",
+    "utilization": "CMS Medicare Physician & Other Practitioners files, loaded and validated in DuckDB.",
+    "marts": "BI-ready joins of codes and utilization (scalar columns only, filterable in Superset).",
+    "serving": "The read-only DuckDB file BI tools open, replaced atomically after every blocking check passed.",
+}
+SOURCES = {
+    "documents": "Overview documents, one per billing code (CPT_DOCUMENTS_DIR): text, Markdown or saved web pages.",
+    "utilization": "CMS utilization files as downloaded (CPT_UTILIZATION_DIR): CSV, tab-delimited TXT, .csv.gz, .zip.",
+    "reference": "Curated reference CSVs (CPT_REFERENCE_DIR): payers and aliases, care sites, modifiers, POS, FIPS.",
+}
+
+
+def source_key(name: str) -> dg.AssetKey:
+    return dg.AssetKey(["sources", name])
+
+
+SOURCE_ASSETS = [
+    dg.AssetSpec(
+        key=source_key(name),
+        group_name="sources",
+        description=description,
+        kinds={"folder"},
+        owners=OWNERS,
+        metadata={"group_description": GROUP_DESCRIPTIONS["sources"]},
+    )
+    for name, description in SOURCES.items()
+]
 
 
 def asset_key(contract: TableContract) -> dg.AssetKey:
@@ -50,20 +82,34 @@ def asset_spec(contract: TableContract, *, group: str, deps=(), kinds=("duckdb",
         description=contract.description,
         deps=list(deps),
         kinds=set(kinds),
+        owners=OWNERS,
         metadata={
             "dagster/column_schema": column_schema(contract),
             "dagster/table_name": contract.table,
             "primary_key": ", ".join(contract.primary_key) or "(none)",
+            "group_description": GROUP_DESCRIPTIONS[group],
         },
     )
 
 
+def sample_table(result: RuleResult) -> dg.MetadataValue:
+    """Failing rows as a Markdown table, readable without clicking through JSON."""
+    if not result.sample:
+        return dg.MetadataValue.md("(no sample)")
+    columns = list(result.sample[0])
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for row in result.sample:
+        cells = (str(row.get(c, "")).replace("|", "/").replace("\n", " ")[:120] for c in columns)
+        lines.append("| " + " | ".join(cells) + " |")
+    return dg.MetadataValue.md("\n".join(lines))
+
+
 def report_to_check_result(report: ContractReport) -> dg.AssetCheckResult:
-    metadata: dict = {"rows_checked": report.rows, "rules_checked": len(report.results)}
+    failing = sum(r.failing_rows for r in report.failures)
+    metadata: dict = {"rows_checked": report.rows, "rules_checked": len(report.results), "failing_rows": failing}
     for result in report.failures:
-        metadata[f"failing: {result.rule}"] = dg.MetadataValue.json(
-            {"failing_rows": result.failing_rows, "sample": result.sample}
-        )
+        metadata[f"failing_rows: {result.rule}"] = result.failing_rows
+        metadata[f"sample: {result.rule}"] = sample_table(result)
     return dg.AssetCheckResult(
         passed=report.passed,
         severity=dg.AssetCheckSeverity.ERROR,
@@ -86,35 +132,14 @@ def contract_checks(
     specs: list[dg.AssetCheckSpec] = []
     evaluators: dict[dg.AssetCheckKey, Callable] = {}
     for contract in contracts:
-        key = asset_key(contract)
-        spec = dg.AssetCheckSpec(
-            "contract",
-            asset=key,
-            blocking=True,
-            description=f"Types, formats, enums, row rules and key uniqueness of {contract.table} (from its pandera model).",
-        )
-        specs.append(spec)
-        evaluators[spec.key] = lambda con, c=contract: report_to_check_result(evaluate_contract(con, c))
-        if contract.foreign_keys:
-            refs = ", ".join(f"{fk.column}→{fk.ref_table}" for fk in contract.foreign_keys)
-            spec = dg.AssetCheckSpec(
-                "references",
-                asset=key,
-                blocking=True,
-                description=f"Referential integrity of {contract.table}: {refs}.",
-                additional_deps=[
-                    dg.AssetKey(fk.ref_table.split("."))
-                    for fk in contract.foreign_keys
-                    if fk.ref_table != contract.table
-                ],
-            )
+        for spec, evaluator in _specs_for(contract):
             specs.append(spec)
-            evaluators[spec.key] = lambda con, c=contract: report_to_check_result(evaluate_references(con, c))
+            evaluators[spec.key] = evaluator
     for spec, evaluator in extra_specs:
         specs.append(spec)
         evaluators[spec.key] = evaluator
 
-    @dg.multi_asset_check(specs=specs, name=name, can_subset=True)
+    @dg.multi_asset_check(specs=specs, name=name, can_subset=True, pool=WAREHOUSE_POOL)
     def _checks(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
         with warehouse.connect() as con:
             for check_key in sorted(context.selected_asset_check_keys, key=lambda k: k.to_user_string()):
@@ -129,3 +154,27 @@ def contract_checks(
                 )
 
     return _checks
+
+
+def _specs_for(contract: TableContract) -> list[tuple[dg.AssetCheckSpec, Callable]]:
+    key = asset_key(contract)
+    contract_spec = dg.AssetCheckSpec(
+        "contract",
+        asset=key,
+        blocking=True,
+        description=f"Types, formats, enums, row rules and key uniqueness of {contract.table} (from its pandera model).",
+    )
+    pairs = [(contract_spec, lambda con, c=contract: report_to_check_result(evaluate_contract(con, c)))]
+    if contract.foreign_keys:
+        refs = ", ".join(f"{fk.column}→{fk.ref_table}" for fk in contract.foreign_keys)
+        references_spec = dg.AssetCheckSpec(
+            "references",
+            asset=key,
+            blocking=True,
+            description=f"Referential integrity of {contract.table}: {refs}.",
+            additional_deps=[
+                dg.AssetKey(fk.ref_table.split(".")) for fk in contract.foreign_keys if fk.ref_table != contract.table
+            ],
+        )
+        pairs.append((references_spec, lambda con, c=contract: report_to_check_result(evaluate_references(con, c))))
+    return pairs

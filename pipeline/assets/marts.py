@@ -1,42 +1,83 @@
-"""Marts: BI-ready joins of the core tables and utilization, defined in ``warehouse/marts/*.sql``."""
+"""Marts: BI-ready joins of the core tables and utilization, defined in ``warehouse/marts/*.sql``.
+
+Each mart's upstream tables are read from its SQL, so the lineage is exact, and a mart is
+rebuilt only when one of them changed since its last build (or its contract changed).
+"""
+
+import hashlib
+import json
 
 import dagster as dg
 
 from pipeline.assets.contract_metadata import asset_key, asset_spec, contract_checks
-from pipeline.contracts.core_tables import CORE_CONTRACTS
 from pipeline.contracts.mart_tables import MART_CONTRACTS
-from pipeline.contracts.utilization_tables import UTILIZATION_CONTRACTS
-from pipeline.mart_sql import mart_query
-from pipeline.resources import WarehouseResource
-from pipeline.warehouse_tables import create_table, ensure_schemas, row_count
+from pipeline.contracts.table_contract import TableContract
+from pipeline.mart_sql import mart_query, tables_read
+from pipeline.resources import WAREHOUSE_POOL, WarehouseResource
+from pipeline.table_changes import latest_versions, record_change
+from pipeline.warehouse_tables import create_table, ensure_schemas, row_count, run_in_transaction
 
 GROUP = "marts"
-UPSTREAM = [asset_key(c) for c in CORE_CONTRACTS + UTILIZATION_CONTRACTS]
+BUILDS_TABLE = "internal.mart_builds"
+
+
+def mart_inputs(contract: TableContract) -> tuple[str, ...]:
+    return tables_read(mart_query(contract.table_name))
+
+
+def _deps(contract: TableContract) -> list[dg.AssetKey]:
+    return [dg.AssetKey(table.split(".")) for table in mart_inputs(contract)]
 
 
 @dg.multi_asset(
     name="mart_tables",
-    specs=[asset_spec(contract, group=GROUP, deps=UPSTREAM, kinds=("duckdb", "sql")) for contract in MART_CONTRACTS],
+    specs=[asset_spec(c, group=GROUP, deps=_deps(c), kinds=("duckdb", "sql")) for c in MART_CONTRACTS],
     can_subset=False,
-    description="Rebuild the marts from warehouse/marts/*.sql in one transaction.",
+    pool=WAREHOUSE_POOL,
+    description="Rebuild, in one transaction, the marts whose input tables changed (warehouse/marts/*.sql).",
 )
-def mart_tables(warehouse: WarehouseResource):
-    counts = {}
+def mart_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    rebuilt: list[str] = []
     with warehouse.connect() as con:
-        ensure_schemas(con, "marts")
-        con.execute("BEGIN TRANSACTION")
-        try:
-            for contract in MART_CONTRACTS:
-                create_table(con, contract)
-                columns = ", ".join(contract.column_names)
-                con.execute(f"INSERT INTO {contract.table} ({columns}) {mart_query(contract.table_name)}")
-                counts[contract] = row_count(con, contract.table)
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+        ensure_schemas(con, *sorted({c.schema_name for c in MART_CONTRACTS}), "internal")
+        run_in_transaction(con, lambda con: rebuilt.extend(_rebuild_stale_marts(con)))
+        counts = {c: row_count(con, c.table) for c in MART_CONTRACTS}
+    context.log.info(f"marts rebuilt: {', '.join(rebuilt) or 'none (no input changed)'}")
     for contract, count in counts.items():
-        yield dg.MaterializeResult(asset_key=asset_key(contract), metadata={"dagster/row_count": count})
+        yield dg.MaterializeResult(
+            asset_key=asset_key(contract),
+            metadata={"dagster/row_count": count, "rebuilt_in_this_run": contract.table in rebuilt},
+        )
+
+
+def _rebuild_stale_marts(con) -> list[str]:
+    con.execute(
+        f"CREATE TABLE IF NOT EXISTS {BUILDS_TABLE} (mart VARCHAR PRIMARY KEY, inputs VARCHAR, contract_digest VARCHAR)"
+    )
+    built = {mart: (inputs, digest) for mart, inputs, digest in con.execute(f"SELECT * FROM {BUILDS_TABLE}").fetchall()}
+    rebuilt = []
+    for contract in MART_CONTRACTS:  # in dependency order: a mart reading another mart comes after it
+        versions = latest_versions(con)
+        inputs = json.dumps({table: versions.get(table, 0) for table in mart_inputs(contract)}, sort_keys=True)
+        definition = f"{contract.digest}:{hashlib.sha256(mart_query(contract.table_name).encode()).hexdigest()[:16]}"
+        if built.get(contract.table) == (inputs, definition) and _exists(con, contract):
+            continue
+        create_table(con, contract)
+        columns = ", ".join(contract.column_names)
+        con.execute(f"INSERT INTO {contract.table} ({columns}) {mart_query(contract.table_name)}")
+        con.execute(f"INSERT OR REPLACE INTO {BUILDS_TABLE} VALUES (?, ?, ?)", [contract.table, inputs, definition])
+        record_change(con, contract.table)
+        rebuilt.append(contract.table)
+    return rebuilt
+
+
+def _exists(con, contract: TableContract) -> bool:
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",
+            [contract.schema_name, contract.table_name],
+        ).fetchone()[0]
+    )
 
 
 MART_CHECKS = [contract_checks(MART_CONTRACTS, name="mart_table_checks")]

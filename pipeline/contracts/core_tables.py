@@ -289,8 +289,8 @@ class RejectedRows(RejectedRow):
     existing queries."""
 
     document_id: Series[str] = pa.Field(nullable=True, description="Same as source_file (earlier name).")
-    row_json: Series[str] = pa.Field(description="Same as row_data (earlier name).")
-    reason: Series[str] = pa.Field(description="Same as reasons (earlier name).")
+    row_json: Series[str] = pa.Field(nullable=True, description="Same as row_data (earlier name).")
+    reason: Series[str] = pa.Field(nullable=True, description="Same as reasons (earlier name).")
 
     class Config:
         name = "core.rejected_rows"

@@ -1,14 +1,20 @@
 """Turn a folder's worth of parsed documents into the rows of the core tables.
 
-This is where corpus-level rules live: one document per code (the newest wins),
-payer and care-site resolution through the reference directories, and the
-de-duplication that makes every bridge key unique.  Output is plain dicts keyed
-by the warehouse column names, so the asset layer only converts and writes.
+This is where corpus-level rules live, in the order the README describes them:
+1. one document per code: the newest wins (``pick_winners``);
+2. each winner gives its code row and its bridges to modifiers, payers and care
+   sites, names resolved through the reference directories and de-duplicated so
+   every bridge key is unique;
+3. every document, loaded or not, gives its ``core.documents`` row and sections;
+4. rows the table contracts reject later make their document partial
+   (``absorb_rejections``).
+Output is plain dicts keyed by the warehouse column names, so the asset layer only
+converts and writes.
 
 Duplicate rule: when several documents declare the same code, the one with the
-latest file modification time (to the second) wins; equal times are broken by
-the greater document_id (the path relative to the documents folder).  Losers
-are marked rejected with a problem naming the winner.
+latest file modification time (to the second) wins; equal times are broken by the
+greater document_id (the path relative to the documents folder).  Losers are
+marked rejected with a problem naming the winner.
 """
 
 from __future__ import annotations
@@ -17,19 +23,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from pipeline.core.care_sites import CareSiteDirectory
-from pipeline.core.document_parser import PARSED, PARTIAL, REJECTED, ParsedDocument
+from pipeline.core.document_parser import ParsedDocument
+from pipeline.core.domains import CARE_SITE_SOURCES, PARSED, PARTIAL, REJECTED
 from pipeline.core.payer_aliases import PayerDirectory
 from pipeline.core.reference_data import ReferenceData, pos_code_list
 
-SOURCE_TYPICAL_SITE = "typical_site_of_service"
-SOURCE_SUMMARY = "summary"
+SOURCE_TYPICAL_SITE, SOURCE_SUMMARY = CARE_SITE_SOURCES
 
 
 @dataclass(slots=True)
 class DocumentFile:
     document_id: str
     source_path: str
-    sha256: str
+    sha256: str | None
     size_bytes: int
     modified_at: datetime
     parsed: ParsedDocument
@@ -43,139 +49,204 @@ class CoreRows:
         return self.tables[name]
 
 
+@dataclass
+class _Corpus:
+    """Rows accumulated while the winners are walked; dimensions start from the reference data."""
+
+    payers: PayerDirectory
+    sites: CareSiteDirectory
+    modifier_dim: dict[str, dict]
+    payer_dim: dict[str, dict]
+    site_dim: dict[str, dict]
+    extra_problems: dict[str, list[str]]
+    codes: list[dict] = field(default_factory=list)
+    code_modifiers: list[dict] = field(default_factory=list)
+    code_payers: list[dict] = field(default_factory=list)
+    code_care_sites: list[dict] = field(default_factory=list)
+
+
 def build_core_rows(files: list[DocumentFile], reference: ReferenceData, parsed_at: datetime) -> CoreRows:
-    payers = PayerDirectory(reference.payers, reference.payer_aliases)
-    sites = CareSiteDirectory(reference.care_sites, reference.care_site_aliases)
-    extra_problems: dict[str, list[str]] = {f.document_id: [] for f in files}
-    winners = _pick_winners(files, extra_problems)
-    winner_ids = {f.document_id for f in winners}
-
-    codes, code_modifiers, code_payers, code_care_sites = [], [], [], []
-    modifier_dim = {
-        row["modifier_code"]: {
-            "modifier_code": row["modifier_code"],
-            "description": row["description"],
-            "is_real_modifier": row["is_real_modifier"].lower() == "true",
-            "in_reference": True,
-        }
-        for row in reference.modifiers
-    }
-    payer_dim = {
-        row["payer_id"]: {
-            "payer_id": row["payer_id"],
-            "payer_name": row["payer_name"],
-            "payer_type": row["payer_type"],
-            "parent_organization": row["parent_organization"] or None,
-            "is_resolved": True,
-        }
-        for row in reference.payers
-    }
-    site_dim = {
-        row["care_site_id"]: {
-            "care_site_id": row["care_site_id"],
-            "care_site_name": row["care_site_name"],
-            "pos_codes": pos_code_list(row["pos_codes"]),
-            "cms_facility_setting": row["cms_facility_setting"],
-            "is_resolved": True,
-        }
-        for row in reference.care_sites
-    }
-
+    corpus = _start_corpus(files, reference)
+    winners = pick_winners(files, corpus.extra_problems)
     for f in winners:
-        doc, code = f.parsed, f.parsed.code
-        codes.append(
+        corpus.codes.append(_code_row(f))
+        _add_modifiers(corpus, f)
+        _add_payers(corpus, f)
+        _add_care_sites(corpus, f)
+    documents, sections = _document_rows(files, {f.document_id for f in winners}, corpus.extra_problems, parsed_at)
+    status_by_doc = {row["document_id"]: row["status"] for row in documents}
+    for row in corpus.codes:
+        row["document_status"] = status_by_doc[row["document_id"]]
+    return CoreRows(
+        {
+            "documents": documents,
+            "document_sections": sections,
+            "codes": corpus.codes,
+            "modifiers": list(corpus.modifier_dim.values()),
+            "code_modifiers": corpus.code_modifiers,
+            "payers": list(corpus.payer_dim.values()),
+            "payer_aliases": [dict(row) for row in reference.payer_aliases],
+            "code_payers": corpus.code_payers,
+            "care_sites": list(corpus.site_dim.values()),
+            "care_site_aliases": [
+                {"alias": row["alias"], "care_site_id": row["care_site_id"], "why": row["why"] or None}
+                for row in reference.care_site_aliases
+            ],
+            "code_care_sites": corpus.code_care_sites,
+            "place_of_service": [dict(row) for row in reference.place_of_service],
+        }
+    )
+
+
+def _start_corpus(files: list[DocumentFile], reference: ReferenceData) -> _Corpus:
+    return _Corpus(
+        payers=PayerDirectory(reference.payers, reference.payer_aliases),
+        sites=CareSiteDirectory(reference.care_sites, reference.care_site_aliases),
+        modifier_dim={
+            row["modifier_code"]: {
+                "modifier_code": row["modifier_code"],
+                "description": row["description"],
+                "is_real_modifier": row["is_real_modifier"].lower() == "true",
+                "in_reference": True,
+            }
+            for row in reference.modifiers
+        },
+        payer_dim={
+            row["payer_id"]: {
+                "payer_id": row["payer_id"],
+                "payer_name": row["payer_name"],
+                "payer_type": row["payer_type"],
+                "parent_organization": row["parent_organization"] or None,
+                "sop_typology_code": row["sop_typology_code"] or None,
+                "is_resolved": True,
+            }
+            for row in reference.payers
+        },
+        site_dim={
+            row["care_site_id"]: {
+                "care_site_id": row["care_site_id"],
+                "care_site_name": row["care_site_name"],
+                "pos_codes": pos_code_list(row["pos_codes"]),
+                "cms_facility_setting": row["cms_facility_setting"],
+                "is_resolved": True,
+            }
+            for row in reference.care_sites
+        },
+        extra_problems={f.document_id: [] for f in files},
+    )
+
+
+def _code_row(f: DocumentFile) -> dict:
+    doc = f.parsed
+    return {
+        "code": doc.code,
+        "code_system": doc.code_system,
+        "title": doc.title,
+        "description": doc.description,
+        "service_type": doc.service_type,
+        "laterality": doc.laterality,
+        "approach": doc.approach,
+        "imaging_guidance_included": doc.imaging_guidance_included,
+        "document_id": f.document_id,
+    }
+
+
+def _add_modifiers(corpus: _Corpus, f: DocumentFile) -> None:
+    seen: set[str] = set()
+    for row in f.parsed.modifiers:
+        if row.modifier_code in seen:
+            corpus.extra_problems[f.document_id].append(
+                f"line {row.line_number}: modifier {row.modifier_code} listed twice; first row kept"
+            )
+            continue
+        seen.add(row.modifier_code)
+        corpus.modifier_dim.setdefault(
+            row.modifier_code,
             {
-                "code": code,
-                "code_system": doc.code_system,
-                "title": doc.title,
-                "description": doc.description,
-                "service_type": doc.service_type,
-                "laterality": doc.laterality,
-                "approach": doc.approach,
-                "imaging_guidance_included": doc.imaging_guidance_included,
+                "modifier_code": row.modifier_code,
+                "description": row.description,
+                "is_real_modifier": row.modifier_code != "00",
+                "in_reference": False,
+            },
+        )
+        corpus.code_modifiers.append(
+            {
+                "code": f.parsed.code,
+                "modifier_code": row.modifier_code,
+                "when_to_use": row.when_to_use,
+                "description_in_document": row.description,
                 "document_id": f.document_id,
             }
         )
-        seen_modifiers: set[str] = set()
-        for row in doc.modifiers:
-            if row.modifier_code in seen_modifiers:
-                extra_problems[f.document_id].append(
-                    f"line {row.line_number}: modifier {row.modifier_code} listed twice; first row kept"
-                )
-                continue
-            seen_modifiers.add(row.modifier_code)
-            modifier_dim.setdefault(
-                row.modifier_code,
+
+
+def _add_payers(corpus: _Corpus, f: DocumentFile) -> None:
+    seen: set[str] = set()
+    for name in f.parsed.payers:
+        match = corpus.payers.resolve(name)
+        if not match.is_resolved:
+            corpus.payer_dim.setdefault(
+                match.payer_id,
                 {
-                    "modifier_code": row.modifier_code,
-                    "description": row.description,
-                    "is_real_modifier": row.modifier_code != "00",
-                    "in_reference": False,
+                    "payer_id": match.payer_id,
+                    "payer_name": match.payer_name,
+                    "payer_type": None,
+                    "parent_organization": None,
+                    "sop_typology_code": None,
+                    "is_resolved": False,
                 },
             )
-            code_modifiers.append(
+        if match.payer_id not in seen:
+            seen.add(match.payer_id)
+            corpus.code_payers.append(
                 {
-                    "code": code,
-                    "modifier_code": row.modifier_code,
-                    "when_to_use": row.when_to_use,
-                    "description_in_document": row.description,
+                    "code": f.parsed.code,
+                    "payer_id": match.payer_id,
+                    "name_in_document": name,
                     "document_id": f.document_id,
                 }
             )
-        seen_payers: set[str] = set()
-        for name in doc.payers:
-            match = payers.resolve(name)
+
+
+def _add_care_sites(corpus: _Corpus, f: DocumentFile) -> None:
+    seen: set[str] = set()
+    for source, names in ((SOURCE_TYPICAL_SITE, f.parsed.typical_sites), (SOURCE_SUMMARY, f.parsed.summary_sites)):
+        for name in names:
+            match = corpus.sites.resolve(name)
             if not match.is_resolved:
-                payer_dim.setdefault(
-                    match.payer_id,
+                corpus.site_dim.setdefault(
+                    match.care_site_id,
                     {
-                        "payer_id": match.payer_id,
-                        "payer_name": match.payer_name,
-                        "payer_type": None,
-                        "parent_organization": None,
+                        "care_site_id": match.care_site_id,
+                        "care_site_name": match.care_site_name,
+                        "pos_codes": [],
+                        "cms_facility_setting": None,
                         "is_resolved": False,
                     },
                 )
-            if match.payer_id not in seen_payers:
-                seen_payers.add(match.payer_id)
-                code_payers.append(
-                    {"code": code, "payer_id": match.payer_id, "name_in_document": name, "document_id": f.document_id}
+            if match.care_site_id not in seen:
+                seen.add(match.care_site_id)
+                corpus.code_care_sites.append(
+                    {
+                        "code": f.parsed.code,
+                        "care_site_id": match.care_site_id,
+                        "name_in_document": name,
+                        "source": source,
+                        "document_id": f.document_id,
+                    }
                 )
-        seen_sites: set[str] = set()
-        for source, names in ((SOURCE_TYPICAL_SITE, doc.typical_sites), (SOURCE_SUMMARY, doc.summary_sites)):
-            for name in names:
-                match = sites.resolve(name)
-                if not match.is_resolved:
-                    site_dim.setdefault(
-                        match.care_site_id,
-                        {
-                            "care_site_id": match.care_site_id,
-                            "care_site_name": match.care_site_name,
-                            "pos_codes": [],
-                            "cms_facility_setting": None,
-                            "is_resolved": False,
-                        },
-                    )
-                if match.care_site_id not in seen_sites:
-                    seen_sites.add(match.care_site_id)
-                    code_care_sites.append(
-                        {
-                            "code": code,
-                            "care_site_id": match.care_site_id,
-                            "name_in_document": name,
-                            "source": source,
-                            "document_id": f.document_id,
-                        }
-                    )
 
+
+def _document_rows(
+    files: list[DocumentFile], winner_ids: set[str], extra_problems: dict[str, list[str]], parsed_at: datetime
+) -> tuple[list[dict], list[dict]]:
     documents, sections = [], []
     for f in files:
         doc = f.parsed
         problems = doc.problems + extra_problems[f.document_id]
         status = doc.status
-        superseded = doc.contributes and f.document_id not in winner_ids
-        if superseded:
-            status = REJECTED
+        if doc.contributes and f.document_id not in winner_ids:
+            status = REJECTED  # superseded by a newer document for the same code
         elif problems and status == PARSED:
             status = PARTIAL
         documents.append(
@@ -183,7 +254,7 @@ def build_core_rows(files: list[DocumentFile], reference: ReferenceData, parsed_
                 "document_id": f.document_id,
                 "source_path": f.source_path,
                 "sha256": f.sha256,
-                "code": doc.code if status != REJECTED else None,
+                "code": doc.code if status in (PARSED, PARTIAL) else None,
                 "declared_code": doc.code,
                 "status": status,
                 "problems": "; ".join(problems),
@@ -196,41 +267,28 @@ def build_core_rows(files: list[DocumentFile], reference: ReferenceData, parsed_
                 "title": doc.title,
             }
         )
-        for section in doc.sections:
-            sections.append(
-                {
-                    "document_id": f.document_id,
-                    "ordinal": section.ordinal,
-                    "heading": section.heading,
-                    "body": section.body,
-                }
-            )
-    status_by_doc = {row["document_id"]: row["status"] for row in documents}
-    for row in codes:
-        row["document_status"] = status_by_doc[row["document_id"]]
-
-    return CoreRows(
-        {
-            "documents": documents,
-            "document_sections": sections,
-            "codes": codes,
-            "modifiers": list(modifier_dim.values()),
-            "code_modifiers": code_modifiers,
-            "payers": list(payer_dim.values()),
-            "payer_aliases": [dict(row) for row in reference.payer_aliases],
-            "code_payers": code_payers,
-            "care_sites": list(site_dim.values()),
-            "care_site_aliases": [
-                {"alias": row["alias"], "care_site_id": row["care_site_id"], "why": row["why"] or None}
-                for row in reference.care_site_aliases
-            ],
-            "code_care_sites": code_care_sites,
-            "place_of_service": [dict(row) for row in reference.place_of_service],
-        }
-    )
+        sections += [
+            {"document_id": f.document_id, "ordinal": s.ordinal, "heading": s.heading, "body": s.body}
+            for s in doc.sections
+        ]
+    return documents, sections
 
 
-def _pick_winners(files: list[DocumentFile], extra_problems: dict[str, list[str]]) -> list[DocumentFile]:
+def absorb_rejections(documents: list[dict], problems_by_document: dict[str, list[str]]) -> list[dict]:
+    """A row the contracts kept out of a table makes its document partial, with the reason in its problems."""
+    absorbed = []
+    for row in documents:
+        extra = problems_by_document.get(row["document_id"])
+        if extra:
+            problems = [*row["problems_list"], *extra]
+            status = PARTIAL if row["status"] == PARSED else row["status"]
+            row = {**row, "problems_list": problems, "problems": "; ".join(problems), "problem_count": len(problems)}
+            row["status"] = status
+        absorbed.append(row)
+    return absorbed
+
+
+def pick_winners(files: list[DocumentFile], extra_problems: dict[str, list[str]]) -> list[DocumentFile]:
     by_code: dict[str, list[DocumentFile]] = {}
     for f in files:
         if f.parsed.contributes:

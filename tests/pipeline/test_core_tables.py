@@ -34,8 +34,10 @@ def test_seed_code_has_its_five_payers_and_care_sites(pipeline_env):
     assert code == "32994"
     assert payers == ["Aetna", "Blue Cross Blue Shield", "Cigna Healthcare", "Medicare", "UnitedHealthcare"]
     assert pos_codes == ["19", "22", "24"]
-    assert all(e.passed for e in result.get_asset_check_evaluations())
-    assert len(result.get_asset_check_evaluations()) >= 13
+    evaluations = result.get_asset_check_evaluations()
+    assert all(e.passed for e in evaluations)
+    checked = {e.asset_key.to_user_string() for e in evaluations if e.asset_check_key.name == "contract"}
+    assert checked == {f"{c.schema_name}/{c.table_name}" for c in CONTRACTS_BY_TABLE.values() if c.schema_name == "core"}
 
 
 def test_second_run_is_identical_and_uses_the_parse_cache(pipeline_env):
@@ -109,12 +111,16 @@ def test_contract_check_fails_and_shows_failing_rows(pipeline_env):
     codes = report_to_check_result(evaluate_contract(con, CONTRACTS_BY_TABLE["core.codes"]))
     refs = report_to_check_result(evaluate_references(con, CONTRACTS_BY_TABLE["core.code_payers"]))
     con.close()
+    [(tampered,)] = pipeline_env.query("SELECT count(*) FROM core.codes")
     assert not codes.passed
-    failing = {k for k in codes.metadata if k.startswith("failing:")}
-    assert "failing: code str_matches" in failing and "failing: code_system isin" in failing
-    assert codes.metadata["failing: code str_matches"].data["sample"][0]["code"] == "BAD!"
+    assert codes.metadata["failing_rows: code fullmatch"].value == tampered // 2
+    assert codes.metadata["failing_rows: code_system isin"].value == tampered // 2
+    assert codes.metadata["failing_rows"].value >= tampered  # two rules fail on every tampered row
+    assert "| BAD! |" in codes.metadata["sample: code fullmatch"].value
+    assert f"code fullmatch: {tampered // 2:,} rows" in codes.description
     assert not refs.passed
-    assert refs.metadata["failing: payer_id references core.payers.payer_id"].data["sample"] == [{"payer_id": "aetna"}]
+    assert refs.metadata["failing_rows: payer_id references core.payers.payer_id"].value == 1
+    assert "| aetna |" in refs.metadata["sample: payer_id references core.payers.payer_id"].value
 
 
 def test_rows_failing_the_contract_never_reach_the_table(pipeline_env, monkeypatch):
@@ -136,12 +142,15 @@ def test_rows_failing_the_contract_never_reach_the_table(pipeline_env, monkeypat
         )
         return rows
 
-    monkeypatch.setattr("pipeline.assets.core_documents.build_core_rows", with_bad_row)
+    monkeypatch.setattr("pipeline.documents_load.build_core_rows", with_bad_row)
     result = run_pipeline(pipeline_env, "group:core")
     assert result.success
     assert pipeline_env.query("SELECT count(*) FROM core.code_care_sites WHERE source = 'hallway'") == [(0,)]
-    [(table, reason)] = pipeline_env.query("SELECT table_name, reason FROM core.rejected_rows")
-    assert table == "core.code_care_sites" and "source failed isin" in reason
+    [(table, source, reasons, legacy)] = pipeline_env.query(
+        "SELECT table_name, source_file, reasons, reason FROM core.rejected_rows"
+    )
+    assert table == "core.code_care_sites" and source == "000_39b65fcce32c74e2.txt"
+    assert "source isin (value hallway)" in reasons and legacy == reasons
     [(status, problems)] = pipeline_env.query(
         "SELECT status, problems FROM core.documents WHERE document_id = '000_39b65fcce32c74e2.txt'"
     )
@@ -167,15 +176,15 @@ def test_row_rules_are_enforced_before_writing(pipeline_env, monkeypatch):
                 row["code_system"] = "CPT"
         return rows
 
-    monkeypatch.setattr("pipeline.assets.core_documents.build_core_rows", mislabelled)
+    monkeypatch.setattr("pipeline.documents_load.build_core_rows", mislabelled)
     assert run_pipeline(pipeline_env, "group:core").success
     assert pipeline_env.query("SELECT count(*) FROM core.codes WHERE code = 'C9751'") == [(0,)]
-    [(reason,)] = pipeline_env.query("SELECT reason FROM core.rejected_rows WHERE table_name = 'core.codes'")
-    assert "row rule 'code matches code_system' failed" in reason
+    [(reason,)] = pipeline_env.query("SELECT reasons FROM core.rejected_rows WHERE table_name = 'core.codes'")
+    assert "row rule 'code matches code_system'" in reason
     # Its bridges cannot reference a code that was not loaded, so they are held back too, with the reason.
     assert pipeline_env.query("SELECT count(*) FROM core.code_payers WHERE code = 'C9751'") == [(0,)]
     assert pipeline_env.query(
-        "SELECT count(*) > 0 FROM core.rejected_rows WHERE table_name = 'core.code_payers' AND reason LIKE '%not in core.codes%'"
+        "SELECT count(*) > 0 FROM core.rejected_rows WHERE table_name = 'core.code_payers' AND reasons LIKE '%C9751 not in core.codes%'"
     ) == [(True,)]
     [(status,)] = pipeline_env.query(
         "SELECT status FROM core.documents WHERE document_id = 'C9751_bronchoscopic_microwave.txt'"

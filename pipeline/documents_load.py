@@ -1,0 +1,216 @@
+"""Documents folder → the ``core`` tables, in one transaction.
+
+The steps, as the README describes them:
+1. read the folder: every entry, one file's bytes at a time (skipped and unreadable
+   entries are recorded, never dropped);
+2. parse what the parse cache does not already hold for that content;
+3. apply the corpus rules (``core.corpus.build_core_rows``);
+4. write every core table and gate it against its contract (``contract_checks.gate_table``),
+   referenced tables first; rejected rows go to ``core.rejected_rows`` and make their
+   document partial (``core.corpus.absorb_rejections``);
+5. log which tables changed, and how many rows left with documents removed on purpose.
+An exception inside the transaction is an infrastructure failure: everything rolls back.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pipeline.contract_checks import gate_table
+from pipeline.contracts.core_tables import CORE_CONTRACTS
+from pipeline.contracts.table_contract import TableContract
+from pipeline.core.corpus import DocumentFile, absorb_rejections, build_core_rows
+from pipeline.core.document_parser import ParsedDocument, parse_document, parser_fingerprint, reject_oversize
+from pipeline.core.domains import REJECTED, SKIPPED
+from pipeline.core.known_names import KnownNames
+from pipeline.core.reference_data import ReferenceData
+from pipeline.document_folder import DocumentSource, iter_documents
+from pipeline.failures import InfrastructureFailure
+from pipeline.parse_cache import ParseCache, cache_key
+from pipeline.table_changes import record_change
+from pipeline.warehouse_tables import ensure_schemas, frame_for, replace_table, run_in_transaction
+
+CONTRACTS = {c.table: c for c in CORE_CONTRACTS}
+DOCUMENTS = "core.documents"
+REJECTED_ROWS = "core.rejected_rows"
+ALLOW_SHRINK_ENV = "CPT_ALLOW_SHRINK"
+
+
+class EmptySourceFolder(RuntimeError):
+    """The folder has nothing in it while the warehouse holds its data: most likely a missing mount."""
+
+
+@dataclass
+class DocumentsLoad:
+    counts: dict[str, int] = field(default_factory=dict)
+    statuses: dict[str, int] = field(default_factory=dict)
+    parsed: int = 0
+    from_cache: int = 0
+    attention: list[tuple[str, str, str]] = field(default_factory=list)  # (document_id, status, problems)
+    removed: list[str] = field(default_factory=list)
+    changed_tables: list[str] = field(default_factory=list)
+
+
+def load_documents(con, directory: Path, reference: ReferenceData, max_bytes: int) -> DocumentsLoad:
+    known = KnownNames.from_reference(reference)
+    ensure_schemas(con, "core", "internal")
+    cache = ParseCache(con, cache_key(parser_fingerprint(), known.digest, max_bytes))
+    files = [_parsed_file(source, cache, known, max_bytes) for source in iter_documents(directory, max_bytes)]
+    previous_ids = _previous_document_ids(con)
+    removed = sorted(previous_ids - {f.document_id for f in files})
+    _refuse_empty_folder(directory, files, previous_ids)
+    rows = build_core_rows(files, reference, parsed_at=datetime.now(UTC).replace(tzinfo=None))
+    load = DocumentsLoad(parsed=len(cache.fresh), from_cache=sum(1 for f in files if f.sha256) - len(cache.fresh))
+    load.removed = removed
+
+    def write(con) -> None:
+        load.changed_tables = _write_and_gate(con, rows.tables, removed)
+        cache.save(con, {f.sha256 for f in files if f.sha256})
+
+    try:
+        run_in_transaction(con, write)
+    except Exception as exc:
+        raise InfrastructureFailure(f"loading the documents folder {directory} into the warehouse", exc) from exc
+    _summarize(con, load)
+    return load
+
+
+def _parsed_file(source: DocumentSource, cache: ParseCache, known: KnownNames, max_bytes: int) -> DocumentFile:
+    parsed = _parse(source, cache, known, max_bytes)
+    return DocumentFile(
+        document_id=source.document_id,
+        source_path=str(source.path),
+        sha256=source.sha256,
+        size_bytes=source.size_bytes,
+        modified_at=source.modified_at,
+        parsed=parsed,
+    )
+
+
+def _parse(source: DocumentSource, cache: ParseCache, known: KnownNames, max_bytes: int) -> ParsedDocument:
+    if source.skipped_reason is not None:
+        return ParsedDocument(status=SKIPPED, problems=[source.skipped_reason])
+    if source.read_error is not None:
+        return ParsedDocument(status=REJECTED, problems=[source.read_error])
+    if source.data is None:  # over the size limit: never cached, so raising the limit takes effect
+        return reject_oversize(source.size_bytes, max_bytes)
+    parsed = cache.get(source.sha256)
+    if parsed is None:
+        parsed = parse_document(source.data, max_bytes=max_bytes, known_names=known)
+        cache.put(source.sha256, parsed)
+    return parsed
+
+
+def _previous_document_ids(con) -> set[str]:
+    exists = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'core' AND table_name = 'documents'"
+    ).fetchone()[0]
+    return {row[0] for row in con.execute(f"SELECT document_id FROM {DOCUMENTS}").fetchall()} if exists else set()
+
+
+def _refuse_empty_folder(directory: Path, files: list[DocumentFile], previous_ids: set[str]) -> None:
+    if files or not previous_ids or os.environ.get(ALLOW_SHRINK_ENV) == "1":
+        return
+    raise EmptySourceFolder(
+        f"documents folder {directory} is empty but the warehouse holds {len(previous_ids)} documents from it; "
+        f"is a mount missing? Nothing was changed. Set {ALLOW_SHRINK_ENV}=1 to remove them on purpose."
+    )
+
+
+def gate_order(contracts: list[TableContract]) -> list[TableContract]:
+    """Referenced tables before the tables that reference them (from the contracts' foreign keys)."""
+    by_table = {c.table: c for c in contracts}
+    ordered: list[TableContract] = []
+    visiting: set[str] = set()
+
+    def visit(contract: TableContract) -> None:
+        if contract in ordered or contract.table in visiting:
+            return
+        visiting.add(contract.table)
+        for fk in contract.foreign_keys:
+            if fk.ref_table in by_table and fk.ref_table != contract.table:
+                visit(by_table[fk.ref_table])
+        ordered.append(contract)
+
+    for contract in contracts:
+        visit(contract)
+    return ordered
+
+
+def _write_and_gate(con, tables: dict[str, list[dict]], removed: list[str]) -> list[str]:
+    before = {table: _fingerprint(con, table) for table in CONTRACTS}
+    leaving = _rows_of_removed_documents(con, removed, before)
+    replace_table(con, CONTRACTS[REJECTED_ROWS], frame_for(CONTRACTS[REJECTED_ROWS], []))
+    problems: dict[str, list[str]] = {}
+    gated = [c for c in gate_order(list(CONTRACTS.values())) if c.table != REJECTED_ROWS]
+    for contract in gated:
+        replace_table(con, contract, frame_for(contract, tables[contract.table_name]))
+        if contract.table == DOCUMENTS:
+            continue  # gated last, once the rejections of every other table are absorbed
+        for rejection in gate_table(con, contract, source_column=_source_column(contract), reject_table=REJECTED_ROWS):
+            if rejection.source is not None:
+                problems.setdefault(rejection.source, []).append(
+                    f"a {contract.table} row was not loaded: {rejection.reasons}"
+                )
+    documents = absorb_rejections(tables["documents"], problems)
+    replace_table(con, CONTRACTS[DOCUMENTS], frame_for(CONTRACTS[DOCUMENTS], documents))
+    gate_table(con, CONTRACTS[DOCUMENTS], source_column="document_id", reject_table=REJECTED_ROWS)
+    _copy_legacy_reject_columns(con)
+    return _log_changes(con, before, leaving, removed)
+
+
+def _source_column(contract: TableContract) -> str | None:
+    return "document_id" if "document_id" in contract.column_names else None
+
+
+def _copy_legacy_reject_columns(con) -> None:
+    con.execute(
+        f"UPDATE {REJECTED_ROWS} SET document_id = source_file, row_json = row_data, reason = reasons "
+        "WHERE row_json IS NULL"
+    )
+
+
+def _fingerprint(con, table: str) -> tuple | None:
+    schema, name = table.split(".")
+    exists = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?", [schema, name]
+    ).fetchone()[0]
+    if not exists:
+        return None
+    return con.execute(f"SELECT count(*), bit_xor(hash(t)) FROM {table} t").fetchone()
+
+
+def _rows_of_removed_documents(con, removed: list[str], before: dict) -> dict[str, int]:
+    """Rows each table holds for documents that left the folder: the shrink their removal explains."""
+    if not removed:
+        return {}
+    counts = {}
+    for table, contract in CONTRACTS.items():
+        if before[table] is not None and "document_id" in contract.column_names:
+            counts[table] = con.execute(
+                f"SELECT count(*) FROM {table} WHERE list_contains(?, document_id)", [removed]
+            ).fetchone()[0]
+    return counts
+
+
+def _log_changes(con, before: dict, leaving: dict[str, int], removed: list[str]) -> list[str]:
+    changed = []
+    for table in CONTRACTS:
+        if before[table] is not None and _fingerprint(con, table) == before[table]:
+            continue
+        removed_rows = leaving.get(table, 0)
+        record_change(con, table, removed_rows=removed_rows, removed_sources=removed if removed_rows else ())
+        changed.append(table)
+    return changed
+
+
+def _summarize(con, load: DocumentsLoad) -> None:
+    for contract in CORE_CONTRACTS:
+        load.counts[contract.table] = con.execute(f"SELECT count(*) FROM {contract.table}").fetchone()[0]
+    load.statuses = dict(con.execute(f"SELECT status, count(*) FROM {DOCUMENTS} GROUP BY 1 ORDER BY 1").fetchall())
+    load.attention = con.execute(
+        f"SELECT document_id, status, problems FROM {DOCUMENTS} WHERE status <> 'parsed' ORDER BY status, document_id"
+    ).fetchall()

@@ -1,0 +1,70 @@
+"""Parse results cached by content, so an unchanged document is never parsed twice.
+
+The key is the file's SHA-256 plus everything else that changes a parse result: the
+parser's own source (``parser_fingerprint``), the known payer and care-site names
+the list splitter protects (the reference CSVs), and the size limit. Changing any of
+them re-parses every document. A document rejected only for its size is never
+cached: raising ``CPT_MAX_DOCUMENT_BYTES`` must let it through on the next run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pandas as pd
+
+from pipeline.core.document_parser import ParsedDocument, from_json_dict, to_json_dict
+from pipeline.warehouse_tables import registered
+
+CACHE_TABLE = "internal.parse_cache"
+
+
+def cache_key(parser_fingerprint: str, known_names_digest: str, max_bytes: int) -> str:
+    text = f"{parser_fingerprint}|{known_names_digest}|{max_bytes}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+class ParseCache:
+    """sha256 -> parse for one cache key; loaded once per run, written in the run's transaction."""
+
+    def __init__(self, con, key: str):
+        self.key = key
+        con.execute("CREATE SCHEMA IF NOT EXISTS internal")
+        con.execute(
+            f"CREATE TABLE IF NOT EXISTS {CACHE_TABLE} (sha256 VARCHAR PRIMARY KEY, parser_version VARCHAR, payload VARCHAR)"
+        )
+        self._payloads = dict(
+            con.execute(f"SELECT sha256, payload FROM {CACHE_TABLE} WHERE parser_version = ?", [key]).fetchall()
+        )
+        self.fresh: dict[str, ParsedDocument] = {}
+
+    def get(self, sha256: str) -> ParsedDocument | None:
+        if sha256 in self.fresh:
+            return self.fresh[sha256]
+        payload = self._payloads.get(sha256)
+        return from_json_dict(json.loads(payload)) if payload is not None else None
+
+    def put(self, sha256: str, parsed: ParsedDocument, *, cacheable: bool = True) -> None:
+        if cacheable:
+            self.fresh[sha256] = parsed
+
+    def save(self, con, current_hashes: set[str]) -> None:
+        """Keep exactly one cached parse per current file content, under the current key."""
+        payloads = pd.DataFrame(
+            {
+                "sha256": list(self.fresh),
+                "parser_version": [self.key] * len(self.fresh),
+                "payload": [json.dumps(to_json_dict(doc)) for doc in self.fresh.values()],
+            },
+            dtype=object,
+        )
+        current = pd.DataFrame({"sha256": sorted(current_hashes)}, dtype=object)
+        with registered(con, "_fresh_payloads", payloads), registered(con, "_current_hashes", current):
+            con.execute(
+                f"DELETE FROM {CACHE_TABLE} WHERE parser_version <> ? "
+                "OR sha256 NOT IN (SELECT sha256 FROM _current_hashes) "
+                "OR sha256 IN (SELECT sha256 FROM _fresh_payloads)",
+                [self.key],
+            )
+            con.execute(f"INSERT INTO {CACHE_TABLE} SELECT sha256, parser_version, payload FROM _fresh_payloads")
