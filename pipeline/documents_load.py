@@ -28,7 +28,7 @@ from pipeline.core.domains import REJECTED, SKIPPED
 from pipeline.core.known_names import KnownNames
 from pipeline.core.reference_data import ReferenceData
 from pipeline.document_folder import DocumentSource, iter_documents
-from pipeline.failures import InfrastructureFailure
+from pipeline.failures import infrastructure_failure
 from pipeline.parse_cache import ParseCache, cache_key
 from pipeline.table_changes import record_change
 from pipeline.warehouse_tables import ensure_schemas, frame_for, replace_table, run_in_transaction
@@ -54,7 +54,9 @@ class DocumentsLoad:
     changed_tables: list[str] = field(default_factory=list)
 
 
-def load_documents(con, directory: Path, reference: ReferenceData, max_bytes: int) -> DocumentsLoad:
+def load_documents(
+    con, directory: Path, reference: ReferenceData, max_bytes: int, warehouse_path: Path | None = None
+) -> DocumentsLoad:
     known = KnownNames.from_reference(reference)
     ensure_schemas(con, "core", "internal")
     cache = ParseCache(con, cache_key(parser_fingerprint(), known.digest, max_bytes))
@@ -73,7 +75,8 @@ def load_documents(con, directory: Path, reference: ReferenceData, max_bytes: in
     try:
         run_in_transaction(con, write)
     except Exception as exc:
-        raise InfrastructureFailure(f"loading the documents folder {directory} into the warehouse", exc) from exc
+        what = f"loading the documents folder {directory} into the warehouse (rolled back; nothing was deleted)"
+        raise infrastructure_failure(what, exc, path=warehouse_path) from exc
     _summarize(con, load)
     return load
 

@@ -68,3 +68,9 @@ def free_space_hint(path: Path, needed_bytes: int | None = None) -> str:
         return f"check free space under {folder}"
     needed = f"; this step needed about {needed_bytes / 1e6:,.0f} MB" if needed_bytes else ""
     return f"{free / 1e6:,.0f} MB free under {folder}{needed}; free some space and rerun (nothing was published)"
+
+
+def infrastructure_failure(what: str, exc: BaseException, *, path: Path | None = None) -> InfrastructureFailure:
+    """Wrap ``exc``, adding where the disk is full and how much is free when that is the cause."""
+    hint = free_space_hint(path) if path is not None and is_disk_full(exc) else ""
+    return InfrastructureFailure(what, exc, hint)

@@ -20,6 +20,7 @@ import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
 
+from pipeline.failures import describe
 from pipeline.settings import Paths, env_int
 
 LOCK_POLL_SECONDS = 2.0
@@ -82,10 +83,6 @@ class WarehouseResource(DuckDBResource):
             lock_timeout_seconds=env_int("CPT_WRITER_LOCK_TIMEOUT_SECONDS", 6 * 3600),
         )
 
-    @property
-    def path(self) -> str:
-        return self.database
-
     @contextmanager
     def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator[WarehouseResource]:
         with writer_lock(Path(self.database), timeout_seconds=self.lock_timeout_seconds, log=context.log):
@@ -93,9 +90,36 @@ class WarehouseResource(DuckDBResource):
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        Path(self.database).parent.mkdir(parents=True, exist_ok=True)
-        with self.get_connection() as con:
+        """Open the working file once, without retries: this run holds the writer lock, so a failure to open
+        is never a wait-and-see contention but a real problem, reported at once with what to do."""
+        path = Path(self.database)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            con = duckdb.connect(str(path), read_only=False, config=dict(self.connection_config))
+        except duckdb.Error as exc:
+            raise WorkingFileUnusable(path, exc) from exc
+        try:
             yield con
+        finally:
+            con.close()
+
+
+class WorkingFileUnusable(RuntimeError):
+    """The working DuckDB file cannot be opened: corrupt, unreadable, or held by another program."""
+
+    def __init__(self, path: Path, cause: BaseException):
+        if "lock" in str(cause).lower():
+            advice = (
+                "another program has it open (BI tools must open the serving file, never the working file); "
+                "close it and rerun"
+            )
+        else:
+            advice = (
+                f"it is derived data: delete {path} (and {path.name}.wal if present) and run "
+                "`uv run cpt-warehouse build`, which rebuilds every table from the source folders; the BI "
+                "snapshot is untouched until that run publishes"
+            )
+        super().__init__(f"the working warehouse {path} cannot be opened ({describe(cause)}); {advice}")
 
 
 class SourcesResource(dg.ConfigurableResource):

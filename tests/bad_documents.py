@@ -48,10 +48,11 @@ def bad_corpus() -> dict[str, tuple[bytes, str, str]]:
         + "".join(f"<p>{line}</p>" for line in good("0603T").splitlines() if "|" not in line)
         + "<table><tr><th>Modifier</th><th>Description</th><th>When to Use</th></tr></table></body></html>"
     )
+    # A valid title, so the hostile payer and title text travel all the way into the tables as data.
     sql = (
         good("47383")
-        .replace("CPT 47383:", "CPT 47383'; DROP TABLE core.codes; --:")
-        .replace("Aetna, Cigna", "Robert'); DELETE FROM core.payers; --, Cigna")
+        .replace("Ablation of a Test Tumor", "Ablation'; DROP TABLE core.codes; --")
+        .replace("Aetna, Cigna", "Robert' OR '1'='1' -- DELETE FROM core.payers, Cigna")
     )
     huge = good("50593") + ("Filler line for a runaway export. " * 40 + "\n") * 16_000
     return {
@@ -66,7 +67,7 @@ def bad_corpus() -> dict[str, tuple[bytes, str, str]]:
         "duplicate_32994_older.txt": (good("32994").encode(), "rejected", "superseded"),
         "huge_20mb.txt": (huge.encode(), "rejected", "over the 5.0 MB limit"),
         "wrapped.html": (html.encode(), "partial", "wrapped in HTML"),
-        "sql_injection.txt": (sql.encode(), "rejected", "no valid title line"),
+        "sql_injection.txt": (sql.encode(), "parsed", ""),
         "four_digit_code.txt": (good("3299").encode(), "rejected", "not a valid CPT code"),
         "hcpcs_written_as_cpt.txt": (good("J1234").encode(), "rejected", "not a valid CPT code"),
         "missing_parts.txt": (

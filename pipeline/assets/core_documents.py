@@ -36,7 +36,9 @@ def max_document_bytes() -> int:
 def core_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResource, sources: SourcesResource):
     reference = load_reference_data(Path(sources.reference_dir))
     with warehouse.connect() as con:
-        load = load_documents(con, Path(sources.documents_dir), reference, max_document_bytes())
+        load = load_documents(
+            con, Path(sources.documents_dir), reference, max_document_bytes(), warehouse_path=Path(warehouse.database)
+        )
     context.log.info(
         f"{sum(load.statuses.values())} documents: {load.parsed} parsed, {load.from_cache} from the parse cache; "
         f"tables changed: {', '.join(load.changed_tables) or 'none'}"
