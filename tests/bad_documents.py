@@ -50,9 +50,9 @@ def bad_corpus() -> dict[str, tuple[bytes, str, str]]:
     )
     # A valid title, so the hostile payer and title text travel all the way into the tables as data.
     sql = (
-        good("47383")
+        good("0605T")
         .replace("Ablation of a Test Tumor", "Ablation'; DROP TABLE core.codes; --")
-        .replace("Aetna, Cigna", "Robert' OR '1'='1' -- DELETE FROM core.payers, Cigna")
+        .replace("Aetna, Cigna", "Robert'') -- DELETE FROM core.payers, Cigna")
     )
     huge = good("50593") + ("Filler line for a runaway export. " * 40 + "\n") * 16_000
     return {
@@ -66,7 +66,7 @@ def bad_corpus() -> dict[str, tuple[bytes, str, str]]:
         "ragged_table.txt": (ragged.encode(), "partial", "row has 2 cells, expected 3"),
         "duplicate_32994_older.txt": (good("32994").encode(), "rejected", "superseded"),
         "huge_20mb.txt": (huge.encode(), "rejected", "over the 5.0 MB limit"),
-        "wrapped.html": (html.encode(), "partial", "wrapped in HTML"),
+        "wrapped.html": (html.encode(), "partial", "modifier table has a header but no rows"),
         "sql_injection.txt": (sql.encode(), "parsed", ""),
         "four_digit_code.txt": (good("3299").encode(), "rejected", "not a valid CPT code"),
         "hcpcs_written_as_cpt.txt": (good("J1234").encode(), "rejected", "not a valid CPT code"),

@@ -83,15 +83,17 @@ def test_partial_documents_contribute_what_they_say(runs):
 
 
 def test_good_documents_lose_nothing(runs):
-    clean, _, mixed, _, _ = runs
+    clean, _, mixed, _, expected = runs
     codes = ", ".join(f"'{c}'" for (c,) in clean.query("SELECT code FROM core.codes"))
     documents = ", ".join(f"'{d}'" for (d,) in clean.query("SELECT document_id FROM core.documents"))
     for name, sql in FACT_QUERIES.items():
         query = sql.format(codes=codes, documents=documents)
         assert clean.query(query) == mixed.query(query), name
-    assert mixed.query("SELECT count(*) FROM core.documents WHERE status = 'parsed'") == clean.query(
-        "SELECT count(*) FROM core.documents"
-    )
+    [(clean_documents,)] = clean.query("SELECT count(*) FROM core.documents")
+    parsed_bad = sum(1 for status, _ in expected.values() if status == "parsed")
+    assert mixed.query("SELECT count(*) FROM core.documents WHERE status = 'parsed'") == [
+        (clean_documents + parsed_bad,)
+    ]
 
 
 def test_sql_like_text_is_data_not_sql(runs):
@@ -102,6 +104,6 @@ def test_sql_like_text_is_data_not_sql(runs):
         "SELECT p.payer_name, cp.name_in_document FROM core.code_payers cp JOIN core.payers p USING (payer_id) "
         "WHERE cp.document_id = 'sql_injection.txt' ORDER BY 1"
     )
-    assert ("Robert' OR '1'='1' -- DELETE FROM core.payers", "Robert' OR '1'='1' -- DELETE FROM core.payers") in payers
+    assert ("Robert'') -- DELETE FROM core.payers", "Robert'') -- DELETE FROM core.payers") in payers
     # Every payer of the clean run is still there: nothing was deleted by the text.
     assert set(clean.query("SELECT payer_id FROM core.payers")) <= set(mixed.query("SELECT payer_id FROM core.payers"))
