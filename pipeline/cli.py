@@ -3,6 +3,7 @@
     cpt-warehouse build     materialize everything (same job as the schedule) and print a summary
     cpt-warehouse summary   print the summary of the current serving snapshot
     cpt-warehouse dictionary  print the data dictionary derived from the table contracts
+    cpt-warehouse fidelity DIR GOLD  parse DIR and compare every fact with GOLD/<file>.json (exit 0 at 100%)
 
 ``build`` uses the Dagster instance in $DAGSTER_HOME when set (runs then show in the UI),
 otherwise a throwaway one.
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipeline.failures import describe
 from pipeline.settings import Paths
 
 
@@ -53,7 +55,11 @@ def print_summary(serving_path: Path) -> None:
     if not serving_path.exists():
         print(f"No serving snapshot at {serving_path} yet.")
         return
-    con = duckdb.connect(str(serving_path), read_only=True)
+    try:
+        con = duckdb.connect(str(serving_path), read_only=True)
+    except (duckdb.Error, OSError) as exc:
+        print(f"Serving snapshot {serving_path} cannot be read: {describe(exc)}")
+        return
     try:
         print(f"Serving snapshot: {serving_path}")
         statuses = con.execute("SELECT status, count(*) FROM core.documents GROUP BY status ORDER BY status").fetchall()
@@ -92,7 +98,7 @@ def _print_join_example(con) -> None:
     code = row[0]
     rows = con.execute(
         "SELECT place_of_service, geo_level, count(*), sum(total_services), max(avg_allowed_amount), "
-        "any_value(care_sites), any_value(payer_count), bool_or(is_synthetic) "
+        "any_value(care_sites_text), any_value(payer_count), bool_or(is_synthetic) "
         "FROM marts.code_utilization WHERE code = ? GROUP BY ALL ORDER BY geo_level, place_of_service",
         [code],
     ).fetchall()
@@ -101,7 +107,7 @@ def _print_join_example(con) -> None:
         label = "synthetic sample" if synthetic else "CMS"
         print(
             f"  {level:8} {pos}: {n} row(s), {services or 0:,.0f} services, max avg allowed ${allowed or 0:,.2f}, "
-            f"care sites {', '.join(sites) or '-'}, {payers} payers ({label})"
+            f"care sites {sites or '-'}, {payers} payers ({label})"
         )
 
 
@@ -113,7 +119,16 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("build", help="materialize everything and print a summary")
     sub.add_parser("summary", help="print the summary of the serving snapshot")
     sub.add_parser("dictionary", help="print the data dictionary (Markdown) derived from the table contracts")
+    fidelity = sub.add_parser("fidelity", help="parse DIR and compare each document's facts with GOLD/<file>.json")
+    fidelity.add_argument("documents_dir", metavar="DIR", type=Path)
+    fidelity.add_argument("gold_dir", metavar="GOLD", type=Path)
     args = parser.parse_args(argv)
+    if args.command == "fidelity":
+        from pipeline.fidelity import main as fidelity_main
+        from pipeline.settings import env_int, env_path
+        from pipeline.core.text_decoding import DEFAULT_MAX_DOCUMENT_BYTES
+
+        return fidelity_main(args.documents_dir, args.gold_dir, env_path("CPT_REFERENCE_DIR"))
     if args.command == "build":
         return build()
     if args.command == "dictionary":
