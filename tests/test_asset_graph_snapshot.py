@@ -1,12 +1,21 @@
-"""Snapshot of the asset graph: keys, groups, dependencies and checks. A change here is a contract change
-for BI users and operators; update deliberately with UPDATE_SNAPSHOTS=1."""
+"""The asset graph as operators see it in the Dagster UI: keys, groups, lineage and checks.
+
+The snapshot is a contract for operators; a change is deliberate. Regenerate it with
+``uv run python -m tests.test_asset_graph_snapshot`` and review the diff.
+"""
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
+import dagster as dg
+
+from pipeline.assets.contract_metadata import SOURCE_ASSETS, report_to_check_result
+from pipeline.assets.marts import mart_inputs
+from pipeline.contract_checks import ContractReport, RuleResult
+from pipeline.contracts import ALL_CONTRACTS
+from pipeline.contracts.mart_tables import MART_CONTRACTS
 from pipeline.definitions import defs
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "asset_graph.json"
@@ -32,19 +41,58 @@ def current_graph() -> dict:
 
 
 def test_asset_graph_matches_snapshot():
-    graph = current_graph()
-    if os.environ.get("UPDATE_SNAPSHOTS") or not SNAPSHOT.exists():
-        SNAPSHOT.write_text(json.dumps(graph, indent=2) + "\n")
-    assert graph == json.loads(SNAPSHOT.read_text())
+    assert SNAPSHOT.exists(), "no snapshot: run `uv run python -m tests.test_asset_graph_snapshot` and review it"
+    assert current_graph() == json.loads(SNAPSHOT.read_text())
 
 
-def test_every_table_asset_has_descriptions_and_a_blocking_contract_check():
+def test_every_table_asset_has_descriptions_owners_and_a_blocking_contract_check():
     graph = defs.resolve_asset_graph()
+    assets = current_graph()
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
-        assert node.description, key
-        if key.path[0] == "serving":
+        assert node.description and node.owners, key
+        if key.path[0] in ("serving", "sources"):
             continue
-        assert "contract" in current_graph()[key.to_user_string()]["blocking_checks"], key
+        assert "contract" in assets[key.to_user_string()]["blocking_checks"], key
         for column in node.metadata["dagster/column_schema"].columns:
             assert column.description, f"{key.to_user_string()}.{column.name}"
+
+
+def test_sources_are_upstream_assets_where_the_lineage_starts():
+    graph = defs.resolve_asset_graph()
+    sources = {spec.key for spec in SOURCE_ASSETS}
+    assert all(graph.get(key).group_name == "sources" and not graph.get(key).parent_keys for key in sources)
+    for contract in ALL_CONTRACTS:
+        if contract.schema_name in ("core", "utilization"):
+            parents = graph.get(dg.AssetKey([contract.schema_name, contract.table_name])).parent_keys
+            assert parents & sources, f"{contract.table} does not start from a source folder"
+
+
+def test_each_mart_depends_on_exactly_the_tables_its_sql_reads():
+    graph = defs.resolve_asset_graph()
+    for contract in MART_CONTRACTS:
+        parents = {
+            ".".join(k.path) for k in graph.get(dg.AssetKey([contract.schema_name, contract.table_name])).parent_keys
+        }
+        assert parents == set(mart_inputs(contract)), contract.table
+    # The SQL is really parsed: code_utilization reads the geography table and not the provider table.
+    code_utilization = next(c for c in MART_CONTRACTS if c.table == "marts.code_utilization")
+    assert "utilization.physician_geo_service" in mart_inputs(code_utilization)
+    assert "utilization.physician_provider_service" not in mart_inputs(code_utilization)
+
+
+def test_a_failing_check_carries_a_count_and_a_readable_sample():
+    report = ContractReport(
+        "core.codes", 3, [RuleResult("code fullmatch", 1, [{"code": "BAD!", "code_system": "CPT"}])]
+    )
+    result = report_to_check_result(report)
+    assert not result.passed
+    assert result.metadata["failing_rows"].value == 1
+    assert result.metadata["failing_rows: code fullmatch"].value == 1
+    assert "| BAD! | CPT |" in result.metadata["sample: code fullmatch"].value
+    assert result.description == "core.codes: code fullmatch: 1 row"
+
+
+if __name__ == "__main__":
+    SNAPSHOT.write_text(json.dumps(current_graph(), indent=2) + "\n")
+    print(f"wrote {SNAPSHOT}")
