@@ -55,18 +55,20 @@ class PipelineEnv:
             con.close()
 
 
-@pytest.fixture
-def pipeline_env(tmp_path: Path) -> PipelineEnv:
-    """Sample documents and utilization copied into tmp_path; warehouse and serving files there too."""
-    documents = tmp_path / "documents"
-    utilization = tmp_path / "utilization"
+def make_pipeline_env(root: Path) -> PipelineEnv:
+    """Sample documents and utilization copied under ``root``; warehouse and serving files there too."""
+    documents = root / "documents"
+    utilization = root / "utilization"
     shutil.copytree(SAMPLE_DOCUMENTS, documents)
     utilization.mkdir()
     for csv_file in SAMPLE_UTILIZATION.glob("*.csv"):
         shutil.copy2(csv_file, utilization / csv_file.name)
-    return PipelineEnv(
-        tmp_path, documents, utilization, tmp_path / "wh" / "cpt.duckdb", tmp_path / "serving" / "cpt.duckdb"
-    )
+    return PipelineEnv(root, documents, utilization, root / "wh" / "cpt.duckdb", root / "serving" / "cpt.duckdb")
+
+
+@pytest.fixture
+def pipeline_env(tmp_path: Path) -> PipelineEnv:
+    return make_pipeline_env(tmp_path)
 
 
 def run_pipeline(env: PipelineEnv, selection: str | None = None, *, raise_on_error: bool = True):

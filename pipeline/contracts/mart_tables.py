@@ -19,6 +19,7 @@ from pipeline.core.domains import (
     CPT_OR_HCPCS,
     FACILITY_SETTINGS,
     GEO_LEVELS,
+    GEO_TYPES,
     LOADED_DOCUMENT_STATUSES,
     MODIFIER_CODE,
     PAYER_TYPES,
@@ -117,8 +118,17 @@ class CodeUtilization(pa.DataFrameModel):
         nullable=True, isin=list(FACILITY_SETTINGS), description="CMS setting: F facility, O office."
     )
     geo_level: Series[str] = pa.Field(nullable=True, isin=list(GEO_LEVELS), description="National or State.")
-    geo_code: Series[str] = pa.Field(nullable=True, description="State FIPS code; NULL on National rows.")
+    geo_code: Series[str] = pa.Field(
+        nullable=True,
+        description="State FIPS code or CMS pseudo-geography (9A-9E); NULL on National rows and blank-coded State rows.",
+    )
     geo_desc: Series[str] = pa.Field(nullable=True, description="Geography name.")
+    geo_type: Series[str] = pa.Field(
+        nullable=True,
+        isin=list(GEO_TYPES),
+        description="national, state (50 states and DC), territory, armed_forces, unknown or foreign_country; "
+        "sum State rows with geo_type = 'state' to avoid double counting. NULL on rows without utilization.",
+    )
     data_year: Series[pd.Int32Dtype] = pa.Field(
         nullable=True, description="Data year.", metadata={"sql_type": "INTEGER"}
     )
@@ -193,7 +203,7 @@ class Relationships(pa.DataFrameModel):
     """How the marts join to each other, to marts_lists and to core and utilization tables: one row per join, for
     BI users (DuckDB cannot declare foreign keys across schemas, and the SQLAlchemy inspector reads none)."""
 
-    from_table: Series[str] = pa.Field(description="Schema-qualified table on the many side.")
+    from_table: Series[str] = pa.Field(description="Schema-qualified table the join starts from.")
     from_columns: Series[str] = pa.Field(description="Its join columns, comma-separated, in the order of to_columns.")
     to_table: Series[str] = pa.Field(description="Schema-qualified table joined to.")
     to_columns: Series[str] = pa.Field(description="Its join columns, comma-separated.")
@@ -213,7 +223,11 @@ MART_CONTRACTS: tuple[TableContract, ...] = (
     TableContract(CodeOverviewLists, ("code",), (_OVERVIEW_FK,)),
     TableContract(CodeUtilizationCareSites, ("code", "place_of_service"), (_OVERVIEW_FK,)),
     TableContract(CodeOverview, ("code",), (ForeignKey("code", "core.codes", "code"),)),
-    TableContract(CodeUtilization, enforce_primary_key=False, foreign_keys=(_OVERVIEW_FK,)),
+    TableContract(
+        CodeUtilization,
+        enforce_primary_key=False,
+        foreign_keys=(_OVERVIEW_FK, ForeignKey("geo_code", "utilization.geographies", "geo_code")),
+    ),
     TableContract(CodePayers, ("code", "payer_id"), (_OVERVIEW_FK, ForeignKey("payer_id", "core.payers", "payer_id"))),
     TableContract(
         CodeCareSites,

@@ -2,32 +2,51 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
+from pipeline.contracts.mart_tables import (
+    BI_SCHEMA,
+    LISTS_SCHEMA,
+    MART_CONTRACTS,
+    relationship_rows,
+    relationships_sql,
+)
+from pipeline.mart_sql import MART_SQL_DIR
 from tests.conftest import run_pipeline
 
+SELECTION = "group:core or group:utilization or group:marts"
 
-@pytest.fixture
-def built(pipeline_env):
-    result = run_pipeline(pipeline_env, "group:core or group:utilization or group:marts")
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    from tests.conftest import make_pipeline_env
+
+    env = make_pipeline_env(tmp_path_factory.mktemp("marts"))
+    result = run_pipeline(env, SELECTION)
     assert result.success
-    return pipeline_env
+    return env
+
+
+def _text(items: list[str]) -> str | None:
+    return ", ".join(items) if items else None
 
 
 def test_code_utilization_has_national_and_state_rows_for_32994(built):
     rows = built.query(
-        "SELECT geo_level, place_of_service, care_sites, payer_count, title, is_synthetic FROM marts.code_utilization "
-        "WHERE code = '32994' ORDER BY geo_level, geo_code NULLS FIRST, place_of_service"
+        "SELECT geo_level, place_of_service, care_sites_text, payer_count, title, is_synthetic, data_year, "
+        "data_year_start FROM marts.code_utilization WHERE code = '32994' "
+        "ORDER BY geo_level, geo_code NULLS FIRST, place_of_service"
     )
-    levels = {r[0] for r in rows}
-    assert levels == {"National", "State"}
+    assert {r[0] for r in rows} == {"National", "State"}
     national = [r for r in rows if r[0] == "National"]
     assert [r[1] for r in national] == ["F", "O"]
-    facility = national[0]
-    assert facility[2] == ["Ambulatory surgery center", "Hospital outpatient department"]
-    assert national[1][2] == []  # no documented office setting for 32994
+    assert national[0][2] == "Ambulatory surgery center, Hospital outpatient department"
+    assert national[1][2] is None  # no documented office setting for 32994
     assert {r[3] for r in rows} == {5}
     assert all(r[5] for r in rows)
+    assert all(r[7] == dt.date(r[6], 1, 1) for r in rows)
 
 
 def test_code_utilization_grain_matches_the_geo_table(built):
@@ -40,29 +59,132 @@ def test_code_utilization_grain_matches_the_geo_table(built):
 
 def test_code_without_utilization_appears_once_with_null_measures(built):
     rows = built.query(
-        "SELECT place_of_service, total_services, has_utilization, payer_count FROM marts.code_utilization WHERE code = 'C9751'"
+        "SELECT place_of_service, total_services, has_utilization, payer_count, data_year_start, care_sites_text "
+        "FROM marts.code_utilization WHERE code = 'C9751'"
     )
-    assert rows == [(None, None, False, 1)]
+    assert rows == [(None, None, False, 1, None, None)]
 
 
-def test_office_care_site_matches_o_rows(built):
+def test_care_sites_text_is_the_list_of_the_rows_setting(built):
     rows = built.query(
-        "SELECT DISTINCT place_of_service, care_sites FROM marts.code_utilization WHERE code = '20982' ORDER BY 1"
+        "SELECT DISTINCT u.code, u.place_of_service, u.care_sites_text, l.care_sites FROM marts.code_utilization u "
+        "JOIN marts_lists.code_utilization_care_sites l USING (code, place_of_service)"
     )
-    assert rows == [
-        ("F", ["Ambulatory surgery center", "Hospital outpatient department"]),
-        ("O", ["Office"]),
-    ]
+    assert rows and all(text == _text(items) for _, _, text, items in rows)
+    assert built.query(
+        "SELECT DISTINCT place_of_service, care_sites_text FROM marts.code_utilization WHERE code = '20982' ORDER BY 1"
+    ) == [("F", "Ambulatory surgery center, Hospital outpatient department"), ("O", "Office")]
 
 
-def test_code_overview_lists(built):
+def test_code_overview_lists_and_their_text(built):
     [(modifiers, payers, care_sites, pos_codes)] = built.query(
-        "SELECT modifiers, payers, care_sites, pos_codes FROM marts.code_overview WHERE code = '32994'"
+        "SELECT modifiers, payers, care_sites, pos_codes FROM marts_lists.code_overview_lists WHERE code = '32994'"
     )
     assert modifiers == []  # only the '00' "no modifier" row, which is not a real modifier
     assert payers == ["Aetna", "Blue Cross Blue Shield", "Cigna Healthcare", "Medicare", "UnitedHealthcare"]
     assert care_sites == ["Ambulatory surgery center", "Hospital outpatient department"]
     assert pos_codes == ["19", "22", "24"]
-    [(modifiers,)] = built.query("SELECT modifiers FROM marts.code_overview WHERE code = '50593'")
+    [(modifiers,)] = built.query("SELECT modifiers FROM marts_lists.code_overview_lists WHERE code = '50593'")
     assert modifiers == ["50", "LT", "RT"]
-    assert built.query("SELECT count(*) FROM marts.code_overview") == built.query("SELECT count(*) FROM core.codes")
+    pairs = built.query(
+        "SELECT o.modifiers_text, o.payers_text, o.care_sites_text, o.pos_codes_text, "
+        "l.modifiers, l.payers, l.care_sites, l.pos_codes "
+        "FROM marts.code_overview o JOIN marts_lists.code_overview_lists l USING (code)"
+    )
+    assert len(pairs) == built.query("SELECT count(*) FROM core.codes")[0][0] > 0
+    for row in pairs:
+        assert list(row[:4]) == [_text(items) for items in row[4:]]
+
+
+def test_no_list_typed_column_is_left_in_marts(built):
+    declared = {(c.table, col.name, col.sql_type) for c in MART_CONTRACTS for col in c.columns}
+    assert not {d for d in declared if d[0].startswith(f"{BI_SCHEMA}.") and d[2].endswith("[]")}
+    assert {d for d in declared if d[0].startswith(f"{LISTS_SCHEMA}.") and d[2].endswith("[]")}
+    nested = built.query(
+        "SELECT table_name, column_name, data_type FROM information_schema.columns WHERE table_schema = ? "
+        "AND (data_type LIKE '%[]' OR data_type SIMILAR TO '(STRUCT|MAP|UNION).*')",
+        [BI_SCHEMA],
+    )
+    assert nested == []
+
+
+def test_code_payers_is_the_long_form_of_payers_text(built):
+    long_form = built.query("SELECT code, payer_name FROM marts.code_payers")
+    from_lists = built.query("SELECT code, unnest(payers) FROM marts_lists.code_overview_lists")
+    assert sorted(long_form) == sorted(from_lists) and long_form
+    assert built.query("SELECT count(*) FROM marts.code_payers") == built.query("SELECT count(*) FROM core.code_payers")
+    rows = built.query(
+        "SELECT DISTINCT code FROM marts.code_payers WHERE payer_name IN ('Aetna', 'Medicaid') ORDER BY code"
+    )
+    expected = built.query(
+        "SELECT code FROM marts_lists.code_overview_lists WHERE list_has_any(payers, ['Aetna', 'Medicaid']) ORDER BY 1"
+    )
+    assert rows == expected and rows
+
+
+def test_code_care_sites_has_one_row_per_pos_code(built):
+    sites = built.query("SELECT DISTINCT code, care_site_name FROM marts.code_care_sites")
+    assert sorted(sites) == sorted(built.query("SELECT code, unnest(care_sites) FROM marts_lists.code_overview_lists"))
+    pos = built.query("SELECT DISTINCT code, pos_code FROM marts.code_care_sites WHERE pos_code IS NOT NULL")
+    assert sorted(pos) == sorted(built.query("SELECT code, unnest(pos_codes) FROM marts_lists.code_overview_lists"))
+    per_site = built.query(
+        "SELECT cs.care_site_id, count(*), any_value(len(c.pos_codes)) FROM marts.code_care_sites cs "
+        "JOIN core.care_sites c USING (care_site_id) WHERE cs.code = '32994' GROUP BY 1"
+    )
+    assert per_site and all(n == n_pos for _, n, n_pos in per_site)
+
+
+def test_unresolved_care_site_keeps_one_row_without_pos_code(pipeline_env):
+    document = pipeline_env.documents_dir / "20983_bone_cryo.txt"
+    text = document.read_text(encoding="utf-8")
+    line = next(ln for ln in text.splitlines() if ln.startswith("Typical site of service:"))
+    document.write_text(text.replace(line, line + ", mobile lithotripsy van"), encoding="utf-8")
+    assert run_pipeline(pipeline_env, SELECTION).success
+    rows = pipeline_env.query(
+        "SELECT care_site_name, pos_code, cms_facility_setting, is_resolved FROM marts.code_care_sites "
+        "WHERE code = '20983' AND NOT is_resolved"
+    )
+    assert len(rows) == 1 and rows[0][1:] == (None, None, False)
+    assert "lithotripsy van" in rows[0][0].lower()
+
+
+def test_relationships_sql_is_generated_from_the_contracts():
+    assert (MART_SQL_DIR / "relationships.sql").read_text(encoding="utf-8") == relationships_sql()
+    declared = {(c.table, fk.column, fk.ref_table, fk.ref_column) for c in MART_CONTRACTS for fk in c.foreign_keys}
+    assert declared <= {row[:4] for row in relationship_rows()}
+
+
+def test_every_relationship_joins(built):
+    rows = built.query("SELECT * FROM marts.relationships ORDER BY ALL")
+    assert rows == relationship_rows()
+    for from_table, _, to_table, _, condition, _ in rows:
+        [(matches,)] = built.query(f"SELECT count(*) FROM {from_table} JOIN {to_table} ON {condition}")
+        assert matches > 0, condition
+
+
+def test_blank_coded_state_rows_keep_the_grain_unique(pipeline_env):
+    """CMS leaves a few State rows without a code: they load with geo_type 'unknown' and stay distinct rows."""
+    [csv_file] = pipeline_env.utilization_dir.glob("*Geo*.csv")
+    lines = csv_file.read_text(encoding="utf-8").splitlines()
+    national = next(ln.split(",") for ln in lines if ln.startswith("National,") and ",32994," in ln)
+    blank = ["State", "", "Unknown", *national[3:]]
+    csv_file.write_text("\n".join([*lines, ",".join(blank)]) + "\n", encoding="utf-8")
+    result = run_pipeline(pipeline_env, SELECTION)
+    assert result.success
+    checks = [e for e in result.get_asset_check_evaluations() if e.asset_key.path[0] == BI_SCHEMA]
+    assert checks and all(e.passed for e in checks)
+    rows = pipeline_env.query(
+        "SELECT geo_code, geo_type, total_services FROM marts.code_utilization "
+        "WHERE code = '32994' AND geo_level = 'State' AND place_of_service = ? AND geo_code IS NULL",
+        [national[6]],
+    )
+    assert rows == [(None, "unknown", float(national[9]))]
+    mart = pipeline_env.query(
+        "SELECT code, place_of_service, geo_level, geo_code, data_year, geo_type FROM marts.code_utilization "
+        "WHERE has_utilization"
+    )
+    source = pipeline_env.query(
+        "SELECT hcpcs_code, place_of_service, geo_level, geo_code, data_year, geo_type "
+        "FROM utilization.physician_geo_service WHERE hcpcs_code IN (SELECT code FROM core.codes)"
+    )
+    assert sorted(mart, key=repr) == sorted(source, key=repr)

@@ -1,27 +1,5 @@
--- marts.code_overview: one row per documented code, with its modifiers, payers and care sites as lists.
-WITH modifier_lists AS (
-    SELECT cm.code, list(cm.modifier_code ORDER BY cm.modifier_code) AS modifiers
-    FROM core.code_modifiers AS cm
-    JOIN core.modifiers AS m USING (modifier_code)
-    WHERE m.is_real_modifier
-    GROUP BY cm.code
-),
-payer_lists AS (
-    SELECT cp.code, list(p.payer_name ORDER BY p.payer_name) AS payers
-    FROM core.code_payers AS cp
-    JOIN core.payers AS p USING (payer_id)
-    GROUP BY cp.code
-),
-care_site_lists AS (
-    -- One join of code_care_sites to care_sites serves both the names and the POS codes.
-    SELECT
-        ccs.code,
-        list(cs.care_site_name ORDER BY cs.care_site_name) AS care_sites,
-        list_sort(list_distinct(flatten(list(cs.pos_codes)))) AS pos_codes
-    FROM core.code_care_sites AS ccs
-    JOIN core.care_sites AS cs USING (care_site_id)
-    GROUP BY ccs.code
-)
+-- marts.code_overview: one row per documented code; the lists of marts_lists.code_overview_lists as text
+-- (', '-separated, same order, NULL when empty) so that SQLAlchemy-based BI tools can show and filter them.
 SELECT
     c.code,
     c.code_system,
@@ -30,14 +8,12 @@ SELECT
     c.laterality,
     c.approach,
     c.imaging_guidance_included,
-    coalesce(ml.modifiers, []::VARCHAR[]) AS modifiers,
-    coalesce(pl.payers, []::VARCHAR[]) AS payers,
-    coalesce(sl.care_sites, []::VARCHAR[]) AS care_sites,
-    coalesce(sl.pos_codes, []::VARCHAR[]) AS pos_codes,
+    CASE WHEN len(l.modifiers) > 0 THEN array_to_string(l.modifiers, ', ') END AS modifiers_text,
+    CASE WHEN len(l.payers) > 0 THEN array_to_string(l.payers, ', ') END AS payers_text,
+    CASE WHEN len(l.care_sites) > 0 THEN array_to_string(l.care_sites, ', ') END AS care_sites_text,
+    CASE WHEN len(l.pos_codes) > 0 THEN array_to_string(l.pos_codes, ', ') END AS pos_codes_text,
     c.document_id,
     c.document_status
 FROM core.codes AS c
-LEFT JOIN modifier_lists AS ml ON ml.code = c.code
-LEFT JOIN payer_lists AS pl ON pl.code = c.code
-LEFT JOIN care_site_lists AS sl ON sl.code = c.code
+JOIN marts_lists.code_overview_lists AS l USING (code)
 ORDER BY c.code
