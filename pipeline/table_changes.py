@@ -43,8 +43,18 @@ def record_changes(con, tables: Iterable[str]) -> None:
         record_change(con, table)
 
 
+def _has_log(con) -> bool:
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'internal' AND table_name = 'table_change_log'"
+        ).fetchone()[0]
+    )
+
+
 def latest_versions(con) -> dict[str, int]:
-    ensure_change_log(con)
+    """Works on a read-only connection too (an empty log before the first write)."""
+    if not _has_log(con):
+        return {}
     return dict(con.execute(f"SELECT table_name, max(version) FROM {LOG_TABLE} GROUP BY 1").fetchall())
 
 
@@ -56,7 +66,8 @@ def changed_since(con, versions: dict[str, int], tables: Iterable[str]) -> set[s
 
 def explained_removals(con, since_versions: dict[str, int]) -> dict[str, tuple[int, list[str]]]:
     """Rows (and the removed source files) that left each table after the given versions."""
-    ensure_change_log(con)
+    if not _has_log(con):
+        return {}
     rows = con.execute(
         f"SELECT table_name, version, removed_rows, removed_sources FROM {LOG_TABLE} WHERE removed_rows > 0"
     ).fetchall()

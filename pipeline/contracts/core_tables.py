@@ -80,8 +80,10 @@ class Documents(pa.DataFrameModel):
         "(status IN ('rejected', 'skipped')) = (code IS NULL)",
         "code is NULL iff the document was rejected or skipped",
     )
-    hash_unless_skipped = row_rule(
-        "sha256 unless skipped", "(status = 'skipped') = (sha256 IS NULL)", "every file that was read has its hash"
+    hash_when_read = row_rule(
+        "sha256 when read",
+        "sha256 IS NOT NULL OR status IN ('skipped', 'rejected')",
+        "every file that was read has its hash (skipped and unreadable entries have none)",
     )
 
     class Config:
