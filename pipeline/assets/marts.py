@@ -55,6 +55,7 @@ def _rebuild_stale_marts(con) -> list[str]:
         f"CREATE TABLE IF NOT EXISTS {BUILDS_TABLE} (mart VARCHAR PRIMARY KEY, inputs VARCHAR, contract_digest VARCHAR)"
     )
     built = {mart: (inputs, digest) for mart, inputs, digest in con.execute(f"SELECT * FROM {BUILDS_TABLE}").fetchall()}
+    _create_missing_inputs(con)
     rebuilt = []
     for contract in MART_CONTRACTS:  # in dependency order: a mart reading another mart comes after it
         versions = latest_versions(con)
@@ -69,6 +70,19 @@ def _rebuild_stale_marts(con) -> list[str]:
         record_change(con, contract.table)
         rebuilt.append(contract.table)
     return rebuilt
+
+
+def _create_missing_inputs(con) -> None:
+    """A documents-only run on a warehouse that never loaded utilization still builds its marts (with no
+    utilization rows), instead of failing on a missing table."""
+    from pipeline.contracts import CONTRACTS_BY_TABLE
+
+    for contract in MART_CONTRACTS:
+        for table in mart_inputs(contract):
+            upstream = CONTRACTS_BY_TABLE.get(table)
+            if upstream is not None and upstream.schema_name != GROUP and not _exists(con, upstream):
+                ensure_schemas(con, upstream.schema_name)
+                create_table(con, upstream)
 
 
 def _exists(con, contract: TableContract) -> bool:
