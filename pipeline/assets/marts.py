@@ -80,7 +80,7 @@ def _create_missing_inputs(con) -> None:
     for contract in MART_CONTRACTS:
         for table in mart_inputs(contract):
             upstream = CONTRACTS_BY_TABLE.get(table)
-            if upstream is not None and upstream.schema_name != GROUP and not _exists(con, upstream):
+            if upstream is not None and upstream not in MART_CONTRACTS and not _exists(con, upstream):
                 ensure_schemas(con, upstream.schema_name)
                 create_table(con, upstream)
 
