@@ -1,22 +1,38 @@
 """Jobs, the daily schedule and the source-folder sensor.
 
-Every job carries the ``cpt/warehouse`` tag; the instance config
-(``warehouse/dagster_home/dagster.yaml``) limits runs with that tag to one at a
-time, so a second run queues instead of failing.  The warehouse resource's file
-lock backs this up for runs started outside the daemon (the CLI, tests).
+One writer at a time: every asset and check step is in the ``cpt_warehouse``
+concurrency pool, and the instance config (``warehouse/dagster_home/dagster.yaml``)
+gives that pool one slot per run, so any run that touches the warehouse (a job,
+"Materialize all" in the UI, a sensor or schedule run) queues behind the one in
+progress.  The jobs also keep the ``cpt/warehouse`` tag limit, and the warehouse
+resource's file lock backs both up for runs started outside the daemon.
 """
 
+from __future__ import annotations
+
+import functools
 import json
-from collections.abc import Callable
+import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 
-from pipeline.document_folder import iter_document_paths, sha256_file
+from pipeline.change_detection import (
+    ChangeSet,
+    ObservedFile,
+    RecordedFile,
+    compare_folder,
+    merge_change_sets,
+    run_key,
+)
+from pipeline.document_folder import sha256_file
 from pipeline.settings import Paths
-from pipeline.utilization.loader import list_utilization_files
+from pipeline.source_folder import SourceFolderMissing, scan_folder
 
 WRITER_TAG = {"cpt/warehouse": "writer"}
+NO_SNAPSHOT = "no-snapshot"  # the generation of a serving file that does not exist yet
 CORE = dg.AssetSelection.groups("core")
 UTILIZATION = dg.AssetSelection.groups("utilization")
 DOWNSTREAM = dg.AssetSelection.groups("marts", "serving")
@@ -50,78 +66,185 @@ daily_refresh = dg.ScheduleDefinition(
 )
 
 
-def watched_folders() -> dict[str, tuple[Path, str, Callable[[Path], list[Path]]]]:
-    """kind -> (folder, job to run, the same file listing the asset uses, so both see the same files)."""
+@dataclass(frozen=True)
+class WatchedFolder:
+    kind: str
+    directory: Path
+    recursive: bool
+    env_var: str
+    job_name: str
+    # What the published warehouse records for each entry of this folder: key, sha256, size, mtime.
+    recorded_sql: str
+
+    def key(self, path: Path) -> str:
+        """The entry's key as its asset records it: document_id (relative path) or file_name."""
+        return path.relative_to(self.directory).as_posix() if self.recursive else path.name
+
+
+def watched_folders() -> list[WatchedFolder]:
     paths = Paths.from_env()
-    return {
-        "documents": (paths.documents_dir, documents_changed.name, lambda folder: list(iter_document_paths(folder))),
-        "utilization": (paths.utilization_dir, utilization_changed.name, list_utilization_files),
-    }
+    return [
+        WatchedFolder(
+            "documents",
+            paths.documents_dir,
+            True,
+            "CPT_DOCUMENTS_DIR",
+            documents_changed.name,
+            "SELECT document_id, sha256, file_size_bytes, file_modified_at FROM core.documents",
+        ),
+        WatchedFolder(
+            "utilization",
+            paths.utilization_dir,
+            False,
+            "CPT_UTILIZATION_DIR",
+            utilization_changed.name,
+            "SELECT file_name, sha256, file_size_bytes, file_modified_at FROM utilization.source_files",
+        ),
+    ]
 
 
-def folder_changes(cursor: dict, folders: dict) -> tuple[list[dg.RunRequest], dict]:
-    """Run requests for new, changed or removed files, and the next cursor.
+class SnapshotUnreadable(RuntimeError):
+    """The serving snapshot exists but cannot be read, so the sensor cannot tell what changed."""
 
-    The cursor maps ``kind/relative path`` to the file's size, mtime, SHA-256 and a
-    version counter.  A file is re-hashed only when its size or mtime moved, and a
-    request is made only when its content hash changed.  The run key is
-    ``kind/path@sha#version``: an unchanged file never triggers twice, and a file
-    that changes back to earlier content (A→B→A) still triggers, because the
-    version moved on.
+
+def read_published_files(
+    serving_path: Path, folders: list[WatchedFolder]
+) -> tuple[dict[str, dict[str, RecordedFile]], str]:
+    """Per folder kind, the files the published snapshot records; and the snapshot's generation.
+
+    A short-lived read-only connection to the serving file (never the working file, which a run may
+    hold).  No snapshot yet: nothing is recorded, so everything in the folders counts as added.
     """
-    new_cursor: dict = {}
-    requests: list[dg.RunRequest] = []
-    for kind, (folder, job_name, list_files) in folders.items():
-        present = set()
-        for path in list_files(folder) if folder.is_dir() else []:
-            key = f"{kind}/{path.relative_to(folder).as_posix()}"
-            present.add(key)
-            stat = path.stat()
-            previous = cursor.get(key)
-            if previous and previous["size"] == stat.st_size and previous["mtime_ns"] == stat.st_mtime_ns:
-                new_cursor[key] = previous
-                continue
-            digest = sha256_file(path)
-            if previous and previous["sha256"] == digest:
-                new_cursor[key] = {**previous, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
-                continue
-            version = previous["version"] + 1 if previous else 1
-            new_cursor[key] = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": digest, "version": version}
-            requests.append(
-                dg.RunRequest(
-                    run_key=f"{key}@{digest[:16]}#{version}",
-                    job_name=job_name,
-                    tags={"cpt/changed_file": key, "cpt/change": "added" if previous is None else "changed"},
-                )
-            )
-        for key, previous in cursor.items():
-            if key.startswith(f"{kind}/") and key not in present:
-                if previous.get("removed"):
-                    new_cursor[key] = previous
-                    continue
-                version = previous["version"] + 1
-                new_cursor[key] = {**previous, "removed": True, "version": version, "size": -1, "mtime_ns": -1}
-                requests.append(
-                    dg.RunRequest(
-                        run_key=f"{key}@removed#{version}",
-                        job_name=job_name,
-                        tags={"cpt/changed_file": key, "cpt/change": "removed"},
-                    )
-                )
-    return requests, new_cursor
+    if not serving_path.exists():
+        return {folder.kind: {} for folder in folders}, NO_SNAPSHOT
+    stat = serving_path.stat()
+    generation = f"{stat.st_ino}-{stat.st_mtime_ns}-{stat.st_size}"
+    try:
+        con = duckdb.connect(str(serving_path), read_only=True)
+        try:
+            rows = {folder.kind: con.execute(folder.recorded_sql).fetchall() for folder in folders}
+        finally:
+            con.close()
+    except duckdb.Error as exc:
+        raise SnapshotUnreadable(
+            f"cannot read the serving snapshot {serving_path} to compare the source folders with it: {exc}. "
+            "Fix or remove that file (a run of materialize_everything publishes a new one); until then the "
+            "sensor requests nothing."
+        ) from exc
+    recorded = {
+        kind: {key: RecordedFile(sha, size, modified) for key, sha, size, modified in r} for kind, r in rows.items()
+    }
+    return recorded, generation
+
+
+def folder_changes(folder: WatchedFolder, recorded: dict[str, RecordedFile]) -> ChangeSet:
+    """The folder, listed the way its asset lists it (every entry, links never followed), against the records."""
+    scan = scan_folder(folder.directory, recursive=folder.recursive, env_var=folder.env_var)
+    paths = {folder.key(path): path for path in scan.files}
+    stats = {}
+    for key, path in paths.items():
+        try:
+            stats[key] = os.stat(path, follow_symlinks=False)
+        except FileNotFoundError:  # removed since the listing: it is simply not there
+            continue
+    observed = [ObservedFile(key, stat.st_size, stat.st_mtime_ns) for key, stat in stats.items()]
+    skipped = {folder.key(entry.path): entry.reason for entry in scan.skipped}
+
+    def sha256_of(key: str) -> str:
+        stat = stats[key]
+        return _sha256_or_error(str(paths[key]), stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+
+    return compare_folder(recorded, observed, skipped, sha256_of)
+
+
+@functools.lru_cache(maxsize=4096)
+def _sha256_or_error(path: str, inode: int, size: int, mtime_ns: int, ctime_ns: int) -> str:
+    """Cached per file version: a changed file waiting for its run is read once, not on every tick."""
+    try:
+        return sha256_file(Path(path))
+    except OSError as exc:  # an unreadable file differs from any recorded hash; its run records the error
+        return f"unreadable: {exc.strerror or exc}"
+
+
+def describe(counts: dict[str, int]) -> str:
+    return ", ".join(f"{count} {what}" for what, count in counts.items() if count)
+
+
+def changed_batches(
+    folders: list[WatchedFolder], recorded: dict[str, dict[str, RecordedFile]], generation: str
+) -> tuple[list[tuple[str, str, ChangeSet]], list[str]]:
+    """(cursor entry, job, change set) per batch to run, and notes for the sensor page.
+
+    One batch per changed folder.  With no snapshot published yet, one batch for everything: a
+    documents-only run could not build the marts, which read the utilization tables too.
+    """
+    notes, by_folder = [], {}
+    for folder in folders:
+        try:
+            changes = folder_changes(folder, recorded[folder.kind])
+        except SourceFolderMissing as exc:
+            notes.append(f"{folder.kind}: {exc}")
+            continue
+        if changes:
+            by_folder[folder] = changes
+        else:
+            notes.append(f"{folder.kind}: matches the published warehouse")
+    if generation == NO_SNAPSHOT and by_folder:
+        everything = merge_change_sets({folder.kind: changes for folder, changes in by_folder.items()})
+        return [("everything", materialize_everything.name, everything)], notes
+    return [(folder.kind, folder.job_name, changes) for folder, changes in by_folder.items()], notes
+
+
+def plan_requests(
+    folders: list[WatchedFolder], recorded: dict[str, dict[str, RecordedFile]], generation: str, cursor: dict
+) -> tuple[list[dg.RunRequest], list[str], dict[str, str]]:
+    """At most one run request per job, the notes for the sensor page, and the next cursor.
+
+    The cursor holds, per batch, the digest of the change set last requested.  The same change set
+    is not requested twice: while its run is queued, and also after that run published without
+    resolving it (a run that failed, or a file the asset does not record), which would otherwise
+    request a run after every publish.  The next change, or the daily refresh, retries.
+    """
+    requests, next_cursor = [], {}
+    batches, notes = changed_batches(folders, recorded, generation)
+    for name, job_name, changes in batches:
+        digest = changes.digest()
+        next_cursor[name] = digest
+        summary = describe(changes.counts())
+        if cursor.get(name) == digest:
+            notes.append(f"{name}: {summary}, already requested (runs tagged cpt/change_set={digest[:16]})")
+            continue
+        tags = {f"cpt/{what}": str(count) for what, count in changes.counts().items()}
+        tags["cpt/change_set"] = digest[:16]
+        requests.append(dg.RunRequest(run_key=run_key(job_name, digest, generation), job_name=job_name, tags=tags))
+        notes.append(f"{name}: {summary}")
+    return requests, notes, next_cursor
 
 
 @dg.sensor(
     name="source_folder_sensor",
-    jobs=[documents_changed, utilization_changed],
+    jobs=[documents_changed, utilization_changed, materialize_everything],
     minimum_interval_seconds=30,
-    description="Requests a run for each new, changed or removed file in the documents and utilization folders.",
+    description=(
+        "Compares the documents and utilization folders with the published warehouse and requests one run "
+        "per folder that changed (new, changed or removed files), whatever the number of files; one run of "
+        "everything while no snapshot is published yet."
+    ),
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
-def source_folder_sensor(context: dg.SensorEvaluationContext):
-    cursor = json.loads(context.cursor) if context.cursor else {}
-    requests, new_cursor = folder_changes(cursor, watched_folders())
-    context.update_cursor(json.dumps(new_cursor, sort_keys=True))
-    if not requests:
-        return dg.SkipReason("no new or changed files")
-    return requests
+def source_folder_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+    stored = json.loads(context.cursor) if context.cursor else {}
+    # Earlier versions kept one entry per file; only per-folder digests (strings) are meaningful now.
+    cursor = (
+        {kind: value for kind, value in stored.items() if isinstance(value, str)} if isinstance(stored, dict) else {}
+    )
+    folders = watched_folders()
+    recorded, generation = read_published_files(Paths.from_env().serving_path, folders)
+    requests, notes, next_cursor = plan_requests(folders, recorded, generation, cursor)
+    for note in notes:
+        context.log.info(note)
+    return dg.SensorResult(
+        run_requests=requests,
+        cursor=json.dumps(next_cursor, sort_keys=True),
+        skip_reason=None if requests else "; ".join(notes),
+    )
