@@ -124,11 +124,12 @@ def main(argv: list[str] | None = None) -> int:
     fidelity.add_argument("gold_dir", metavar="GOLD", type=Path)
     args = parser.parse_args(argv)
     if args.command == "fidelity":
+        from pipeline.core.text_decoding import DEFAULT_MAX_DOCUMENT_BYTES
         from pipeline.fidelity import main as fidelity_main
         from pipeline.settings import env_int, env_path
-        from pipeline.core.text_decoding import DEFAULT_MAX_DOCUMENT_BYTES
 
-        return fidelity_main(args.documents_dir, args.gold_dir, env_path("CPT_REFERENCE_DIR"))
+        max_bytes = env_int("CPT_MAX_DOCUMENT_BYTES", DEFAULT_MAX_DOCUMENT_BYTES)
+        return fidelity_main(args.documents_dir, args.gold_dir, env_path("CPT_REFERENCE_DIR"), max_bytes)
     if args.command == "build":
         return build()
     if args.command == "dictionary":

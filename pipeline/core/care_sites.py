@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipeline.core.name_matching import normalize_name, slug
+from pipeline.core.name_matching import UNRESOLVED_PREFIX, normalize_name, unresolved_id
 from pipeline.core.reference_data import pos_code_list
 
-UNRESOLVED_PREFIX = "unresolved_"
+__all__ = ["UNRESOLVED_PREFIX", "CareSiteDirectory", "CareSiteMatch"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,4 +47,4 @@ class CareSiteDirectory:
                     row["cms_facility_setting"],
                     True,
                 )
-        return CareSiteMatch(UNRESOLVED_PREFIX + slug(name_in_document), name_in_document.strip(), (), None, False)
+        return CareSiteMatch(unresolved_id(name_in_document), name_in_document.strip(), (), None, False)

@@ -1,90 +1,86 @@
 """Parse one billing-code overview document into structured facts.
 
-The format is loose prose with a few anchors (see README, "Document format"):
-a title line ``CPT 32994: <title>``, section headings on lines of their own,
-``Key: value`` lines, two list sentences and a pipe table of modifiers.  The
-parser never raises on content: everything it cannot understand becomes a
-readable entry in ``problems`` and the document is marked ``partial`` or
-``rejected``.  Every non-blank line is kept in exactly one section.
+The format is loose prose with a few anchors (see README, "Documents"): a title line
+``CPT 32994: <title>``, section headings on lines of their own, ``Key: value`` lines, two list
+sentences and a table of modifiers.  The steps, each in its own module:
+
+1. ``text_decoding`` (and ``html_text`` for saved web pages): bytes → text;
+2. ``logical_lines``: physical lines → logical lines (hard-wrapped sentences joined, every line kept);
+3. this module: read each logical line (title, headings, keys, list sentences, the table through
+   ``modifier_table``; lists through ``list_items`` with the reference's ``KnownNames``);
+4. ``prose_facts``: laterality, approach, imaging guidance.
+
+The parser never raises on content: everything it cannot read, or reads only in part, becomes a
+readable entry in ``problems`` and the document is ``partial`` or ``rejected``.  Every non-blank line
+is kept in exactly one section.  One code per document: a second title line for another code stops
+the reading there (the first block loads, the document is partial, the rest stays in the sections).
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from pipeline.core.domains import CODE_FORMAT_HINTS, CODE_FORMATS, DOCUMENT_STATUSES, PARSED, PARTIAL, REJECTED
+from pipeline.core.known_names import NO_KNOWN_NAMES, KnownNames
+from pipeline.core.list_items import ListRead, read_list, split_list
+from pipeline.core.logical_lines import (
+    BLANK,
+    FACT_KEY_PREFIXES,
+    HEADING,
+    KEY_ALIASES,
+    KNOWN_HEADINGS,
+    PIPE,
+    TITLE,
+    TITLE_LINE,
+    Line,
+    is_bullet,
+    is_heading,
+    key_split,
+    logical_lines,
+)
+from pipeline.core.modifier_table import ModifierRow, split_table_row
+from pipeline.core.prose_facts import approach, imaging_guidance_included, laterality
+from pipeline.core.table_reader import TableReader
 from pipeline.core.text_decoding import DEFAULT_MAX_DOCUMENT_BYTES, decode_document, oversize_problem
 
-PARSED, PARTIAL, REJECTED = "parsed", "partial", "rejected"
-DOCUMENT_STATUSES = (PARSED, PARTIAL, REJECTED)
+__all__ = [
+    "DOCUMENT_STATUSES",
+    "KNOWN_HEADINGS",
+    "PARSED",
+    "PARTIAL",
+    "REJECTED",
+    "KnownNames",
+    "ModifierRow",
+    "ParsedDocument",
+    "Section",
+    "from_json_dict",
+    "imaging_guidance_included",
+    "is_heading",
+    "normalize_value",
+    "parse_document",
+    "parse_text",
+    "parser_fingerprint",
+    "reject_oversize",
+    "split_list",
+    "split_table_row",
+    "to_json_dict",
+]
 
-CODE_PATTERNS = {
-    "CPT": re.compile(r"[0-9]{4}[0-9A-Z]"),
-    "HCPCS": re.compile(r"[A-Z][0-9]{4}"),
-}
-CODE_FORMAT_HINTS = {"CPT": "four digits then a digit or letter", "HCPCS": "a letter then four digits"}
-MODIFIER_PATTERN = re.compile(r"[0-9A-Z]{2}")
-
-KNOWN_HEADINGS = frozenset(
-    h.casefold()
-    for h in (
-        "Summary & Overview",
-        "Billing Code Overview",
-        "Clinical & Coding Specifications",
-        "Clinical Context",
-        "Coding Specifications",
-    )
+CODE_PATTERNS = {system: re.compile(pattern) for system, pattern in CODE_FORMATS.items()}
+_PAYER_SENTENCE = re.compile(
+    r"\bkey\s+payers\s+covered\s+in\s+this\s+overview\s+includes?\b(?:\s+the\s+following)?\s*:?", re.IGNORECASE
 )
-APPROACHES = (
-    "percutaneous",
-    "laparoscopic",
-    "thoracoscopic",
-    "endoscopic",
-    "transcatheter",
-    "robotic",
-    "open",
-)
-
-_TITLE = re.compile(
-    r"^(?:#{1,6}\s*)?(?:\*\*)?(?P<system>CPT|HCPCS)(?:®)?\s+(?:code\s+)?(?P<code>[^\s:]+)\s*:\s*(?P<title>.*?)(?:\*\*)?$"
-)
-_TITLE_LIKE = re.compile(r"^(?:#{1,6}\s*)?(?:\*\*)?(?:CPT|HCPCS)(?:®)?\s+(?!code\b)\S[^:]{0,60}:")
-_MARKDOWN_HEADING = re.compile(r"^#{1,6}\s*(?P<text>.*?)\s*#*$")
-_KEY_VALUE = re.compile(
-    r"^(?:[-*]\s+)?(?:\*\*)?(?P<key>[A-Za-z][A-Za-z ]{2,40}?)(?:\*\*)?\s*:\s*(?:\*\*)?\s*(?P<value>.*)$"
-)
-# Matched against the lower-cased text (a literal prefix makes the search fast), sliced from the original.
-_PAYER_SENTENCE = re.compile(r"key payers covered in this overview include\s+(?P<items>[^.\n]+)")
-_USED_ACROSS = re.compile(r"the code is used across\s+(?P<items>[^.\n]+)")
-_PAYER_SENTENCE_ANY_CASE = re.compile(_PAYER_SENTENCE.pattern, re.IGNORECASE)
-_USED_ACROSS_ANY_CASE = re.compile(_USED_ACROSS.pattern, re.IGNORECASE)
-_TABLE_SEPARATOR = re.compile(r"^\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)*\|?$")
-_ITEM_SEPARATOR = re.compile(r"\s*[,;]\s*(?:(?:and|or|&)\s+)?|\s+(?:and|or|&)\s+", re.IGNORECASE)
-_LEADING_CONJUNCTION = re.compile(r"^(?:and|or|&)\s+", re.IGNORECASE)
+_USED_ACROSS = re.compile(r"\bthe\s+code\s+is\s+used\s+across\b\s*:?", re.IGNORECASE)
 _NOT_AVAILABLE = re.compile(r"^\W*not\s+available\W*$", re.IGNORECASE)
-_LATERALITY = re.compile(r"\b(unilateral|bilateral)\b", re.IGNORECASE)
-_APPROACH_STRICT = re.compile(
-    r"\b(percutaneous|laparoscopic|thoracoscopic|endoscopic|transcatheter|robotic)\b|\bopen\s+(?:approach|procedure|surgical|technique)\b",
-    re.IGNORECASE,
-)
-_APPROACH_IN_TITLE = re.compile(
-    r"\b(percutaneous|laparoscopic|thoracoscopic|endoscopic|transcatheter|robotic|open)\b", re.I
-)
-_IMAGING_NOT_INCLUDED = re.compile(
-    r"\bnot (?:be )?(?:included|bundled)\b|(?<!not )\b(?:reported|billed|coded) separately\b|(?<!not )\bseparately (?:reportable|billable)\b",
-    re.IGNORECASE,
-)
-_IMAGING_INCLUDED_WORD = re.compile(r"\b(?:included|includes|including|bundled|inherent)\b", re.IGNORECASE)
 _SENTENCE_END = ".!?:)]\"'”’|*"
-
-_KEY_PREFIXES = ("service", "type of service", "typical")
-_KEY_ALIASES = {
-    "service type": "service_type",
-    "type of service": "service_type",
-    "typical site of service": "typical_sites",
-    "typical sites of service": "typical_sites",
-    "typical site(s) of service": "typical_sites",
-}
+_LABELS = {"payers": "payer", "summary_sites": "'used across'", "typical_sites": "'Typical site of service'"}
+_KEY_LABELS = {"service_type": "Service type", "typical_sites": "Typical site of service", "payers": "Key payers"}
+_LONGEST_ITEM = 120
+_LONGEST_SERVICE_TYPE = 150
+_LONGEST_LIST = 4_000  # characters; a list sentence longer than this is no list of names
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,14 +88,6 @@ class Section:
     ordinal: int
     heading: str | None
     body: str
-
-
-@dataclass(frozen=True, slots=True)
-class ModifierRow:
-    modifier_code: str
-    description: str | None
-    when_to_use: str | None
-    line_number: int
 
 
 @dataclass(slots=True)
@@ -129,18 +117,33 @@ class ParsedDocument:
         return self.status != REJECTED and self.code is not None
 
 
-def parse_document(data: bytes, *, max_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES) -> ParsedDocument:
-    """Parse raw file bytes. Never raises for bad content."""
+def parse_document(
+    data: bytes, *, max_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES, known_names: KnownNames | None = None
+) -> ParsedDocument:
+    """Parse raw file bytes (text or a saved web page). Never raises for bad content."""
     decoded = decode_document(data, max_bytes=max_bytes)
     if decoded.fatal or decoded.text is None:
         return ParsedDocument(status=REJECTED, problems=decoded.problems)
-    parsed = parse_text(decoded.text)
+    parsed = parse_text(decoded.text, known_names=known_names, from_html=decoded.is_html)
     parsed.encoding = decoded.encoding
     if decoded.problems:
         parsed.problems[:0] = decoded.problems
         if parsed.status == PARSED:
             parsed.status = PARTIAL
     return parsed
+
+
+def parse_text(text: str, *, known_names: KnownNames | None = None, from_html: bool = False) -> ParsedDocument:
+    """Parse decoded text (LF line endings).
+
+    ``from_html``: the text was converted from a web page: its headings are the page's ``h1``–``h6`` (a
+    short Title Case line such as a button label is not one), and its last line is often a site's sign-off
+    rather than prose, so "ends mid-sentence" is not taken as a sign of truncation.
+    """
+    reader = _DocumentReader(known_names or NO_KNOWN_NAMES, from_html)
+    for line in logical_lines(text, generic_headings=not from_html):
+        reader.read(line)
+    return reader.finish()
 
 
 def reject_oversize(size_bytes: int, max_bytes: int) -> ParsedDocument:
@@ -158,275 +161,328 @@ def normalize_value(value: str | None) -> str | None:
     return value
 
 
-def split_list(text: str | None) -> list[str]:
-    """Split 'A, B, and C' / 'A and B' / 'A; B or C' into items, keeping order."""
-    value = normalize_value(text)
-    if value is None:
-        return []
-    items = []
-    for item in _ITEM_SEPARATOR.split(_LEADING_CONJUNCTION.sub("", value)):
-        item = item.strip(" .")
-        if item and not (len(item) < 24 and _NOT_AVAILABLE.match(item)):
-            items.append(item)
-    return items
+def parser_modules() -> tuple:
+    """Every module whose source decides what a document parses to."""
+    import sys
+
+    from pipeline.core import (
+        domains,
+        html_text,
+        known_names,
+        list_items,
+        logical_lines,
+        modifier_table,
+        prose_facts,
+        table_reader,
+        text_decoding,
+    )
+
+    return (sys.modules[__name__], domains, html_text, known_names, list_items, logical_lines, modifier_table) + (
+        prose_facts,
+        table_reader,
+        text_decoding,
+    )
 
 
-def split_table_row(line: str) -> list[str]:
-    """Cells of a pipe-table row, with or without outer pipes."""
-    stripped = line.strip()
-    if stripped.startswith("|"):
-        stripped = stripped[1:]
-    if stripped.endswith("|"):
-        stripped = stripped[:-1]
-    return [cell.strip() for cell in stripped.split("|")]
+def parser_fingerprint() -> str:
+    """Hash of the source of every parser module (part of the parse-cache key, with the known-names digest)."""
+    digest = hashlib.sha256()
+    for module in parser_modules():
+        digest.update(Path(module.__file__).read_bytes())
+    return digest.hexdigest()[:16]
 
 
-def is_heading(line: str) -> str | None:
-    """Return the heading text if this stripped line is a section heading."""
-    if line.startswith("#"):
-        match = _MARKDOWN_HEADING.match(line)
-        text = match.group("text").strip("* ") if match else ""
-        return text or None
-    bare = line.strip("* ")
-    if bare.casefold() in KNOWN_HEADINGS:
-        return bare
-    if len(bare) > 60 or bare[-1:] in ".,;:!?|" or ":" in bare or "|" in bare:
-        return None
-    words = bare.split()
-    if not words or len(words) > 6 or not bare[0].isupper():
-        return None
-    if _NOT_AVAILABLE.match(bare):
-        return None
-    for word in words:
-        if len(word) > 3 and word[0].isalpha() and not word[0].isupper():
-            return None
-    return bare
+class _DocumentReader:
+    """Reads logical lines in order; holds what has been read so far."""
 
+    def __init__(self, known: KnownNames, from_html: bool = False):
+        self.doc = ParsedDocument()
+        self.from_html = from_html
+        self.known = known
+        self.sections: list[Section] = []
+        self.heading: str | None = None
+        self.heading_lines: list[str] | None = None  # logical lines of the current section (by heading)
+        self.body: list[str] = []
+        self.have_heading = False
+        self.section_lines: dict[str, list[str]] = {}
+        self.table = TableReader(self.doc.problems, self.doc.modifiers)
+        self.found: dict[str, str] = {}  # fact -> the text it was read from (first one wins)
+        self.pending_key: tuple[str, int] | None = None  # 'Service type:' with its value on the next line
+        self.awaiting_bullets: tuple[str, int] | None = None  # '… include:' followed by a bulleted list
+        self.title_problem: str | None = None
+        self.title_candidate: str | None = None
+        self.ignored_from: int | None = None  # line of a second code's title: nothing after it is read
+        self.prose: list[str] = []
+        self.last_line = ""
 
-def parse_text(text: str) -> ParsedDocument:
-    """Parse decoded text (LF line endings)."""
-    doc = ParsedDocument()
-    problems = doc.problems
-    sections: list[Section] = []
-    heading: str | None = None
-    body: list[str] = []
-    section_lines: dict[str, list[str]] = {}
-    have_heading = False
-    kv_seen: set[str] = set()
-    table_header: list[str] | None = None
-    pending_header: tuple[list[str], int] | None = None
-    modifier_columns: tuple[int, int | None, int | None] | None = None
-    saw_modifier_table = False
-    modifier_table_rows = 0
-    last_line = ""
-    last_is_ragged_row = False
-    title_problem: str | None = None
-    title_candidate: str | None = None
+    def read(self, line: Line) -> None:
+        kind, table = line.kind, self.table
+        if kind == BLANK:
+            if table.active:
+                table.end()
+            return
+        self.last_line = line.raw[-1]
+        table.last_row_ragged = False
+        if kind == PIPE:
+            self.body.extend(line.raw)
+            if self.ignored_from is None:
+                table.read(line.text, line.number)
+            return
+        if table.active:
+            table.end()
+        if kind == HEADING:
+            self._start_section(line.heading)
+            return
+        self.body.extend(line.raw)
+        if kind == TITLE and self._read_title(line):
+            return
+        if self.ignored_from is None:
+            if self.heading_lines is not None:
+                self.heading_lines.append(line.text)
+            self._read_text(line)
 
-    def close_section() -> None:
-        if have_heading or body:
-            sections.append(Section(len(sections), heading, "\n".join(body)))
+    def _start_section(self, heading: str) -> None:
+        self._end_block_facts()
+        self._close_section()
+        self.heading, self.body, self.have_heading = heading, [], True
+        self.heading_lines = self.section_lines.setdefault(heading.casefold(), [])
 
-    for number, raw in enumerate(text.split("\n"), start=1):
-        line = raw.strip()
-        if not line:
-            if pending_header is not None:
-                _flag_orphan_row(doc, pending_header)
-            pending_header = None
-            table_header = None
-            continue
-        last_line = line
-        last_is_ragged_row = False
+    def _close_section(self) -> None:
+        if self.have_heading or self.body:
+            self.sections.append(Section(len(self.sections), self.heading, "\n".join(self.body)))
 
-        if "|" in line:
-            if table_header is not None:
-                cells = split_table_row(line)
-                if modifier_columns is not None:
-                    modifier_table_rows += 1
-                    if len(cells) != len(table_header):
-                        last_is_ragged_row = True
-                        problems.append(
-                            f"line {number}: modifier table row has {len(cells)} cells, expected "
-                            f"{len(table_header)}; row not loaded: {line[:120]!r}"
-                        )
-                    else:
-                        _add_modifier_row(doc, cells, modifier_columns, number)
-                body.append(raw.rstrip())
-                continue
-            if pending_header is not None and _TABLE_SEPARATOR.match(line):
-                table_header = pending_header[0]
-                modifier_columns = _modifier_columns(table_header)
-                if modifier_columns is not None:
-                    saw_modifier_table = True
-                pending_header = None
-                body.append(raw.rstrip())
-                continue
-            if pending_header is not None:
-                _flag_orphan_row(doc, pending_header)
-            pending_header = (split_table_row(line), number)
-            body.append(raw.rstrip())
-            continue
-        if pending_header is not None:
-            _flag_orphan_row(doc, pending_header)
-        table_header = None
-        pending_header = None
-        modifier_columns = None
-
-        if doc.code is None and title_problem is None and ("CPT" in line or "HCPCS" in line):
-            match = _TITLE.match(line)
+    def _read_title(self, line: Line) -> bool:
+        """True when the line was a title line (read or reported), False to read it as text."""
+        doc, match = self.doc, TITLE_LINE.match(line.text)
+        if doc.code is None and self.title_problem is None:
             if match:
-                title_problem = _take_title(doc, match)
-                body.append(raw.rstrip())
+                self.title_problem = _take_title(doc, match)
+                if doc.code is not None and not match.group("title").strip(" *"):
+                    doc.problems.append(f"line {line.number}: title line has no title after the code")
+            elif self.title_candidate is None:
+                self.title_candidate = f"line {line.number} {line.text[:80]!r}"
+            return True
+        if match is None or doc.code is None:
+            return False
+        code, system = match.group("code").upper(), match.group("system").upper()
+        if code != doc.code and self.ignored_from is None:
+            self._end_block_facts()
+            self.ignored_from = line.number
+            doc.problems.append(
+                f"line {line.number}: second title line for {system} {code} ignored: one code per document; "
+                "split the file"
+            )
+        return True
+
+    def _read_text(self, line: Line) -> None:
+        text = line.text
+        waiting = self.pending_key is not None or self.awaiting_bullets is not None
+        if waiting and self._read_pending(line):
+            return
+        split = key_split(text) if ":" in text else None
+        if split is not None and split[0] in KEY_ALIASES:
+            self._read_key_line(split[0], split[1], line.number)
+            return
+        if split is not None and split[0].startswith(FACT_KEY_PREFIXES):
+            self.doc.problems.append(f"line {line.number}: unrecognised key {split[0]!r}; line not read: {text[:80]!r}")
+        self.prose.append(text)
+        self._read_list_sentences(text, line.number)
+
+    def _read_pending(self, line: Line) -> bool:
+        """A value on the line after its key, or the bullets after '… include:'; True when consumed."""
+        text = line.text
+        if self.pending_key is not None and not is_bullet(text) and not _is_known_key_line(text):
+            fact, _ = self.pending_key
+            self.pending_key = None
+            self._set_key(fact, text, line.number)
+            return True
+        if self.awaiting_bullets is not None and is_bullet(text):
+            fact = self.awaiting_bullets[0]
+            getattr(self.doc, fact).extend(read_list(text.lstrip("-*•+– ").strip(), self.known).items)
+            return True
+        self._end_block_facts()
+        return False
+
+    def _end_block_facts(self) -> None:
+        """A key still waiting for its value, or '… include:' still waiting for its bullets, is reported."""
+        if self.pending_key is not None:
+            fact, number = self.pending_key
+            self.doc.problems.append(f"line {number}: '{_KEY_LABELS[fact]}:' has no value")
+            self.pending_key = None
+        if self.awaiting_bullets is not None:
+            fact, number = self.awaiting_bullets
+            if not getattr(self.doc, fact):
+                self.doc.problems.append(f"line {number}: {_LABELS[fact]} sentence lists no names")
+            self.awaiting_bullets = None
+
+    def _read_key_line(self, key: str, value: str, number: int) -> None:
+        fact = KEY_ALIASES[key]
+        value, embedded = _split_embedded_keys(value)
+        if fact in self.found:
+            if normalize_value(value) != normalize_value(self.found[fact]):
+                self.doc.problems.append(f"line {number}: second '{_KEY_LABELS[fact]}' line ignored: {value[:60]!r}")
+        elif not value:
+            self.found[fact] = value
+            self.pending_key = (fact, number)
+        else:
+            self._set_key(fact, value, number)
+        for other_key, other_value in embedded:
+            self._read_key_line(other_key, other_value, number)
+
+    def _set_key(self, fact: str, value: str, number: int) -> None:
+        self.found[fact] = value
+        if fact != "service_type":
+            self._set_list(fact, value, number, label=f"'{_KEY_LABELS[fact]}'", whole_value=True)
+            return
+        service_type = normalize_value(value)
+        if service_type is not None:
+            end = _first_sentence_end(service_type)
+            if end is not None or len(service_type) > _LONGEST_SERVICE_TYPE:
+                self.doc.problems.append(
+                    f"line {number}: 'Service type' value runs on with no recognizable end; "
+                    f"read {service_type[: end or _LONGEST_SERVICE_TYPE]!r}"
+                )
+                service_type = service_type[: end or _LONGEST_SERVICE_TYPE].rstrip(" .")
+        self.doc.service_type = service_type
+
+    def _read_list_sentences(self, text: str, number: int) -> None:
+        lowered = text.lower()  # a cheap test first: most lines hold neither sentence
+        for fact, pattern, word in (("payers", _PAYER_SENTENCE, "payers"), ("summary_sites", _USED_ACROSS, "across")):
+            match = pattern.search(text) if word in lowered else None
+            if match is None:
                 continue
-            if title_candidate is None and _TITLE_LIKE.match(line):
-                title_candidate = f"line {number} {line[:80]!r}"
+            rest = text[match.end() :]
+            if fact in self.found:
+                again = read_list(rest[:_LONGEST_LIST], self.known).items
+                if again != getattr(self.doc, fact):
+                    self.doc.problems.append(f"line {number}: second {_LABELS[fact]} sentence ignored: {rest[:60]!r}")
+                continue
+            self.found[fact] = rest
+            self._set_list(fact, rest, number, label=f"{_LABELS[fact]} sentence")
 
-        new_heading = is_heading(line) if len(line) <= 80 else None
-        if new_heading is not None:
-            close_section()
-            heading, body, have_heading = new_heading, [], True
-            section_lines.setdefault(new_heading.casefold(), [])
-            continue
+    def _set_list(self, fact: str, text: str, number: int, *, label: str, whole_value: bool = False) -> None:
+        """``whole_value``: the text is a key's value, so anything after the list is reported as not read."""
+        listed = read_list(text[:_LONGEST_LIST], self.known)
+        if len(text) > _LONGEST_LIST and not listed.terminated:
+            self.doc.problems.append(
+                f"line {number}: {label} runs on for more than {_LONGEST_LIST:,} characters with no end; not read"
+            )
+            return
+        setattr(self.doc, fact, listed.items)
+        if not listed.items:
+            said = text[: listed.end].strip(" .:*")
+            if not said:
+                self.awaiting_bullets = (fact, number)
+            elif not _NOT_AVAILABLE.match(said):
+                self.doc.problems.append(f"line {number}: {label} lists no names: {said[:80]!r}")
+            return
+        self._check_list(listed, text, number, label, whole_value)
 
-        body.append(raw.rstrip())
-        if heading is not None:
-            section_lines[heading.casefold()].append(line)
-        if ":" in line and line[:48].lower().lstrip("-* ").startswith(_KEY_PREFIXES):
-            match = _KEY_VALUE.match(line)
-            if match:
-                key = _KEY_ALIASES.get(match.group("key").strip().casefold())
-                if key is not None and key not in kv_seen:
-                    kv_seen.add(key)
-                    value = match.group("value")
-                    if key == "service_type":
-                        doc.service_type = normalize_value(value)
-                    else:
-                        doc.typical_sites = split_list(value)
-    if pending_header is not None:
-        _flag_orphan_row(doc, pending_header)
-    close_section()
-    doc.sections = sections
+    def _check_list(self, listed: ListRead, text: str, number: int, label: str, whole_value: bool) -> None:
+        problems = self.doc.problems
+        if listed.hanging:
+            problems.append(f"line {number}: {label} ends mid-list: {text[-60:]!r}; the rest was not read")
+        for item in listed.items:
+            if len(item) > _LONGEST_ITEM:
+                problems.append(f"line {number}: {label} item runs on with no recognizable end: {item[:80]!r}…")
+        rest = text[listed.end :].strip()
+        if whole_value and rest and not _NOT_AVAILABLE.match(rest):
+            problems.append(f"line {number}: text after the {label} list not read: {rest[:60]!r}")
 
-    if title_problem is not None:
-        problems.append(title_problem)
-    if doc.code is None:
-        if title_problem is None and title_candidate is not None:
-            problems.append(f"no valid title line: {title_candidate} does not read 'CPT 12345: Title'")
-        elif title_problem is None:
-            problems.append("no title line of the form 'CPT 12345: Title' or 'HCPCS A1234: Title'")
+    def finish(self) -> ParsedDocument:
+        self.table.end()
+        self._end_block_facts()
+        self._close_section()
+        doc = self.doc
+        doc.sections = self.sections
+        if self.title_problem is not None:
+            doc.problems.append(self.title_problem)
+        if doc.code is None:
+            return self._reject()
+        self._read_prose_facts()
+        self._report_missing_parts()
+        _check_truncation(doc, self.sections, "" if self.from_html else self.last_line, self.table.last_row_ragged)
+        if doc.problems:
+            doc.status = PARTIAL
+        return doc
+
+    def _reject(self) -> ParsedDocument:
+        doc = self.doc
+        if self.title_problem is None and self.title_candidate is not None:
+            doc.problems.append(f"no valid title line: {self.title_candidate} does not read 'CPT 12345: Title'")
+        elif self.title_problem is None:
+            doc.problems.append("no title line of the form 'CPT 12345: Title' or 'HCPCS A1234: Title'")
         doc.status = REJECTED
         _clear_facts(doc)
         return doc
 
-    payer_sentence_found = _extract_prose_facts(doc, text, section_lines)
-    if "service_type" not in kv_seen:
-        problems.append("no 'Service type:' line")
-    if "typical_sites" not in kv_seen:
-        problems.append("no 'Typical site of service:' line")
-    if not payer_sentence_found:
-        problems.append("no 'Key payers covered in this overview include …' sentence")
-    if not saw_modifier_table:
-        problems.append("no modifier table (a pipe table with a 'Modifier' column)")
-    elif modifier_table_rows == 0:
-        problems.append("modifier table has a header but no rows (document may be truncated)")
-    _check_truncation(doc, sections, last_line, last_is_ragged_row)
-    if problems:
-        doc.status = PARTIAL
-    return doc
+    def _read_prose_facts(self) -> None:
+        doc, lines = self.doc, self.section_lines
+        overview = [line for line in lines.get("billing code overview", ()) if not _is_key_line(line)]
+        summary = lines.get("summary & overview", [])
+        doc.description = (
+            normalize_value(overview[0]) if overview else (normalize_value(summary[0]) if summary else None)
+        )
+        prose = " ".join(filter(None, [doc.title, doc.description, *summary[:1]]))
+        doc.laterality = laterality(prose)
+        doc.approach = approach(doc.title, prose)
+        doc.imaging_guidance_included = imaging_guidance_included([doc.title or "", *self.prose])
+
+    def _report_missing_parts(self) -> None:
+        problems, found = self.doc.problems, self.found
+        if "service_type" not in found:
+            problems.append("no 'Service type:' line")
+        if "typical_sites" not in found:
+            problems.append("no 'Typical site of service:' line")
+        if "payers" not in found:
+            problems.append("no 'Key payers covered in this overview include …' sentence")
+        problems.extend(self.table.missing_table_problems())
 
 
 def _take_title(doc: ParsedDocument, match: re.Match[str]) -> str | None:
-    system, code, title = match.group("system"), match.group("code").upper(), match.group("title").strip()
+    system, code, title = match.group("system").upper(), match.group("code").upper(), match.group("title").strip()
     if not CODE_PATTERNS[system].fullmatch(code):
         return f"title line code {code[:40]!r} is not a valid {system} code ({CODE_FORMAT_HINTS[system]})"
     doc.code_system, doc.code, doc.title = system, code, normalize_value(title)
     return None
 
 
-def _flag_orphan_row(doc: ParsedDocument, row: tuple[list[str], int]) -> None:
-    """A pipe row with no table header above it (e.g. a table broken by a blank line) is not loaded;
-    say so when it looks like a modifier row, rather than dropping it silently."""
-    cells, number = row
-    if cells and MODIFIER_PATTERN.fullmatch(cells[0].strip("* `").upper()):
-        doc.problems.append(f"line {number}: modifier row outside a table (no header and |---| line above); not loaded")
-
-
-def _modifier_columns(header: list[str]) -> tuple[int, int | None, int | None] | None:
-    lowered = [cell.casefold() for cell in header]
-    code_col = next((i for i, cell in enumerate(lowered) if "modifier" in cell), None)
-    if code_col is None:
-        return None
-    desc_col = next((i for i, cell in enumerate(lowered) if "description" in cell), None)
-    when_col = next((i for i, cell in enumerate(lowered) if "when" in cell or "usage" in cell), None)
-    return code_col, desc_col, when_col
-
-
-def _add_modifier_row(
-    doc: ParsedDocument, cells: list[str], columns: tuple[int, int | None, int | None], number: int
-) -> None:
-    code_col, desc_col, when_col = columns
-    code = cells[code_col].strip("* `").upper()
-    if not MODIFIER_PATTERN.fullmatch(code):
-        doc.problems.append(f"line {number}: modifier {cells[code_col][:40]!r} is not two letters/digits")
-        return
-    doc.modifiers.append(
-        ModifierRow(
-            modifier_code=code,
-            description=normalize_value(cells[desc_col]) if desc_col is not None else None,
-            when_to_use=normalize_value(cells[when_col]) if when_col is not None else None,
-            line_number=number,
-        )
+def _split_embedded_keys(value: str) -> tuple[str, list[tuple[str, str]]]:
+    """'Percutaneous ablation Typical site of service: office' → the value, and the key found inside it."""
+    if ":" not in value:
+        return value, []
+    lowered = value.casefold()
+    if len(lowered) != len(value):
+        return value, []
+    cut = min(
+        (pos for key in KEY_ALIASES if (pos := lowered.find(key + ":")) > 0 and not lowered[pos - 1].isalnum()),
+        default=None,
     )
+    if cut is None:
+        return value, []
+    split = key_split(value[cut:])
+    return value[:cut].rstrip(" ;,"), [split] if split else []
 
 
-def _extract_prose_facts(doc: ParsedDocument, text: str, section_lines: dict[str, list[str]]) -> bool:
-    """Fill the facts stated in prose; returns whether the payer sentence was found."""
-    lowered = text.lower()
-    if len(lowered) != len(text):  # a few characters change length when lower-cased; offsets would drift
-        lowered = None
-    payer_match = _search(_PAYER_SENTENCE, _PAYER_SENTENCE_ANY_CASE, text, lowered)
-    if payer_match:
-        doc.payers = split_list(text[payer_match.start("items") : payer_match.end("items")])
-    match = _search(_USED_ACROSS, _USED_ACROSS_ANY_CASE, text, lowered)
-    if match:
-        doc.summary_sites = split_list(text[match.start("items") : match.end("items")])
-
-    overview = [line for line in section_lines.get("billing code overview", ()) if not _KEY_VALUE.match(line)]
-    summary = section_lines.get("summary & overview", [])
-    doc.description = normalize_value(overview[0]) if overview else (normalize_value(summary[0]) if summary else None)
-
-    prose = " ".join(filter(None, [doc.title, doc.description, *summary[:1]]))
-    match = _LATERALITY.search(prose)
-    doc.laterality = match.group(1).lower() if match else None
-    match = _APPROACH_IN_TITLE.search(doc.title or "") or _APPROACH_STRICT.search(prose)
-    if match:
-        doc.approach = next(a for a in APPROACHES if match.group(0).lower().startswith(a))
-    doc.imaging_guidance_included = imaging_guidance_included(text, lowered)
-    return payer_match is not None
-
-
-def _search(lower_case: re.Pattern, any_case: re.Pattern, text: str, lowered: str | None) -> re.Match | None:
-    return lower_case.search(lowered) if lowered is not None else any_case.search(text)
-
-
-def imaging_guidance_included(text: str, lowered: str | None = None) -> bool | None:
-    """First sentence mentioning imaging guidance decides: included (True), separate (False) or unknown."""
-    if lowered is None:
-        lowered = text.lower()
-        if len(lowered) != len(text):
-            lowered = "".join(ch.lower() if len(ch.lower()) == 1 else ch for ch in text)
-    position = lowered.find("imaging guidance")
+def _first_sentence_end(value: str) -> int | None:
+    """Offset of a period that ends a sentence and is followed by another one ('ablation. The …')."""
+    position = value.find(". ")
     while position != -1:
-        start = max(lowered.rfind(".", 0, position), lowered.rfind("\n", 0, position)) + 1
-        ends = [e for e in (lowered.find(".", position), lowered.find("\n", position)) if e != -1]
-        end = min(ends) if ends else len(text)
-        sentence = text[start:end]
-        position = lowered.find("imaging guidance", end)
-        if _IMAGING_NOT_INCLUDED.search(sentence):
-            return False
-        if _IMAGING_INCLUDED_WORD.search(sentence):
-            return True
+        following = value[position + 2 : position + 3]
+        if following.isupper():
+            return position
+        position = value.find(". ", position + 2)
     return None
+
+
+def _is_known_key_line(line: str) -> bool:
+    split = key_split(line) if ":" in line else None
+    return split is not None and split[0] in KEY_ALIASES
+
+
+def _is_key_line(line: str) -> bool:
+    split = key_split(line)
+    return split is not None and all(part.isalpha() for part in split[0].split())
 
 
 def _check_truncation(doc: ParsedDocument, sections: list[Section], last_line: str, ragged: bool) -> None:

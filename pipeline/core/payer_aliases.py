@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipeline.core.name_matching import normalize_name, slug
+from pipeline.core.name_matching import UNRESOLVED_PREFIX, normalize_name, unresolved_id
 
-UNRESOLVED_PREFIX = "unresolved_"
+__all__ = ["UNRESOLVED_PREFIX", "PayerDirectory", "PayerMatch"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +36,6 @@ class PayerDirectory:
     def resolve(self, name_in_document: str) -> PayerMatch:
         payer_id = self._by_name.get(normalize_name(name_in_document))
         if payer_id is None:
-            return PayerMatch(UNRESOLVED_PREFIX + slug(name_in_document), name_in_document.strip(), None, False)
+            return PayerMatch(unresolved_id(name_in_document), name_in_document.strip(), None, False)
         row = self._payers[payer_id]
         return PayerMatch(payer_id, row["payer_name"], row["payer_type"], True)

@@ -87,3 +87,67 @@ def test_alias_to_unknown_payer_is_rejected(tmp_path):
         handle.write("Mystery Plan,no_such_payer\n")
     with pytest.raises(ReferenceDataError, match="no_such_payer"):
         load_reference_data(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("written", "payer_id"),
+    [
+        ("Blue Cross and Blue Shield of Texas", "bcbs_of_texas"),
+        ("Blue Cross Blue Shield of Texas", "bcbs_of_texas"),
+        ("BCBS of Texas", "bcbs_of_texas"),
+        ("BlueCross BlueShield of Texas", "bcbs_of_texas"),
+        ("Blue Cross & Blue Shield of Texas", "bcbs_of_texas"),
+        ("Blue Cross and Blue Shield of North Carolina", "bcbs_of_north_carolina"),
+        ("Anthem Blue Cross and Blue Shield", "anthem"),
+        ("Blue Cross Blue Shield", "blue_cross_blue_shield"),
+        ("Humana Inc.", "humana"),
+        ("U.S. Department of Veterans Affairs", "veterans_affairs"),
+        ("Kaiser Foundation Health Plan, Inc.", "kaiser_permanente"),
+    ],
+)
+def test_blue_cross_affiliates_and_names_with_periods(reference, written, payer_id):
+    match = PayerDirectory(reference.payers, reference.payer_aliases).resolve(written)
+    assert match.is_resolved and match.payer_id == payer_id
+
+
+def test_each_state_affiliate_has_its_own_row_under_the_association(reference):
+    affiliates = [row for row in reference.payers if row["payer_id"].startswith("bcbs_of_")]
+    assert len(affiliates) >= 50
+    assert {row["parent_organization"] for row in affiliates} == {"Blue Cross Blue Shield Association"}
+    assert all(row["payer_name"].startswith("Blue Cross and Blue Shield of ") for row in affiliates)
+
+
+@pytest.mark.parametrize("directory", ["payers", "sites"])
+def test_unresolved_ids_are_unique_and_stable_for_any_script(reference, directory):
+    resolver = (
+        PayerDirectory(reference.payers, reference.payer_aliases)
+        if directory == "payers"
+        else CareSiteDirectory(reference.care_sites, reference.care_site_aliases)
+    )
+    names = [
+        "כללית",
+        "מכבי",
+        "التأمين الصحي",
+        "全国健康保険協会",
+        "국민건강보험",
+        "🏥 Health",
+        "🏥🏥",
+        "Clínica Ñandú",
+        "Clinica Nandu",
+    ]
+    ids = [
+        resolver.resolve(name).__getattribute__("payer_id" if directory == "payers" else "care_site_id")
+        for name in names
+    ]
+    assert len(set(ids)) == len(names), ids
+    assert all(i.startswith("unresolved_") and i != "unresolved_blank" for i in ids)
+    again = [resolver.resolve(name) for name in names]
+    assert [getattr(m, "payer_id" if directory == "payers" else "care_site_id") for m in again] == ids
+
+
+def test_ascii_unresolved_ids_stay_readable():
+    from pipeline.core.name_matching import unresolved_id
+
+    assert unresolved_id("Regional Health Plan") == "unresolved_regional_health_plan"
+    assert unresolved_id("Regional  health plan") == unresolved_id("Regional Health Plan")
+    assert unresolved_id("x" * 200) != unresolved_id("x" * 199)

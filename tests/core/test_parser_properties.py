@@ -6,6 +6,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline.core.document_parser import DOCUMENT_STATUSES, parse_document, parse_text, split_list
+from pipeline.core.known_names import fold_tokens
+from pipeline.core.list_items import CLAUSE_WORDS, CORPORATE_SUFFIXES, NOT_ITEMS
 from tests.bad_documents import good
 
 LINES = st.one_of(
@@ -55,21 +57,24 @@ def test_parse_document_never_raises_on_bytes(data):
         assert doc.problems and doc.code is None
 
 
-# Items exclude list separators and "*": markdown emphasis around a value is stripped by design.
+# Items exclude list separators, "*", "_", "`" (markdown emphasis around a value is stripped by design) and
+# parentheses (a parenthesized aside, separators and all, belongs to the item before it by design).
 @given(
     st.lists(
         st.text(
-            alphabet=st.characters(blacklist_characters=",;.*\n", blacklist_categories=["Cs"]), min_size=1, max_size=20
+            alphabet=st.characters(blacklist_characters=",;.*_`()\n", blacklist_categories=["Cs"]),
+            min_size=1,
+            max_size=20,
         )
         .map(str.strip)
         .filter(
             lambda s: (
                 s
-                and " and " not in f" {s.lower()} "
-                and " or " not in f" {s.lower()} "
-                and " & " not in f" {s} "
-                and not s.lower().startswith(("and ", "or ", "& "))
+                and not any(word.lower() in ("and", "or", "&", "and/or") for word in s.split())
                 and s.lower() != "not available"
+                and " ".join(fold_tokens(s.split())) not in NOT_ITEMS  # trailing "etc." / "and others" add no item
+                and " ".join(fold_tokens(s.split())) not in CORPORATE_SUFFIXES  # ", Inc." belongs to the name before
+                and (fold_tokens(s.split()) or [""])[0] not in CLAUSE_WORDS  # ", though …" ends a list by design
             )
         ),
         min_size=1,
@@ -87,3 +92,124 @@ def test_payer_sentence_with_free_text_never_breaks_the_parse(payers):
     doc = parse_text(text)
     assert doc.code == "32994"
     assert all(p.strip() == p and p for p in doc.payers)
+
+
+# --- Real-world variation (issue 7) -------------------------------------------------------------------------
+
+import textwrap  # noqa: E402
+
+from pipeline.core.known_names import KnownNames  # noqa: E402
+from pipeline.core.reference_data import load_reference_data  # noqa: E402
+from tests.conftest import REFERENCE  # noqa: E402
+
+_REFERENCE = load_reference_data(REFERENCE)
+KNOWN = KnownNames.from_reference(_REFERENCE)
+PAYER_NAMES = sorted(
+    {row["payer_name"] for row in _REFERENCE.payers} | {row["alias"] for row in _REFERENCE.payer_aliases}
+)
+SITE_NAMES = sorted({row["alias"] for row in _REFERENCE.care_site_aliases})
+
+
+def _payer_sentence(names: list[str]) -> str:
+    listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + ", and " + names[-1]
+    return f"Key payers covered in this overview include {listed}" + ("" if listed.endswith(".") else ".")
+
+
+def _facts(doc):
+    return (
+        doc.status,
+        doc.problems,
+        doc.code,
+        doc.title,
+        doc.description,
+        doc.service_type,
+        doc.typical_sites,
+        doc.summary_sites,
+        doc.payers,
+        [(m.modifier_code, m.description, m.when_to_use) for m in doc.modifiers],
+        doc.laterality,
+        doc.approach,
+        doc.imaging_guidance_included,
+    )
+
+
+def _wrap(text: str, width: int) -> str:
+    return "\n".join(
+        line if "|" in line else textwrap.fill(line, width=width, break_long_words=False, break_on_hyphens=False)
+        for line in text.split("\n")
+    )
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.sampled_from(PAYER_NAMES), min_size=1, max_size=7, unique=True),
+    st.lists(st.sampled_from(SITE_NAMES), min_size=1, max_size=4, unique=True),
+    st.integers(min_value=40, max_value=120),
+)
+def test_wrapping_at_any_width_gives_the_same_facts(payers, sites, width):
+    text = (
+        good("47382")
+        .replace("Key payers covered in this overview include Aetna, Cigna, and Medicare.", _payer_sentence(payers))
+        .replace(
+            "Hospital outpatient department or office",
+            ", ".join(sites[:-1] + [f"or {sites[-1]}"]) if len(sites) > 1 else sites[0],
+        )
+    )
+    unwrapped = parse_text(text, known_names=KNOWN)
+    wrapped = parse_text(_wrap(text, width), known_names=KNOWN)
+    assert _facts(wrapped) == _facts(unwrapped)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(PAYER_NAMES), min_size=1, max_size=8, unique=True))
+def test_any_known_payer_name_survives_list_splitting(payers):
+    doc = parse_text(
+        good().replace(
+            "Key payers covered in this overview include Aetna, Cigna, and Medicare.", _payer_sentence(payers)
+        ),
+        known_names=KNOWN,
+    )
+    # "… and Humana Inc" + the sentence's period reads "Humana Inc.": the same name, so compare without it.
+    assert [name.rstrip(".") for name in doc.payers] == [name.rstrip(".") for name in payers]
+    assert doc.status == "parsed", doc.problems
+
+
+HTML_PIECES = st.one_of(
+    st.text(max_size=30),
+    st.sampled_from(
+        [
+            "<p>",
+            "</p>",
+            "<div>",
+            "</div>",
+            "<table>",
+            "<tr>",
+            "<td>",
+            "<th>",
+            "</table>",
+            "<br>",
+            "<h2>",
+            "</h2>",
+            "<strong>Service type:</strong>",
+            "<li>",
+            "<script>",
+            "</script>",
+            "<!--",
+            "-->",
+            "&amp;",
+            "CPT 32994: Title",
+            "| 00 | x | y |",
+            "<meta charset='windows-1252'>",
+            "<b>",
+            "<i>",
+        ]
+    ),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(HTML_PIECES, max_size=60))
+def test_parse_never_raises_on_html_like_input(pieces):
+    doc = parse_document(("<!DOCTYPE html>" + "".join(pieces)).encode("utf-8", "surrogatepass"), known_names=KNOWN)
+    assert doc.status in DOCUMENT_STATUSES
+    assert (doc.status == "parsed") == (not doc.problems)

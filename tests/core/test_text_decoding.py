@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from pipeline.core.text_decoding import decode_document, strip_html
+from pipeline.core.html_text import html_to_text
+from pipeline.core.text_decoding import decode_document
 
 
 def test_utf8_with_bom_and_crlf():
@@ -26,8 +27,8 @@ def test_mostly_control_characters_is_binary():
 
 
 def test_html_is_reduced_to_lines_of_text():
-    text = strip_html(
+    text = html_to_text(
         "<html><body><h1>Summary &amp; Overview</h1><p>CPT 32994: T</p><script>x()</script></body></html>"
     )
     lines = [line for line in text.splitlines() if line]
-    assert lines == ["Summary & Overview", "CPT 32994: T"]
+    assert lines == ["## Summary & Overview", "CPT 32994: T"]

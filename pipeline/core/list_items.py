@@ -1,0 +1,286 @@
+"""Read a written list ("A, B, and C" / "A; B or C") into items, without cutting known names.
+
+One pass over tokens (linear in the length of the text).  A list ends at the end of its sentence:
+a period that is not part of a name ("Humana Inc.", "U.S. Department
+of Veterans Affairs", "Kaiser Foundation Health Plan, Inc.") or an abbreviation.  Separators are
+commas, semicolons and the words "and", "or", "&", "and/or", except inside a known name or inside
+parentheses.  Trailing "etc." and "and others" add no item.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from pipeline.core.known_names import NO_KNOWN_NAMES, TOKEN, KnownNames, fold_token
+
+LIST_WORDS = frozenset({"and", "or", "andor", ",", ";"})
+# A name goes on after these even when a capital follows ("St. Luke's", "U.S. Department").
+_NAME_PREFIX_ABBREVIATIONS = frozenset({"st", "dr", "mt", "ft", "dept", "no", "natl"})
+# These end names; they end the sentence too when a new sentence starts after them.
+_NAME_SUFFIX_ABBREVIATIONS = frozenset({"inc", "co", "corp", "ltd", "llc", "lp", "plc", "jr", "sr", "etc", "assn"})
+# After a comma these start a clause, not an item: "…, though volumes have fallen" ends the list.
+CLAUSE_WORDS = frozenset(
+    [
+        "though",
+        "although",
+        "while",
+        "whereas",
+        "which",
+        "who",
+        "where",
+        "when",
+        "but",
+        "especially",
+        "particularly",
+        "depending",
+        "because",
+        "since",
+        "typically",
+        "usually",
+        "mostly",
+        "primarily",
+        "mainly",
+        "often",
+    ]
+)
+CORPORATE_SUFFIXES = frozenset({"inc", "corp", "corporation", "ltd", "llc", "plc"})
+NOT_ITEMS = frozenset(
+    {
+        "etc",
+        "other",
+        "others",
+        "among others",
+        "many others",
+        "more",
+        "so on",
+        "the like",
+        "other payers",
+        "other plans",
+        "other payer",
+        "other plan",
+    }
+)
+_CLOSERS = ")]\"'”’*_`"
+# The plain reading (``read_plain_list``): separators exactly as the token reading sees them, and what it
+# leaves to the token reading.
+_PLAIN_SEPARATOR = re.compile(r"[,;]|(?<![^\s,;])(?:and|or|&)(?![^\s,;])", re.IGNORECASE)
+_ENDS_WITH_LIST_WORD = re.compile(r"(?<![^\s,;])(?:and|or|&)$", re.IGNORECASE)
+_PLAIN_BAD_CHARACTERS = re.compile(r"[^\w\s,;&'’-]|_")
+_DROP_WORD_PUNCTUATION = str.maketrans("", "", "'’-&")
+_LIST_WORD_SPELLINGS = frozenset({"and", "or", "andor"})
+_PLAIN_LIST_WORDS = frozenset({"and", "or", "&"})
+_PLAIN_SPECIAL_WORDS = (
+    CLAUSE_WORDS | CORPORATE_SUFFIXES | {"etc", "other", "others", "more", "so", "the", "not", "among", "many"}
+)
+
+
+@dataclass(slots=True)
+class ListRead:
+    items: list[str] = field(default_factory=list)
+    end: int = 0  # offset just after the list (after its terminal period, if any)
+    terminated: bool = False  # the sentence ended with a period
+    hanging: bool = False  # the text ran out right after a separator ("A, B, and")
+
+
+class _Tokens:
+    """The tokens of a window of the text, with their folded forms."""
+
+    __slots__ = ("folded", "matches")
+
+    def __init__(self, text: str, end: int):
+        self.matches = list(TOKEN.finditer(text, 0, end))
+        self.folded = [m.casefold() if m.isalpha() else fold_token(m) for m in (x.group() for x in self.matches)]
+
+    def has(self, index: int) -> bool:
+        return index < len(self.matches)
+
+    def folded_at(self, index: int) -> str | None:
+        return self.folded[index] if index < len(self.folded) else None
+
+
+class _Parentheses:
+    """Whether a token sits inside a closed pair of parentheses (an unclosed '(' protects nothing)."""
+
+    __slots__ = ("_text", "_until", "_no_close_after")
+
+    def __init__(self, text: str):
+        self._text, self._until, self._no_close_after = text, -1, len(text) + 1
+
+    def inside(self, match) -> bool:
+        if match.start() < self._until:
+            return True
+        token = match.group()
+        if "(" in token and ")" not in token[token.rfind("(") :] and match.end() < self._no_close_after:
+            close = self._text.find(")", match.end())
+            if close == -1:
+                self._no_close_after = match.end()  # nothing closes after here: never search again
+            else:
+                self._until = close
+        return False
+
+
+def read_list(text: str, known: KnownNames = NO_KNOWN_NAMES) -> ListRead:
+    """Items of the list at the start of ``text``, up to the end of its sentence.
+
+    The list is first read in a window up to the first ". " and the word after it (plus room for a known
+    name with a period inside, such as "U.S. Department of Veterans Affairs"); only when its sentence does
+    not end there is the whole text read.
+    """
+    quick = read_plain_list(text, known)
+    if quick is not None:
+        return quick
+    period = text.find(". ")
+    if period != -1:
+        next_word_end = text.find(" ", period + 2)
+        window = max(period + 2 + known.longest_tail_after_period, next_word_end)
+        if next_word_end != -1 and window < len(text):
+            result = _read(text, window, known)
+            if result.terminated or result.end < period:
+                return result
+    return _read(text, len(text), known)
+
+
+def _read(text: str, window: int, known: KnownNames) -> ListRead:
+    tokens = _Tokens(text, window)
+    parentheses = _Parentheses(text) if "(" in text[:window] else None
+    spans: list[tuple[int, int]] = []  # token index ranges of items
+    result = ListRead(end=len(text))
+    start = protected_until = index = 0
+    first_words, count = known.first_words, len(tokens.matches)
+    while index < count:
+        word = tokens.folded[index]
+        depth = parentheses is not None and parentheses.inside(tokens.matches[index])
+        if index >= protected_until and not depth and word in first_words:
+            protected_until = index + known.longest_at(tokens.folded_at, index)
+        free = index >= protected_until and not depth
+        if free and index == start and index and word in CLAUSE_WORDS:
+            result.end = tokens.matches[index - 1].start()
+            return _finish(result, text, tokens, spans)
+        if free and word in LIST_WORDS:
+            if index > start:
+                spans.append((start, index))
+            start = index + 1
+        elif not depth and _ends_sentence(tokens, index, index + 1 < protected_until):
+            spans.append((start, index + 1))
+            result.end, result.terminated = tokens.matches[index].end(), True
+            return _finish(result, text, tokens, spans)
+        index += 1
+    if start < index:
+        spans.append((start, index))
+    result.hanging = index > 0 and tokens.folded[index - 1] in LIST_WORDS
+    return _finish(result, text, tokens, spans)
+
+
+def read_plain_list(text: str, known: KnownNames) -> ListRead | None:
+    """The common list ("A, B, and C.") read with regular-expression splits, or None when the list has
+    anything the token reading treats specially: parentheses, periods or abbreviations before its end, a
+    word a protected known name starts with, list words in unusual spellings, fillers ("etc.", "others"),
+    clause words, corporate suffixes, emphasis.  ``test_list_items.py`` checks both readings agree."""
+    dot = text.find(".")
+    segment = text if dot == -1 else text[:dot]
+    if _PLAIN_BAD_CHARACTERS.search(segment):
+        return None
+    words = segment.casefold().replace(",", " ").replace(";", " ").split()
+    has_punctuation = "'" in segment or "’" in segment or "-" in segment or "&" in segment
+    folded = {word.translate(_DROP_WORD_PUNCTUATION) for word in words} if has_punctuation else set(words)
+    if not folded.isdisjoint(_PLAIN_SPECIAL_WORDS) or not folded.isdisjoint(known.splittable_first_words):
+        return None
+    if has_punctuation and any(
+        word.translate(_DROP_WORD_PUNCTUATION) in _LIST_WORD_SPELLINGS and word not in _PLAIN_LIST_WORDS
+        for word in words
+    ):
+        return None  # "and-or", "an'd": the token reading folds these to list words
+    if dot != -1:
+        after, before = text[dot + 1 : dot + 2], segment[-1:]
+        if not words or not before.isalnum() or (after and not after.isspace()):
+            return None
+        word = words[-1].translate(_DROP_WORD_PUNCTUATION)  # the last token, as the tokenizer cuts and folds it
+        if len(word) <= 1 or word in _NAME_PREFIX_ABBREVIATIONS or word in _NAME_SUFFIX_ABBREVIATIONS:
+            return None
+        if word in LIST_WORDS:
+            return None
+    result = ListRead(end=len(text) if dot == -1 else dot + 1, terminated=dot != -1)
+    result.items = [item for item in (piece.strip() for piece in _PLAIN_SEPARATOR.split(segment)) if item]
+    if not result.terminated:
+        tail = segment.rstrip()
+        result.hanging = tail.endswith((",", ";")) or bool(_ENDS_WITH_LIST_WORD.search(tail))
+    return result
+
+
+def _finish(result: ListRead, text: str, tokens: _Tokens, spans: list[tuple[int, int]]) -> ListRead:
+    result.items = _items(text, tokens.matches, tokens.folded, spans, result.terminated)
+    return result
+
+
+def split_list(text: str | None, known: KnownNames = NO_KNOWN_NAMES) -> list[str]:
+    """Items of a list value; 'Not available' gives none."""
+    if text is None:
+        return []
+    return read_list(text, known).items
+
+
+def _ends_sentence(tokens: _Tokens, index: int, mid_name: bool) -> bool:
+    token = tokens.matches[index].group()
+    if mid_name or "." not in token:
+        return False
+    token = token.rstrip(_CLOSERS)
+    if not token.endswith("."):
+        return False
+    word = tokens.folded[index]
+    initials = token.rstrip(".").split(".")
+    if word in _NAME_PREFIX_ABBREVIATIONS or (len(initials) > 1 and all(len(p) == 1 for p in initials)):
+        return not tokens.has(index + 1)
+    if word in _NAME_SUFFIX_ABBREVIATIONS or len(word) == 1:
+        return _new_sentence_follows(tokens, index)
+    return True
+
+
+def _new_sentence_follows(tokens: _Tokens, index: int) -> bool:
+    if not tokens.has(index + 1):
+        return True
+    following = tokens.matches[index + 1].group()
+    return following[:1].isupper() and tokens.folded[index + 1] not in LIST_WORDS
+
+
+def _items(text: str, matches, folded: list[str], spans: list[tuple[int, int]], terminated: bool) -> list[str]:
+    items: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    for first, last in spans:
+        begin, end = matches[first].start(), matches[last - 1].end()
+        words = " ".join(folded[first:last])
+        if words in CORPORATE_SUFFIXES and items and text[ends[-1] : begin].strip() == ",":
+            # "Molina Healthcare, Inc." is one name
+            items[-1] = _clean(text[starts[-1] : end], keep_period=True)
+            ends[-1] = end
+            continue
+        if words in NOT_ITEMS or words.startswith("not available"):
+            continue
+        keep_period = folded[last - 1] in _NAME_SUFFIX_ABBREVIATIONS or not terminated or (first, last) != spans[-1]
+        item = _clean(text[begin:end], keep_period=keep_period)
+        if words.endswith(" etc"):
+            item = item[: item.casefold().rfind("etc")].rstrip(" ,")
+        if item:
+            items.append(item)
+            starts.append(begin)
+            ends.append(end)
+    return items
+
+
+def _clean(item: str, *, keep_period: bool) -> str:
+    item = item.strip().strip("*_`").strip()
+    if item.endswith(".."):  # "Humana Inc.." : the name's period and the sentence's
+        item = item[:-1]
+    if not keep_period or not item.rstrip(".").split()[-1:] or _plain_word_period(item):
+        item = item.rstrip(".").rstrip()
+    return item.lstrip(". ")
+
+
+def _plain_word_period(item: str) -> bool:
+    """'Medicare.' loses its period; 'Inc.', 'U.S.' keep theirs."""
+    if not item.endswith("."):
+        return False
+    last = item.rstrip(".").split()[-1] if item.rstrip(".").split() else ""
+    word = fold_token(last)
+    return "." not in last and len(word) > 1 and word not in _NAME_SUFFIX_ABBREVIATIONS
