@@ -12,8 +12,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
-from pipeline.contracts.core_tables import LIST_OF_TEXT
-from pipeline.contracts.table_contract import ForeignKey, TableContract, sql_literal
+from pipeline.contracts.table_contract import LIST_OF_TEXT, TableContract, references, sql_literal
 from pipeline.core.domains import (
     CODE_SYSTEMS,
     CPT_OR_HCPCS,
@@ -30,6 +29,8 @@ from pipeline.core.domains import (
 BI_SCHEMA = "marts"
 LISTS_SCHEMA = "marts_lists"
 DATE = {"sql_type": "DATE"}
+# Marts join to each other through code_overview (one row per code, like core.codes, which it references).
+_OVERVIEW = references("marts.code_overview.code")
 TEXT_LIST_NOTE = "comma-separated with ', ' in the order of the list in marts_lists; NULL when there are none"
 
 
@@ -40,7 +41,7 @@ class CodeOverviewLists(pa.DataFrameModel):
     """One row per documented code with its modifiers, payers, care sites and POS codes as DuckDB lists (VARCHAR[]).
     The text columns of marts.code_overview are these lists joined with ', '."""
 
-    code: Series[str] = pa.Field(unique=True, str_matches=CPT_OR_HCPCS, description="Billing code.")
+    code: Series[str] = pa.Field(unique=True, fullmatch=CPT_OR_HCPCS, description="Billing code.", metadata=_OVERVIEW)
     modifiers: Series[object] = pa.Field(
         list_items_match={"pattern": MODIFIER_CODE.strip("^$")},
         description="Real modifiers listed for the code (excludes '00'), sorted.",
@@ -62,7 +63,7 @@ class CodeUtilizationCareSites(pa.DataFrameModel):
     """Documented care sites of each code in each CMS facility setting, as a DuckDB list (VARCHAR[]): one row per
     code and setting, joined to marts.code_utilization on (code, place_of_service)."""
 
-    code: Series[str] = pa.Field(str_matches=CPT_OR_HCPCS, description="Billing code.")
+    code: Series[str] = pa.Field(fullmatch=CPT_OR_HCPCS, description="Billing code.", metadata=_OVERVIEW)
     place_of_service: Series[str] = pa.Field(
         isin=list(FACILITY_SETTINGS), description="CMS setting: F facility, O office."
     )
@@ -73,6 +74,7 @@ class CodeUtilizationCareSites(pa.DataFrameModel):
 
     class Config:
         name = f"{LISTS_SCHEMA}.code_utilization_care_sites"
+        unique = ["code", "place_of_service"]
 
 
 # --- marts: every column has a type SQLAlchemy's inspector recognizes -------------------------------------
@@ -82,7 +84,9 @@ class CodeOverview(pa.DataFrameModel):
     """One row per documented code with its modifiers, payers, care sites and POS codes as text, ready for a BI
     table. To filter by one payer or care site, use marts.code_payers or marts.code_care_sites."""
 
-    code: Series[str] = pa.Field(unique=True, str_matches=CPT_OR_HCPCS, description="Billing code.")
+    code: Series[str] = pa.Field(
+        unique=True, fullmatch=CPT_OR_HCPCS, description="Billing code.", metadata=references("core.codes.code")
+    )
     code_system: Series[str] = pa.Field(isin=list(CODE_SYSTEMS), description="CPT or HCPCS.")
     title: Series[str] = pa.Field(nullable=True, description="Code title.")
     service_type: Series[str] = pa.Field(nullable=True, description="Service type.")
@@ -112,7 +116,7 @@ class CodeUtilization(pa.DataFrameModel):
     """Documented codes joined to CMS geography-level utilization: one row per code, CMS facility setting,
     geography and year. Codes without utilization appear once with NULL measures so the gap is visible."""
 
-    code: Series[str] = pa.Field(str_matches=CPT_OR_HCPCS, description="Documented billing code.")
+    code: Series[str] = pa.Field(fullmatch=CPT_OR_HCPCS, description="Documented billing code.", metadata=_OVERVIEW)
     title: Series[str] = pa.Field(nullable=True, description="Code title.")
     place_of_service: Series[str] = pa.Field(
         nullable=True, isin=list(FACILITY_SETTINGS), description="CMS setting: F facility, O office."
@@ -121,6 +125,7 @@ class CodeUtilization(pa.DataFrameModel):
     geo_code: Series[str] = pa.Field(
         nullable=True,
         description="State FIPS code or CMS pseudo-geography (9A-9E); NULL on National rows and blank-coded State rows.",
+        metadata=references("utilization.geographies.geo_code"),
     )
     geo_desc: Series[str] = pa.Field(nullable=True, description="Geography name.")
     geo_type: Series[str] = pa.Field(
@@ -154,14 +159,17 @@ class CodeUtilization(pa.DataFrameModel):
     class Config:
         name = f"{BI_SCHEMA}.code_utilization"
         unique = ["code", "place_of_service", "geo_level", "geo_code", "data_year"]
+        metadata = {"ddl_primary_key": False}  # placeholder rows have NULL key parts
 
 
 class CodePayers(pa.DataFrameModel):
     """One row per documented code and key payer, for filtering codes by payer (payer_name IN (...))."""
 
-    code: Series[str] = pa.Field(str_matches=CPT_OR_HCPCS, description="Billing code.")
+    code: Series[str] = pa.Field(fullmatch=CPT_OR_HCPCS, description="Billing code.", metadata=_OVERVIEW)
     title: Series[str] = pa.Field(nullable=True, description="Code title.")
-    payer_id: Series[str] = pa.Field(str_matches=SNAKE_ID, description="Payer key (core.payers).")
+    payer_id: Series[str] = pa.Field(
+        fullmatch=SNAKE_ID, description="Payer key (core.payers).", metadata=references("core.payers.payer_id")
+    )
     payer_name: Series[str] = pa.Field(description="Canonical payer name (or the name as written, if unresolved).")
     payer_type: Series[str] = pa.Field(
         nullable=True,
@@ -173,18 +181,26 @@ class CodePayers(pa.DataFrameModel):
 
     class Config:
         name = f"{BI_SCHEMA}.code_payers"
+        unique = ["code", "payer_id"]
 
 
 class CodeCareSites(pa.DataFrameModel):
     """One row per documented code, care site and POS code of that site, for filtering codes by care site, POS code
     or CMS setting. A care site without POS codes (unresolved) has one row with a NULL pos_code."""
 
-    code: Series[str] = pa.Field(str_matches=CPT_OR_HCPCS, description="Billing code.")
+    code: Series[str] = pa.Field(fullmatch=CPT_OR_HCPCS, description="Billing code.", metadata=_OVERVIEW)
     title: Series[str] = pa.Field(nullable=True, description="Code title.")
-    care_site_id: Series[str] = pa.Field(str_matches=SNAKE_ID, description="Care-site key (core.care_sites).")
+    care_site_id: Series[str] = pa.Field(
+        fullmatch=SNAKE_ID,
+        description="Care-site key (core.care_sites).",
+        metadata=references("core.care_sites.care_site_id"),
+    )
     care_site_name: Series[str] = pa.Field(description="Care-site name.")
     pos_code: Series[str] = pa.Field(
-        nullable=True, str_matches=POS_CODE, description="CMS two-digit Place of Service code; NULL if none is known."
+        nullable=True,
+        fullmatch=POS_CODE,
+        description="CMS two-digit Place of Service code; NULL if none is known.",
+        metadata=references("core.place_of_service.place_of_service_code"),
     )
     pos_name: Series[str] = pa.Field(nullable=True, description="Place of Service name (core.place_of_service).")
     cms_facility_setting: Series[str] = pa.Field(
@@ -197,6 +213,7 @@ class CodeCareSites(pa.DataFrameModel):
     class Config:
         name = f"{BI_SCHEMA}.code_care_sites"
         unique = ["code", "care_site_id", "pos_code"]
+        metadata = {"ddl_primary_key": False}  # an unresolved site has a NULL pos_code
 
 
 class Relationships(pa.DataFrameModel):
@@ -215,30 +232,18 @@ class Relationships(pa.DataFrameModel):
         unique = ["from_table", "from_columns", "to_table", "to_columns"]
 
 
-# Marts join to each other through code_overview (one row per code, like core.codes, which it references).
-_OVERVIEW_FK = ForeignKey("code", "marts.code_overview", "code")
-
 # In build order: a mart is listed after the marts its SQL reads.
-MART_CONTRACTS: tuple[TableContract, ...] = (
-    TableContract(CodeOverviewLists, ("code",), (_OVERVIEW_FK,)),
-    TableContract(CodeUtilizationCareSites, ("code", "place_of_service"), (_OVERVIEW_FK,)),
-    TableContract(CodeOverview, ("code",), (ForeignKey("code", "core.codes", "code"),)),
-    TableContract(
+MART_CONTRACTS: tuple[TableContract, ...] = tuple(
+    TableContract(model)
+    for model in (
+        CodeOverviewLists,
+        CodeUtilizationCareSites,
+        CodeOverview,
         CodeUtilization,
-        enforce_primary_key=False,
-        foreign_keys=(_OVERVIEW_FK, ForeignKey("geo_code", "utilization.geographies", "geo_code")),
-    ),
-    TableContract(CodePayers, ("code", "payer_id"), (_OVERVIEW_FK, ForeignKey("payer_id", "core.payers", "payer_id"))),
-    TableContract(
+        CodePayers,
         CodeCareSites,
-        enforce_primary_key=False,
-        foreign_keys=(
-            _OVERVIEW_FK,
-            ForeignKey("care_site_id", "core.care_sites", "care_site_id"),
-            ForeignKey("pos_code", "core.place_of_service", "place_of_service_code"),
-        ),
-    ),
-    TableContract(Relationships),
+        Relationships,
+    )
 )
 
 

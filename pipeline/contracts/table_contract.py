@@ -39,7 +39,7 @@ _TYPES = {
     "datetime64[ns]": ("TIMESTAMP", "datetime64[ns]"),
     "datetime64[us]": ("TIMESTAMP", "datetime64[ns]"),
 }
-_PANDAS_FOR_SQL = {sql: pandas for sql, pandas in _TYPES.values()}
+_PANDAS_FOR_SQL = {sql: pandas for sql, pandas in _TYPES.values()} | {"DATE": "datetime64[ns]"}
 LIST_OF_TEXT = {"sql_type": "VARCHAR[]"}
 
 

@@ -59,7 +59,7 @@ def column_values(contract: TableContract, name: str) -> st.SearchStrategy:
         values = _number_values(column, integer=False)
     elif spec.sql_type == "BOOLEAN":
         values = st.booleans()
-    elif spec.sql_type == "TIMESTAMP":
+    elif spec.sql_type in ("TIMESTAMP", "DATE"):
         values = st.datetimes(min_value=pd.Timestamp("2000-01-01"), max_value=pd.Timestamp("2030-01-01"))
     else:
         values = st.none()
