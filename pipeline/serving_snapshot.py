@@ -7,6 +7,17 @@ A reader that already has the old file open keeps reading the old inode (a
 consistent snapshot); new connections see the new file.  A failure or a kill
 before the rename leaves the previous snapshot untouched.
 
+The cost of a publish follows the change, not the warehouse.  The serving file
+records, in ``internal.snapshot_tables``, the change-log version
+(``pipeline.table_changes``) of every table it was built from.  An *incremental*
+publish copies the previous serving file at the OS level (``copy_file_range``),
+drops and recreates only the tables whose version moved, and leaves every other
+table's blocks as they were.  A *full* rebuild writes a brand-new file; it runs
+when there is no usable previous snapshot, when the set of tables or a contract
+changed, when a large table changed (rewriting it inside a copy would leave its
+old blocks behind as free space), and periodically to compact the file (see
+``PublishSettings``).
+
 The file is written with a storage version that DuckDB 1.4 and 1.5 clients (the
 versions BI drivers bundle) can read, and carries the data dictionary from the
 table contracts as ``COMMENT ON`` statements.
@@ -14,21 +25,120 @@ table contracts as ``COMMENT ON`` statements.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
+import shutil
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
+from pipeline.contracts import ALL_CONTRACTS
 from pipeline.contracts.table_contract import TableContract, sql_literal
+from pipeline.failures import InfrastructureFailure, describe, free_space_hint, is_disk_full
+from pipeline.settings import env_int
+from pipeline.table_changes import changed_since, latest_versions
 from pipeline.warehouse_tables import apply_comments
 
-PUBLISHED_SCHEMAS = ("core", "utilization", "marts")
+# Every contract table is published; the schema list follows the contracts.
+PUBLISHED_CONTRACTS: tuple[TableContract, ...] = ALL_CONTRACTS
+PUBLISHED_SCHEMAS: tuple[str, ...] = tuple(dict.fromkeys(c.schema_name for c in PUBLISHED_CONTRACTS))
 # Oldest storage format the BI drivers in use can open (DuckDB 1.4 and 1.5 read it).
 STORAGE_VERSION = "v1.4.0"
 SNAPSHOT_ALIAS = "serving_snapshot"
-PAUSE_ENV = "CPT_PUBLISH_PAUSE_SECONDS"  # test hook: widen the window before the rename
+# Bookkeeping inside the serving file; BI users are told to ignore the `internal` schema.
+STATE_SCHEMA = "internal"
+TABLES_STATE = f"{STATE_SCHEMA}.snapshot_tables"
+PUBLISH_STATE = f"{STATE_SCHEMA}.snapshot_publish"
+FULL, INCREMENTAL = "full", "incremental"
+
+
+@dataclass(frozen=True)
+class PublishSettings:
+    """When an incremental publish gives way to a full rebuild (environment variables, documented in the README).
+
+    - ``CPT_PUBLISH_FULL_REBUILD_ROWS`` (1,000,000): a changed table that has at least this many rows in the
+      previous snapshot triggers a full rebuild, so a big table's old blocks never linger as free space in a
+      copy.  (A big table that was empty before, e.g. a first 10M-row file, is written into the copy.)
+    - ``CPT_PUBLISH_COMPACT_EVERY`` (20): every N-th publish is a full rebuild (1 = always full).
+    - ``CPT_PUBLISH_MAX_FREE_FRACTION`` (0.25): a full rebuild when more than this fraction of the previous
+      file's blocks are free.
+    """
+
+    full_rebuild_rows: int = 1_000_000
+    compact_every: int = 20
+    max_free_fraction: float = 0.25
+
+    @classmethod
+    def from_env(cls) -> PublishSettings:
+        return cls(
+            full_rebuild_rows=env_int("CPT_PUBLISH_FULL_REBUILD_ROWS", cls.full_rebuild_rows),
+            compact_every=max(1, env_int("CPT_PUBLISH_COMPACT_EVERY", cls.compact_every)),
+            max_free_fraction=env_fraction("CPT_PUBLISH_MAX_FREE_FRACTION", cls.max_free_fraction),
+        )
+
+
+def env_fraction(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    if not value:
+        return default
+    try:
+        fraction = float(value)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a number between 0 and 1, got {value!r}") from exc
+    if not 0 <= fraction <= 1:
+        raise ValueError(f"{name} must be between 0 and 1, got {value!r}")
+    return fraction
+
+
+@dataclass(frozen=True)
+class SnapshotTable:
+    version: int | None
+    contract_digest: str
+    rows: int
+
+
+@dataclass(frozen=True)
+class PreviousSnapshot:
+    """What the current serving file says about itself (``error`` when it cannot be opened)."""
+
+    size_bytes: int
+    tables: dict[str, SnapshotTable] = field(default_factory=dict)
+    row_counts: dict[str, int] = field(default_factory=dict)
+    publishes_since_rebuild: int = 0
+    free_fraction: float = 0.0
+    error: str | None = None
+
+    @property
+    def versions(self) -> dict[str, int]:
+        return {t: s.version for t, s in self.tables.items() if s.version is not None}
+
+
+@dataclass(frozen=True)
+class PublishInputs:
+    """Everything the plan and the publish guard need, read before anything is written."""
+
+    serving_path: Path
+    contracts: tuple[TableContract, ...]
+    previous: PreviousSnapshot | None
+    working_rows: dict[str, int]
+    versions: dict[str, int]
+    changed: frozenset[str]
+
+    @property
+    def tables(self) -> list[str]:
+        return [c.table for c in self.contracts]
+
+
+@dataclass(frozen=True)
+class PublishPlan:
+    mode: str
+    reason: str
+    tables_to_write: tuple[str, ...]
 
 
 @dataclass
@@ -36,10 +146,24 @@ class PublishResult:
     path: Path
     tables: dict[str, int]
     bytes_written: int
+    mode: str = FULL
+    reason: str = ""
+    tables_written: tuple[str, ...] = ()
+    seconds: float = 0.0
+
+
+def contract_digest(contract: TableContract) -> str:
+    """Changes when the table's DDL or its data dictionary changes."""
+    parts = [contract.create_table_sql()] + [sql for sql, _ in contract.comment_statements()]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
 def temp_path_for(serving_path: Path) -> Path:
     return serving_path.with_name(f".{serving_path.name}.{os.getpid()}.tmp")
+
+
+def wal_of(path: Path) -> Path:
+    return path.with_name(path.name + ".wal")
 
 
 def remove_stale_temp_files(serving_path: Path) -> list[Path]:
@@ -54,49 +178,185 @@ def remove_stale_temp_files(serving_path: Path) -> list[Path]:
     return removed
 
 
-def publish_snapshot(
-    con: duckdb.DuckDBPyConnection, serving_path: Path, contracts: list[TableContract]
-) -> PublishResult:
-    """Copy every contract table from ``con`` into a new file and atomically replace ``serving_path``."""
-    serving_path.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temp_files(serving_path)
-    temp = temp_path_for(serving_path)
-    for leftover in (temp, temp.with_name(temp.name + ".wal")):
-        leftover.unlink(missing_ok=True)
+def remove_stale_wal(serving_path: Path) -> None:
+    # Only a read-write open leaves a WAL, and nothing opens the serving file read-write: a WAL beside it
+    # is stale, and replayed onto a newer file it would corrupt it.
+    wal_of(serving_path).unlink(missing_ok=True)
 
-    counts: dict[str, int] = {}
-    con.execute(f"ATTACH {sql_literal(str(temp))} AS {SNAPSHOT_ALIAS} (STORAGE_VERSION '{STORAGE_VERSION}')")
+
+# --- reading the previous snapshot and the working file ------------------------------------------------
+
+
+def read_previous_snapshot(serving_path: Path, tables: list[str]) -> PreviousSnapshot | None:
+    if not serving_path.exists():
+        return None
+    size = serving_path.stat().st_size
     try:
-        for schema in PUBLISHED_SCHEMAS:
-            con.execute(f"CREATE SCHEMA IF NOT EXISTS {SNAPSHOT_ALIAS}.{schema}")
-        for contract in contracts:
-            if contract.schema_name not in PUBLISHED_SCHEMAS:
-                continue
-            target = f"{SNAPSHOT_ALIAS}.{contract.table}"
-            con.execute(contract.create_table_sql(target))
-            columns = ", ".join(contract.column_names)
-            con.execute(f"INSERT INTO {target} ({columns}) SELECT {columns} FROM {contract.table}")
-            apply_comments(con, contract, target)
-            counts[contract.table] = con.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
-        con.execute(f"CHECKPOINT {SNAPSHOT_ALIAS}")
+        check = duckdb.connect(str(serving_path), read_only=True)
+    except duckdb.Error as exc:
+        return PreviousSnapshot(size, error=describe(exc))
+    try:
+        return _describe_snapshot(check, size, tables)
+    except duckdb.Error as exc:
+        return PreviousSnapshot(size, error=describe(exc))
     finally:
-        con.execute(f"DETACH {SNAPSHOT_ALIAS}")
-
-    _verify(temp, counts)
-    _fsync(temp)
-    pause = float(os.environ.get(PAUSE_ENV) or 0)
-    if pause:
-        time.sleep(pause)
-    # A WAL beside the serving path belongs to the old file; replayed onto the new one it would corrupt it.
-    serving_path.with_name(serving_path.name + ".wal").unlink(missing_ok=True)
-    os.replace(temp, serving_path)
-    _fsync_dir(serving_path.parent)
-    return PublishResult(serving_path, counts, serving_path.stat().st_size)
+        check.close()
 
 
-def _verify(path: Path, counts: dict[str, int]) -> None:
+def _describe_snapshot(check: duckdb.DuckDBPyConnection, size: int, tables: list[str]) -> PreviousSnapshot:
+    present = {f"{s}.{t}" for s, t in check.execute("SELECT schema_name, table_name FROM duckdb_tables()").fetchall()}
+    row_counts = {t: check.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables if t in present}
+    recorded: dict[str, SnapshotTable] = {}
+    publishes = 0
+    if TABLES_STATE in present and PUBLISH_STATE in present:
+        for name, version, digest, rows in check.execute(
+            f"SELECT table_name, version, contract_digest, rows FROM {TABLES_STATE}"
+        ).fetchall():
+            recorded[name] = SnapshotTable(version, digest, rows)
+        publishes = check.execute(f"SELECT max(publishes_since_rebuild) FROM {PUBLISH_STATE}").fetchone()[0] or 0
+    total, free = check.execute(
+        "SELECT total_blocks, free_blocks FROM pragma_database_size() WHERE database_name = current_database()"
+    ).fetchone()
+    return PreviousSnapshot(size, recorded, row_counts, publishes, free / total if total else 0.0)
+
+
+def inspect_publish(
+    con: duckdb.DuckDBPyConnection, serving_path: Path, contracts: tuple[TableContract, ...] = PUBLISHED_CONTRACTS
+) -> PublishInputs:
+    """Read the previous snapshot and the working file's state; writes nothing."""
+    remove_stale_wal(serving_path)
+    tables = [c.table for c in contracts]
+    previous = read_previous_snapshot(serving_path, tables)
+    working_rows = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
+    recorded = previous.tables if previous else {}
+    changed = changed_since(con, previous.versions if previous else {}, tables)
+    # Safety net for a writer that changed a table without logging it: a row count that moved is a change.
+    changed |= {t for t in tables if t in recorded and recorded[t].rows != working_rows[t]}
+    return PublishInputs(
+        serving_path, tuple(contracts), previous, working_rows, latest_versions(con), frozenset(changed)
+    )
+
+
+# --- deciding between an incremental publish and a full rebuild ----------------------------------------
+
+
+def plan_publish(inputs: PublishInputs, settings: PublishSettings) -> PublishPlan:
+    reason = full_rebuild_reason(inputs, settings)
+    if reason:
+        return PublishPlan(FULL, reason, tuple(inputs.tables))
+    written = tuple(t for t in inputs.tables if t in inputs.changed)
+    return PublishPlan(INCREMENTAL, f"{len(written)} of {len(inputs.tables)} tables changed", written)
+
+
+def full_rebuild_reason(inputs: PublishInputs, settings: PublishSettings) -> str | None:
+    previous = inputs.previous
+    if previous is None:
+        return "no previous snapshot"
+    if previous.error:
+        return f"the previous snapshot could not be opened ({previous.error})"
+    if set(previous.tables) != set(inputs.tables):
+        added = sorted(set(inputs.tables) - set(previous.tables))
+        dropped = sorted(set(previous.tables) - set(inputs.tables))
+        return f"the set of published tables changed (new: {added or 'none'}; gone: {dropped or 'none'})"
+    moved = [c.table for c in inputs.contracts if previous.tables[c.table].contract_digest != contract_digest(c)]
+    if moved:
+        return f"contract changed: {', '.join(moved)}"
+    return _compaction_reason(inputs, previous, settings)
+
+
+def _compaction_reason(inputs: PublishInputs, previous: PreviousSnapshot, settings: PublishSettings) -> str | None:
+    # Rewriting a table inside the copy frees the blocks of its previous version: harmless for small tables,
+    # a file-sized hole for a big one.  A big table that was empty (a first load) leaves no hole.
+    large = [
+        f"{t} ({previous.tables[t].rows:,} rows in the snapshot)"
+        for t in inputs.tables
+        if t in inputs.changed and previous.tables[t].rows >= settings.full_rebuild_rows
+    ]
+    if large:
+        return f"large table changed: {', '.join(large)} (CPT_PUBLISH_FULL_REBUILD_ROWS={settings.full_rebuild_rows:,})"
+    if previous.publishes_since_rebuild + 1 >= settings.compact_every:
+        return (
+            f"compaction: {previous.publishes_since_rebuild} incremental publishes since the last full rebuild "
+            f"(CPT_PUBLISH_COMPACT_EVERY={settings.compact_every})"
+        )
+    if previous.free_fraction > settings.max_free_fraction:
+        return (
+            f"compaction: {previous.free_fraction:.0%} of the previous file is free space "
+            f"(CPT_PUBLISH_MAX_FREE_FRACTION={settings.max_free_fraction})"
+        )
+    return None
+
+
+# --- the steps (module-level functions, so a test can stop a publish between any two of them) ----------
+
+
+def copy_previous_file(serving_path: Path, temp: Path) -> None:
+    """OS-level copy (copy_file_range on Linux): no pages go through DuckDB."""
+    shutil.copyfile(serving_path, temp)
+
+
+def attach_new_file(con: duckdb.DuckDBPyConnection, temp: Path, contracts: tuple[TableContract, ...]) -> None:
+    con.execute(f"ATTACH {sql_literal(str(temp))} AS {SNAPSHOT_ALIAS} (STORAGE_VERSION '{STORAGE_VERSION}')")
+    for schema in dict.fromkeys([*(c.schema_name for c in contracts), STATE_SCHEMA]):
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {SNAPSHOT_ALIAS}.{schema}")
+
+
+def attach_copy(con: duckdb.DuckDBPyConnection, temp: Path) -> None:
+    # The copy keeps the storage version it was created with (v1.4.0); ATTACH does not upgrade it.
+    con.execute(f"ATTACH {sql_literal(str(temp))} AS {SNAPSHOT_ALIAS}")
+
+
+def write_tables(con: duckdb.DuckDBPyConnection, contracts: list[TableContract]) -> None:
+    for contract in contracts:
+        target = f"{SNAPSHOT_ALIAS}.{contract.table}"
+        con.execute(f"DROP TABLE IF EXISTS {target}")
+        con.execute(contract.create_table_sql(target))
+        columns = ", ".join(contract.column_names)
+        con.execute(f"INSERT INTO {target} ({columns}) SELECT {columns} FROM {contract.table}")
+
+
+def apply_all_comments(con: duckdb.DuckDBPyConnection, contracts: tuple[TableContract, ...]) -> None:
+    for contract in contracts:
+        apply_comments(con, contract, f"{SNAPSHOT_ALIAS}.{contract.table}")
+
+
+def write_snapshot_state(con: duckdb.DuckDBPyConnection, inputs: PublishInputs, plan: PublishPlan) -> None:
+    """Record what the snapshot was built from, for the next publish's plan."""
+    tables, publish = f"{SNAPSHOT_ALIAS}.{TABLES_STATE}", f"{SNAPSHOT_ALIAS}.{PUBLISH_STATE}"
+    con.execute(
+        f"CREATE OR REPLACE TABLE {tables} (table_name VARCHAR NOT NULL, version BIGINT, "
+        "contract_digest VARCHAR NOT NULL, rows BIGINT NOT NULL)"
+    )
+    con.executemany(
+        f"INSERT INTO {tables} VALUES (?, ?, ?, ?)",
+        [
+            [c.table, inputs.versions.get(c.table), contract_digest(c), inputs.working_rows[c.table]]
+            for c in inputs.contracts
+        ],
+    )
+    since = 0 if plan.mode == FULL else inputs.previous.publishes_since_rebuild + 1
+    con.execute(
+        f"CREATE OR REPLACE TABLE {publish} (published_at TIMESTAMP NOT NULL, mode VARCHAR NOT NULL, "
+        "reason VARCHAR NOT NULL, publishes_since_rebuild BIGINT NOT NULL, tables_written VARCHAR[] NOT NULL)"
+    )
+    con.execute(
+        f"INSERT INTO {publish} VALUES (now()::TIMESTAMP, ?, ?, ?, ?)",
+        [plan.mode, plan.reason, since, list(plan.tables_to_write)],
+    )
+    con.execute(
+        f"COMMENT ON TABLE {tables} IS 'Publisher bookkeeping: the table versions this snapshot was built from.'"
+    )
+    con.execute(f"COMMENT ON TABLE {publish} IS 'Publisher bookkeeping: how this snapshot was published.'")
+
+
+def checkpoint_snapshot(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(f"CHECKPOINT {SNAPSHOT_ALIAS}")
+    con.execute(f"DETACH {SNAPSHOT_ALIAS}")
+
+
+def verify_snapshot(path: Path, counts: dict[str, int]) -> None:
     """Re-open the finished file read-only before it can replace anything."""
-    if path.with_name(path.name + ".wal").exists():
+    if wal_of(path).exists():
         raise RuntimeError(f"{path} still has a WAL after checkpoint; not publishing")
     check = duckdb.connect(str(path), read_only=True)
     try:
@@ -106,6 +366,123 @@ def _verify(path: Path, counts: dict[str, int]) -> None:
                 raise RuntimeError(f"snapshot {table} has {actual} rows, expected {expected}; not publishing")
     finally:
         check.close()
+    _fsync(path)
+
+
+def replace_serving_file(temp: Path, serving_path: Path) -> None:
+    remove_stale_wal(serving_path)
+    os.replace(temp, serving_path)
+    _fsync_dir(serving_path.parent)
+
+
+# --- the publish ---------------------------------------------------------------------------------------
+
+
+def publish_snapshot(
+    con: duckdb.DuckDBPyConnection,
+    serving_path: Path,
+    contracts: tuple[TableContract, ...] = PUBLISHED_CONTRACTS,
+    settings: PublishSettings | None = None,
+) -> PublishResult:
+    """Inspect, plan and publish in one call (the asset runs the publish guard between inspect and publish)."""
+    return publish_inspected(con, inspect_publish(con, serving_path, tuple(contracts)), settings)
+
+
+def publish_inspected(
+    con: duckdb.DuckDBPyConnection, inputs: PublishInputs, settings: PublishSettings | None = None
+) -> PublishResult:
+    started = time.perf_counter()
+    plan = plan_publish(inputs, settings or PublishSettings.from_env())
+    serving_path = inputs.serving_path
+    serving_path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temp_files(serving_path)
+    temp = temp_path_for(serving_path)
+    for leftover in (temp, wal_of(temp)):
+        leftover.unlink(missing_ok=True)
+    try:
+        _build_file(con, inputs, plan, temp)
+        with _explained_os_errors("verifying", temp, inputs, 0):
+            verify_snapshot(temp, inputs.working_rows)
+        with _explained_os_errors("renaming onto", serving_path, inputs, 0):
+            replace_serving_file(temp, serving_path)
+    except BaseException:
+        _discard(con, temp)
+        raise
+    return PublishResult(
+        serving_path,
+        dict(inputs.working_rows),
+        serving_path.stat().st_size,
+        plan.mode,
+        plan.reason,
+        plan.tables_to_write,
+        time.perf_counter() - started,
+    )
+
+
+def _build_file(con: duckdb.DuckDBPyConnection, inputs: PublishInputs, plan: PublishPlan, temp: Path) -> None:
+    by_table = {c.table: c for c in inputs.contracts}
+    needed = estimated_bytes(con, inputs, plan.tables_to_write)
+    if plan.mode == INCREMENTAL:
+        with _explained_os_errors("copying the previous snapshot to", temp, inputs, inputs.previous.size_bytes):
+            copy_previous_file(inputs.serving_path, temp)
+        attach_copy(con, temp)
+    else:
+        attach_new_file(con, temp, inputs.contracts)
+    with _explained_os_errors("writing tables into", temp, inputs, needed):
+        # One transaction: one commit instead of one per DDL and COMMENT statement.
+        con.execute("BEGIN TRANSACTION")
+        write_tables(con, [by_table[t] for t in plan.tables_to_write])
+        apply_all_comments(con, inputs.contracts)
+        write_snapshot_state(con, inputs, plan)
+        con.execute("COMMIT")
+    with _explained_os_errors("checkpointing", temp, inputs, needed):
+        checkpoint_snapshot(con)
+
+
+def estimated_bytes(con: duckdb.DuckDBPyConnection, inputs: PublishInputs, tables: tuple[str, ...]) -> int:
+    """Rough size of the tables to write: their share of the rows, times the bytes those rows take now."""
+    rows = sum(inputs.working_rows[t] for t in tables)
+    previous = inputs.previous
+    if previous and not previous.error and sum(previous.row_counts.values()):
+        return int(previous.size_bytes * rows / max(1, sum(previous.row_counts.values())))
+    block_size, used = con.execute(
+        "SELECT block_size, used_blocks FROM pragma_database_size() WHERE database_name = current_database()"
+    ).fetchone()
+    return int(block_size * used * rows / max(1, sum(inputs.working_rows.values())))
+
+
+@contextmanager
+def _explained_os_errors(step: str, path: Path, inputs: PublishInputs, needed_bytes: int) -> Iterator[None]:
+    """Disk full and OS errors say where, how much space, and that the BI file is untouched."""
+    try:
+        yield
+    except (OSError, duckdb.Error) as exc:
+        # DuckDB reports a full disk as an IOException, or as a fatal/transaction error on commit.
+        if not (isinstance(exc, OSError | duckdb.IOException) or is_disk_full(exc)):
+            raise
+        untouched = (
+            f"The previous snapshot {inputs.serving_path} is untouched and still served."
+            if inputs.serving_path.exists()
+            else "No snapshot was published."
+        )
+        hint = f"{free_space_hint(path, needed_bytes or None)}. {untouched}" if is_disk_full(exc) else untouched
+        raise InfrastructureFailure(f"publishing the serving snapshot: {step} {path}", exc, hint) from exc
+
+
+def _discard(con: duckdb.DuckDBPyConnection, temp: Path) -> None:
+    """Drop a failed publish's file; errors here are secondary and must not hide the first one."""
+    with contextlib.suppress(duckdb.Error):  # no transaction was open
+        con.execute("ROLLBACK")
+    try:
+        attached = con.execute(
+            "SELECT count(*) FROM duckdb_databases() WHERE database_name = ?", [SNAPSHOT_ALIAS]
+        ).fetchone()[0]
+        if attached:
+            con.execute(f"DETACH {SNAPSHOT_ALIAS}")
+    except duckdb.Error:
+        pass
+    for leftover in (temp, wal_of(temp)):
+        leftover.unlink(missing_ok=True)
 
 
 def _fsync(path: Path) -> None:

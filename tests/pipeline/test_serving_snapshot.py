@@ -1,7 +1,10 @@
-"""The BI-facing serving snapshot: atomic publish, readers never disturbed, failures change nothing."""
+"""The BI-facing serving snapshot: atomic publish, readers never disturbed, failures change nothing,
+and a publish whose cost follows the change (incremental copy) with periodic full rebuilds."""
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import os
 import shutil
 import signal
@@ -14,8 +17,31 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipeline.serving_snapshot import PUBLISHED_SCHEMAS
+from pipeline.failures import InfrastructureFailure
+from pipeline.serving_snapshot import (
+    FULL,
+    INCREMENTAL,
+    PUBLISH_STATE,
+    PUBLISHED_CONTRACTS,
+    PUBLISHED_SCHEMAS,
+    TABLES_STATE,
+    PublishSettings,
+    publish_snapshot,
+)
+from pipeline.table_changes import record_change
 from tests.conftest import REPO_ROOT, run_pipeline
+
+PUBLISHED_TABLES = [c.table for c in PUBLISHED_CONTRACTS]
+# Incremental unless a test says otherwise: no size, count or free-space trigger fires.
+NEVER_COMPACT = PublishSettings(full_rebuild_rows=10**12, compact_every=10**6, max_free_fraction=1.0)
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def temp_files(serving_path: Path) -> list[Path]:
+    return list(serving_path.parent.glob(".*.tmp*"))
 
 
 def snapshot_checksum(path: Path) -> dict[str, str]:
@@ -44,11 +70,18 @@ def published(pipeline_env):
 
 
 def test_snapshot_has_the_published_schemas_with_comments(published):
-    rows = published.query("SELECT DISTINCT schema_name FROM duckdb_tables() ORDER BY 1", serving=True)
+    rows = published.query(
+        "SELECT DISTINCT schema_name FROM duckdb_tables() WHERE schema_name <> 'internal' ORDER BY 1", serving=True
+    )
     assert [r[0] for r in rows] == sorted(PUBLISHED_SCHEMAS)
+    tables = published.query(
+        "SELECT schema_name || '.' || table_name FROM duckdb_tables() WHERE schema_name <> 'internal'", serving=True
+    )
+    assert sorted(t for (t,) in tables) == sorted(PUBLISHED_TABLES)
+    schemas = ", ".join(f"'{s}'" for s in PUBLISHED_SCHEMAS)
     missing = published.query(
         "SELECT schema_name || '.' || table_name || '.' || column_name FROM duckdb_columns() "
-        "WHERE schema_name IN ('core', 'utilization', 'marts') AND (comment IS NULL OR comment = '')",
+        f"WHERE schema_name IN ({schemas}) AND (comment IS NULL OR comment = '')",
         serving=True,
     )
     assert missing == []
@@ -112,12 +145,57 @@ def test_failed_blocking_check_leaves_the_snapshot_unchanged(published, monkeypa
     assert snapshot_checksum(published.serving_path) == before
 
 
-def test_killed_run_leaves_the_previous_snapshot(published):
-    before = snapshot_checksum(published.serving_path)
+# Runs the whole pipeline in a child process and stops it for good at one publish step: the wrapper of the
+# step function writes a marker file and sleeps, so the test can SIGKILL the process at exactly that point.
+PAUSED_PIPELINE = textwrap.dedent(
+    """
+    import pathlib, sys, time
+    import dagster as dg
+    import pipeline.serving_snapshot as snapshot
+    step, when, marker = sys.argv[1:4]
+    original = getattr(snapshot, step)
+
+    def pause_here():
+        pathlib.Path(marker).write_text(step)
+        time.sleep(600)
+
+    def paused(*args, **kwargs):
+        if when == "before":
+            pause_here()
+        result = original(*args, **kwargs)
+        if when == "after":
+            pause_here()
+        return result
+
+    setattr(snapshot, step, paused)
+    from pipeline.definitions import ASSETS, CHECKS
+    from pipeline.resources import SourcesResource, WarehouseResource
+    dg.materialize([*ASSETS, *CHECKS], resources={"warehouse": WarehouseResource.from_env(),
+                                                 "sources": SourcesResource.from_env()})
+    """
+)
+
+
+@pytest.mark.parametrize(
+    ("mode", "step", "when"),
+    [
+        (INCREMENTAL, "copy_previous_file", "after"),
+        (INCREMENTAL, "write_tables", "after"),
+        (INCREMENTAL, "checkpoint_snapshot", "after"),
+        (INCREMENTAL, "replace_serving_file", "before"),
+        (FULL, "write_tables", "after"),
+        (FULL, "checkpoint_snapshot", "after"),
+        (FULL, "replace_serving_file", "before"),
+    ],
+)
+def test_publish_killed_at_each_step_leaves_the_previous_snapshot(published, tmp_path, mode, step, when):
+    before_bytes, before = file_sha256(published.serving_path), snapshot_checksum(published.serving_path)
     (published.documents_dir / "20982_bone_rfa.txt").unlink()
-    env = {**os.environ, **published.env_vars, "CPT_PUBLISH_PAUSE_SECONDS": "120"}
+    marker = tmp_path / "paused_at"
+    compact_every = "1" if mode == FULL else "1000"
+    env = {**os.environ, **published.env_vars, "CPT_PUBLISH_COMPACT_EVERY": compact_every}
     process = subprocess.Popen(
-        [sys.executable, "-m", "pipeline.cli", "build"],
+        [sys.executable, "-c", PAUSED_PIPELINE, step, when, str(marker)],
         cwd=REPO_ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -126,20 +204,22 @@ def test_killed_run_leaves_the_previous_snapshot(published):
     )
     try:
         deadline = time.monotonic() + 120
-        while not list(published.serving_path.parent.glob(".*.tmp")):
-            assert process.poll() is None, "pipeline ended before it reached the publish step"
-            assert time.monotonic() < deadline, "publish never started"
-            time.sleep(0.1)
+        while not marker.exists():
+            assert process.poll() is None, f"pipeline ended before it reached {step}"
+            assert time.monotonic() < deadline, f"publish never reached {step}"
+            time.sleep(0.05)
+        assert temp_files(published.serving_path), "the publish was stopped before it wrote its temp file"
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=30)
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
     assert process.returncode == -signal.SIGKILL
+    assert file_sha256(published.serving_path) == before_bytes
     assert snapshot_checksum(published.serving_path) == before
     # The next run recovers: the working file opens, the stale temp file is cleaned, the new data is published.
     assert run_pipeline(published).success
-    assert not list(published.serving_path.parent.glob(".*.tmp*"))
+    assert not temp_files(published.serving_path)
     assert published.query("SELECT count(*) FROM core.documents", serving=True) == [(7,)]
 
 
@@ -151,8 +231,21 @@ def test_stale_wal_beside_the_serving_file_is_removed(published):
     assert published.query("SELECT count(*) FROM core.codes", serving=True) == [(8,)]
 
 
+@pytest.fixture(params=[FULL, INCREMENTAL])
+def published_either_way(request, published):
+    """The snapshot as a full rebuild wrote it, or after an incremental publish that rewrote one table."""
+    if request.param == INCREMENTAL:
+        simulate_writers_logging(published)
+        with working(published) as con:
+            con.execute("UPDATE core.codes SET title = title || ' (revised)' WHERE code = '32994'")
+            record_change(con, "core.codes")
+            assert publish_snapshot(con, published.serving_path, settings=NEVER_COMPACT).mode == INCREMENTAL
+    return published
+
+
 @pytest.mark.parametrize("cli_version", ["1.4.4", "1.5.6"])
-def test_older_duckdb_clients_open_the_snapshot(published, cli_version):
+def test_older_duckdb_clients_open_the_snapshot(published_either_way, cli_version):
+    published = published_either_way
     uv = os.environ.get("UV") or shutil.which("uv")  # `uv run` sets UV to its own binary
     assert uv, "uv is needed to run the DuckDB CLI from PyPI in its own tool environment"
     output = subprocess.run(
@@ -199,3 +292,246 @@ def test_superset_style_sqlalchemy_inspection(published):
         assert [r[0] for r in rows] == ["National", "State"]
     finally:
         engine.dispose()
+
+
+def duckdb_cli(version: str, path: Path, sql: str) -> list[str]:
+    uv = os.environ.get("UV") or shutil.which("uv")
+    assert uv, "uv is needed to run the DuckDB CLI from PyPI in its own tool environment"
+    return subprocess.run(
+        [uv, "tool", "run", "--from", f"duckdb-cli=={version}", "duckdb", "-readonly", "-csv", str(path), "-c", sql],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    ).stdout.splitlines()
+
+
+# --- incremental publish ----------------------------------------------------------------------------------
+
+
+class working:
+    """The working file, opened read-write as the pipeline does (no run holds it during these tests)."""
+
+    def __init__(self, env):
+        self.path = env.warehouse_path
+
+    def __enter__(self) -> duckdb.DuckDBPyConnection:
+        self.con = duckdb.connect(str(self.path))
+        return self.con
+
+    def __exit__(self, *exc):
+        self.con.close()
+
+
+def simulate_writers_logging(env) -> None:
+    """What the writers do once they log their changes: a version for every table, then a publish of them."""
+    with working(env) as con:
+        for table in PUBLISHED_TABLES:
+            record_change(con, table)
+        publish_snapshot(con, env.serving_path, settings=NEVER_COMPACT)
+
+
+def published_tables_checksum(path: Path) -> dict[str, str]:
+    return {t: v for t, v in snapshot_checksum(path).items() if t in PUBLISHED_TABLES}
+
+
+def publish_state(path: Path) -> tuple:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute(
+            f"SELECT mode, reason, publishes_since_rebuild, tables_written FROM {PUBLISH_STATE}"
+        ).fetchone()
+    finally:
+        con.close()
+
+
+def test_incremental_publish_rewrites_only_the_changed_table(published):
+    simulate_writers_logging(published)
+    before = published_tables_checksum(published.serving_path)
+    with working(published) as con:
+        con.execute("UPDATE core.codes SET title = title || ' (revised)' WHERE code = '32994'")
+        record_change(con, "core.codes")
+        result = publish_snapshot(con, published.serving_path, settings=NEVER_COMPACT)
+    after = published_tables_checksum(published.serving_path)
+    assert (result.mode, result.tables_written) == (INCREMENTAL, ("core.codes",))
+    assert {t for t in PUBLISHED_TABLES if before[t] != after[t]} == {"core.codes"}
+    assert published.query("SELECT title FROM core.codes WHERE code = '32994'", serving=True)[0][0].endswith(
+        "(revised)"
+    )
+    assert publish_state(published.serving_path)[3] == ["core.codes"]
+    # Comments survive the copy and the rewrite.
+    schemas = ", ".join(f"'{s}'" for s in PUBLISHED_SCHEMAS)
+    assert published.query(
+        f"SELECT count(*) FROM duckdb_columns() WHERE schema_name IN ({schemas}) AND (comment IS NULL OR comment = '')",
+        serving=True,
+    ) == [(0,)]
+
+
+def test_nothing_changed_rewrites_nothing(published):
+    simulate_writers_logging(published)
+    before = published_tables_checksum(published.serving_path)
+    with working(published) as con:
+        result = publish_snapshot(con, published.serving_path, settings=NEVER_COMPACT)
+    assert (result.mode, result.tables_written) == (INCREMENTAL, ())
+    assert published_tables_checksum(published.serving_path) == before
+
+
+def test_a_table_changed_without_a_logged_version_is_still_copied(published):
+    """A writer that forgot to log its change: a row count that moved counts as a change."""
+    simulate_writers_logging(published)
+    with working(published) as con:
+        con.execute("DELETE FROM core.place_of_service WHERE place_of_service_code = '19'")
+        result = publish_snapshot(con, published.serving_path, settings=NEVER_COMPACT)
+        expected = con.execute("SELECT count(*) FROM core.place_of_service").fetchone()[0]
+    assert result.tables_written == ("core.place_of_service",)
+    assert published.query("SELECT count(*) FROM core.place_of_service", serving=True) == [(expected,)]
+
+
+def test_twenty_incremental_cycles_keep_the_storage_version_and_a_bounded_size(published):
+    simulate_writers_logging(published)
+    first_size = published.serving_path.stat().st_size
+    with working(published) as con:
+        for cycle in range(20):
+            con.execute("UPDATE core.codes SET title = ? WHERE code = '32994'", [f"cycle {cycle}"])
+            con.execute("UPDATE core.documents SET title = ? WHERE code = '32994'", [f"cycle {cycle}"])
+            record_change(con, "core.codes")
+            record_change(con, "core.documents")
+            assert publish_snapshot(con, published.serving_path, settings=NEVER_COMPACT).mode == INCREMENTAL
+    assert publish_state(published.serving_path)[2] == 21
+    assert published.query("SELECT title FROM core.codes WHERE code = '32994'", serving=True) == [("cycle 19",)]
+    tags = published.query("SELECT tags FROM duckdb_databases() WHERE NOT internal AND path IS NOT NULL", serving=True)
+    assert tags[0][0]["storage_version"].startswith("v1.4.0")
+    # Freed blocks are reused: twenty rewrites of two tables do not grow the file by twenty copies of them.
+    block = published.query("SELECT block_size FROM pragma_database_size()", serving=True)[0][0]
+    assert published.serving_path.stat().st_size <= first_size + 4 * block
+    assert duckdb_cli("1.4.4", published.serving_path, "SELECT title FROM core.codes WHERE code = '32994'")[1:] == [
+        "cycle 19"
+    ]
+
+
+# --- full rebuilds --------------------------------------------------------------------------------------
+
+
+def test_every_nth_publish_is_a_full_rebuild(published):
+    simulate_writers_logging(published)  # publish 2 (incremental); publish 1 was the full first one
+    settings = PublishSettings(full_rebuild_rows=10**12, compact_every=4, max_free_fraction=1.0)
+    with working(published) as con:
+        results = [publish_snapshot(con, published.serving_path, settings=settings) for _ in range(5)]
+    assert [r.mode for r in results] == [INCREMENTAL, INCREMENTAL, FULL, INCREMENTAL, INCREMENTAL]
+    assert "CPT_PUBLISH_COMPACT_EVERY=4" in results[2].reason
+
+
+def test_free_space_past_the_threshold_compacts_the_file(published):
+    simulate_writers_logging(published)
+    with working(published) as con:
+        con.execute("DELETE FROM core.document_sections WHERE ordinal > 3")
+        record_change(con, "core.document_sections")
+        publish_snapshot(con, published.serving_path, settings=NEVER_COMPACT)
+        total, free = published.query(
+            "SELECT total_blocks, free_blocks FROM pragma_database_size() WHERE database_name = current_database()",
+            serving=True,
+        )[0]
+        assert free > 0, "rewriting a table inside the copy leaves its old blocks free"
+        just_below = PublishSettings(full_rebuild_rows=10**12, compact_every=10**6, max_free_fraction=free / total / 2)
+        result = publish_snapshot(con, published.serving_path, settings=just_below)
+    assert result.mode == FULL
+    assert "CPT_PUBLISH_MAX_FREE_FRACTION" in result.reason
+    assert published.query(
+        "SELECT free_blocks FROM pragma_database_size() WHERE database_name = current_database()", serving=True
+    ) == [(0,)]
+
+
+def _tamper_snapshot(path: Path, sql: str) -> None:
+    con = duckdb.connect(str(path))
+    try:
+        con.execute(sql)
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize(
+    ("tamper", "reason"),
+    [
+        ("large", "large table changed: core.document_sections"),
+        (f"UPDATE {TABLES_STATE} SET contract_digest = 'old' WHERE table_name = 'core.codes'", "contract changed"),
+        (f"DELETE FROM {TABLES_STATE} WHERE table_name = 'marts.code_overview'", "set of published tables"),
+        ("garbage", "could not be opened"),
+    ],
+)
+def test_full_rebuild_triggers(published, tamper, reason):
+    simulate_writers_logging(published)
+    settings = NEVER_COMPACT
+    with working(published) as con:
+        if tamper == "large":
+            rows = con.execute("SELECT count(*) FROM core.document_sections").fetchone()[0]
+            settings = PublishSettings(full_rebuild_rows=rows, compact_every=10**6, max_free_fraction=1.0)
+            record_change(con, "core.document_sections")
+        elif tamper == "garbage":
+            published.serving_path.write_bytes(b"not a duckdb file" * 100)
+        else:
+            _tamper_snapshot(published.serving_path, tamper)
+        result = publish_snapshot(con, published.serving_path, settings=settings)
+    assert result.mode == FULL
+    assert reason in result.reason
+    assert sorted(published_tables_checksum(published.serving_path)) == sorted(PUBLISHED_TABLES)
+
+
+def test_serving_metadata_says_which_path_ran_and_why(published):
+    (published.documents_dir / "20982_bone_rfa.txt").unlink()
+    result = run_pipeline(published)
+    [materialization] = [
+        m for m in result.get_asset_materialization_events() if m.asset_key.to_user_string() == "serving/cpt_analytics"
+    ]
+    metadata = materialization.materialization.metadata
+    mode, reason = metadata["publish_mode"].value, metadata["publish_reason"].value
+    written = metadata["tables_written"].value
+    state = publish_state(published.serving_path)
+    assert (mode, reason, list(written)) == (state[0], state[1], state[3])
+    assert "core.documents" in written  # the removed document changed it
+    assert "core.documents" in metadata["publish_guard"].value
+
+
+# --- errors that say what to do ---------------------------------------------------------------------------
+
+
+def _disk_full(*_args, **_kwargs):
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def _duckdb_disk_full(*_args, **_kwargs):
+    raise duckdb.IOException('Could not write file "x.tmp": No space left on device')
+
+
+def fake_error_class(fake) -> str:
+    return "OSError" if fake is _disk_full else "IOException"
+
+
+@pytest.mark.parametrize(
+    ("target", "fake", "step"),
+    [
+        ("shutil.copyfile", _disk_full, "copying the previous snapshot"),
+        ("pipeline.serving_snapshot.write_tables", _duckdb_disk_full, "writing tables"),
+        ("pipeline.serving_snapshot.checkpoint_snapshot", _duckdb_disk_full, "checkpointing"),
+    ],
+)
+def test_disk_full_during_publish_names_the_path_and_space_and_keeps_the_snapshot(
+    published, monkeypatch, target, fake, step
+):
+    before = file_sha256(published.serving_path)
+    monkeypatch.setenv("CPT_PUBLISH_COMPACT_EVERY", "1" if step != "copying the previous snapshot" else "1000")
+    monkeypatch.setattr(target, fake)
+    (published.documents_dir / "20982_bone_rfa.txt").unlink()
+    result = run_pipeline(published, raise_on_error=False)
+    assert not result.success
+    [failure] = result.get_step_failure_events()
+    assert failure.step_key == "serving__cpt_analytics"
+    error = failure.step_failure_data.error.cause  # the asset's own exception, under Dagster's wrapper
+    message = error.message
+    assert error.cls_name == InfrastructureFailure.__name__
+    assert error.cause.cls_name == fake_error_class(fake)  # the original exception is kept and shown
+    assert step in message and str(published.serving_path.parent) in message
+    assert "MB free" in message and "needed about" in message
+    assert "ENOSPC" in message or "No space left on device" in message
+    assert f"previous snapshot {published.serving_path} is untouched" in message
+    assert file_sha256(published.serving_path) == before
+    assert not temp_files(published.serving_path)
