@@ -78,7 +78,8 @@ def print_summary(serving_path: Path) -> None:
         _print_join_example(con)
         print("Rows per table:")
         tables = con.execute(
-            "SELECT schema_name || '.' || table_name FROM duckdb_tables() ORDER BY schema_name, table_name"
+            "SELECT schema_name || '.' || table_name FROM duckdb_tables() WHERE schema_name <> 'internal' "
+            "ORDER BY schema_name, table_name"
         ).fetchall()
         for (table,) in tables:
             count = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]

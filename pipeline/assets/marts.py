@@ -14,7 +14,7 @@ from pipeline.contracts.mart_tables import MART_CONTRACTS
 from pipeline.contracts.table_contract import TableContract
 from pipeline.mart_sql import mart_query, tables_read
 from pipeline.resources import WAREHOUSE_POOL, WarehouseResource
-from pipeline.table_changes import latest_versions, record_change
+from pipeline.table_changes import explained_removals, latest_versions, record_change
 from pipeline.warehouse_tables import create_table, ensure_schemas, row_count, run_in_transaction
 
 GROUP = "marts"
@@ -63,13 +63,22 @@ def _rebuild_stale_marts(con) -> list[str]:
         definition = f"{contract.digest}:{hashlib.sha256(mart_query(contract.table_name).encode()).hexdigest()[:16]}"
         if built.get(contract.table) == (inputs, definition) and _exists(con, contract):
             continue
+        rows_before = row_count(con, contract.table) if _exists(con, contract) else 0
         create_table(con, contract)
         columns = ", ".join(contract.column_names)
         con.execute(f"INSERT INTO {contract.table} ({columns}) {mart_query(contract.table_name)}")
         con.execute(f"INSERT OR REPLACE INTO {BUILDS_TABLE} VALUES (?, ?, ?)", [contract.table, inputs, definition])
-        record_change(con, contract.table)
+        previous_inputs = json.loads(built[contract.table][0]) if contract.table in built else {}
+        explained = {t: e for t, e in explained_removals(con, previous_inputs).items() if t in previous_inputs}
+        removed_rows = max(0, rows_before - row_count(con, contract.table)) if explained else 0
+        # Rows leave a mart because source files left its inputs on purpose: the publish guard accepts that.
+        record_change(con, contract.table, removed_rows=removed_rows, removed_sources=_sources(explained))
         rebuilt.append(contract.table)
     return rebuilt
+
+
+def _sources(explained: dict[str, tuple[int, list[str]]]) -> list[str]:
+    return sorted({source for _, names in explained.values() for source in names})
 
 
 def _create_missing_inputs(con) -> None:
