@@ -1,22 +1,22 @@
-"""Recognize a CMS utilization file from its header and its data year from its name.
+"""Recognize a CMS utilization file from its header, and its data year and CMS release from its name.
 
-Layouts are derived from the utilization contracts: each contract column names
-the CMS header it comes from, so the expected header, the explicit read_csv
-types and the rename to snake_case all come from one place.
+Layouts and their accepted header forms are derived from the utilization contracts: each contract
+column declares the CMS header it comes from (``cms_column``) and, for provider files, the pre-2019
+header (``legacy_column``).  A header is matched by name (case-insensitive, in any order) against
+each form; columns a form may lack are NULL, and declared legacy extras are read and ignored.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from dataclasses import dataclass
-from pathlib import Path
+from functools import cached_property
 
 from pipeline.contracts.table_contract import TableContract
-from pipeline.contracts.utilization_tables import GEO_CONTRACT, PROVIDER_CONTRACT
+from pipeline.contracts.utilization_tables import GEO_CONTRACT, LEGACY_IGNORED_COLUMNS, PROVIDER_CONTRACT
 
-_CMS_YEAR = re.compile(r"_D(\d{2})_", re.IGNORECASE)
+_CMS_YEAR = re.compile(r"_D(\d{2})(?:_|\.|$)", re.IGNORECASE)
+_CMS_RELEASE = re.compile(r"(?:^|_)R(\d{2})_P(\d{2})_V(\d{2})_D\d{2}(?:_|\.|$)", re.IGNORECASE)
 _FOUR_DIGIT_YEAR = re.compile(r"(?<![0-9])(20[0-9]{2})(?![0-9])")
 
 
@@ -26,20 +26,88 @@ class Layout:
     contract: TableContract
 
     @property
-    def cms_columns(self) -> list[tuple[str, str, str]]:
-        """(CMS header, our column, SQL type) in file order."""
+    def table(self) -> str:
+        return self.contract.table
+
+    def sources(self, naming: str) -> list[tuple[str, str, str, bool]]:
+        """(file column, our column, SQL type, may be absent) for a naming ('cms_column' or 'legacy_column')."""
+        optional_key = "optional" if naming == "cms_column" else "legacy_optional"
         return [
-            (col.metadata["cms_column"], name, col.metadata["sql_type"])
+            (meta[naming], name, meta["sql_type"], bool(meta.get(optional_key)))
             for name, col in self.contract.schema.columns.items()
-            if col.metadata and "cms_column" in col.metadata
+            if (meta := col.metadata or {}).get(naming)
         ]
 
     @property
-    def header(self) -> list[str]:
-        return [cms for cms, _, _ in self.cms_columns]
+    def cms_columns(self) -> list[tuple[str, str, str]]:
+        """(CMS header, our column, SQL type) of the current CMS form, every column present."""
+        return [(file, ours, sql_type) for file, ours, sql_type, _ in self.sources("cms_column")]
 
 
-LAYOUTS = (Layout("geo_service", GEO_CONTRACT), Layout("provider_service", PROVIDER_CONTRACT))
+@dataclass(frozen=True)
+class FileForm:
+    """One accepted naming of a layout's columns."""
+
+    layout: Layout
+    naming: str  # metadata key: cms_column or legacy_column
+    label: str
+    ignored: tuple[str, ...] = ()
+
+    @cached_property
+    def by_folded_name(self) -> dict[str, tuple[str, str, bool]]:
+        return {
+            file.casefold(): (ours, sql_type, opt) for file, ours, sql_type, opt in self.layout.sources(self.naming)
+        }
+
+    @cached_property
+    def folded_ignored(self) -> frozenset[str]:
+        return frozenset(name.casefold() for name in self.ignored)
+
+
+@dataclass(frozen=True)
+class FileColumn:
+    """A column of the file as read: its header text, SQL type, and our column (None: read and ignored)."""
+
+    header: str
+    sql_type: str
+    target: str | None
+
+
+@dataclass(frozen=True)
+class RecognizedHeader:
+    form: FileForm
+    columns: tuple[FileColumn, ...]
+
+    @property
+    def layout(self) -> Layout:
+        return self.form.layout
+
+    @property
+    def ignored(self) -> list[str]:
+        return [column.header for column in self.columns if column.target is None]
+
+    @property
+    def absent(self) -> list[str]:
+        present = {column.target for column in self.columns}
+        return [ours for _, ours, _ in self.layout.cms_columns if ours not in present]
+
+    def describe(self) -> str:
+        text = f"{self.form.label}, {len(self.columns)} columns"
+        if self.absent:
+            text += f"; absent (NULL): {', '.join(self.absent)}"
+        if self.ignored:
+            text += f"; ignored columns: {', '.join(self.ignored)}"
+        return text
+
+
+GEO_LAYOUT = Layout("geo_service", GEO_CONTRACT)
+PROVIDER_LAYOUT = Layout("provider_service", PROVIDER_CONTRACT)
+LAYOUTS = (GEO_LAYOUT, PROVIDER_LAYOUT)
+FORMS = (
+    FileForm(GEO_LAYOUT, "cms_column", "CMS naming"),
+    FileForm(PROVIDER_LAYOUT, "cms_column", "CMS naming"),
+    FileForm(PROVIDER_LAYOUT, "legacy_column", "pre-2019 Physician and Other Supplier naming", LEGACY_IGNORED_COLUMNS),
+)
 
 
 class UnknownLayoutError(ValueError):
@@ -50,31 +118,44 @@ class DataYearError(ValueError):
     pass
 
 
-def read_header(path: Path) -> list[str]:
-    with path.open("rb") as handle:
-        first = handle.readline(1 << 16)
-    text = first.decode("utf-8-sig", errors="replace").strip("\r\n")
-    return next(csv.reader(io.StringIO(text)), [])
-
-
-def recognize_layout(header: list[str]) -> Layout:
-    """The layout whose header matches exactly (case-insensitive), or an error naming the differences."""
+def recognize_layout(header: list[str]) -> RecognizedHeader:
+    """The form whose names the header uses (any case and order), or an error naming the differences."""
     folded = [h.strip().casefold() for h in header]
-    for layout in LAYOUTS:
-        if folded == [h.casefold() for h in layout.header]:
-            return layout
-    nearest = max(LAYOUTS, key=lambda lay: len(set(folded) & {h.casefold() for h in lay.header}))
-    expected = {h.casefold(): h for h in nearest.header}
-    missing = [h for key, h in expected.items() if key not in folded]
-    unexpected = [h for h in header if h.strip().casefold() not in expected]
-    parts = [f"{len(header)} columns; closest layout is '{nearest.name}' ({len(nearest.header)} columns)"]
+    duplicates = sorted({h for h in header if folded.count(h.strip().casefold()) > 1})
+    if duplicates:
+        raise UnknownLayoutError(f"unknown header: repeated columns {', '.join(duplicates)}")
+    for form in FORMS:
+        if _matches(form, folded):
+            return RecognizedHeader(form, tuple(_file_column(form, h) for h in header))
+    raise UnknownLayoutError("unknown header: " + _nearest_difference(header, folded))
+
+
+def _matches(form: FileForm, folded: list[str]) -> bool:
+    known = form.by_folded_name
+    required = {name for name, (_, _, optional) in known.items() if not optional}
+    present = set(folded)
+    return required <= present and present <= set(known) | form.folded_ignored
+
+
+def _file_column(form: FileForm, header: str) -> FileColumn:
+    mapped = form.by_folded_name.get(header.strip().casefold())
+    if mapped is None:
+        return FileColumn(header, "VARCHAR", None)
+    return FileColumn(header, mapped[1], mapped[0])
+
+
+def _nearest_difference(header: list[str], folded: list[str]) -> str:
+    nearest = max(FORMS, key=lambda form: len(set(folded) & set(form.by_folded_name)))
+    expected = {file.casefold(): file for file, _, _, _ in nearest.layout.sources(nearest.naming)}
+    optional = {file.casefold() for file, _, _, opt in nearest.layout.sources(nearest.naming) if opt}
+    missing = [name for key, name in expected.items() if key not in folded and key not in optional]
+    unexpected = [h for h in header if h.strip().casefold() not in expected | dict.fromkeys(nearest.folded_ignored)]
+    parts = [f"{len(header)} columns; closest layout is '{nearest.layout.name}' ({nearest.label})"]
     if missing:
         parts.append(f"missing: {', '.join(missing)}")
     if unexpected:
         parts.append(f"unexpected: {', '.join(unexpected)}")
-    if not missing and not unexpected:
-        parts.append("same columns in a different order")
-    raise UnknownLayoutError("unknown header: " + "; ".join(parts))
+    return "; ".join(parts)
 
 
 def data_year_from_name(file_name: str) -> int:
@@ -89,3 +170,13 @@ def data_year_from_name(file_name: str) -> int:
         f"cannot tell the data year from the file name {file_name!r}: use the CMS name (…_D23_…) "
         "or put exactly one four-digit year in the name (e.g. physician_geo_2023.csv)"
     )
+
+
+def cms_release_from_name(file_name: str) -> tuple[int, int, int] | None:
+    """(R, P, V) of a CMS name such as MUP_PHY_R25_P05_V20_D23_Geo.csv → (25, 5, 20); None for other names."""
+    match = _CMS_RELEASE.search(file_name)
+    return tuple(int(part) for part in match.groups()) if match else None
+
+
+def release_label(release: tuple[int, int, int] | None) -> str | None:
+    return None if release is None else f"R{release[0]:02d}_P{release[1]:02d}_V{release[2]:02d}"

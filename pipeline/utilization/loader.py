@@ -1,40 +1,73 @@
-"""Load CMS utilization CSVs with DuckDB's own reader and validate them in DuckDB.
+"""Load CMS utilization files with DuckDB's own reader and validate them in DuckDB.
 
-Per file, in one transaction:
+A run looks at every entry of the folder and records each one in ``utilization.source_files``:
+``loaded``, ``rejected`` (the file's content is not acceptable, or another file holds its layout
+and year; see ``year_claims``) or ``skipped`` (not a CMS file, a link, a FIFO …).
+
+Per loaded file, in one transaction:
 1. delete the rows of the same layout and data year (reloading a year replaces that year only);
-2. ``INSERT … SELECT`` from ``read_csv`` with explicit column types; rows DuckDB cannot cast
-   are captured by ``store_rejects`` instead of failing the load;
-3. one scan evaluates the contract's rules and moves failing rows, with their reasons, to
-   ``utilization.quarantine``; duplicate grain keys are quarantined the same way;
-4. record the file in ``utilization.source_files``.
-The data never passes through pandas, and the SHA-256 of the file is computed in a
-thread while DuckDB parses it.
+2. ``INSERT … SELECT`` from ``read_csv`` with explicit column types; lines DuckDB cannot read are
+   captured by ``store_rejects`` instead of failing the load (a file that is not valid UTF-8 is
+   read again as latin-1);
+3. one scan evaluates the contract's rules; failing rows, duplicate grain keys and unreadable lines
+   go to ``utilization.quarantine``, one row per line with every reason;
+4. record the file.
+The data never passes through pandas, and the SHA-256 of the file is computed in a thread while
+DuckDB parses it.
+
+Failures: a content failure (bad header, no data year, a CSV DuckDB rejects, an OS error reading
+that one file) rejects the file and keeps the rows it loaded earlier.  Anything else (memory, disk,
+the warehouse, an interrupt, a bug) rolls the transaction back and raises ``InfrastructureFailure``:
+nothing loaded earlier is deleted.
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import threading
 import time
-from dataclasses import dataclass
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pipeline.contract_checks import key_shortfall_sql, reasons_sql
-from pipeline.contracts.table_contract import sql_literal
-from pipeline.contracts.utilization_tables import SourceFiles
-from pipeline.document_folder import sha256_file
+import duckdb
+
+from pipeline.contracts.utilization_tables import QUARANTINE_CONTRACT, SOURCE_FILES_CONTRACT
+from pipeline.core.domains import LOADED, REJECTED, SKIPPED
+from pipeline.failures import InfrastructureFailure, free_space_hint, is_content_error, is_disk_full
+from pipeline.source_folder import FolderScan, SourceFolderEmpty, scan_folder
+from pipeline.table_changes import record_change
 from pipeline.utilization.cms_layouts import (
     LAYOUTS,
     DataYearError,
-    Layout,
     UnknownLayoutError,
+    cms_release_from_name,
     data_year_from_name,
-    read_header,
     recognize_layout,
+    release_label,
 )
+from pipeline.utilization.file_access import (
+    ACCEPTED_SUFFIXES,
+    ArchiveContentError,
+    compression_of,
+    open_stored,
+    read_header_line,
+    readable_path,
+)
+from pipeline.utilization.validation import create_staging, insert_from_file, publish_staging, quarantine_failing_rows
+from pipeline.utilization.year_claims import Candidate, conflict_reason, rank_candidates, why_holder_wins
 
-SOURCE_FILES = SourceFiles.Config.name
-QUARANTINE = "utilization.quarantine"
+SOURCE_FILES = SOURCE_FILES_CONTRACT.table
+QUARANTINE = QUARANTINE_CONTRACT.table
+ENV_VAR = "CPT_UTILIZATION_DIR"
+# Errors of the file's own bytes or of reading that one file; the OS errors of a full or read-only disk are not.
+_CONTENT_EXCEPTIONS = (UnknownLayoutError, DataYearError, ArchiveContentError, zipfile.BadZipFile, zlib.error, EOFError)
+_MACHINE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.ENOMEM}
 
 
 @dataclass
@@ -50,191 +83,486 @@ class FileOutcome:
     timings: dict[str, float] | None = None
 
 
+@dataclass
+class Rejection:
+    path: Path
+    error: str
+    layout: str | None = None
+    year: int | None = None
+
+
+@dataclass
+class LoadSettings:
+    scratch_dir: Path
+    synthetic_names: frozenset[str] = frozenset()
+    allow_shrink: bool = False
+
+
+@dataclass
+class FolderPlan:
+    candidates: list[Candidate] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+    not_cms: list[Path] = field(default_factory=list)
+
+
 def list_utilization_files(directory: Path) -> list[Path]:
-    if not directory.is_dir():
-        raise FileNotFoundError(f"utilization folder {directory} does not exist (set CPT_UTILIZATION_DIR)")
-    return sorted(
-        p for p in directory.iterdir() if p.is_file() and p.suffix.lower() == ".csv" and not p.name.startswith(".")
+    """Every regular file of the folder (each gets a source_files row); links, FIFOs and hidden files excluded."""
+    return scan_folder(directory, recursive=False, env_var=ENV_VAR).files
+
+
+def load_folder(con, directory: Path, settings: LoadSettings) -> tuple[list[FileOutcome], list[str]]:
+    """Load the folder; returns the outcome of every entry and the names of files removed from the warehouse."""
+    scan = scan_folder(directory, recursive=False, env_var=ENV_VAR)
+    plan = plan_folder(con, scan)
+    refuse_empty_folder(con, directory, plan, settings.allow_shrink)
+    outcomes: list[FileOutcome] = []
+    for group in _groups(plan.candidates):
+        outcomes += load_year(con, group, settings)
+    outcomes += [record_content_rejection(con, r, None, settings) for r in plan.rejections]
+    outcomes += [record_skipped(con, path, _not_cms_reason(path), settings) for path in plan.not_cms]
+    outcomes += [record_skipped(con, entry.path, entry.reason, settings) for entry in scan.skipped]
+    present = {path.name for path in scan.files} | {entry.path.name for entry in scan.skipped}
+    removed = forget_removed_files(con, present)
+    return sorted(outcomes, key=lambda o: o.file_name), removed
+
+
+def plan_folder(con, scan: FolderScan) -> FolderPlan:
+    """Read each file's header (only): candidates for loading, content rejections, and files that are not CMS."""
+    loaded = _loaded_layout_years(con)
+    plan = FolderPlan()
+    for path in scan.files:
+        compression = compression_of(path)
+        if compression is None:
+            plan.not_cms.append(path)
+            continue
+        try:
+            plan.candidates.append(_inspect(path, compression, loaded))
+        except Exception as exc:
+            if not _is_content_failure(exc, path):
+                raise InfrastructureFailure(f"reading the header of utilization file {path.name}", exc) from exc
+            plan.rejections.append(Rejection(path, _first_line(exc)))
+    return plan
+
+
+def _inspect(path: Path, compression: str, loaded: dict[str, tuple[str, int]]) -> Candidate:
+    stat = path.stat()
+    stored = open_stored(path, compression)
+    header, delimiter = read_header_line(stored)
+    recognized = recognize_layout(header)
+    year = _data_year(path.name, stored.inner_name)
+    return Candidate(
+        path=path,
+        stored=stored,
+        header=recognized,
+        delimiter=delimiter,
+        year=year,
+        release=cms_release_from_name(path.name) or cms_release_from_name(stored.inner_name),
+        size=stat.st_size,
+        mtime_ns=stat.st_mtime_ns,
+        loaded_before=loaded.get(path.name) == (recognized.layout.name, year),
     )
 
 
-def load_file(
-    con, path: Path, *, claimed_years: dict[tuple[str, int], str], synthetic_names: frozenset[str] = frozenset()
-) -> FileOutcome:
-    """Load one file; never raises for bad content (the outcome says what happened)."""
-    stat = path.stat()
+def _data_year(name: str, inner_name: str) -> int:
     try:
-        layout = recognize_layout(read_header(path))
-        year = data_year_from_name(path.name)
-    except (UnknownLayoutError, DataYearError, UnicodeDecodeError) as exc:
-        return _record_rejected(con, path, stat, None, None, str(exc), synthetic=path.name in synthetic_names)
-    owner = claimed_years.get((layout.name, year))
-    if owner is not None:
-        return _record_rejected(
-            con,
-            path,
-            stat,
-            layout.name,
-            year,
-            f"{owner} already provides {layout.name} data for {year}; one file per layout and year",
-            synthetic=path.name in synthetic_names,
-        )
-    claimed_years[(layout.name, year)] = path.name
+        return data_year_from_name(name)
+    except DataYearError:
+        if inner_name == name:
+            raise
+        return data_year_from_name(inner_name)
 
-    previous = con.execute(
-        f"SELECT file_size_bytes, file_modified_at, status, rows_loaded, rows_quarantined FROM {SOURCE_FILES} "
-        "WHERE file_name = ?",
-        [path.name],
+
+def _loaded_layout_years(con) -> dict[str, tuple[str, int]]:
+    rows = con.execute(f"SELECT file_name, layout, data_year FROM {SOURCE_FILES} WHERE status = ?", [LOADED])
+    return {name: (layout, year) for name, layout, year in rows.fetchall()}
+
+
+def refuse_empty_folder(con, directory: Path, plan: FolderPlan, allow_shrink: bool) -> None:
+    """No CMS file at all while the warehouse holds rows: more likely a missing mount than a deliberate removal."""
+    if plan.candidates or allow_shrink:
+        return
+    rows, files = con.execute(
+        f"SELECT coalesce(sum(rows_loaded), 0), count(*) FROM {SOURCE_FILES} WHERE rows_loaded > 0"
     ).fetchone()
-    modified_at = datetime.fromtimestamp(stat.st_mtime, UTC).replace(tzinfo=None)
-    if previous and previous[0] == stat.st_size and previous[1] == modified_at and previous[2] == "loaded":
-        return FileOutcome(path.name, layout.name, year, "loaded", previous[3], previous[4], skipped_unchanged=True)
+    if rows:
+        raise SourceFolderEmpty(
+            f"utilization folder {directory} has no CMS files but the warehouse holds {rows:,} rows from "
+            f"{files} files; is a mount missing? Set CPT_ALLOW_SHRINK=1 to remove them on purpose"
+        )
 
-    hasher = _BackgroundHash(path)
+
+def _groups(candidates: list[Candidate]) -> list[list[Candidate]]:
+    groups: dict[tuple[str, int], list[Candidate]] = {}
+    for candidate in candidates:
+        groups.setdefault((candidate.layout, candidate.year), []).append(candidate)
+    return [groups[key] for key in sorted(groups)]
+
+
+def load_year(con, candidates: list[Candidate], settings: LoadSettings) -> list[FileOutcome]:
+    """Load the best file of one layout and year; the others are rejected naming it."""
+    digests = _DigestCache(con)
+    holder: Candidate | None = None
+    outcomes = []
+    for candidate in rank_candidates(candidates, digests.of):
+        if holder is None:
+            outcome = load_candidate(con, candidate, settings)
+            if outcome.status == LOADED or outcome.rows_loaded:
+                holder = candidate
+        else:
+            reason = conflict_reason(holder, candidate, why_holder_wins(holder, candidate, digests.of))
+            outcome = record_loser(con, candidate, reason, digests.of(candidate), settings)
+        outcomes.append(outcome)
+    return outcomes
+
+
+def load_candidate(con, candidate: Candidate, settings: LoadSettings) -> FileOutcome:
+    """Load one file unless unchanged since its last load; content failures reject it, others raise."""
+    unchanged = _unchanged_outcome(con, candidate)
+    if unchanged is not None:
+        return unchanged
+    hasher = _BackgroundHash(candidate.path)
+    try:
+        with readable_path(candidate.stored, settings.scratch_dir) as (path, compression):
+            return _load_transaction(con, candidate, path, compression, hasher, settings)
+    except Exception as exc:
+        if not _is_content_failure(exc, candidate.path):
+            hint = free_space_hint(settings.scratch_dir.parent, candidate.size) if is_disk_full(exc) else ""
+            raise InfrastructureFailure(f"loading utilization file {candidate.name}", exc, hint) from exc
+        rejection = Rejection(candidate.path, f"load failed: {_first_line(exc)}", candidate.layout, candidate.year)
+        return record_content_rejection(con, rejection, hasher, settings, candidate)
+
+
+def _unchanged_outcome(con, candidate: Candidate) -> FileOutcome | None:
+    previous = con.execute(
+        f"SELECT file_size_bytes, file_modified_at, rows_loaded, rows_quarantined FROM {SOURCE_FILES} "
+        "WHERE file_name = ? AND status = ? AND layout = ? AND data_year = ?",
+        [candidate.name, LOADED, candidate.layout, candidate.year],
+    ).fetchone()
+    if previous and previous[0] == candidate.size and previous[1] == _timestamp_ns(candidate.mtime_ns):
+        return FileOutcome(
+            candidate.name, candidate.layout, candidate.year, LOADED, previous[2], previous[3], skipped_unchanged=True
+        )
+    return None
+
+
+def _load_transaction(con, candidate, path: Path, compression: str, hasher, settings) -> FileOutcome:
+    try:
+        return _load_attempt(con, candidate, path, compression, hasher, settings, staged=False)
+    except duckdb.ConstraintException:
+        # A line lacks a required value and NOT NULL refused the whole insert (rolled back): load again
+        # through a staging table, so that line is quarantined like any other failure.
+        return _load_attempt(con, candidate, path, compression, hasher, settings, staged=True)
+
+
+def _load_attempt(con, candidate, path: Path, compression: str, hasher, settings, *, staged: bool) -> FileOutcome:
+    layout, year = candidate.header.layout, candidate.year
+    clock = _Clock()
     con.execute("BEGIN TRANSACTION")
     try:
-        table = layout.contract.table
-        con.execute(f"DELETE FROM {table} WHERE data_year = ?", [year])
-        con.execute(f"DELETE FROM {QUARANTINE} WHERE layout = ? AND data_year = ?", [layout.name, year])
-        con.execute(f"DELETE FROM {SOURCE_FILES} WHERE layout = ? AND data_year = ?", [layout.name, year])
-        clock = _Clock()
-        rejects = _insert_from_csv(con, layout, path, year)
+        replaced = _delete_year(con, layout, year, candidate.name)
+        relation = create_staging(con, layout) if staged else layout.table
+        encoding, unreadable = insert_from_file(con, candidate, path, compression, relation)
         clock.lap("read_csv")
-        quarantined = rejects + _quarantine_failing_rows(con, layout, path.name, year)
+        quarantined = unreadable + quarantine_failing_rows(con, layout, candidate.name, year, relation)
+        if staged:
+            publish_staging(con, layout)
         clock.lap("validate")
-        loaded = con.execute(f"SELECT count(*) FROM {table} WHERE data_year = ?", [year]).fetchone()[0]
+        loaded = con.execute(f"SELECT count(*) FROM {layout.table} WHERE data_year = ?", [year]).fetchone()[0]
         digest = hasher.result()
         clock.lap("sha256_wait")
+        note = _load_note(candidate, encoding)
         _record(
             con,
-            path,
-            stat,
-            layout.name,
-            year,
-            digest,
-            loaded,
-            quarantined,
-            "loaded",
-            None,
-            synthetic=path.name in synthetic_names,
+            candidate.path,
+            settings,
+            status=LOADED,
+            candidate=candidate,
+            sha256=digest,
+            encoding=encoding,
+            rows=(loaded, quarantined),
+            note=note,
         )
+        _log_changes(con, {layout.table: sum(replaced.values())}, sorted(replaced), (QUARANTINE, SOURCE_FILES))
         con.execute("COMMIT")
         clock.lap("commit")
-    except Exception as exc:
+    except BaseException as exc:
+        _rollback_keeping(con, exc)
+        raise
+    return FileOutcome(candidate.name, layout.name, year, LOADED, loaded, quarantined, timings=clock.laps)
+
+
+@contextmanager
+def _transaction(con) -> Iterator[None]:
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
+        con.execute("COMMIT")
+    except BaseException as exc:
+        _rollback_keeping(con, exc)
+        raise
+
+
+def _log_changes(con, removed: dict[str, int], sources: list[str], also: tuple[str, ...] = ()) -> None:
+    """Record in the change log, inside the writer's transaction, which tables changed and which rows left them
+    because their file was removed or superseded (the publish guard accepts such a shrink as explained)."""
+    for table, count in removed.items():
+        record_change(con, table, removed_rows=count, removed_sources=sources if count else ())
+    for table in also:
+        if table not in removed:
+            record_change(con, table)
+
+
+def _rollback_keeping(con, original: BaseException) -> None:
+    """Roll back; if that fails too (e.g. the transaction is already gone), the original error is the one raised."""
+    try:
         con.execute("ROLLBACK")
-        error = f"load failed: {exc}".splitlines()[0]
-        return _record_rejected(
-            con, path, stat, layout.name, year, error, hasher, synthetic=path.name in synthetic_names
+    except Exception as rollback_error:
+        original.add_note(f"(rollback after this error also failed: {rollback_error})")
+
+
+def _delete_year(con, layout, year: int, file_name: str) -> dict[str, int]:
+    """Delete the layout's year; returns the rows that belonged to other files (a superseded holder), per file."""
+    others = con.execute(
+        f"SELECT source_file, count(*) FROM {layout.table} WHERE data_year = ? AND source_file <> ? GROUP BY 1",
+        [year, file_name],
+    ).fetchall()
+    con.execute(f"DELETE FROM {layout.table} WHERE data_year = ?", [year])
+    con.execute(f"DELETE FROM {QUARANTINE} WHERE layout = ? AND data_year = ?", [layout.name, year])
+    return dict(others)
+
+
+def _load_note(candidate: Candidate, encoding: str) -> str:
+    parts = [candidate.header.describe()]
+    if candidate.delimiter == "\t":
+        parts.append("tab-delimited")
+    if candidate.stored.member:
+        parts.append(f"read from zip member {candidate.stored.member}")
+    if encoding != "utf-8":
+        parts.append(f"not valid UTF-8: read as {encoding}")
+    return "; ".join(parts)
+
+
+def _is_content_failure(exc: BaseException, source: Path) -> bool:
+    """A fact about this one source file (its bytes, or an OS error reading it), not about the machine."""
+    if isinstance(exc, InfrastructureFailure):
+        return False
+    if isinstance(exc, _CONTENT_EXCEPTIONS) or is_content_error(exc):
+        return True
+    if isinstance(exc, OSError):
+        return exc.errno not in _MACHINE_ERRNOS and not is_disk_full(exc)
+    if isinstance(exc, duckdb.IOException):  # DuckDB could not read the source file itself (EIO, vanished)
+        return str(source) in str(exc) and not is_disk_full(exc)
+    return False
+
+
+def record_content_rejection(
+    con, rejection: Rejection, hasher, settings: LoadSettings, candidate: Candidate | None = None
+) -> FileOutcome:
+    """A rejected file keeps the rows it loaded earlier (if any): a bad new version must not erase good data."""
+    name = rejection.path.name
+    kept, quarantined = _rows_of_file(con, name)
+    error = rejection.error
+    if kept:
+        error += (
+            f"; the {kept:,} rows loaded earlier from this file are kept until it is fixed or removed "
+            "(delete the file to remove them)"
         )
-    return FileOutcome(path.name, layout.name, year, "loaded", loaded, quarantined, timings=clock.laps)
+    layout_year = (rejection.layout, rejection.year)
+    if kept and rejection.layout is None:  # the kept rows still belong to the layout and year recorded before
+        layout_year = (
+            con.execute(f"SELECT layout, data_year FROM {SOURCE_FILES} WHERE file_name = ?", [name]).fetchone()
+            or layout_year
+        )
+    if _already_recorded(con, rejection.path, REJECTED, error):
+        return FileOutcome(name, layout_year[0], layout_year[1], REJECTED, kept, quarantined, error=error)
+    digest = _digest_or_none(hasher, rejection.path)
+    with _transaction(con):
+        _record(
+            con,
+            rejection.path,
+            settings,
+            status=REJECTED,
+            candidate=candidate,
+            sha256=digest,
+            error=error,
+            rows=(kept, quarantined),
+            layout_year=tuple(layout_year),
+        )
+        _log_changes(con, {}, [], (SOURCE_FILES,))
+    return FileOutcome(name, layout_year[0], layout_year[1], REJECTED, kept, quarantined, error=error)
+
+
+def record_loser(con, candidate: Candidate, reason: str, digest: str, settings: LoadSettings) -> FileOutcome:
+    """Another file holds this layout and year: only this file's own rows go (never the holder's)."""
+    outcome = FileOutcome(candidate.name, candidate.layout, candidate.year, REJECTED, error=reason)
+    if _already_recorded(con, candidate.path, REJECTED, reason) and not _rows_of_file(con, candidate.name)[0]:
+        return outcome
+    with _transaction(con):
+        removed = _delete_file_rows(con, candidate.name)
+        _record(
+            con, candidate.path, settings, status=REJECTED, candidate=candidate, sha256=digest, error=reason,
+            rows=(0, 0),
+        )  # fmt: skip
+        _log_changes(con, removed, [candidate.name], (SOURCE_FILES,))
+    return outcome
+
+
+def record_skipped(con, path: Path, reason: str, settings: LoadSettings) -> FileOutcome:
+    """Recorded, never read as data: only regular files are hashed (a FIFO is never opened)."""
+    if _already_recorded(con, path, SKIPPED, reason):
+        return FileOutcome(path.name, None, None, SKIPPED, error=reason)
+    digest = _digest_or_none(None, path) if _is_regular(path) else None
+    with _transaction(con):
+        removed = _delete_file_rows(con, path.name)
+        _record(con, path, settings, status=SKIPPED, sha256=digest, error=reason, rows=(0, 0))
+        _log_changes(con, removed, [path.name], (SOURCE_FILES,))
+    return FileOutcome(path.name, None, None, SKIPPED, error=reason)
+
+
+def _already_recorded(con, path: Path, status: str, error: str) -> bool:
+    """The same verdict on the same file (size and time) is already recorded: rewriting it would only mark
+    source_files as changed, and make the marts and the snapshot redo work for nothing."""
+    stat = _lstat_or_none(path)
+    if stat is None:
+        return False
+    row = con.execute(
+        f"SELECT 1 FROM {SOURCE_FILES} WHERE file_name = ? AND status = ? AND error = ? AND file_size_bytes = ? "
+        "AND file_modified_at = ?",
+        [path.name, status, error, stat.st_size, _timestamp_ns(stat.st_mtime_ns)],
+    ).fetchone()
+    return row is not None
+
+
+def _not_cms_reason(path: Path) -> str:
+    return f"not a CMS utilization file: {path.name} (read are {', '.join(ACCEPTED_SUFFIXES)})"
 
 
 def forget_removed_files(con, present: set[str]) -> list[str]:
     """Files no longer in the folder: remove their rows everywhere, like removed documents."""
     gone = [row[0] for row in con.execute(f"SELECT file_name FROM {SOURCE_FILES}").fetchall() if row[0] not in present]
     for name in gone:
-        _delete_file_rows(con, name)
-        con.execute(f"DELETE FROM {SOURCE_FILES} WHERE file_name = ?", [name])
+        with _transaction(con):
+            removed = _delete_file_rows(con, name)
+            con.execute(f"DELETE FROM {SOURCE_FILES} WHERE file_name = ?", [name])
+            _log_changes(con, removed, [name], (SOURCE_FILES,))
     return gone
 
 
-def _delete_file_rows(con, file_name: str) -> None:
-    for layout in LAYOUTS:
-        con.execute(f"DELETE FROM {layout.contract.table} WHERE source_file = ?", [file_name])
-    con.execute(f"DELETE FROM {QUARANTINE} WHERE source_file = ?", [file_name])
+def _delete_file_rows(con, file_name: str) -> dict[str, int]:
+    """Delete a file's rows everywhere; returns the rows deleted per table."""
+    removed = {}
+    for table in [layout.table for layout in LAYOUTS] + [QUARANTINE]:
+        removed[table] = con.execute(f"DELETE FROM {table} WHERE source_file = ?", [file_name]).fetchone()[0]
+    return {table: count for table, count in removed.items() if count}
 
 
-def _insert_from_csv(con, layout: Layout, path: Path, year: int) -> int:
-    table = layout.contract.table
-    columns = ", ".join(f"{sql_literal(cms)}: {sql_literal(sql_type)}" for cms, _, sql_type in layout.cms_columns)
-    select = ", ".join(f'"{cms}"' for cms, _, _ in layout.cms_columns)
-    targets = ", ".join(name for _, name, _ in layout.cms_columns)
-    con.execute(
-        f"INSERT INTO {table} ({targets}, data_year, source_file) "
-        f"SELECT {select}, {int(year)}, {sql_literal(path.name)} FROM read_csv({sql_literal(str(path))}, "
-        f"header = true, auto_detect = false, delim = ',', quote = '\"', escape = '\"', "
-        f"columns = {{{columns}}}, store_rejects = true, "
-        f"rejects_table = '_csv_rejects', rejects_scan = '_csv_reject_scans')"
+def _rows_of_file(con, file_name: str) -> tuple[int, int]:
+    loaded = sum(
+        con.execute(f"SELECT count(*) FROM {layout.table} WHERE source_file = ?", [file_name]).fetchone()[0]
+        for layout in LAYOUTS
     )
-    count = con.execute("SELECT count(*) FROM _csv_rejects").fetchone()[0]
-    if count:
-        con.execute(
-            f"INSERT INTO {QUARANTINE} (source_file, layout, data_year, line_number, reasons, row_data) "
-            f"SELECT {sql_literal(path.name)}, {sql_literal(layout.name)}, {int(year)}, line, "
-            "'unreadable row: ' || error_type || ' in ' || coalesce(column_name, '?') || ': ' || error_message, csv_line "
-            "FROM _csv_rejects"
-        )
-    con.execute("DROP TABLE IF EXISTS _csv_rejects")
-    con.execute("DROP TABLE IF EXISTS _csv_reject_scans")
-    return count
+    quarantined = con.execute(f"SELECT count(*) FROM {QUARANTINE} WHERE source_file = ?", [file_name]).fetchone()[0]
+    return loaded, quarantined
 
 
-def _quarantine_failing_rows(con, layout: Layout, file_name: str, year: int) -> int:
-    contract = layout.contract
-    table = contract.table
-    reasons, any_fail = reasons_sql(contract)
-    key = ", ".join(contract.schema.unique or [])
-    # One scan answers "is anything wrong?"; the clean case (almost always) stops here.
-    failing, shortfall = con.execute(
-        f"SELECT count_if({any_fail}), {key_shortfall_sql(contract.schema.unique) if key else '0'} "
-        f"FROM {table} WHERE data_year = {int(year)}"
-    ).fetchone()
-    if not failing and not shortfall:
-        return 0
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _failing AS SELECT rowid AS rid, {reasons} AS reasons "
-        f"FROM {table} WHERE data_year = {int(year)} AND ({any_fail})"
-    )
-    if key:
-        duplicate_keys = f"SELECT {key} FROM {table} WHERE data_year = {int(year)} GROUP BY ALL HAVING count(*) > 1"
-        if shortfall and con.execute(f"SELECT count(*) FROM ({duplicate_keys})").fetchone()[0]:
-            join = " AND ".join(f"t.{c} IS NOT DISTINCT FROM d.{c}" for c in contract.schema.unique)
-            con.execute(
-                f"INSERT INTO _failing SELECT t.rowid, 'duplicate grain key ({key})' FROM {table} t "
-                f"JOIN ({duplicate_keys}) d ON {join} WHERE t.data_year = {int(year)}"
-            )
-    count = con.execute("SELECT count(DISTINCT rid) FROM _failing").fetchone()[0]
-    if count:
-        con.execute(
-            f"INSERT INTO {QUARANTINE} (source_file, layout, data_year, line_number, reasons, row_data) "
-            f"SELECT {sql_literal(file_name)}, {sql_literal(layout.name)}, {int(year)}, NULL, f.reasons, "
-            f"to_json(t)::VARCHAR FROM {table} t "
-            f"JOIN (SELECT rid, string_agg(reasons, '; ') AS reasons FROM _failing GROUP BY rid) f ON t.rowid = f.rid"
-        )
-        con.execute(f"DELETE FROM {table} WHERE rowid IN (SELECT rid FROM _failing)")
-    con.execute("DROP TABLE _failing")
-    return count
-
-
-def _record_rejected(con, path, stat, layout, year, error, hasher=None, *, synthetic=False) -> FileOutcome:
-    """The file's earlier rows go too: source_files must describe what the tables hold."""
-    digest = hasher.result() if hasher else _BackgroundHash(path).result()
-    _delete_file_rows(con, path.name)
-    _record(con, path, stat, layout, year, digest, 0, 0, "rejected", error, synthetic=synthetic)
-    return FileOutcome(path.name, layout, year, "rejected", error=error)
-
-
-def _record(con, path, stat, layout, year, digest, loaded, quarantined, status, error, *, synthetic) -> None:
+def _record(
+    con,
+    path: Path,
+    settings: LoadSettings,
+    *,
+    status: str,
+    rows: tuple[int, int],
+    sha256: str | None,
+    candidate: Candidate | None = None,
+    encoding: str | None = None,
+    error: str | None = None,
+    note: str | None = None,
+    layout_year: tuple[str | None, int | None] = (None, None),
+) -> None:
+    stat = _lstat_or_none(path)
+    values = {
+        "file_name": path.name,
+        "layout": candidate.layout if candidate else layout_year[0],
+        "data_year": candidate.year if candidate else layout_year[1],
+        "cms_release": release_label(candidate.release)
+        if candidate
+        else release_label(cms_release_from_name(path.name)),
+        "file_form": candidate.header.describe() if candidate else None,
+        "compression": candidate.stored.compression if candidate else compression_of(path),
+        "encoding": encoding,
+        "sha256": sha256,
+        "file_size_bytes": stat.st_size if stat else None,
+        "rows_loaded": rows[0],
+        "rows_quarantined": rows[1],
+        "status": status,
+        "error": error,
+        "note": note,
+        "loaded_at": datetime.now(UTC).replace(tzinfo=None),
+        "file_modified_at": _timestamp_ns(stat.st_mtime_ns) if stat else None,
+        "is_synthetic": path.name in settings.synthetic_names,
+    }
     con.execute(f"DELETE FROM {SOURCE_FILES} WHERE file_name = ?", [path.name])
     con.execute(
-        f"INSERT INTO {SOURCE_FILES} (file_name, layout, data_year, sha256, file_size_bytes, rows_loaded, "
-        "rows_quarantined, status, error, loaded_at, is_synthetic, file_modified_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            path.name,
-            layout,
-            year,
-            digest,
-            stat.st_size,
-            loaded,
-            quarantined,
-            status,
-            error,
-            datetime.now(UTC).replace(tzinfo=None),
-            synthetic,
-            datetime.fromtimestamp(stat.st_mtime, UTC).replace(tzinfo=None),
-        ],
+        f"INSERT INTO {SOURCE_FILES} ({', '.join(values)}) VALUES ({', '.join('?' for _ in values)})",
+        list(values.values()),
     )
+
+
+def _lstat_or_none(path: Path):
+    try:
+        return path.lstat()
+    except OSError:
+        return None
+
+
+def _is_regular(path: Path) -> bool:
+    stat = _lstat_or_none(path)
+    return stat is not None and (stat.st_mode & 0o170000) == 0o100000
+
+
+def _timestamp_ns(mtime_ns: int) -> datetime:
+    return datetime.fromtimestamp(mtime_ns / 1e9, UTC).replace(tzinfo=None)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _digest_or_none(hasher, path: Path) -> str | None:
+    try:
+        return hasher.result() if hasher else sha256_file(path)
+    except OSError:
+        return None
+
+
+class _DigestCache:
+    """SHA-256 per candidate, from the last record when size and time are unchanged (no re-read of 3 GB)."""
+
+    def __init__(self, con):
+        self._con = con
+        self._digests: dict[str, str] = {}
+
+    def of(self, candidate: Candidate) -> str:
+        if candidate.name not in self._digests:
+            self._digests[candidate.name] = self._recorded(candidate) or sha256_file(candidate.path)
+        return self._digests[candidate.name]
+
+    def _recorded(self, candidate: Candidate) -> str | None:
+        row = self._con.execute(
+            f"SELECT sha256 FROM {SOURCE_FILES} WHERE file_name = ? AND file_size_bytes = ? AND file_modified_at = ?",
+            [candidate.name, candidate.size, _timestamp_ns(candidate.mtime_ns)],
+        ).fetchone()
+        return row[0] if row else None
+
+
+def sha256_file(path: Path) -> str:
+    """Streaming SHA-256 (hashlib releases the GIL per block, so it overlaps DuckDB's parse)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 class _Clock:
@@ -249,17 +577,17 @@ class _Clock:
 
 
 class _BackgroundHash:
-    """SHA-256 of a file computed in a thread (hashlib releases the GIL on large blocks)."""
+    """SHA-256 of a file computed in a thread while DuckDB parses it."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, hash_file: Callable[[Path], str] = sha256_file):
         self._digest: str | None = None
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(path,), daemon=True)
+        self._thread = threading.Thread(target=self._run, args=(path, hash_file), daemon=True)
         self._thread.start()
 
-    def _run(self, path: Path) -> None:
+    def _run(self, path: Path, hash_file) -> None:
         try:
-            self._digest = sha256_file(path)
+            self._digest = hash_file(path)
         except BaseException as exc:  # reported by result()
             self._error = exc
 

@@ -11,10 +11,94 @@ import csv
 import random
 from pathlib import Path
 
-from pipeline.utilization.cms_layouts import LAYOUTS
-
-GEO_HEADER = LAYOUTS[0].header
-PROVIDER_HEADER = LAYOUTS[1].header
+# The published CMS headers, in file order (shared reference FACTS.md), written out rather than derived
+# from the loader, so tests check the loader against the real layouts.
+GEO_HEADER = [
+    "Rndrng_Prvdr_Geo_Lvl",
+    "Rndrng_Prvdr_Geo_Cd",
+    "Rndrng_Prvdr_Geo_Desc",
+    "HCPCS_Cd",
+    "HCPCS_Desc",
+    "HCPCS_Drug_Ind",
+    "Place_Of_Srvc",
+    "Tot_Rndrng_Prvdrs",
+    "Tot_Benes",
+    "Tot_Srvcs",
+    "Tot_Bene_Day_Srvcs",
+    "Avg_Sbmtd_Chrg",
+    "Avg_Mdcr_Alowd_Amt",
+    "Avg_Mdcr_Pymt_Amt",
+    "Avg_Mdcr_Stdzd_Amt",
+]
+PROVIDER_HEADER = [
+    "Rndrng_NPI",
+    "Rndrng_Prvdr_Last_Org_Name",
+    "Rndrng_Prvdr_First_Name",
+    "Rndrng_Prvdr_MI",
+    "Rndrng_Prvdr_Crdntls",
+    "Rndrng_Prvdr_Ent_Cd",
+    "Rndrng_Prvdr_St1",
+    "Rndrng_Prvdr_St2",
+    "Rndrng_Prvdr_City",
+    "Rndrng_Prvdr_State_Abrvtn",
+    "Rndrng_Prvdr_State_FIPS",
+    "Rndrng_Prvdr_Zip5",
+    "Rndrng_Prvdr_RUCA",
+    "Rndrng_Prvdr_RUCA_Desc",
+    "Rndrng_Prvdr_Cntry",
+    "Rndrng_Prvdr_Type",
+    "Rndrng_Prvdr_Mdcr_Prtcptg_Ind",
+    "HCPCS_Cd",
+    "HCPCS_Desc",
+    "HCPCS_Drug_Ind",
+    "Place_Of_Srvc",
+    "Tot_Benes",
+    "Tot_Srvcs",
+    "Tot_Bene_Day_Srvcs",
+    "Avg_Sbmtd_Chrg",
+    "Avg_Mdcr_Alowd_Amt",
+    "Avg_Mdcr_Pymt_Amt",
+    "Avg_Mdcr_Stdzd_Amt",
+]
+# Downloads for 2013-2022 made before CMS's November 2025 re-release: gender after the credentials.
+PROVIDER_HEADER_WITH_GENDER = PROVIDER_HEADER[:5] + ["Rndrng_Prvdr_Gndr"] + PROVIDER_HEADER[5:]
+# Pre-2019 "Physician and Other Supplier" files (tab-delimited .txt): the 2014-2017 form ...
+LEGACY_HEADER_2014 = [
+    "npi",
+    "nppes_provider_last_org_name",
+    "nppes_provider_first_name",
+    "nppes_provider_mi",
+    "nppes_credentials",
+    "nppes_provider_gender",
+    "nppes_entity_code",
+    "nppes_provider_street1",
+    "nppes_provider_street2",
+    "nppes_provider_city",
+    "nppes_provider_zip",
+    "nppes_provider_state",
+    "nppes_provider_country",
+    "provider_type",
+    "medicare_participation_indicator",
+    "place_of_service",
+    "hcpcs_code",
+    "hcpcs_description",
+    "hcpcs_drug_indicator",
+    "line_srvc_cnt",
+    "bene_unique_cnt",
+    "bene_day_srvc_cnt",
+    "average_Medicare_allowed_amt",
+    "average_submitted_chrg_amt",
+    "average_Medicare_payment_amt",
+    "average_Medicare_standard_amt",
+]
+# ... and the 2012-2013 form: no drug indicator or standardized amount; a standard deviation after each average.
+LEGACY_HEADER_2012 = [
+    h.upper()
+    for h in LEGACY_HEADER_2014[:18]
+    + LEGACY_HEADER_2014[19:23]
+    + ["stdev_Medicare_allowed_amt", "average_submitted_chrg_amt", "stdev_submitted_chrg_amt"]
+    + ["average_Medicare_payment_amt", "stdev_Medicare_payment_amt"]
+]
 
 # code: (description, non-facility $, facility $, national facility services)
 FEE_SCHEDULE = {
