@@ -11,7 +11,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipeline.assets.contract_metadata import SOURCE_ASSETS, report_to_check_result
+from pipeline.assets.contract_metadata import SOURCE_ASSETS, asset_key, report_to_check_result
 from pipeline.assets.marts import mart_inputs
 from pipeline.contract_checks import ContractReport, RuleResult
 from pipeline.contracts import ALL_CONTRACTS
@@ -64,7 +64,7 @@ def test_sources_are_upstream_assets_where_the_lineage_starts():
     assert all(graph.get(key).group_name == "sources" and not graph.get(key).parent_keys for key in sources)
     for contract in ALL_CONTRACTS:
         if contract.schema_name in ("core", "utilization"):
-            parents = graph.get(dg.AssetKey([contract.schema_name, contract.table_name])).parent_keys
+            parents = graph.get(asset_key(contract)).parent_keys
             assert parents & sources, f"{contract.table} does not start from a source folder"
 
 
@@ -79,6 +79,13 @@ def test_each_mart_depends_on_exactly_the_tables_its_sql_reads():
     code_utilization = next(c for c in MART_CONTRACTS if c.table == "marts.code_utilization")
     assert "utilization.physician_geo_service" in mart_inputs(code_utilization)
     assert "utilization.physician_provider_service" not in mart_inputs(code_utilization)
+
+
+def test_asset_names_stay_distinct_when_the_ui_truncates_them():
+    graph = defs.resolve_asset_graph()
+    names = [key.path[-1] for key in graph.get_all_asset_keys()]
+    shortened = {name if len(name) <= 18 else f"{name[:9]}…{name[-8:]}" for name in names}
+    assert len(shortened) == len(names)
 
 
 def test_a_failing_check_carries_a_count_and_a_readable_sample():

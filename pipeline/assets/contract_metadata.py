@@ -44,7 +44,15 @@ SOURCE_ASSETS = [
 
 
 def asset_key(contract: TableContract) -> dg.AssetKey:
-    return dg.AssetKey([contract.schema_name, contract.table_name])
+    """schema/table, or schema/<asset_name> where a model names its asset (the table name stays in metadata)."""
+    return dg.AssetKey([contract.schema_name, contract.options.get("asset_name", contract.table_name)])
+
+
+def table_asset_key(table: str) -> dg.AssetKey:
+    from pipeline.contracts import CONTRACTS_BY_TABLE
+
+    contract = CONTRACTS_BY_TABLE.get(table)
+    return asset_key(contract) if contract is not None else dg.AssetKey(table.split("."))
 
 
 def column_schema(contract: TableContract) -> dg.TableSchema:
@@ -173,7 +181,7 @@ def _specs_for(contract: TableContract) -> list[tuple[dg.AssetCheckSpec, Callabl
             blocking=True,
             description=f"Referential integrity of {contract.table}: {refs}.",
             additional_deps=[
-                dg.AssetKey(fk.ref_table.split(".")) for fk in contract.foreign_keys if fk.ref_table != contract.table
+                table_asset_key(fk.ref_table) for fk in contract.foreign_keys if fk.ref_table != contract.table
             ],
         )
         pairs.append((references_spec, lambda con, c=contract: report_to_check_result(evaluate_references(con, c))))

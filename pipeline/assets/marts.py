@@ -9,7 +9,7 @@ import json
 
 import dagster as dg
 
-from pipeline.assets.contract_metadata import asset_key, asset_spec, contract_checks
+from pipeline.assets.contract_metadata import asset_key, asset_spec, contract_checks, table_asset_key
 from pipeline.contracts.mart_tables import MART_CONTRACTS
 from pipeline.contracts.table_contract import TableContract
 from pipeline.mart_sql import mart_query, tables_read
@@ -26,7 +26,7 @@ def mart_inputs(contract: TableContract) -> tuple[str, ...]:
 
 
 def _deps(contract: TableContract) -> list[dg.AssetKey]:
-    return [dg.AssetKey(table.split(".")) for table in mart_inputs(contract)]
+    return [table_asset_key(table) for table in mart_inputs(contract)]
 
 
 @dg.multi_asset(

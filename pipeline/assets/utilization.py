@@ -59,8 +59,8 @@ def utilization_tables(context: dg.AssetExecutionContext, warehouse: WarehouseRe
 def prepare_tables(con, reference_dir: Path) -> None:
     ensure_schemas(con, "utilization")
     recreated = [table for table, contract in CONTRACTS.items() if ensure_table(con, contract)]
-    if any(table in DATA_TABLES for table in recreated):
-        # A table rebuilt for a new contract is empty: every file must load again.
+    if any(table != "utilization.geographies" for table in recreated):
+        # A table rebuilt for a new contract is empty (or lost its quarantine rows): every file loads again.
         con.execute("DELETE FROM utilization.source_files")
     replace_geographies(con, reference_dir)
 

@@ -15,6 +15,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
+from pipeline.contracts.rejects import RejectedRow
 from pipeline.contracts.table_contract import TableContract, references, row_rule
 from pipeline.core.domains import (
     CPT_OR_HCPCS,
@@ -176,7 +177,8 @@ class PhysicianGeoService(CmsServiceColumns):
         name = "utilization.physician_geo_service"
         unique = ["data_year", "geo_level", "geo_code", "hcpcs_code", "place_of_service"]
         # NULL geo_code on National rows cannot be part of a PRIMARY KEY; the key is still checked.
-        metadata = {"ddl_primary_key": False}
+        # The asset name stays distinct from the provider table's when the UI truncates long names.
+        metadata = {"ddl_primary_key": False, "asset_name": "geo_service"}
 
 
 class PhysicianProviderService(CmsServiceColumns):
@@ -265,7 +267,7 @@ class PhysicianProviderService(CmsServiceColumns):
         name = "utilization.physician_provider_service"
         unique = ["data_year", "npi", "hcpcs_code", "place_of_service"]
         # A PRIMARY KEY index on ten million rows would cost more than the load; the key is still checked.
-        metadata = {"ddl_primary_key": False}
+        metadata = {"ddl_primary_key": False, "asset_name": "provider_service"}
 
 
 class Geographies(pa.DataFrameModel):
@@ -337,19 +339,13 @@ class SourceFiles(pa.DataFrameModel):
         name = "utilization.source_files"
 
 
-class Quarantine(pa.DataFrameModel):
+class Quarantine(RejectedRow):
     """Lines of utilization files that failed the contract, one row per line with every reason. They are not in
-    the target tables."""
+    the target tables. Same columns as core.rejected_rows, plus the file's layout and data year."""
 
-    table_name: Series[str] = pa.Field(description="Table the line was meant for.")
     source_file: Series[str] = pa.Field(description="File the line came from.")
     layout: Series[str] = pa.Field(description="Layout of that file.")
     data_year: Series[pd.Int32Dtype] = pa.Field(description="Data year of that file.", metadata=_YEAR)
-    line_number: Series[pd.Int64Dtype] = pa.Field(
-        nullable=True, description="Line in the file, where DuckDB's reader reports it (unreadable lines)."
-    )
-    reasons: Series[str] = pa.Field(description="Every failed rule of the line, separated by '; '.")
-    row_data: Series[str] = pa.Field(description="The row as JSON (typed) or the raw line (unreadable).")
 
     class Config:
         name = "utilization.quarantine"
