@@ -75,6 +75,7 @@ _PAYER_SENTENCE = re.compile(
 )
 _USED_ACROSS = re.compile(r"\bthe\s+code\s+is\s+used\s+across\b\s*:?", re.IGNORECASE)
 _NOT_AVAILABLE = re.compile(r"^\W*not\s+available\W*$", re.IGNORECASE)
+_LIST_SENTENCES = (("payers", _PAYER_SENTENCE, "payers"), ("summary_sites", _USED_ACROSS, "across"))
 _SENTENCE_END = ".!?:)]\"'”’|*"
 _LABELS = {"payers": "payer", "summary_sites": "'used across'", "typical_sites": "'Typical site of service'"}
 _KEY_LABELS = {"service_type": "Service type", "typical_sites": "Typical site of service", "payers": "Key payers"}
@@ -212,7 +213,7 @@ class _DocumentReader:
         self.title_problem: str | None = None
         self.title_candidate: str | None = None
         self.ignored_from: int | None = None  # line of a second code's title: nothing after it is read
-        self.prose: list[str] = []
+        self.guidance_prose: list[str] = []  # prose lines that mention guidance: only these can decide imaging
         self.last_line = ""
 
     def read(self, line: Line) -> None:
@@ -285,8 +286,10 @@ class _DocumentReader:
             return
         if split is not None and split[0].startswith(FACT_KEY_PREFIXES):
             self.doc.problems.append(f"line {line.number}: unrecognised key {split[0]!r}; line not read: {text[:80]!r}")
-        self.prose.append(text)
-        self._read_list_sentences(text, line.number)
+        lowered = text.lower()  # cheap tests first: most lines hold no list sentence and no guidance
+        if "guidance" in lowered:  # imaging_guidance_included skips every other line
+            self.guidance_prose.append(text)
+        self._read_list_sentences(text, lowered, line.number)
 
     def _read_pending(self, line: Line) -> bool:
         """A value on the line after its key, or the bullets after '… include:'; True when consumed."""
@@ -345,11 +348,9 @@ class _DocumentReader:
                 service_type = service_type[: end or _LONGEST_SERVICE_TYPE].rstrip(" .")
         self.doc.service_type = service_type
 
-    def _read_list_sentences(self, text: str, number: int) -> None:
-        lowered = text.lower()  # a cheap test first: most lines hold neither sentence
-        for fact, pattern, word in (("payers", _PAYER_SENTENCE, "payers"), ("summary_sites", _USED_ACROSS, "across")):
-            match = pattern.search(text) if word in lowered else None
-            if match is None:
+    def _read_list_sentences(self, text: str, lowered: str, number: int) -> None:
+        for fact, pattern, word in _LIST_SENTENCES:
+            if word not in lowered or (match := pattern.search(text)) is None:
                 continue
             rest = text[match.end() :]
             if fact in self.found:
@@ -418,15 +419,15 @@ class _DocumentReader:
 
     def _read_prose_facts(self) -> None:
         doc, lines = self.doc, self.section_lines
-        overview = [line for line in lines.get("billing code overview", ()) if not _is_key_line(line)]
+        overview = next((line for line in lines.get("billing code overview", ()) if not _is_key_line(line)), None)
         summary = lines.get("summary & overview", [])
         doc.description = (
-            normalize_value(overview[0]) if overview else (normalize_value(summary[0]) if summary else None)
+            normalize_value(overview) if overview is not None else (normalize_value(summary[0]) if summary else None)
         )
         prose = " ".join(filter(None, [doc.title, doc.description, *summary[:1]]))
         doc.laterality = laterality(prose)
         doc.approach = approach(doc.title, prose)
-        doc.imaging_guidance_included = imaging_guidance_included([doc.title or "", *self.prose])
+        doc.imaging_guidance_included = imaging_guidance_included([doc.title or "", *self.guidance_prose])
 
     def _report_missing_parts(self) -> None:
         problems, found = self.doc.problems, self.found

@@ -58,6 +58,7 @@ INLINE_TAGS = [
     "u",
     "var",
 ]
+_INLINE_SELECTOR = ", ".join(INLINE_TAGS)
 _HEADINGS = ("h1", "h2", "h3", "h4", "h5", "h6")
 _LINE = "\x1e"  # record separator: marks a line break while the page is still a tree
 # Labels browsers treat as windows-1252 (WHATWG Encoding Standard).
@@ -171,10 +172,13 @@ def _convert(markup: str) -> str:
     _prefix(root, ", ".join(_HEADINGS), "## ")
     _prefix(root, "li", "- ")
     # With inline markup unwrapped and neighbouring text merged, text nodes break only where blocks do.
-    root.unwrap_tags(INLINE_TAGS)
+    # One selector query for all inline tags (unwrap_tags runs one query per tag); unwrapping moves the
+    # children in place, so the order the elements are unwrapped in does not change the result.
+    for node in root.css(_INLINE_SELECTOR):
+        node.unwrap()
     tree.merge_text_nodes()
-    lines = (" ".join(part.split()) for part in root.text(deep=True, separator=_LINE).split(_LINE))
-    return "\n".join(line for line in lines if line) + "\n"
+    parts = root.text(deep=True, separator=_LINE).split(_LINE)
+    return "\n".join([" ".join(words) for part in parts if (words := part.split())]) + "\n"
 
 
 def _prefix(root, selector: str, prefix: str) -> None:

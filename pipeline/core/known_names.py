@@ -47,12 +47,21 @@ class KnownNames:
     invalidates cached parses.
     """
 
-    __slots__ = ("_trie", "digest", "first_words", "longest_tail_after_period", "names", "splittable_first_words")
+    __slots__ = (
+        "_trie",
+        "digest",
+        "first_words",
+        "longest_name_tokens",
+        "longest_tail_after_period",
+        "names",
+        "splittable_first_words",
+    )
 
     def __init__(self, names: Iterable[str] = ()):
         self.names: tuple[str, ...] = tuple(sorted({" ".join(name.split()) for name in names if name.strip()}))
         self.digest = hashlib.sha256("\n".join(self.names).encode("utf-8")).hexdigest()
         self._trie: dict = {}
+        self.longest_name_tokens = 0  # tokens of the longest protected name
         # How far a known name runs on after a ". " inside it: a list read must look that far past a period.
         self.longest_tail_after_period = max((len(n) - n.find(". ") for n in self.names if ". " in n), default=0)
         for name in self.names:
@@ -60,6 +69,7 @@ class KnownNames:
             if not _needs_protection(folded_name, name):
                 continue
             node = self._trie
+            self.longest_name_tokens = max(self.longest_name_tokens, len(folded_name))
             for folded in folded_name:
                 node = node.setdefault(folded, {})
             node[_TERMINAL] = True
@@ -105,6 +115,22 @@ class KnownNames:
             index += 1
             if _TERMINAL in node:
                 best = index - start
+
+    def protects_within(self, folded: list[str], starts: int) -> bool:
+        """True when a protected name of two or more tokens starts at one of the first ``starts`` of the
+        folded tokens ``folded`` (and ends within them).  A list with no such name is split exactly as if
+        nothing were known: a one-token name has no separator inside to protect."""
+        trie, count = self._trie, len(folded)
+        if trie.keys().isdisjoint(folded[:starts]):  # no name starts here (the common case), found in C
+            return False
+        for start in range(min(starts, count)):
+            node, index = trie.get(folded[start]), start + 1
+            while node is not None and index < count:
+                node = node.get(folded[index])
+                index += 1
+                if node is not None and _TERMINAL in node:
+                    return True
+        return False
 
     def __repr__(self) -> str:
         return f"KnownNames({len(self.names)} names, digest={self.digest[:12]})"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from itertools import islice
 
 from pipeline.core.known_names import NO_KNOWN_NAMES, TOKEN, KnownNames, fold_token
 
@@ -83,14 +84,20 @@ class ListRead:
     hanging: bool = False  # the text ran out right after a separator ("A, B, and")
 
 
+def _fold_all(tokens: list[str]) -> list[str]:
+    """Folded tokens, one per token (an empty fold is kept, so indexes stay aligned)."""
+    return [token.casefold() if token.isalpha() else fold_token(token) for token in tokens]
+
+
 class _Tokens:
     """The tokens of a window of the text, with their folded forms."""
 
-    __slots__ = ("folded", "matches")
+    __slots__ = ("folded", "matches", "texts")
 
     def __init__(self, text: str, end: int):
         self.matches = list(TOKEN.finditer(text, 0, end))
-        self.folded = [m.casefold() if m.isalpha() else fold_token(m) for m in (x.group() for x in self.matches)]
+        self.texts = [match.group() for match in self.matches]
+        self.folded = _fold_all(self.texts)
 
     def has(self, index: int) -> bool:
         return index < len(self.matches)
@@ -161,7 +168,8 @@ def _read(text: str, window: int, known: KnownNames) -> ListRead:
             if index > start:
                 spans.append((start, index))
             start = index + 1
-        elif not depth and _ends_sentence(tokens, index, index + 1 < protected_until):
+        # Only a token with a period can end the sentence: most have none, so the call is skipped.
+        elif not depth and "." in tokens.texts[index] and _ends_sentence(tokens, index, index + 1 < protected_until):
             spans.append((start, index + 1))
             result.end, result.terminated = tokens.matches[index].end(), True
             return _finish(result, text, tokens, spans)
@@ -184,7 +192,7 @@ def read_plain_list(text: str, known: KnownNames) -> ListRead | None:
     words = segment.casefold().replace(",", " ").replace(";", " ").split()
     has_punctuation = "'" in segment or "’" in segment or "-" in segment or "&" in segment
     folded = {word.translate(_DROP_WORD_PUNCTUATION) for word in words} if has_punctuation else set(words)
-    if not folded.isdisjoint(_PLAIN_SPECIAL_WORDS) or not folded.isdisjoint(known.splittable_first_words):
+    if not folded.isdisjoint(_PLAIN_SPECIAL_WORDS):
         return None
     if has_punctuation and any(
         word.translate(_DROP_WORD_PUNCTUATION) in _LIST_WORD_SPELLINGS and word not in _PLAIN_LIST_WORDS
@@ -200,12 +208,32 @@ def read_plain_list(text: str, known: KnownNames) -> ListRead | None:
             return None
         if word in LIST_WORDS:
             return None
+    # A word a splittable known name starts with ("blue", "centers") is common in lists that hold no such
+    # name ("ambulatory surgery centers"): only a name actually present sends the list to the token reading.
+    # Such lists always went to the token reading, so anything it reads differently ("andor") still does.
+    if not folded.isdisjoint(known.splittable_first_words) and (
+        "andor" in folded or _holds_protected_name(text, segment, dot, known, has_punctuation)
+    ):
+        return None
     result = ListRead(end=len(text) if dot == -1 else dot + 1, terminated=dot != -1)
-    result.items = [item for item in (piece.strip() for piece in _PLAIN_SEPARATOR.split(segment)) if item]
+    result.items = [item for piece in _PLAIN_SEPARATOR.split(segment) if (item := piece.strip())]
     if not result.terminated:
         tail = segment.rstrip()
         result.hanging = tail.endswith((",", ";")) or bool(_ENDS_WITH_LIST_WORD.search(tail))
     return result
+
+
+def _holds_protected_name(text: str, segment: str, dot: int, known: KnownNames, punctuated: bool) -> bool:
+    """Whether a known name the token reading would protect starts in ``segment`` (the text before ``dot``).
+    The tokens after the period are looked at as far as the longest name reaches, as a name may run on."""
+    # Without punctuation inside words, folding a token is case folding, and case folding never makes a
+    # separator: the folded tokens are the tokens of the folded segment.
+    folded = _fold_all(TOKEN.findall(segment)) if punctuated else TOKEN.findall(segment.casefold())
+    starts = len(folded)
+    if dot != -1 and not text[dot + 1 :].isspace() and dot + 1 < len(text):  # words follow the period
+        after = islice((match.group() for match in TOKEN.finditer(text, dot + 1)), known.longest_name_tokens)
+        folded += _fold_all(list(after))
+    return known.protects_within(folded, starts)
 
 
 def _finish(result: ListRead, text: str, tokens: _Tokens, spans: list[tuple[int, int]]) -> ListRead:

@@ -159,23 +159,30 @@ def logical_lines(text: str, *, generic_headings: bool = True) -> list[Line]:
     stripped_lines = [raw.strip() for raw in raw_lines]
     width = wrap_width(stripped_lines)
     lines: list[Line] = []
+    continued: list[Line] = []  # lines that absorbed a continuation: their text is joined at the end
     open_line: Line | None = None  # the line that may still absorb a continuation
-    for number, stripped in enumerate(stripped_lines, start=1):
+    for number, (raw, stripped) in enumerate(zip(raw_lines, stripped_lines, strict=True), start=1):
         if not stripped:
             lines.append(_BLANK_LINE)
             open_line = None
             continue
-        raw = raw_lines[number - 1].rstrip()
+        if len(raw) != len(stripped):  # equal lengths: nothing to strip, the stripped line is the raw one
+            raw = raw.rstrip()
+        if "|" in stripped:  # table rows (a quarter of all lines) never continue or absorb anything
+            lines.append(Line(PIPE, number, stripped, [raw]))
+            open_line = None
+            continue
         kind, heading = classify(stripped, generic_headings)
         if open_line is not None and kind in (TEXT, HEADING) and _continues(open_line, stripped, kind, width):
+            if len(open_line.raw) == 1:
+                continued.append(open_line)
             _absorb(open_line, raw, stripped)
             continue
         line = Line(kind, number, stripped, [raw], heading)
         lines.append(line)
         open_line = line if kind in (TEXT, TITLE) else None
-    for line in lines:
-        if len(line.raw) > 1:
-            line.text = _join(line)
+    for line in continued:
+        line.text = _join(line)
     return lines
 
 
@@ -188,7 +195,8 @@ def classify(stripped: str, generic_headings: bool = True) -> tuple[str, str | N
     if first.islower():  # the common continuation line: no title, heading or key starts lower-case
         return TEXT, None
     head = stripped[:16].casefold()
-    if ("cpt" in head or "hcpcs" in head) and is_title_like(stripped):
+    # Both title patterns need a colon: "CPT code 32994 covers …" is settled without a regular expression.
+    if ("cpt" in head or "hcpcs" in head) and ":" in stripped and is_title_like(stripped):
         return TITLE, None
     heading = is_heading(stripped, generic=generic_headings) if len(stripped) <= 80 else None
     if heading is not None:
@@ -203,12 +211,14 @@ def wrap_width(stripped_lines: list[str]) -> int | None:
     a document with one paragraph per line has lines of every length.
     """
     lengths = [len(line) for line in stripped_lines if line and "|" not in line]
-    width = max((length for length in lengths if length <= WRAP_LIMIT), default=0)
+    longest = max(lengths, default=0)
+    width = longest if longest <= WRAP_LIMIT else max((n for n in lengths if n <= WRAP_LIMIT), default=0)
     if width < 30:
         return None
-    longer = sum(1 for length in lengths if length > width)
-    near = sum(1 for length in lengths if width - _NEAR_WIDTH <= length <= width)
-    if longer > max(1, len(lengths) // 20) or near < 3:
+    longer = 0 if width == longest else len([n for n in lengths if n > width])
+    if longer > max(1, len(lengths) // 20):
+        return None
+    if len([n for n in lengths if width - _NEAR_WIDTH <= n <= width]) < 3:
         return None
     return width
 
@@ -216,7 +226,8 @@ def wrap_width(stripped_lines: list[str]) -> int | None:
 def _continues(open_line: Line, stripped: str, kind: str, width: int | None) -> bool:
     if stripped[0].islower():  # no heading, key, bullet or title starts lower-case
         return True
-    previous = open_line.raw[-1].strip()
+    raw = open_line.raw
+    previous = open_line.text if len(raw) == 1 else raw[-1].strip()  # one physical line: its text is it
     hangs = _hangs(previous)
     if not hangs and (width is None or len(previous) + 1 + len(stripped.split(None, 1)[0]) <= width):
         return False
@@ -238,10 +249,13 @@ def _ends_sentence(previous: str) -> bool:
 
 
 def _hangs(previous: str) -> bool:
-    if previous.endswith((",", ";", "(", "/", "&")):
+    last_character = previous[-1]
+    if last_character in ",;(/&":
         return True
-    if previous.endswith("-") and previous[-2:-1].isalpha():
-        return True
+    if last_character == "-":  # "image-" ⏎ "guided"; a word ending in "-" is no hanging word
+        return previous[-2:-1].isalpha()
+    if not last_character.isalpha():  # "… Medicare." (most lines): every hanging word ends in a letter
+        return False
     last = previous.rsplit(None, 1)[-1].casefold()
     return last in _HANGING_WORDS
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from pipeline.core.domains import MODIFIER_CODE
 
@@ -18,6 +19,7 @@ _UNESCAPED_PIPE = re.compile(r"(?<!\\)\|")
 _EMPHASIS = re.compile(r"\*+|(?<!\w)_+(?=\S)|(?<=\S)_+(?!\w)")
 _DESCRIPTION_WORDS = ("description", "descriptor", "meaning", "definition", "name")
 _WHEN_WORDS = ("when", "usage", "use", "applies", "guidance")
+_CACHED_HEADER_CELLS, _CACHED_HEADER_CHARS = 12, 400
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +64,15 @@ def clean_cell(cell: str) -> str:
 
 
 def modifier_columns(header: list[str]) -> ModifierColumns | None:
+    # Most documents repeat one of a few headers; the answer depends on the cells alone and is immutable.
+    # Only short headers are cached, so a giant pipe line cannot pin memory.
+    if len(header) <= _CACHED_HEADER_CELLS and sum(map(len, header)) <= _CACHED_HEADER_CHARS:
+        return _modifier_columns(tuple(header))
+    return _modifier_columns.__wrapped__(tuple(header))
+
+
+@lru_cache(maxsize=1024)
+def _modifier_columns(header: tuple[str, ...]) -> ModifierColumns | None:
     lowered = [clean_cell(cell).casefold() for cell in header]
     code = next((i for i, cell in enumerate(lowered) if "modifier" in cell), None)
     if code is None:
@@ -86,12 +97,7 @@ def read_modifier_row(cells: list[str], columns: ModifierColumns, number: int) -
     code = clean_cell(raw_code).upper()
     if not MODIFIER_PATTERN.fullmatch(code):
         return f"line {number}: modifier {raw_code[:40]!r} is not two letters/digits"
-    return ModifierRow(
-        modifier_code=code,
-        description=_value(cells, columns.description),
-        when_to_use=_value(cells, columns.when_to_use),
-        line_number=number,
-    )
+    return ModifierRow(code, _value(cells, columns.description), _value(cells, columns.when_to_use), number)
 
 
 def looks_like_modifier_row(cells: list[str]) -> bool:
@@ -102,6 +108,6 @@ def _value(cells: list[str], column: int | None) -> str | None:
     if column is None:
         return None
     value = clean_cell(cells[column])
-    if not value or (len(value) < 24 and value.strip(" .").casefold() == "not available"):
+    if len(value) < 24 and (not value or value.strip(" .").casefold() == "not available"):
         return None
     return value

@@ -34,6 +34,10 @@ _IMAGING_INCLUDED = re.compile(
 
 
 def laterality(prose: str) -> str | None:
+    # The letters of "lateral" match only their ASCII cases, so a match needs "lateral" in the lower-cased
+    # text: most prose is settled by that test, without the (slow, word-boundary-led) regular expression.
+    if "lateral" not in prose.lower():
+        return None
     match = _LATERALITY.search(prose)
     return match.group(1).lower() if match else None
 
@@ -52,7 +56,8 @@ def imaging_guidance_included(text: str | Iterable[str]) -> bool | None:
         if "guidance" not in line.lower():
             continue
         for sentence in line.split("."):
-            if not _IMAGING_GUIDANCE.search(sentence):
+            # "dance" matches only its ASCII cases ("guidance" also matches "guİdance"): a cheap necessary test.
+            if "dance" not in sentence.lower() or not _IMAGING_GUIDANCE.search(sentence):
                 continue
             if _IMAGING_NOT_INCLUDED.search(sentence):
                 return False
