@@ -19,6 +19,7 @@ LIST_WORDS = frozenset({"and", "or", "andor", ",", ";"})
 # A name goes on after these even when a capital follows ("St. Luke's", "U.S. Department").
 _NAME_PREFIX_ABBREVIATIONS = frozenset({"st", "dr", "mt", "ft", "dept", "no", "natl"})
 # These end names; they end the sentence too when a new sentence starts after them.
+_NEXT_TOKEN = re.compile(r"\s*([^\s,;]+)")  # the next token, as the token reading cuts it
 _NAME_SUFFIX_ABBREVIATIONS = frozenset({"inc", "co", "corp", "ltd", "llc", "lp", "plc", "jr", "sr", "etc", "assn"})
 # After a comma these start a clause, not an item: "…, though volumes have fallen" ends the list.
 CLAUSE_WORDS = frozenset(
@@ -208,11 +209,16 @@ def read_plain_list(text: str, known: KnownNames) -> ListRead | None:
             return None
         if word in LIST_WORDS:
             return None
+        following = _NEXT_TOKEN.match(text, dot + 1)
+        if following and "".join(filter(str.isalnum, following[1].casefold())) in _NAME_SUFFIX_ABBREVIATIONS:
+            return None  # "Humana. Inc": the token reading keeps the suffix with the name
     # A word a splittable known name starts with ("blue", "centers") is common in lists that hold no such
     # name ("ambulatory surgery centers"): only a name actually present sends the list to the token reading.
     # Such lists always went to the token reading, so anything it reads differently ("andor") still does.
-    if not folded.isdisjoint(known.splittable_first_words) and (
-        "andor" in folded or _holds_protected_name(text, segment, dot, known, has_punctuation)
+    if "andor" in folded:
+        return None  # the token reading splits on it
+    if not folded.isdisjoint(known.splittable_first_words) and _holds_protected_name(
+        text, segment, dot, known, has_punctuation
     ):
         return None
     result = ListRead(end=len(text) if dot == -1 else dot + 1, terminated=dot != -1)

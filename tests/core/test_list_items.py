@@ -139,3 +139,9 @@ def test_plain_reading_agrees_on_any_text(text):
     plain = read_plain_list(text, _KNOWN)
     if plain is not None:
         assert plain == _read(text, len(text), _KNOWN)
+
+
+@pytest.mark.parametrize("text", ["Humana. Inc", "Aetna, Humana. Inc, and Cigna.", "Aetna andor Cigna", "Co. Inc"])
+def test_fast_and_token_readings_agree_on_cases_hypothesis_found(text):
+    plain = read_plain_list(text, _KNOWN)
+    assert plain is None or plain == _read(text, len(text), _KNOWN)
