@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pipeline.assets.contract_metadata import SOURCE_ASSETS, asset_key, report_to_check_result
+from pipeline.assets.contract_metadata import SOURCE_ASSETS, asset_key, report_to_check_result, table_asset_key
 from pipeline.assets.marts import mart_inputs
 from pipeline.contract_checks import ContractReport, RuleResult
 from pipeline.contracts import ALL_CONTRACTS
