@@ -24,6 +24,9 @@ from pipeline.failures import describe
 from pipeline.settings import Paths, env_int
 
 LOCK_POLL_SECONDS = 2.0
+# A new working file is created readable by DuckDB 1.4, like the serving file: a full publish can then be an
+# OS-level copy of it rather than a re-encoding of every row (an existing file keeps its format).
+WORKING_FILE_CONFIG = {"storage_compatibility_version": "v1.4.0"}
 # Dagster concurrency pool (limit 1 in the instance config) on every step that opens the working file.
 WAREHOUSE_POOL = "cpt_warehouse"
 
@@ -95,7 +98,7 @@ class WarehouseResource(DuckDBResource):
         path = Path(self.database)
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            con = duckdb.connect(str(path), read_only=False, config=dict(self.connection_config))
+            con = duckdb.connect(str(path), read_only=False, config={**WORKING_FILE_CONFIG, **self.connection_config})
         except duckdb.Error as exc:
             raise WorkingFileUnusable(path, exc) from exc
         try:

@@ -128,6 +128,9 @@ class PublishInputs:
     working_rows: dict[str, int]
     versions: dict[str, int]
     changed: frozenset[str]
+    # The working file, when a plain copy of it is a valid snapshot (see copyable_working_file).
+    working_file: Path | None = None
+    working_free_fraction: float = 1.0
 
     @property
     def tables(self) -> list[str]:
@@ -139,6 +142,7 @@ class PublishPlan:
     mode: str
     reason: str
     tables_to_write: tuple[str, ...]
+    copy_working_file: bool = False
 
 
 @dataclass
@@ -232,9 +236,31 @@ def inspect_publish(
     changed = changed_since(con, previous.versions if previous else {}, tables)
     # Safety net for a writer that changed a table without logging it: a row count that moved is a change.
     changed |= {t for t in tables if t in recorded and recorded[t].rows != working_rows[t]}
+    working_file, working_free = copyable_working_file(con)
     return PublishInputs(
-        serving_path, tuple(contracts), previous, working_rows, latest_versions(con), frozenset(changed)
+        serving_path,
+        tuple(contracts),
+        previous,
+        working_rows,
+        latest_versions(con),
+        frozenset(changed),
+        working_file,
+        working_free,
     )
+
+
+def copyable_working_file(con: duckdb.DuckDBPyConnection) -> tuple[Path | None, float]:
+    """The working file and its free fraction, when it was created readable by DuckDB 1.4 (the resource opens
+    new working files that way): then a full publish is an OS-level copy of it instead of re-encoding every row."""
+    path, tags = con.execute(
+        "SELECT path, tags FROM duckdb_databases() WHERE database_name = current_database()"
+    ).fetchone()
+    if not path or not str((tags or {}).get("storage_version", "")).startswith(STORAGE_VERSION):
+        return None, 1.0
+    free, total = con.execute(
+        "SELECT free_blocks, total_blocks FROM pragma_database_size() WHERE database_name = current_database()"
+    ).fetchone()
+    return Path(path), (free / total if total else 0.0)
 
 
 # --- deciding between an incremental publish and a full rebuild ----------------------------------------
@@ -243,7 +269,14 @@ def inspect_publish(
 def plan_publish(inputs: PublishInputs, settings: PublishSettings) -> PublishPlan:
     reason = full_rebuild_reason(inputs, settings)
     if reason:
-        return PublishPlan(FULL, reason, tuple(inputs.tables))
+        copy = (
+            inputs.working_file is not None
+            and not reason.startswith("compaction")
+            and inputs.working_free_fraction <= settings.max_free_fraction
+        )
+        if copy:
+            reason += "; written as a copy of the working file (no row re-encoded)"
+        return PublishPlan(FULL, reason, tuple(inputs.tables), copy_working_file=copy)
     written = tuple(t for t in inputs.tables if t in inputs.changed)
     return PublishPlan(INCREMENTAL, f"{len(written)} of {len(inputs.tables)} tables changed", written)
 
@@ -293,6 +326,29 @@ def _compaction_reason(inputs: PublishInputs, previous: PreviousSnapshot, settin
 def copy_previous_file(serving_path: Path, temp: Path) -> None:
     """OS-level copy (copy_file_range on Linux): no pages go through DuckDB."""
     shutil.copyfile(serving_path, temp)
+
+
+def copy_working_file(con: duckdb.DuckDBPyConnection, working_file: Path, temp: Path) -> None:
+    """Checkpoint (so the file alone holds every committed row), then copy it at the OS level."""
+    con.execute("CHECKPOINT")
+    shutil.copyfile(working_file, temp)
+
+
+def drop_unpublished(con: duckdb.DuckDBPyConnection, contracts: tuple[TableContract, ...]) -> None:
+    """A copy of the working file also holds the pipeline's own tables (parse cache, change log): drop them."""
+    published = {c.table for c in contracts}
+    rows = con.execute(
+        "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = ?", [SNAPSHOT_ALIAS]
+    ).fetchall()
+    for schema, table in rows:
+        if f"{schema}.{table}" not in published:
+            con.execute(f"DROP TABLE {SNAPSHOT_ALIAS}.{schema}.{table}")
+    for (view,) in con.execute(
+        "SELECT schema_name || '.' || view_name FROM duckdb_views() WHERE database_name = ? AND NOT internal",
+        [SNAPSHOT_ALIAS],
+    ).fetchall():
+        con.execute(f"DROP VIEW {SNAPSHOT_ALIAS}.{view}")
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {SNAPSHOT_ALIAS}.{STATE_SCHEMA}")
 
 
 def attach_new_file(con: duckdb.DuckDBPyConnection, temp: Path, contracts: tuple[TableContract, ...]) -> None:
@@ -422,16 +478,23 @@ def publish_inspected(
 def _build_file(con: duckdb.DuckDBPyConnection, inputs: PublishInputs, plan: PublishPlan, temp: Path) -> None:
     by_table = {c.table: c for c in inputs.contracts}
     needed = estimated_bytes(con, inputs, plan.tables_to_write)
+    to_write = plan.tables_to_write
     if plan.mode == INCREMENTAL:
         with _explained_os_errors("copying the previous snapshot to", temp, inputs, inputs.previous.size_bytes):
             copy_previous_file(inputs.serving_path, temp)
         attach_copy(con, temp)
+    elif plan.copy_working_file:
+        with _explained_os_errors("copying the working file to", temp, inputs, inputs.working_file.stat().st_size):
+            copy_working_file(con, inputs.working_file, temp)
+        attach_copy(con, temp)
+        drop_unpublished(con, inputs.contracts)
+        to_write = ()
     else:
         attach_new_file(con, temp, inputs.contracts)
     with _explained_os_errors("writing tables into", temp, inputs, needed):
         # One transaction: one commit instead of one per DDL and COMMENT statement.
         con.execute("BEGIN TRANSACTION")
-        write_tables(con, [by_table[t] for t in plan.tables_to_write])
+        write_tables(con, [by_table[t] for t in to_write])
         apply_all_comments(con, inputs.contracts)
         write_snapshot_state(con, inputs, plan)
         con.execute("COMMIT")
