@@ -106,6 +106,9 @@ def compare_folder(
         if key not in recorded:
             changes.added.append(key)
             changes.entries.append((ADDED, key, "skipped", reason))
+        elif recorded[key].sha256 is not None:  # a file that was read is now a link or a pipe
+            changes.changed.append(key)
+            changes.entries.append((CHANGED, key, "skipped", reason))
     for key in sorted(recorded.keys() - present):
         before = recorded[key]
         changes.removed.append(key)

@@ -14,7 +14,6 @@ An exception inside the transaction is an infrastructure failure: everything rol
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,13 +29,13 @@ from pipeline.core.reference_data import ReferenceData
 from pipeline.document_folder import DocumentSource, iter_documents
 from pipeline.failures import infrastructure_failure
 from pipeline.parse_cache import ParseCache, cache_key
+from pipeline.settings import ALLOW_SHRINK_ENV, allow_shrink_from_env
 from pipeline.table_changes import record_change
 from pipeline.warehouse_tables import ensure_schemas, frame_for, replace_table, run_in_transaction
 
 CONTRACTS = {c.table: c for c in CORE_CONTRACTS}
 DOCUMENTS = "core.documents"
 REJECTED_ROWS = "core.rejected_rows"
-ALLOW_SHRINK_ENV = "CPT_ALLOW_SHRINK"
 
 
 class EmptySourceFolder(RuntimeError):
@@ -115,7 +114,7 @@ def _previous_document_ids(con) -> set[str]:
 
 
 def _refuse_empty_folder(directory: Path, files: list[DocumentFile], previous_ids: set[str]) -> None:
-    if files or not previous_ids or os.environ.get(ALLOW_SHRINK_ENV) == "1":
+    if files or not previous_ids or allow_shrink_from_env():
         return
     raise EmptySourceFolder(
         f"documents folder {directory} is empty but the warehouse holds {len(previous_ids)} documents from it; "
@@ -183,7 +182,7 @@ def _fingerprint(con, table: str) -> tuple | None:
     ).fetchone()[0]
     if not exists:
         return None
-    return con.execute(f"SELECT count(*), bit_xor(hash(t)) FROM {table} t").fetchone()
+    return con.execute(f"SELECT count(*), sum(hash(t)::HUGEINT) FROM {table} t").fetchone()
 
 
 def _rows_of_removed_documents(con, removed: list[str], before: dict) -> dict[str, int]:

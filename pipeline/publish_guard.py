@@ -30,10 +30,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.serving_snapshot import PublishInputs, env_fraction
+from pipeline.settings import ALLOW_SHRINK_ENV, allow_shrink_from_env
 from pipeline.table_changes import explained_removals
 
 DEFAULT_MAX_SHRINK = 0.5
-ALLOW_SHRINK_ENV = "CPT_ALLOW_SHRINK"
 MAX_SHRINK_ENV = "CPT_PUBLISH_MAX_SHRINK"
 # Problem records: a fixed document or file legitimately empties them.
 PROBLEM_TABLES = frozenset({"core.rejected_rows", "utilization.quarantine"})
@@ -165,10 +165,6 @@ def folder_state(kind: str, path: Path) -> FolderState:
 
 def max_shrink_from_env() -> float:
     return env_fraction(MAX_SHRINK_ENV, DEFAULT_MAX_SHRINK)
-
-
-def allow_shrink_from_env() -> bool:
-    return os.environ.get(ALLOW_SHRINK_ENV, "").strip().lower() in {"1", "true", "yes"}
 
 
 def guard_publish(con, inputs: PublishInputs, folders: dict[str, Path], *, allow_shrink: bool = False) -> GuardDecision:

@@ -24,6 +24,14 @@ def env_path(name: str) -> Path:
     return path if path.is_absolute() else REPO_ROOT / path
 
 
+ALLOW_SHRINK_ENV = "CPT_ALLOW_SHRINK"
+
+
+def allow_shrink_from_env() -> bool:
+    """The one reading of the shrink override, shared by the loaders and the publish guard."""
+    return os.environ.get(ALLOW_SHRINK_ENV, "").strip().lower() in {"1", "true", "yes"}
+
+
 def env_int(name: str, default: int) -> int:
     value = os.environ.get(name)
     if not value:

@@ -82,8 +82,21 @@ def _scan_into(scan: FolderScan, directory: Path, *, recursive: bool) -> None:
         _classify_entry(scan, entry, recursive=recursive)
 
 
+def _is_utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes arrive as lone surrogates
+        return False
+    return True
+
+
 def _classify_entry(scan: FolderScan, entry: os.DirEntry, *, recursive: bool) -> None:
     path = Path(entry.path)
+    if not _is_utf8(entry.name):
+        # The warehouse stores names as text; record the entry under an escaped name, never read it.
+        shown = entry.name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        scan.skipped.append(SkippedEntry(path.with_name(shown), "file name is not valid UTF-8: rename it to load it"))
+        return
     try:
         mode = entry.stat(follow_symlinks=False).st_mode  # lstat: a link is reported as a link
     except OSError as exc:

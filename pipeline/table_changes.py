@@ -13,6 +13,7 @@ purpose.  The log lives in the working file (``internal.table_change_log``):
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 
 LOG_TABLE = "internal.table_change_log"
@@ -30,7 +31,8 @@ def ensure_change_log(con) -> None:
 def record_change(con, table: str, *, removed_rows: int = 0, removed_sources: Iterable[str] = ()) -> int:
     """Log a new version of ``table``; returns it. Call inside the writer's transaction."""
     ensure_change_log(con)
-    version = latest_versions(con).get(table, 0) + 1
+    # Time-based, so a rebuilt working file never reuses a version the serving snapshot was built from.
+    version = max(latest_versions(con).get(table, 0) + 1, time.time_ns() // 1000)
     con.execute(
         f"INSERT INTO {LOG_TABLE} VALUES (?, ?, now()::TIMESTAMP, ?, ?)",
         [table, version, int(removed_rows), sorted(set(removed_sources))],

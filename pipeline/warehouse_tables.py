@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 import pandas as pd
 
@@ -41,8 +41,11 @@ def registered(con, name: str, frame: pd.DataFrame) -> Iterator[None]:
     con.register(name, frame)
     try:
         yield
-    finally:
-        con.unregister(name)
+    except BaseException:
+        with suppress(Exception):  # an aborted transaction refuses even this; the original error matters
+            con.unregister(name)
+        raise
+    con.unregister(name)
 
 
 def ensure_schemas(con, *schemas: str) -> None:

@@ -1,6 +1,5 @@
 """Utilization folder → ``utilization`` tables, loaded and validated inside DuckDB."""
 
-import os
 from pathlib import Path
 
 import dagster as dg
@@ -10,6 +9,7 @@ from pipeline.contracts.utilization_tables import UTILIZATION_CONTRACTS
 from pipeline.core.domains import REJECTED, SKIPPED
 from pipeline.core.reference_data import synthetic_file_names
 from pipeline.resources import WAREHOUSE_POOL, SourcesResource, WarehouseResource
+from pipeline.settings import allow_shrink_from_env
 from pipeline.utilization.geographies import replace_geographies
 from pipeline.utilization.loader import QUARANTINE, FileOutcome, LoadSettings, load_folder
 from pipeline.warehouse_tables import ensure_schemas, ensure_table, row_count
@@ -17,7 +17,6 @@ from pipeline.warehouse_tables import ensure_schemas, ensure_table, row_count
 GROUP = "utilization"
 CONTRACTS = {c.table: c for c in UTILIZATION_CONTRACTS}
 DATA_TABLES = ("utilization.physician_geo_service", "utilization.physician_provider_service")
-ALLOW_SHRINK_ENV = "CPT_ALLOW_SHRINK"
 
 
 @dg.multi_asset(
@@ -37,7 +36,7 @@ def utilization_tables(context: dg.AssetExecutionContext, warehouse: WarehouseRe
     settings = LoadSettings(
         scratch_dir=Path(warehouse.database + ".tmp") / "utilization",
         synthetic_names=synthetic_file_names(Path(sources.reference_dir)),
-        allow_shrink=os.environ.get(ALLOW_SHRINK_ENV, "").strip().lower() in ("1", "true", "yes"),
+        allow_shrink=allow_shrink_from_env(),
     )
     with warehouse.connect() as con:
         prepare_tables(con, Path(sources.reference_dir))

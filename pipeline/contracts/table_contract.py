@@ -225,9 +225,7 @@ class TableContract:
 
     def create_table_sql(self, qualified_name: str | None = None) -> str:
         cols = [f"{c.name} {c.sql_type}{'' if c.nullable else ' NOT NULL'}" for c in self.columns]
-        ddl_key = (
-            self.options.get("ddl_primary_key", True) if self._declared[3] is None else self._declared[3]
-        )
+        ddl_key = self.options.get("ddl_primary_key", True) if self._declared[3] is None else self._declared[3]
         if self.primary_key and ddl_key:
             cols.append(f"PRIMARY KEY ({', '.join(self.primary_key)})")
         body = ",\n    ".join(cols)

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pandera.errors
 
-from pipeline.contracts.utilization_tables import GEOGRAPHIES_CONTRACT, Geographies
+from pipeline.contracts.utilization_tables import GEO_CONTRACT, GEOGRAPHIES_CONTRACT, Geographies
 from pipeline.core.reference_data import ReferenceDataError, read_reference_csv
 from pipeline.table_changes import record_change
-from pipeline.warehouse_tables import frame_for, replace_table
+from pipeline.warehouse_tables import frame_for, replace_table, run_in_transaction
 
 GEOGRAPHIES_FILE = "geographies.csv"
 
@@ -33,17 +33,35 @@ def replace_geographies(con, reference_dir: Path) -> bool:
     """Rebuild utilization.geographies from the reference CSV; True (and logged as a change) if it changed."""
     frame = frame_for(GEOGRAPHIES_CONTRACT, read_geographies(reference_dir))
     before = _content(con)
-    con.execute("BEGIN TRANSACTION")
-    try:
+    outcome = {}
+
+    def replace(con) -> None:
         replace_table(con, GEOGRAPHIES_CONTRACT, frame)
-        changed = _content(con) != before
-        if changed:
+        outcome["changed"] = _content(con) != before
+        if outcome["changed"]:
             record_change(con, GEOGRAPHIES_CONTRACT.table)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+            _retype_loaded_rows(con)
+
+    run_in_transaction(con, replace)
+    changed = outcome["changed"]
     return changed
+
+
+def _retype_loaded_rows(con) -> None:
+    """Rows loaded earlier carry the geo_type of their day: a reference edit must reach them too."""
+    fact = GEO_CONTRACT.table
+    exists = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'utilization' AND table_name = ?",
+        [GEO_CONTRACT.table_name],
+    ).fetchone()[0]
+    if not exists:
+        return
+    updated = con.execute(
+        f"UPDATE {fact} AS f SET geo_type = r.geo_type FROM {GEOGRAPHIES_CONTRACT.table} AS r "
+        "WHERE f.geo_level = 'State' AND f.geo_code = r.geo_code AND f.geo_type IS DISTINCT FROM r.geo_type"
+    ).fetchone()[0]
+    if updated:
+        record_change(con, fact)
 
 
 def _content(con) -> list[tuple] | None:

@@ -444,7 +444,8 @@ def forget_removed_files(con, present: set[str]) -> list[str]:
         with _transaction(con):
             removed = _delete_file_rows(con, name)
             con.execute(f"DELETE FROM {SOURCE_FILES} WHERE file_name = ?", [name])
-            _log_changes(con, removed, [name], (SOURCE_FILES,))
+            removed[SOURCE_FILES] = 1  # its own source_files row leaves with it: explained too
+            _log_changes(con, removed, [name])
     return gone
 
 

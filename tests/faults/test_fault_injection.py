@@ -260,3 +260,15 @@ def test_sigkill_at_each_phase_then_a_rerun_succeeds(published, phase, tmp_path)
     assert run_pipeline(published).success
     codes = {code for (code,) in published.query("SELECT code FROM core.codes", serving=True)}
     assert "0599T" in codes and "20982" not in codes
+
+
+def test_removing_most_utilization_files_on_purpose_is_published(pipeline_env):
+    sample = next(pipeline_env.utilization_dir.glob("*_D23_Geo.csv"))
+    for year in ("21", "22"):
+        (pipeline_env.utilization_dir / sample.name.replace("_D23_", f"_D{year}_")).write_bytes(sample.read_bytes())
+    assert run_pipeline(pipeline_env).success
+    assert pipeline_env.query("SELECT count(*) FROM utilization.source_files", serving=True) == [(3,)]
+    for path in pipeline_env.utilization_dir.glob("*_D2[12]_Geo.csv"):
+        path.unlink()
+    assert run_pipeline(pipeline_env).success  # two thirds of the rows leave, and the removals explain it
+    assert pipeline_env.query("SELECT count(*) FROM utilization.source_files", serving=True) == [(1,)]

@@ -73,7 +73,9 @@ def frames(draw, contract: TableContract) -> pd.DataFrame:
     if n > 1 and contract.primary_key and draw(st.booleans()):
         for name in contract.primary_key:  # a duplicate key on purpose
             columns[name][-1] = columns[name][0]
-    return frame_for(contract, [dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)])
+    return frame_for(
+        contract, [dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+    )
 
 
 def pandera_rejects(contract: TableContract, frame: pd.DataFrame) -> set[int]:

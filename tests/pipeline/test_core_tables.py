@@ -37,7 +37,9 @@ def test_seed_code_has_its_five_payers_and_care_sites(pipeline_env):
     evaluations = result.get_asset_check_evaluations()
     assert all(e.passed for e in evaluations)
     checked = {e.asset_key.to_user_string() for e in evaluations if e.asset_check_key.name == "contract"}
-    assert checked == {f"{c.schema_name}/{c.table_name}" for c in CONTRACTS_BY_TABLE.values() if c.schema_name == "core"}
+    assert checked == {
+        f"{c.schema_name}/{c.table_name}" for c in CONTRACTS_BY_TABLE.values() if c.schema_name == "core"
+    }
 
 
 def test_second_run_is_identical_and_uses_the_parse_cache(pipeline_env):

@@ -104,3 +104,13 @@ def test_the_run_key_changes_with_the_job_the_change_set_and_the_snapshot():
     assert base == run_key("documents_changed", "d1", "g1")
     assert len({base, run_key("utilization_changed", "d1", "g1"), run_key("documents_changed", "d2", "g1")}) == 3
     assert base != run_key("documents_changed", "d1", "g2")
+
+
+def test_a_loaded_file_replaced_by_a_link_is_a_change():
+    from datetime import datetime
+
+    from pipeline.change_detection import RecordedFile, compare_folder
+
+    recorded = {"a.txt": RecordedFile("a" * 64, 100, datetime(2026, 1, 1))}
+    changes = compare_folder(recorded, [], {"a.txt": "symbolic link: not followed"}, lambda key: "")
+    assert changes.changed == ["a.txt"] and not changes.removed

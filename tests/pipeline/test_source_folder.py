@@ -112,3 +112,18 @@ def test_missing_folder_or_a_file_raises_naming_path_and_setting(tmp_path, kind)
         scan_folder(path, recursive=False, env_var="CPT_UTILIZATION_DIR")
     assert str(path) in str(error.value) and "CPT_UTILIZATION_DIR" in str(error.value)
     assert isinstance(error.value, FileNotFoundError)
+
+
+def test_a_file_name_that_is_not_utf8_is_skipped_under_an_escaped_name(tmp_path):
+    import os
+
+    from pipeline.source_folder import scan_folder
+
+    (tmp_path / "good.txt").write_text("x")
+    with open(os.path.join(os.fsencode(tmp_path), b"bad_\xff.txt"), "w") as handle:
+        handle.write("x")
+    scan = scan_folder(tmp_path, recursive=False)
+    assert [p.name for p in scan.files] == ["good.txt"]
+    [skipped] = scan.skipped
+    assert skipped.path.name == "bad_\\xff.txt" and "not valid UTF-8" in skipped.reason
+    skipped.path.name.encode("utf-8")  # storable as text

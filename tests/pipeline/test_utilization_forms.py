@@ -91,8 +91,7 @@ def test_geography_rows_load_with_their_geo_type(loaded):
         "FROM utilization.physician_geo_service WHERE data_year = 2022"
     )
     assert sorted(rows[:4] for rows in rows) == sorted(
-        (r["Rndrng_Prvdr_Geo_Lvl"], r["Rndrng_Prvdr_Geo_Cd"], r["HCPCS_Cd"], r["Place_Of_Srvc"])
-        for r in expected
+        (r["Rndrng_Prvdr_Geo_Lvl"], r["Rndrng_Prvdr_Geo_Cd"], r["HCPCS_Cd"], r["Place_Of_Srvc"]) for r in expected
     )
     for level, code, _, _, geo_type, code_is_null in rows:
         assert code_is_null == (code == "")  # blank codes are NULL, never ''
@@ -155,3 +154,35 @@ def test_every_loaded_table_passes_its_contract(loaded):
     result = run_pipeline(loaded, "group:utilization")
     evaluations = result.get_asset_check_evaluations()
     assert evaluations and all(e.passed for e in evaluations)
+
+
+def test_a_geo_type_edit_in_the_reference_reaches_rows_loaded_earlier(pipeline_env, tmp_path):
+    import shutil
+
+    from pipeline.resources import SourcesResource
+
+    reference = tmp_path / "reference_edit"
+    shutil.copytree(pipeline_env.resources["sources"].reference_dir, reference)
+    resources = pipeline_env.resources
+    resources["sources"] = SourcesResource(
+        documents_dir=str(pipeline_env.documents_dir),
+        utilization_dir=str(pipeline_env.utilization_dir),
+        reference_dir=str(reference),
+    )
+    import dagster as dg
+
+    from pipeline.definitions import ASSETS, CHECKS
+
+    def run():
+        assert dg.materialize([*ASSETS, *CHECKS], resources=resources, selection="group:utilization").success
+
+    run()
+    assert pipeline_env.query(
+        "SELECT DISTINCT geo_type FROM utilization.physician_geo_service WHERE geo_code = '06'"
+    ) == [("state",)]
+    csv = reference / "geographies.csv"
+    csv.write_text(csv.read_text().replace("06,California,state", "06,California,territory"))
+    run()
+    assert pipeline_env.query(
+        "SELECT DISTINCT geo_type FROM utilization.physician_geo_service WHERE geo_code = '06'"
+    ) == [("territory",)]
