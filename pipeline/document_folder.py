@@ -20,6 +20,11 @@ from pipeline.failures import describe
 from pipeline.source_folder import scan_folder
 
 DOCUMENTS_ENV = "CPT_DOCUMENTS_DIR"
+UNLISTABLE = "folder cannot be listed"
+
+
+class SourceFolderUnreadable(OSError):
+    """A part of the folder cannot be listed: treated as an infrastructure failure, never as removed files."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +42,13 @@ class DocumentSource:
 def iter_documents(directory: Path, max_bytes: int) -> Iterator[DocumentSource]:
     """Every entry of the folder, in path order; one file's bytes in memory at a time."""
     scan = scan_folder(directory, recursive=True, env_var=DOCUMENTS_ENV)
+    unlisted = [entry for entry in scan.skipped if entry.reason.startswith(UNLISTABLE)]
+    if unlisted:
+        # Its documents would look removed and their facts would leave every table: stop instead.
+        raise SourceFolderUnreadable(
+            f"documents subfolder {unlisted[0].path} cannot be listed ({unlisted[0].reason}); nothing was changed. "
+            "Fix its permissions or mount and rerun."
+        )
     entries = [(path, None) for path in scan.files] + [(entry.path, entry.reason) for entry in scan.skipped]
     for path, skipped_reason in sorted(entries, key=lambda item: item[0]):
         if skipped_reason is not None:

@@ -17,7 +17,10 @@ from pipeline.core.known_names import NO_KNOWN_NAMES, TOKEN, KnownNames, fold_to
 
 LIST_WORDS = frozenset({"and", "or", "andor", ",", ";"})
 # A name goes on after these even when a capital follows ("St. Luke's", "U.S. Department").
-_NAME_PREFIX_ABBREVIATIONS = frozenset({"st", "dr", "mt", "ft", "dept", "no", "natl"})
+# Also the Latin abbreviations that introduce examples inside a list ("(e.g. Aetna, Cigna)", "et al.").
+_NAME_PREFIX_ABBREVIATIONS = frozenset(
+    {"st", "dr", "mt", "ft", "dept", "no", "natl", "eg", "ie", "al", "vs", "incl", "approx", "esp", "viz", "cf"}
+)
 # These end names; they end the sentence too when a new sentence starts after them.
 _NEXT_TOKEN = re.compile(r"\s*([^\s,;]+)")  # the next token, as the token reading cuts it
 _NAME_SUFFIX_ABBREVIATIONS = frozenset({"inc", "co", "corp", "ltd", "llc", "lp", "plc", "jr", "sr", "etc", "assn"})

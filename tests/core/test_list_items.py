@@ -145,3 +145,18 @@ def test_plain_reading_agrees_on_any_text(text):
 def test_fast_and_token_readings_agree_on_cases_hypothesis_found(text):
     plain = read_plain_list(text, _KNOWN)
     assert plain is None or plain == _read(text, len(text), _KNOWN)
+
+
+@pytest.mark.parametrize(
+    ("listed", "kept"),
+    [
+        ("commercial plans (e.g. Aetna, Cigna) and Medicare", ["commercial plans (e.g. Aetna, Cigna)", "Medicare"]),
+        ("Humana, et al. and Medicare", ["Humana", "et al", "Medicare"]),
+    ],
+)
+def test_latin_abbreviations_do_not_end_the_payer_sentence(listed, kept):
+    from pipeline.core.document_parser import parse_text
+    from tests.bad_documents import good
+
+    doc = parse_text(good("32994").replace("Aetna, Cigna, and Medicare", listed), known_names=_KNOWN)
+    assert doc.payers == kept

@@ -272,3 +272,23 @@ def test_removing_most_utilization_files_on_purpose_is_published(pipeline_env):
         path.unlink()
     assert run_pipeline(pipeline_env).success  # two thirds of the rows leave, and the removals explain it
     assert pipeline_env.query("SELECT count(*) FROM utilization.source_files", serving=True) == [(1,)]
+
+
+def test_an_unlistable_subfolder_fails_the_run_instead_of_removing_its_documents(published, monkeypatch):
+    sub = published.documents_dir / "sub"
+    sub.mkdir()
+    (published.documents_dir / "20982_bone_rfa.txt").rename(sub / "20982_bone_rfa.txt")
+    assert run_pipeline(published).success
+    before, working = serving_state(published.serving_path), working_counts(published)
+    real = os.scandir
+
+    def eio_for_sub(path):
+        if str(path).endswith("/sub"):
+            raise OSError(errno.EIO, "Input/output error", str(path))
+        return real(path)
+
+    monkeypatch.setattr("pipeline.source_folder.os.scandir", eio_for_sub)
+    result = run_pipeline(published, raise_on_error=False)
+    assert not result.success
+    assert "sub" in failure_text(result) and "cannot be listed" in failure_text(result)
+    assert_nothing_published_or_lost(published, before, working)
