@@ -91,22 +91,23 @@ def _no_follow(path, flags):
 
 
 def _skipped(path: Path, directory: Path, reason: str) -> DocumentSource:
-    try:
-        stat = path.lstat()
-        size, modified = stat.st_size, _mtime(stat)
-    except OSError:
-        size, modified = 0, datetime.fromtimestamp(0, UTC).replace(tzinfo=None)
+    size, modified = _size_and_mtime_if_any(path)
     return DocumentSource(_document_id(path, directory), path, size, modified, None, None, skipped_reason=reason)
 
 
 def _unreadable(path: Path, directory: Path, exc: OSError) -> DocumentSource:
-    try:
-        stat = path.lstat()
-        size, modified = stat.st_size, _mtime(stat)
-    except OSError:
-        size, modified = 0, datetime.fromtimestamp(0, UTC).replace(tzinfo=None)
+    size, modified = _size_and_mtime_if_any(path)
     error = f"cannot read the file: {describe(exc)}; it is rejected, the other documents load"
     return DocumentSource(_document_id(path, directory), path, size, modified, None, None, read_error=error)
+
+
+def _size_and_mtime_if_any(path: Path) -> tuple[int, datetime]:
+    """The entry's own size and time (never its link target's); zero and the epoch when even that fails."""
+    try:
+        stat = path.lstat()
+    except OSError:
+        return 0, datetime.fromtimestamp(0, UTC).replace(tzinfo=None)
+    return stat.st_size, _mtime(stat)
 
 
 def _document_id(path: Path, directory: Path) -> str:
