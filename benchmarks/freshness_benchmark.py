@@ -39,11 +39,7 @@ sys.path.insert(0, str(REPO))
 
 from benchmarks._measure import finish, pipeline_env  # noqa: E402
 from benchmarks.utilization_benchmark import FILE_NAME, generate  # noqa: E402
-
-try:  # the synthetic generators are moving from pipeline/testing/ to tests/synthetic/
-    from tests.synthetic.documents import documents as synthetic_documents
-except ImportError:  # pragma: no cover
-    from pipeline.testing.synthetic_documents import documents as synthetic_documents
+from tests.synthetic.documents import documents as synthetic_documents  # noqa: E402
 
 CHANGED_DOCUMENT = "20982_bone_rfa.txt"
 SERVING_STEP = re.compile(r'Finished execution of step "serving__cpt_analytics" in ([0-9.]+)(ms|s)')

@@ -23,7 +23,6 @@ class CareSiteMatch:
     care_site_id: str
     care_site_name: str
     pos_codes: tuple[str, ...]
-    cms_facility_setting: str | None
     is_resolved: bool
 
 
@@ -44,7 +43,6 @@ class CareSiteDirectory:
                     care_site_id,
                     row["care_site_name"],
                     tuple(pos_code_list(row["pos_codes"])),
-                    row["cms_facility_setting"],
                     True,
                 )
-        return CareSiteMatch(unresolved_id(name_in_document), name_in_document.strip(), (), None, False)
+        return CareSiteMatch(unresolved_id(name_in_document), name_in_document.strip(), (), False)

@@ -20,7 +20,6 @@ __all__ = ["UNRESOLVED_PREFIX", "PayerDirectory", "PayerMatch"]
 class PayerMatch:
     payer_id: str
     payer_name: str
-    payer_type: str | None
     is_resolved: bool
 
 
@@ -36,6 +35,6 @@ class PayerDirectory:
     def resolve(self, name_in_document: str) -> PayerMatch:
         payer_id = self._by_name.get(normalize_name(name_in_document))
         if payer_id is None:
-            return PayerMatch(unresolved_id(name_in_document), name_in_document.strip(), None, False)
+            return PayerMatch(unresolved_id(name_in_document), name_in_document.strip(), False)
         row = self._payers[payer_id]
-        return PayerMatch(payer_id, row["payer_name"], row["payer_type"], True)
+        return PayerMatch(payer_id, row["payer_name"], True)

@@ -50,27 +50,27 @@ def test_no_fuzzy_merging(reference):
 
 
 @pytest.mark.parametrize(
-    ("written", "pos_codes", "setting"),
+    ("written", "pos_codes"),
     [
-        ("Hospital outpatient department", ("19", "22"), "F"),
-        ("hospital outpatient departments", ("19", "22"), "F"),
-        ("Ambulatory Surgery Centers", ("24",), "F"),
-        ("ambulatory surgical center", ("24",), "F"),
-        ("inpatient hospitals", ("21",), "F"),
-        ("Office", ("11",), "O"),
-        ("offices", ("11",), "O"),
-        ("interventional radiology suites", ("19", "22"), "F"),
-        ("other procedural suite capable of image-guided thoracic interventions", ("19", "22"), "F"),
+        ("Hospital outpatient department", ("19", "22")),
+        ("hospital outpatient departments", ("19", "22")),
+        ("Ambulatory Surgery Centers", ("24",)),
+        ("ambulatory surgical center", ("24",)),
+        ("inpatient hospitals", ("21",)),
+        ("Office", ("11",)),
+        ("offices", ("11",)),
+        ("interventional radiology suites", ("19", "22")),
+        ("other procedural suite capable of image-guided thoracic interventions", ("19", "22")),
     ],
 )
-def test_care_sites_map_to_pos_codes(reference, written, pos_codes, setting):
+def test_care_sites_map_to_pos_codes(reference, written, pos_codes):
     match = CareSiteDirectory(reference.care_sites, reference.care_site_aliases).resolve(written)
-    assert match.is_resolved and match.pos_codes == pos_codes and match.cms_facility_setting == setting
+    assert match.is_resolved and match.pos_codes == pos_codes
 
 
 def test_unknown_care_site_is_kept_unresolved(reference):
     match = CareSiteDirectory(reference.care_sites, reference.care_site_aliases).resolve("patient's home")
-    assert not match.is_resolved and match.pos_codes == () and match.cms_facility_setting is None
+    assert not match.is_resolved and match.pos_codes == ()
 
 
 def test_reference_csv_with_wrong_columns_is_rejected(tmp_path):

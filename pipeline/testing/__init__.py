@@ -1,1 +1,0 @@
-"""Synthetic data generators shared by the tests, the benchmarks and the bundled samples."""
