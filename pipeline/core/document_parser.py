@@ -33,6 +33,7 @@ from pipeline.core.logical_lines import (
     KEY_ALIASES,
     KNOWN_HEADINGS,
     PIPE,
+    TEXT,
     TITLE,
     TITLE_LINE,
     Line,
@@ -230,6 +231,12 @@ class _DocumentReader:
                 table.read(line.text, line.number)
             return
         if table.active:
+            if kind == TEXT and line.text[:1].islower() and self.ignored_from is None:
+                # A row hard-wrapped without its closing pipe: the rest of its last cell would be lost quietly.
+                self.doc.problems.append(
+                    f"line {line.number}: text right after a table row looks like the row's continuation; "
+                    f"not read into the table: {line.text[:60]!r}"
+                )
             table.end()
         if kind == HEADING:
             self._start_section(line.heading)

@@ -242,3 +242,12 @@ def test_characters_that_change_length_when_lower_cased_do_not_shift_extraction(
     assert doc.payers == ["Aetna", "Cigna", "Medicare"]
     assert doc.summary_sites == ["hospital outpatient departments", "ambulatory surgery centers"]
     assert doc.imaging_guidance_included is True
+
+
+def test_a_table_row_wrapped_without_its_closing_pipe_is_reported_not_lost_quietly():
+    row = "| 50 | Bilateral procedure | Both sides treated. |"
+    doc = parse_text(
+        good("32994").replace(row, "| 50 | Bilateral procedure | Both sides treated when the\npayer allows it.")
+    )
+    assert doc.status == PARTIAL
+    assert any("row's continuation" in p and "payer allows it." in p for p in doc.problems)
