@@ -184,6 +184,8 @@ def _add_payers(corpus: _Corpus, f: DocumentFile) -> None:
     seen: set[str] = set()
     for name in f.parsed.payers:
         match = corpus.payers.resolve(name)
+        # Payers and care sites look alike here but are different dimensions with their own columns;
+        # an unresolved name becomes a row of its own dimension, flagged for a data steward.
         if not match.is_resolved:
             corpus.payer_dim.setdefault(
                 match.payer_id,
