@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pipeline import verified_partitions
 from pipeline.contracts.table_contract import TableContract, sql_literal
 
 SAMPLE_ROWS = 5
@@ -33,6 +34,8 @@ class ContractReport:
     table: str
     rows: int
     results: list[RuleResult]
+    rows_scanned: int | None = None  # None: every row was scanned
+    scope: str = ""  # what was scanned, when not every row
 
     @property
     def failures(self) -> list[RuleResult]:
@@ -43,9 +46,11 @@ class ContractReport:
         return not self.failures
 
     def summary(self) -> str:
+        scope = f" ({self.scope})" if self.scope else ""
         if self.passed:
-            return f"{self.table}: {plural(self.rows, 'row')}, all {plural(len(self.results), 'rule')} pass"
-        return f"{self.table}: " + "; ".join(f"{r.rule}: {plural(r.failing_rows, 'row')}" for r in self.failures)
+            return f"{self.table}: {plural(self.rows, 'row')}, all {plural(len(self.results), 'rule')} pass{scope}"
+        failures = "; ".join(f"{r.rule}: {plural(r.failing_rows, 'row')}" for r in self.failures)
+        return f"{self.table}: {failures}{scope}"
 
 
 def plural(count: int, noun: str) -> str:
@@ -132,14 +137,48 @@ def check_column_types(con, contract: TableContract, relation: str | None = None
     return [RuleResult("columns and types match the contract", len(wrong), wrong[:SAMPLE_ROWS])]
 
 
-def evaluate_contract(con, contract: TableContract) -> ContractReport:
-    """Types, column rules, row rules and key uniqueness of a table (no foreign keys)."""
+def evaluate_contract(con, contract: TableContract, *, full_scan: bool | None = None) -> ContractReport:
+    """Types, column rules, row rules and key uniqueness of a table (no foreign keys).
+
+    Partitioned tables (see ``verified_partitions``) scan only the partitions not verified yet, unless
+    ``full_scan`` (default: ``CPT_CONTRACT_CHECKS_FULL_SCAN``)."""
     results = check_column_types(con, contract)
     if results[0].failing_rows:
         rows = con.execute(f"SELECT count(*) FROM {contract.table}").fetchone()[0]
         return ContractReport(contract.table, rows, results)
+    if verified_partitions.is_partitioned(contract):
+        full_scan = verified_partitions.full_scan_from_env() if full_scan is None else full_scan
+        return _evaluate_partitions(con, contract, results, full_scan=full_scan)
     rows, rule_results = check_rules_and_keys(con, contract)
     return ContractReport(contract.table, rows, results + rule_results)
+
+
+def _evaluate_partitions(con, contract: TableContract, results: list[RuleResult], *, full_scan: bool):
+    """Scan the data years holding a partition without a valid verification (keys include the year, so a
+    duplicate can only sit within one year); record what was scanned once it all passes."""
+    present = con.execute(f"SELECT source_file, data_year, count(*) FROM {contract.table} GROUP BY ALL").fetchall()
+    trusted = {} if full_scan else verified_partitions.verified(con, contract)
+    unverified = [(file, year, rows) for file, year, rows in present if trusted.get((file, year)) != rows]
+    total = sum(rows for _, _, rows in present)
+    years = sorted({year for _, year, _ in unverified})
+    if not years:
+        rule_results = [RuleResult(name, 0) for name, _, _ in contract.violation_rules()]
+        rule_results += [RuleResult(f"unique ({', '.join(key)})", 0) for key in contract.unique_keys]
+        scope = f"all {len(present)} partitions verified when loaded or by an earlier check; none scanned again"
+        return ContractReport(contract.table, total, results + rule_results, rows_scanned=0, scope=scope)
+    year_list = ", ".join(str(int(year)) for year in years)
+    relation = f"(SELECT * FROM {contract.table} WHERE data_year IN ({year_list}))"
+    scanned, rule_results = check_rules_and_keys(con, contract, relation)
+    report = ContractReport(contract.table, total, results + rule_results, rows_scanned=scanned)
+    if scanned < total:
+        report.scope = (
+            f"scanned {plural(scanned, 'row')} of data years {year_list}; the other "
+            f"{plural(total - scanned, 'row')} were verified when loaded or by an earlier check"
+        )
+    if report.passed:
+        in_scanned_years = [p for p in present if p[1] in set(years)]
+        verified_partitions.record(con, contract, in_scanned_years, "contract check")
+    return report
 
 
 def evaluate_references(con, contract: TableContract) -> ContractReport:

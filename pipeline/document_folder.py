@@ -77,12 +77,11 @@ def read_bytes(path: Path) -> bytes:
 
 
 def sha256_file(path: Path) -> str:
-    """Streaming SHA-256, for files too large to hold in memory (hashlib releases the GIL per block)."""
-    digest = hashlib.sha256()
-    with open(path, "rb", opener=_no_follow) as handle:
-        for block in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    """Streaming SHA-256, for files too large to hold in memory (hashlib releases the GIL, so a CMS file is
+    hashed while DuckDB parses it). ``file_digest`` reuses one buffer instead of allocating per block: on a
+    2-core machine every CPU-second spent here is taken from that parse."""
+    with open(path, "rb", buffering=0, opener=_no_follow) as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def _no_follow(path, flags):

@@ -115,6 +115,8 @@ def sample_table(result: RuleResult) -> dg.MetadataValue:
 def report_to_check_result(report: ContractReport) -> dg.AssetCheckResult:
     failing = sum(r.failing_rows for r in report.failures)
     metadata: dict = {"rows_checked": report.rows, "rules_checked": len(report.results), "failing_rows": failing}
+    if report.rows_scanned is not None:
+        metadata["rows_scanned"] = report.rows_scanned
     for result in report.failures:
         metadata[f"failing_rows: {result.rule}"] = result.failing_rows
         metadata[f"sample: {result.rule}"] = sample_table(result)

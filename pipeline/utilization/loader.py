@@ -24,7 +24,6 @@ nothing loaded earlier is deleted.
 from __future__ import annotations
 
 import errno
-import hashlib
 import threading
 import time
 import zipfile
@@ -37,8 +36,10 @@ from pathlib import Path
 
 import duckdb
 
+from pipeline import verified_partitions
 from pipeline.contracts.utilization_tables import QUARANTINE_CONTRACT, SOURCE_FILES_CONTRACT
 from pipeline.core.domains import LOADED, REJECTED, SKIPPED
+from pipeline.document_folder import sha256_file
 from pipeline.failures import InfrastructureFailure, free_space_hint, is_content_error, is_disk_full
 from pipeline.source_folder import FolderScan, SourceFolderEmpty, scan_folder
 from pipeline.table_changes import record_change
@@ -263,11 +264,15 @@ def _load_attempt(con, candidate, path: Path, compression: str, hasher, settings
         relation = create_staging(con, layout) if staged else layout.table
         encoding, unreadable = insert_from_file(con, candidate, path, compression, relation)
         clock.lap("read_csv")
-        quarantined = unreadable + quarantine_failing_rows(con, layout, candidate.name, year, relation)
+        moved = quarantine_failing_rows(con, layout, candidate.name, year, relation)
         if staged:
             publish_staging(con, layout)
         clock.lap("validate")
         loaded = con.execute(f"SELECT count(*) FROM {layout.table} WHERE data_year = ?", [year]).fetchone()[0]
+        if not moved and not staged:
+            # The contract scan just passed on exactly these rows: the blocking check need not scan them again.
+            verified_partitions.record(con, layout.contract, [(candidate.name, year, loaded)], "load")
+        quarantined = unreadable + moved
         digest = hasher.result()
         clock.lap("sha256_wait")
         note = _load_note(candidate, encoding)
@@ -327,6 +332,7 @@ def _delete_year(con, layout, year: int, file_name: str) -> dict[str, int]:
         [year, file_name],
     ).fetchall()
     con.execute(f"DELETE FROM {layout.table} WHERE data_year = ?", [year])
+    verified_partitions.forget(con, layout.table, data_year=year)
     con.execute(f"DELETE FROM {QUARANTINE} WHERE layout = ? AND data_year = ?", [layout.name, year])
     return dict(others)
 
@@ -454,6 +460,7 @@ def _delete_file_rows(con, file_name: str) -> dict[str, int]:
     removed = {}
     for table in [layout.table for layout in LAYOUTS] + [QUARANTINE]:
         removed[table] = con.execute(f"DELETE FROM {table} WHERE source_file = ?", [file_name]).fetchone()[0]
+        verified_partitions.forget(con, table, source_file=file_name)
     return {table: count for table, count in removed.items() if count}
 
 
@@ -555,15 +562,6 @@ class _DigestCache:
             [candidate.name, candidate.size, _timestamp_ns(candidate.mtime_ns)],
         ).fetchone()
         return row[0] if row else None
-
-
-def sha256_file(path: Path) -> str:
-    """Streaming SHA-256 (hashlib releases the GIL per block, so it overlaps DuckDB's parse)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class _Clock:

@@ -1,0 +1,94 @@
+"""Partitions of the utilization tables whose rows were already verified against their contract.
+
+Re-scanning ten million provider rows in the blocking check after every run would make a 60-row
+geography change cost as much as a full reload. Instead, each partition (one source file's rows of
+one data year) is verified once, with the same generated SQL the check runs:
+
+- the loader evaluates the contract on the rows it just inserted, inside the load's transaction; when
+  that scan finds nothing to move, the rows it scanned are exactly the rows committed, and it records
+  the partition here in the same transaction (when rows were moved it records nothing: the check
+  scans that partition after the move);
+- the blocking contract check scans every partition without a valid record, and records the ones it
+  scanned once all of them pass.
+
+A record is valid while the contract's rules are the ones it was verified under (``contract_digest``)
+and the partition still holds the recorded number of rows. Any load or removal of a partition deletes
+its record in the same transaction. Deleting whole partitions cannot break a row rule or make a key
+duplicate, and nothing updates these tables in place. References are not covered: the reference
+checks always scan, since the referenced tables change independently.
+``CPT_CONTRACT_CHECKS_FULL_SCAN=1`` makes the checks scan everything (an audit), ignoring records.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+from pipeline.contracts.table_contract import TableContract
+
+TABLE = "internal.verified_partitions"
+FULL_SCAN_ENV = "CPT_CONTRACT_CHECKS_FULL_SCAN"
+PARTITION_COLUMNS = ("source_file", "data_year")
+
+
+def full_scan_from_env() -> bool:
+    return os.environ.get(FULL_SCAN_ENV, "").strip().lower() in {"1", "true", "yes"}
+
+
+def is_partitioned(contract: TableContract) -> bool:
+    """Tables whose rows come in per-file, per-year partitions, and whose one key the load verifies."""
+    names = set(contract.column_names)
+    return set(PARTITION_COLUMNS) <= names and contract.unique_keys == [contract.primary_key]
+
+
+def contract_digest(contract: TableContract) -> str:
+    """Changes when anything a verification depends on changes: columns, types, rules, keys."""
+    rules = [f"{name}\t{predicate}" for name, predicate, _ in contract.violation_rules()]
+    keys = [",".join(key) for key in contract.unique_keys]
+    text = "\n".join([contract.create_table_sql(), *rules, *keys])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def ensure_table(con) -> None:
+    con.execute("CREATE SCHEMA IF NOT EXISTS internal")
+    con.execute(
+        f"CREATE TABLE IF NOT EXISTS {TABLE} (table_name VARCHAR NOT NULL, source_file VARCHAR NOT NULL, "
+        "data_year INTEGER NOT NULL, row_count BIGINT NOT NULL, contract_digest VARCHAR NOT NULL, "
+        "verified_by VARCHAR NOT NULL, verified_at TIMESTAMP NOT NULL, "
+        "PRIMARY KEY (table_name, source_file, data_year))"
+    )
+
+
+def forget(con, table: str, *, data_year: int | None = None, source_file: str | None = None) -> None:
+    """Withdraw the records of a partition being replaced or removed (call inside that transaction)."""
+    ensure_table(con)
+    if data_year is not None:
+        con.execute(f"DELETE FROM {TABLE} WHERE table_name = ? AND data_year = ?", [table, data_year])
+    if source_file is not None:
+        con.execute(f"DELETE FROM {TABLE} WHERE table_name = ? AND source_file = ?", [table, source_file])
+
+
+def record(con, contract: TableContract, partitions: list[tuple[str, int, int]], verified_by: str) -> None:
+    """Record (source_file, data_year, rows) partitions as verified under the current contract."""
+    if not partitions or not is_partitioned(contract):
+        return
+    ensure_table(con)
+    digest = contract_digest(contract)
+    con.executemany(
+        f"INSERT OR REPLACE INTO {TABLE} VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
+        [[contract.table, file, int(year), int(rows), digest, verified_by] for file, year, rows in partitions],
+    )
+
+
+def verified(con, contract: TableContract) -> dict[tuple[str, int], int]:
+    """(source_file, data_year) -> rows, for partitions verified under the current contract."""
+    exists = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'internal' AND table_name = 'verified_partitions'"
+    ).fetchone()[0]
+    if not exists:
+        return {}
+    rows = con.execute(
+        f"SELECT source_file, data_year, row_count FROM {TABLE} WHERE table_name = ? AND contract_digest = ?",
+        [contract.table, contract_digest(contract)],
+    ).fetchall()
+    return {(file, year): count for file, year, count in rows}
