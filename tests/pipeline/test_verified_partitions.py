@@ -119,7 +119,7 @@ def test_the_full_scan_setting_is_read_from_the_environment(monkeypatch, value):
 def test_replacing_or_removing_a_file_withdraws_its_record(pipeline_env):
     write_csv(pipeline_env.utilization_dir / GEO_2022, GEO_HEADER, geo_rows(random.Random(1), 2022))
     run_pipeline(pipeline_env, "group:utilization")
-    years = "SELECT data_year, verified_by FROM {} ORDER BY 1".format(verified_partitions.TABLE)
+    years = f"SELECT data_year, verified_by FROM {verified_partitions.TABLE} ORDER BY 1"
     assert pipeline_env.query(years) == [(2022, "load"), (2023, "load")]
     rows = geo_rows(random.Random(4), 2022)
     rows[0][3] = "BAD"
