@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._measure import finish, pipeline_env, run_measured  # noqa: E402
 from pipeline.utilization.cms_layouts import recognize_layout  # noqa: E402
-from tests.synthetic.cms import FEE_SCHEDULE, PROVIDER_HEADER  # noqa: E402
+from tests.synthetic.cms import FEE_SCHEDULE, PROVIDER_HEADER, SERVICE_MEASURES  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 FILE_NAME = "MUP_PHY_R25_P05_V20_D23_Prov_Svc.csv"
@@ -93,20 +93,7 @@ def generate(path: Path, rows: int) -> None:
         list(FEE_SCHEDULE) + [f"{99202 + i:05d}" for i in range(298)] + [f"{10021 + i * 7:05d}" for i in range(5000)]
     )
     codes += [f"G{i:04d}" for i in range(700)]
-    text_columns = [
-        h
-        for h in PROVIDER_HEADER
-        if h
-        not in {
-            "Tot_Benes",
-            "Tot_Srvcs",
-            "Tot_Bene_Day_Srvcs",
-            "Avg_Sbmtd_Chrg",
-            "Avg_Mdcr_Alowd_Amt",
-            "Avg_Mdcr_Pymt_Amt",
-            "Avg_Mdcr_Stdzd_Amt",
-        }
-    ]
+    text_columns = [h for h in PROVIDER_HEADER if h not in SERVICE_MEASURES]
     con = duckdb.connect()
     con.execute("SET preserve_insertion_order = false")
     con.execute("SELECT setseed(0.42)")

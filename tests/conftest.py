@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import os
 import shutil
+import signal
+import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,3 +81,27 @@ def run_pipeline(env: PipelineEnv, selection: str | None = None, *, raise_on_err
     return dg.materialize(
         [*ASSETS, *CHECKS], resources=env.resources, selection=selection, raise_on_error=raise_on_error
     )
+
+
+def kill_when_marker_appears(args: list[str], *, env: dict, marker: Path, timeout: float, stage: str, before_kill=None):
+    """Run ``args`` in its own process group; SIGKILL the group once it creates ``marker`` (it reached ``stage``).
+
+    ``before_kill`` runs while the child is paused there. Returns the child's return code (always -SIGKILL)."""
+    process = subprocess.Popen(
+        args, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + timeout
+        while not marker.exists():
+            assert process.poll() is None, f"the run ended before it reached {stage}"
+            assert time.monotonic() < deadline, f"the run never reached {stage}"
+            time.sleep(0.05)
+        if before_kill is not None:
+            before_kill()
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert process.returncode == -signal.SIGKILL
+    return process.returncode

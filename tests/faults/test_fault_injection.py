@@ -12,7 +12,6 @@ import hashlib
 import os
 import signal
 import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -20,7 +19,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import REPO_ROOT, run_pipeline
+from tests.conftest import kill_when_marker_appears, run_pipeline
 
 SECRET = "root-password-hash-that-must-never-be-published"
 
@@ -236,26 +235,13 @@ def test_sigkill_at_each_phase_then_a_rerun_succeeds(published, phase, tmp_path)
     marker = tmp_path / "stalled"
     env = {**os.environ, **published.env_vars}
     env.pop("DAGSTER_HOME", None)
-    process = subprocess.Popen(
+    kill_when_marker_appears(
         [sys.executable, "-m", "tests.faults.stalled_build", phase, str(marker)],
-        cwd=REPO_ROOT,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
+        marker=marker,
+        timeout=180,
+        stage=phase,
     )
-    try:
-        deadline = time.monotonic() + 180
-        while not marker.exists():
-            assert process.poll() is None, "the run ended before it reached the phase"
-            assert time.monotonic() < deadline, f"the run never reached {phase}"
-            time.sleep(0.05)
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=30)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-    assert process.returncode == -signal.SIGKILL
     assert serving_state(published.serving_path) == before
     assert run_pipeline(published).success
     codes = {code for (code,) in published.query("SELECT code FROM core.codes", serving=True)}

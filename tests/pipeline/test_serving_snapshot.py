@@ -7,11 +7,9 @@ import errno
 import hashlib
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import duckdb
@@ -29,7 +27,7 @@ from pipeline.serving_snapshot import (
     publish_snapshot,
 )
 from pipeline.table_changes import record_change
-from tests.conftest import REPO_ROOT, run_pipeline
+from tests.conftest import kill_when_marker_appears, run_pipeline
 
 PUBLISHED_TABLES = [c.table for c in PUBLISHED_CONTRACTS]
 # Incremental unless a test says otherwise: no size, count or free-space trigger fires.
@@ -194,27 +192,18 @@ def test_publish_killed_at_each_step_leaves_the_previous_snapshot(published, tmp
     marker = tmp_path / "paused_at"
     compact_every = "1" if mode == FULL else "1000"
     env = {**os.environ, **published.env_vars, "CPT_PUBLISH_COMPACT_EVERY": compact_every}
-    process = subprocess.Popen(
-        [sys.executable, "-c", PAUSED_PIPELINE, step, when, str(marker)],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while not marker.exists():
-            assert process.poll() is None, f"pipeline ended before it reached {step}"
-            assert time.monotonic() < deadline, f"publish never reached {step}"
-            time.sleep(0.05)
+
+    def temp_file_written():
         assert temp_files(published.serving_path), "the publish was stopped before it wrote its temp file"
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=30)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-    assert process.returncode == -signal.SIGKILL
+
+    kill_when_marker_appears(
+        [sys.executable, "-c", PAUSED_PIPELINE, step, when, str(marker)],
+        env=env,
+        marker=marker,
+        timeout=120,
+        stage=step,
+        before_kill=temp_file_written,
+    )
     assert file_sha256(published.serving_path) == before_bytes
     assert snapshot_checksum(published.serving_path) == before
     # The next run recovers: the working file opens, the stale temp file is cleaned, the new data is published.

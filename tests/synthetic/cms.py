@@ -13,6 +13,16 @@ from pathlib import Path
 
 # The published CMS headers, in file order (shared reference FACTS.md), written out rather than derived
 # from the loader, so tests check the loader against the real layouts.
+# The numeric measures both layouts end with.
+SERVICE_MEASURES = [
+    "Tot_Benes",
+    "Tot_Srvcs",
+    "Tot_Bene_Day_Srvcs",
+    "Avg_Sbmtd_Chrg",
+    "Avg_Mdcr_Alowd_Amt",
+    "Avg_Mdcr_Pymt_Amt",
+    "Avg_Mdcr_Stdzd_Amt",
+]
 GEO_HEADER = [
     "Rndrng_Prvdr_Geo_Lvl",
     "Rndrng_Prvdr_Geo_Cd",
@@ -22,13 +32,7 @@ GEO_HEADER = [
     "HCPCS_Drug_Ind",
     "Place_Of_Srvc",
     "Tot_Rndrng_Prvdrs",
-    "Tot_Benes",
-    "Tot_Srvcs",
-    "Tot_Bene_Day_Srvcs",
-    "Avg_Sbmtd_Chrg",
-    "Avg_Mdcr_Alowd_Amt",
-    "Avg_Mdcr_Pymt_Amt",
-    "Avg_Mdcr_Stdzd_Amt",
+    *SERVICE_MEASURES,
 ]
 PROVIDER_HEADER = [
     "Rndrng_NPI",
@@ -52,13 +56,7 @@ PROVIDER_HEADER = [
     "HCPCS_Desc",
     "HCPCS_Drug_Ind",
     "Place_Of_Srvc",
-    "Tot_Benes",
-    "Tot_Srvcs",
-    "Tot_Bene_Day_Srvcs",
-    "Avg_Sbmtd_Chrg",
-    "Avg_Mdcr_Alowd_Amt",
-    "Avg_Mdcr_Pymt_Amt",
-    "Avg_Mdcr_Stdzd_Amt",
+    *SERVICE_MEASURES,
 ]
 # Downloads for 2013-2022 made before CMS's November 2025 re-release: gender after the credentials.
 PROVIDER_HEADER_WITH_GENDER = PROVIDER_HEADER[:5] + ["Rndrng_Prvdr_Gndr"] + PROVIDER_HEADER[5:]
