@@ -47,6 +47,8 @@ class ContractReport:
 
     def summary(self) -> str:
         scope = f" ({self.scope})" if self.scope else ""
+        if self.passed and self.rows_scanned == 0 and self.rows:
+            return f"{self.table}: {plural(self.rows, 'row')}; {self.scope}"
         if self.passed:
             return f"{self.table}: {plural(self.rows, 'row')}, all {plural(len(self.results), 'rule')} pass{scope}"
         failures = "; ".join(f"{r.rule}: {plural(r.failing_rows, 'row')}" for r in self.failures)
@@ -137,23 +139,29 @@ def check_column_types(con, contract: TableContract, relation: str | None = None
     return [RuleResult("columns and types match the contract", len(wrong), wrong[:SAMPLE_ROWS])]
 
 
-def evaluate_contract(con, contract: TableContract, *, full_scan: bool | None = None) -> ContractReport:
+def evaluate_contract(
+    con, contract: TableContract, *, full_scan: bool | None = None, record_verified: bool = False
+) -> ContractReport:
     """Types, column rules, row rules and key uniqueness of a table (no foreign keys).
 
     Partitioned tables (see ``verified_partitions``) scan only the partitions not verified yet, unless
-    ``full_scan`` (default: ``CPT_CONTRACT_CHECKS_FULL_SCAN``)."""
+    ``full_scan`` (default: ``CPT_CONTRACT_CHECKS_FULL_SCAN``). ``record_verified`` (the pipeline's check, on
+    its read-write connection) records the partitions a passing scan covered; without it nothing is written,
+    so a read-only connection can evaluate too."""
     results = check_column_types(con, contract)
     if results[0].failing_rows:
         rows = con.execute(f"SELECT count(*) FROM {contract.table}").fetchone()[0]
         return ContractReport(contract.table, rows, results)
     if verified_partitions.is_partitioned(contract):
         full_scan = verified_partitions.full_scan_from_env() if full_scan is None else full_scan
-        return _evaluate_partitions(con, contract, results, full_scan=full_scan)
+        return _evaluate_partitions(con, contract, results, full_scan=full_scan, record_verified=record_verified)
     rows, rule_results = check_rules_and_keys(con, contract)
     return ContractReport(contract.table, rows, results + rule_results)
 
 
-def _evaluate_partitions(con, contract: TableContract, results: list[RuleResult], *, full_scan: bool):
+def _evaluate_partitions(
+    con, contract: TableContract, results: list[RuleResult], *, full_scan: bool, record_verified: bool
+) -> ContractReport:
     """Scan the data years holding a partition without a valid verification (keys include the year, so a
     duplicate can only sit within one year); record what was scanned once it all passes."""
     present = con.execute(f"SELECT source_file, data_year, count(*) FROM {contract.table} GROUP BY ALL").fetchall()
@@ -164,7 +172,10 @@ def _evaluate_partitions(con, contract: TableContract, results: list[RuleResult]
     if not years:
         rule_results = [RuleResult(name, 0) for name, _, _ in contract.violation_rules()]
         rule_results += [RuleResult(f"unique ({', '.join(key)})", 0) for key in contract.unique_keys]
-        scope = f"all {len(present)} partitions verified when loaded or by an earlier check; none scanned again"
+        scope = (
+            f"rules not re-evaluated: each of the {plural(len(present), 'partition')} was verified by its load or "
+            "an earlier check and has not changed since"
+        )
         return ContractReport(contract.table, total, results + rule_results, rows_scanned=0, scope=scope)
     year_list = ", ".join(str(int(year)) for year in years)
     relation = f"(SELECT * FROM {contract.table} WHERE data_year IN ({year_list}))"
@@ -175,7 +186,7 @@ def _evaluate_partitions(con, contract: TableContract, results: list[RuleResult]
             f"scanned {plural(scanned, 'row')} of data years {year_list}; the other "
             f"{plural(total - scanned, 'row')} were verified when loaded or by an earlier check"
         )
-    if report.passed:
+    if report.passed and record_verified:
         in_scanned_years = [p for p in present if p[1] in set(years)]
         verified_partitions.record(con, contract, in_scanned_years, "contract check")
     return report

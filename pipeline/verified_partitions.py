@@ -12,10 +12,11 @@ one data year) is verified once, with the same generated SQL the check runs:
   scanned once all of them pass.
 
 A record is valid while the contract's rules are the ones it was verified under (``contract_digest``)
-and the partition still holds the recorded number of rows. Any load or removal of a partition deletes
-its record in the same transaction. Deleting whole partitions cannot break a row rule or make a key
-duplicate, and nothing updates these tables in place. References are not covered: the reference
-checks always scan, since the referenced tables change independently.
+and the partition still holds the recorded number of rows. Every writer of these tables withdraws the
+records it invalidates, in its own transaction: a load or removal those of its partitions, and the one
+in-place update (``geo_type`` retyped when the geography reference changes, ``geographies.py``) those of
+the whole table. Deleting whole partitions cannot break a row rule or make a key duplicate. References
+are not covered: the reference checks always scan, since the referenced tables change independently.
 ``CPT_CONTRACT_CHECKS_FULL_SCAN=1`` makes the checks scan everything (an audit), ignoring records.
 """
 
@@ -36,9 +37,14 @@ def full_scan_from_env() -> bool:
 
 
 def is_partitioned(contract: TableContract) -> bool:
-    """Tables whose rows come in per-file, per-year partitions, and whose one key the load verifies."""
+    """Tables whose rows come in per-file, per-year partitions, whose one key the load verifies, and whose key
+    holds the year (so a duplicate can only sit within one year, and scanning the changed years finds it)."""
     names = set(contract.column_names)
-    return set(PARTITION_COLUMNS) <= names and contract.unique_keys == [contract.primary_key]
+    return (
+        set(PARTITION_COLUMNS) <= names
+        and contract.unique_keys == [contract.primary_key]
+        and "data_year" in contract.primary_key
+    )
 
 
 def contract_digest(contract: TableContract) -> str:
@@ -60,12 +66,20 @@ def ensure_table(con) -> None:
 
 
 def forget(con, table: str, *, data_year: int | None = None, source_file: str | None = None) -> None:
-    """Withdraw the records of a partition being replaced or removed (call inside that transaction)."""
+    """Withdraw the records of the partitions being replaced or removed (call inside that transaction)."""
+    if data_year is None and source_file is None:
+        raise ValueError("forget needs a data_year or a source_file; use forget_table for every partition")
     ensure_table(con)
     if data_year is not None:
         con.execute(f"DELETE FROM {TABLE} WHERE table_name = ? AND data_year = ?", [table, data_year])
     if source_file is not None:
         con.execute(f"DELETE FROM {TABLE} WHERE table_name = ? AND source_file = ?", [table, source_file])
+
+
+def forget_table(con, table: str) -> None:
+    """Withdraw every record of a table whose rows were updated in place (call inside that transaction)."""
+    ensure_table(con)
+    con.execute(f"DELETE FROM {TABLE} WHERE table_name = ?", [table])
 
 
 def record(con, contract: TableContract, partitions: list[tuple[str, int, int]], verified_by: str) -> None:

@@ -117,6 +117,7 @@ def report_to_check_result(report: ContractReport) -> dg.AssetCheckResult:
     metadata: dict = {"rows_checked": report.rows, "rules_checked": len(report.results), "failing_rows": failing}
     if report.rows_scanned is not None:
         metadata["rows_scanned"] = report.rows_scanned
+        metadata["scope"] = report.scope or "every row of the table"
     for result in report.failures:
         metadata[f"failing_rows: {result.rule}"] = result.failing_rows
         metadata[f"sample: {result.rule}"] = sample_table(result)
@@ -174,7 +175,12 @@ def _specs_for(contract: TableContract) -> list[tuple[dg.AssetCheckSpec, Callabl
         blocking=True,
         description=f"Types, formats, enums, row rules and key uniqueness of {contract.table} (from its pandera model).",
     )
-    pairs = [(contract_spec, lambda con, c=contract: report_to_check_result(evaluate_contract(con, c)))]
+    pairs = [
+        (
+            contract_spec,
+            lambda con, c=contract: report_to_check_result(evaluate_contract(con, c, record_verified=True)),
+        )
+    ]
     if contract.foreign_keys:
         refs = ", ".join(f"{fk.column}→{fk.ref_table}" for fk in contract.foreign_keys)
         references_spec = dg.AssetCheckSpec(

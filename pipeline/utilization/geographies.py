@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandera.errors
 
+from pipeline import verified_partitions
 from pipeline.contracts.utilization_tables import GEO_CONTRACT, GEOGRAPHIES_CONTRACT, Geographies
 from pipeline.core.reference_data import ReferenceDataError, read_reference_csv
 from pipeline.table_changes import record_change
@@ -62,6 +63,8 @@ def _retype_loaded_rows(con) -> None:
     ).fetchone()[0]
     if updated:
         record_change(con, fact)
+        # Rows changed in place keep their partition's row count: the check must scan them again.
+        verified_partitions.forget_table(con, fact)
 
 
 def _content(con) -> list[tuple] | None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import random
+import shutil
 
+import dagster as dg
 import duckdb
 import pytest
 
@@ -11,7 +13,9 @@ from pipeline import verified_partitions
 from pipeline.assets.contract_metadata import asset_key
 from pipeline.contract_checks import evaluate_contract
 from pipeline.contracts import CONTRACTS_BY_TABLE
-from tests.conftest import run_pipeline
+from pipeline.definitions import ASSETS, CHECKS
+from pipeline.resources import SourcesResource
+from tests.conftest import REFERENCE, run_pipeline
 from tests.synthetic.cms import GEO_HEADER, geo_rows, write_csv
 
 GEO_TABLE = "utilization.physician_geo_service"
@@ -28,9 +32,10 @@ def contract_check(result, table: str = GEO_TABLE):
 
 
 def evaluate(env, *, full_scan: bool = False):
+    """As the pipeline's check does: read-write, recording what a passing scan covered."""
     con = duckdb.connect(str(env.warehouse_path))
     try:
-        return evaluate_contract(con, CONTRACTS_BY_TABLE[GEO_TABLE], full_scan=full_scan)
+        return evaluate_contract(con, CONTRACTS_BY_TABLE[GEO_TABLE], full_scan=full_scan, record_verified=True)
     finally:
         con.close()
 
@@ -50,7 +55,7 @@ def test_a_clean_load_is_verified_in_its_transaction_and_the_check_scans_nothing
     assert check.passed and rows > 0
     assert check.metadata["rows_checked"].value == rows
     assert check.metadata["rows_scanned"].value == 0
-    assert "none scanned again" in check.description
+    assert "rules not re-evaluated" in check.description
     assert pipeline_env.query(
         f"SELECT source_file, data_year, row_count, verified_by FROM {verified_partitions.TABLE}"
     ) == [(GEO_2023, 2023, rows, "load")]
@@ -136,3 +141,36 @@ def test_only_partitioned_single_key_tables_use_records():
     assert verified_partitions.is_partitioned(CONTRACTS_BY_TABLE["utilization.physician_provider_service"])
     assert not verified_partitions.is_partitioned(CONTRACTS_BY_TABLE["core.codes"])
     assert not verified_partitions.is_partitioned(CONTRACTS_BY_TABLE["utilization.source_files"])
+
+
+def test_a_geography_edit_retypes_rows_in_place_and_the_check_scans_them_again(pipeline_env, tmp_path):
+    reference = tmp_path / "reference"
+    shutil.copytree(REFERENCE, reference)
+    resources = pipeline_env.resources | {
+        "sources": SourcesResource(
+            documents_dir=str(pipeline_env.documents_dir),
+            utilization_dir=str(pipeline_env.utilization_dir),
+            reference_dir=str(reference),
+        )
+    }
+    assert dg.materialize([*ASSETS, *CHECKS], resources=resources).success
+    published = "SELECT count(*) FROM utilization.physician_geo_service WHERE geo_code = '06' AND geo_type = 'national'"
+    # California typed "national" breaks the row rule tying geo_code to geo_level once its rows are retyped.
+    csv = reference / "geographies.csv"
+    csv.write_text(csv.read_text().replace("06,California,state", "06,California,national"))
+    result = dg.materialize([*ASSETS, *CHECKS], resources=resources, raise_on_error=False)
+    check = contract_check(result)
+    assert not check.passed
+    assert "geo_code matches geo_level" in check.description
+    assert pipeline_env.query(published, serving=True) == [(0,)]  # blocked: the snapshot keeps the old rows
+
+
+def test_evaluating_on_a_read_only_connection_writes_nothing(pipeline_env):
+    run_pipeline(pipeline_env)
+    for path in (pipeline_env.warehouse_path, pipeline_env.serving_path):
+        con = duckdb.connect(str(path), read_only=True)
+        try:
+            report = evaluate_contract(con, CONTRACTS_BY_TABLE[GEO_TABLE], full_scan=True)
+        finally:
+            con.close()
+        assert report.passed and report.rows_scanned == report.rows > 0
