@@ -175,6 +175,8 @@ def _evaluate_partitions(
         scope = (
             f"rules not re-evaluated: each of the {plural(len(present), 'partition')} was verified by its load or "
             "an earlier check and has not changed since"
+            if present
+            else ""
         )
         return ContractReport(contract.table, total, results + rule_results, rows_scanned=0, scope=scope)
     year_list = ", ".join(str(int(year)) for year in years)
