@@ -39,7 +39,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from benchmarks._measure import finish, pipeline_env  # noqa: E402
-from benchmarks.utilization_benchmark import FILE_NAME, generate  # noqa: E402
+from benchmarks.utilization_benchmark import FILE_NAME, provide_csv  # noqa: E402
 from tests.synthetic.documents import documents as synthetic_documents  # noqa: E402
 
 CHANGED_DOCUMENT = "20982_bone_rfa.txt"
@@ -192,16 +192,7 @@ def new_big_file(args, work: Path, utilization: Path, serving: Path, env: dict) 
     """(b) a new provider file, including the publish, against a bare CTAS with the same settings."""
     generated = work / "generated" / FILE_NAME
     generated.parent.mkdir()
-    if args.csv:
-        shutil.copyfile(args.csv, generated)
-        print(f"copied {args.csv} ({generated.stat().st_size / 1e9:.2f} GB)")
-    else:
-        start = time.perf_counter()
-        generate(generated, args.rows)
-        print(
-            f"generated {args.rows:,} provider rows, {generated.stat().st_size / 1e9:.2f} GB, "
-            f"in {time.perf_counter() - start:.1f}s"
-        )
+    provide_csv(generated, rows=args.rows, existing=args.csv)
     memory_limit = env.get("CPT_DUCKDB_MEMORY_LIMIT", "2GB")
     types = json.dumps(provider_column_types(generated))
 

@@ -153,6 +153,20 @@ def explicit_columns() -> str:
     return "{" + ", ".join(f"'{c.header}': '{c.sql_type}'" for c in columns) + "}"
 
 
+def provide_csv(path: Path, *, rows: int, existing: Path | None) -> None:
+    """Put a provider CSV at ``path``: ``existing`` hard-linked (or copied), else ``rows`` generated rows."""
+    if existing:
+        try:  # the loader never follows symbolic links: a hard link (or a copy) is a regular file
+            os.link(existing.resolve(), path)
+        except OSError:
+            shutil.copy2(existing, path)
+        print(f"using {existing} ({path.stat().st_size / 1e9:.2f} GB)")
+    else:
+        start = time.perf_counter()
+        generate(path, rows)
+        print(f"generated {rows:,} rows, {path.stat().st_size / 1e9:.2f} GB in {time.perf_counter() - start:.1f}s")
+
+
 def compressed_copies(csv_path: Path, work: Path) -> dict[str, Path]:
     """The same file as .csv.gz and inside a .zip (fast compression: the read side is what is measured)."""
     gz = work / "gz" / (csv_path.name + ".gz")
@@ -194,18 +208,7 @@ def main() -> int:
     empty_documents = work / "no_documents"
     empty_documents.mkdir()
     csv_path = utilization_dir / FILE_NAME
-    if args.csv:
-        try:  # the loader never follows symbolic links: a hard link (or a copy) is a regular file
-            os.link(args.csv.resolve(), csv_path)
-        except OSError:
-            shutil.copy2(args.csv, csv_path)
-        print(f"using {args.csv} ({csv_path.stat().st_size / 1e9:.2f} GB)")
-    else:
-        start = time.perf_counter()
-        generate(csv_path, args.rows)
-        print(
-            f"generated {args.rows:,} rows, {csv_path.stat().st_size / 1e9:.2f} GB in {time.perf_counter() - start:.1f}s"
-        )
+    provide_csv(csv_path, rows=args.rows, existing=args.csv)
 
     bare_times, project_times, bare_rss, project_rss = [], [], [], []
     for attempt in range(args.repeat):
