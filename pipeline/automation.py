@@ -27,9 +27,8 @@ from pipeline.change_detection import (
     merge_change_sets,
     run_key,
 )
-from pipeline.document_folder import sha256_file
 from pipeline.settings import Paths
-from pipeline.source_folder import SourceFolderMissing, scan_folder
+from pipeline.source_folder import SourceFolderMissing, scan_folder, sha256_file
 
 WRITER_TAG = {"cpt/warehouse": "writer"}
 NO_SNAPSHOT = "no-snapshot"  # the generation of a serving file that does not exist yet

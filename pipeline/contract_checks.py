@@ -168,7 +168,8 @@ def _evaluate_partitions(
     trusted = {} if full_scan else verified_partitions.verified(con, contract)
     unverified = [(file, year, rows) for file, year, rows in present if trusted.get((file, year)) != rows]
     total = sum(rows for _, _, rows in present)
-    years = sorted({year for _, year, _ in unverified})
+    scanned_years = {year for _, year, _ in unverified}
+    years = sorted(scanned_years)
     if not years:
         rule_results = [RuleResult(name, 0) for name, _, _ in contract.violation_rules()]
         rule_results += [RuleResult(f"unique ({', '.join(key)})", 0) for key in contract.unique_keys]
@@ -189,7 +190,7 @@ def _evaluate_partitions(
             f"{plural(total - scanned, 'row')} were verified when loaded or by an earlier check"
         )
     if report.passed and record_verified:
-        in_scanned_years = [p for p in present if p[1] in set(years)]
+        in_scanned_years = [p for p in present if p[1] in scanned_years]
         verified_partitions.record(con, contract, in_scanned_years, "contract check")
     return report
 

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from pipeline.failures import describe
-from pipeline.source_folder import scan_folder
+from pipeline.source_folder import no_follow_opener, scan_folder, sha256_file
 
 DOCUMENTS_ENV = "CPT_DOCUMENTS_DIR"
 UNLISTABLE = "folder cannot be listed"
@@ -72,21 +72,8 @@ def read_document(path: Path, directory: Path, max_bytes: int) -> DocumentSource
 
 def read_bytes(path: Path) -> bytes:
     """The one place document bytes are read (a test double replaces it to simulate EIO)."""
-    with open(path, "rb", opener=_no_follow) as handle:
+    with open(path, "rb", opener=no_follow_opener) as handle:
         return handle.read()
-
-
-def sha256_file(path: Path) -> str:
-    """Streaming SHA-256, for files too large to hold in memory (hashlib releases the GIL, so a CMS file is
-    hashed while DuckDB parses it). ``file_digest`` reuses one buffer instead of allocating per block: on a
-    2-core machine every CPU-second spent here is taken from that parse."""
-    with open(path, "rb", buffering=0, opener=_no_follow) as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
-
-
-def _no_follow(path, flags):
-    # Between listing and reading, a file could be swapped for a symlink: refuse to follow it.
-    return os.open(path, flags | os.O_NOFOLLOW)
 
 
 def _skipped(path: Path, directory: Path, reason: str) -> DocumentSource:

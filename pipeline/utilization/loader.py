@@ -39,9 +39,8 @@ import duckdb
 from pipeline import verified_partitions
 from pipeline.contracts.utilization_tables import QUARANTINE_CONTRACT, SOURCE_FILES_CONTRACT
 from pipeline.core.domains import LOADED, REJECTED, SKIPPED
-from pipeline.document_folder import sha256_file
 from pipeline.failures import InfrastructureFailure, free_space_hint, is_content_error, is_disk_full
-from pipeline.source_folder import FolderScan, SourceFolderEmpty, scan_folder
+from pipeline.source_folder import FolderScan, SourceFolderEmpty, scan_folder, sha256_file
 from pipeline.table_changes import record_change
 from pipeline.utilization.cms_layouts import (
     LAYOUTS,
@@ -458,9 +457,10 @@ def forget_removed_files(con, present: set[str]) -> list[str]:
 def _delete_file_rows(con, file_name: str) -> dict[str, int]:
     """Delete a file's rows everywhere; returns the rows deleted per table."""
     removed = {}
+    for layout in LAYOUTS:
+        verified_partitions.forget(con, layout.table, source_file=file_name)
     for table in [layout.table for layout in LAYOUTS] + [QUARANTINE]:
         removed[table] = con.execute(f"DELETE FROM {table} WHERE source_file = ?", [file_name]).fetchone()[0]
-        verified_partitions.forget(con, table, source_file=file_name)
     return {table: count for table, count in removed.items() if count}
 
 
