@@ -65,8 +65,10 @@ def _rebuild_stale_marts(con) -> list[str]:
             continue
         rows_before = row_count(con, contract.table) if _exists(con, contract) else 0
         create_table(con, contract)
-        columns = ", ".join(contract.column_names)
-        con.execute(f"INSERT INTO {contract.table} ({columns}) {mart_query(contract.table_name)}")
+        query = mart_query(contract.table_name)
+        check_mart_columns(contract, _returned_columns(con, query))
+        # By name, never by position: a reordered SELECT must not put one column's values under another's name.
+        con.execute(f"INSERT INTO {contract.table} BY NAME {query}")
         con.execute(f"INSERT OR REPLACE INTO {BUILDS_TABLE} VALUES (?, ?, ?)", [contract.table, inputs, definition])
         previous_inputs = json.loads(built[contract.table][0]) if contract.table in built else {}
         explained = {t: e for t, e in explained_removals(con, previous_inputs).items() if t in previous_inputs}
@@ -75,6 +77,27 @@ def _rebuild_stale_marts(con) -> list[str]:
         record_change(con, contract.table, removed_rows=removed_rows, removed_sources=_sources(explained))
         rebuilt.append(contract.table)
     return rebuilt
+
+
+class MartColumnsMismatch(ValueError):
+    """A mart's SQL does not return exactly its contract's columns: a bug in the SQL or the contract."""
+
+
+def check_mart_columns(contract: TableContract, returned: list[str]) -> None:
+    expected = list(contract.column_names)
+    missing = [c for c in expected if c not in returned]
+    extra = [c for c in returned if c not in expected]
+    repeated = sorted({c for c in returned if returned.count(c) > 1})
+    if missing or extra or repeated:
+        raise MartColumnsMismatch(
+            f"warehouse/marts/{contract.table_name}.sql must return exactly the columns of {contract.table}'s "
+            f"contract; missing: {missing or 'none'}, not in the contract: {extra or 'none'}, "
+            f"repeated: {repeated or 'none'}"
+        )
+
+
+def _returned_columns(con, query: str) -> list[str]:
+    return [column[0] for column in con.execute(f"SELECT * FROM ({query}) LIMIT 0").description]
 
 
 def _sources(explained: dict[str, tuple[int, list[str]]]) -> list[str]:

@@ -188,3 +188,70 @@ def test_blank_coded_state_rows_keep_the_grain_unique(pipeline_env):
         "FROM utilization.physician_geo_service WHERE hcpcs_code IN (SELECT code FROM core.codes)"
     )
     assert sorted(mart, key=repr) == sorted(source, key=repr)
+
+
+def test_code_overview_carries_each_code_attribute_under_its_own_name(built):
+    """Kills 'two SELECT columns swapped' in code_overview.sql: every attribute must equal core.codes'."""
+    attributes = ["code_system", "title", "service_type", "laterality", "approach", "imaging_guidance_included"]
+    columns = ", ".join(attributes)
+    mart = built.query(f"SELECT code, {columns} FROM marts.code_overview ORDER BY code")
+    core = built.query(f"SELECT code, {columns} FROM core.codes ORDER BY code")
+    assert mart == core and len(core) > 1
+    assert len({row[3] for row in core}) > 1, "service_type must vary for the swap to be visible"
+
+
+def test_a_reordered_mart_select_still_lands_by_name(built, monkeypatch):
+    """The mart INSERT binds by name: a SELECT whose columns come in another order fills the same values."""
+    import duckdb
+
+    from pipeline.assets import marts
+    from pipeline.contracts.mart_tables import MART_CONTRACTS
+
+    contract = next(c for c in MART_CONTRACTS if c.table == "marts.code_overview")
+    real_query = marts.mart_query
+    select_list = ", ".join(reversed(contract.column_names))
+    monkeypatch.setattr(
+        marts,
+        "mart_query",
+        lambda name: (
+            f"SELECT {select_list} FROM ({real_query(name)})" if name == contract.table_name else real_query(name)
+        ),
+    )
+    expected = built.query("SELECT * FROM marts.code_overview ORDER BY code")
+    con = duckdb.connect(str(built.warehouse_path))
+    try:
+        con.execute(f"DELETE FROM {marts.BUILDS_TABLE} WHERE mart = ?", [contract.table])
+        marts._rebuild_stale_marts(con)
+        assert con.execute("SELECT * FROM marts.code_overview ORDER BY code").fetchall() == expected
+    finally:
+        con.close()
+
+
+def _code_overview_contract():
+    from pipeline.contracts.mart_tables import MART_CONTRACTS
+
+    return next(c for c in MART_CONTRACTS if c.table == "marts.code_overview")
+
+
+@pytest.mark.parametrize(
+    "change, complaint",
+    [
+        (lambda cols: cols[1:], r"missing: \['code'\]"),
+        (lambda cols: [*cols, "surprise"], r"not in the contract: \['surprise'\]"),
+        (lambda cols: [*cols, "title"], r"repeated: \['title'\]"),
+    ],
+    ids=["missing", "extra", "repeated"],
+)
+def test_a_mart_must_return_exactly_its_contract_columns(change, complaint):
+    from pipeline.assets.marts import MartColumnsMismatch, check_mart_columns
+
+    contract = _code_overview_contract()
+    with pytest.raises(MartColumnsMismatch, match=complaint):
+        check_mart_columns(contract, change(list(contract.column_names)))
+
+
+def test_a_mart_returning_its_contract_columns_in_any_order_is_accepted():
+    from pipeline.assets.marts import check_mart_columns
+
+    contract = _code_overview_contract()
+    check_mart_columns(contract, list(reversed(contract.column_names)))
