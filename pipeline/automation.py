@@ -27,7 +27,7 @@ from pipeline.change_detection import (
     merge_change_sets,
     run_key,
 )
-from pipeline.settings import Paths
+from pipeline.settings import Paths, SettingsError, validate_settings
 from pipeline.source_folder import SourceFolderMissing, scan_folder, sha256_file
 
 WRITER_TAG = {"cpt/warehouse": "writer"}
@@ -237,6 +237,13 @@ def source_folder_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult
     cursor = (
         {kind: value for kind, value in stored.items() if isinstance(value, str)} if isinstance(stored, dict) else {}
     )
+    try:
+        # Configuration that cannot work (e.g. the serving file inside a source folder, which would make every
+        # publish look like a change) requests nothing; the reason is on the sensor page.
+        validate_settings()
+    except SettingsError as exc:
+        context.log.error(str(exc))
+        return dg.SensorResult(run_requests=[], cursor=context.cursor, skip_reason=str(exc))
     folders = watched_folders()
     recorded, generation = read_published_files(Paths.from_env().serving_path, folders)
     requests, notes, next_cursor = plan_requests(folders, recorded, generation, cursor)
