@@ -165,7 +165,11 @@ def _path_problems(paths: Paths, already: list[str]) -> list[str]:
         for folder_name, folder in folders.items():
             folder_resolved = folder.resolve()
             if resolved.is_relative_to(folder_resolved):
-                via = "" if file_path.is_relative_to(folder) else f" (through a symlink: {file_path} is {resolved})"
+                via = (
+                    ""
+                    if file_path.is_relative_to(folder)
+                    else f" (through a symlink: {file_path} resolves to {resolved})"
+                )
                 problems.append(
                     f"{file_name} ({file_path}) is inside the source folder {folder_name} ({folder_resolved}){via}: "
                     "the pipeline would read its own output as input (the sensor would request a run after every "

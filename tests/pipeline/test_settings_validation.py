@@ -46,6 +46,11 @@ def _symlinked_documents(tmp: Path, config: dict[str, str]) -> dict[str, str]:
     return {"CPT_SERVING_PATH": str(tmp / "looks_outside" / "cpt.duckdb")}
 
 
+def _documents_given_through_a_link(tmp: Path, config: dict[str, str]) -> dict[str, str]:
+    (tmp / "docs_link").symlink_to(config["CPT_DOCUMENTS_DIR"])
+    return {"CPT_DOCUMENTS_DIR": str(tmp / "docs_link"), "CPT_SERVING_PATH": config["CPT_DOCUMENTS_DIR"] + "/x.duckdb"}
+
+
 def _same_file_through_a_link(tmp: Path, config: dict[str, str]) -> dict[str, str]:
     (tmp / "wh").mkdir(exist_ok=True)
     (tmp / "alias").symlink_to(tmp / "wh")
@@ -100,6 +105,11 @@ REFUSALS = {
         _symlinked_documents,
         "inside the source folder CPT_DOCUMENTS_DIR",
         "through a symlink",
+    ),
+    "serving inside the documents folder, which is given through a symlink": (
+        _documents_given_through_a_link,
+        "inside the source folder CPT_DOCUMENTS_DIR",
+        "put it outside the source folders",
     ),
     "memory limit DuckDB does not take": (
         lambda tmp, c: {"CPT_DUCKDB_MEMORY_LIMIT": "lots"},
