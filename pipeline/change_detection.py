@@ -23,11 +23,13 @@ _EPOCH = datetime(1970, 1, 1)
 _ONE_MICROSECOND = timedelta(microseconds=1)
 # The warehouse keeps mtimes as microseconds; a writer may round or truncate the nanoseconds.
 _MTIME_TOLERANCE_NS = 1_000
-# A run records when it read a folder after reading it (core.documents.parsed_at is taken once every document
-# is parsed; utilization.source_files.loaded_at once the file is loaded): a change time up to this long before
-# the recorded time may still be after the read, so such a file is re-hashed once (the sensor caches the hash
-# per inode, size, mtime and ctime).
-READ_WINDOW = timedelta(minutes=10)
+# How long before the recorded read time a change time still counts as "after the read".  The recorded times
+# are taken when the run had read the files (core.documents.parsed_at once every document is parsed;
+# utilization.source_files.loaded_at once the file is loaded), so an edit keeping size and mtime made between a
+# file's read and that moment is not seen; a window here would close that gap at the cost of re-hashing, after
+# every run, each file changed shortly before it.  Taking parsed_at before the folder is listed closes it for
+# documents without that cost.
+READ_WINDOW = timedelta(0)
 
 
 @dataclass(frozen=True, slots=True)
