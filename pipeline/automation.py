@@ -27,7 +27,7 @@ from pipeline.change_detection import (
     merge_change_sets,
     run_key,
 )
-from pipeline.settings import Paths
+from pipeline.settings import Paths, SettingsError, validate_settings
 from pipeline.source_folder import SourceFolderMissing, scan_folder, sha256_file
 
 WRITER_TAG = {"cpt/warehouse": "writer"}
@@ -74,6 +74,20 @@ class WatchedFolder:
     job_name: str
     # What the published warehouse records for each entry of this folder: key, sha256, size, mtime.
     recorded_sql: str
+    # The table and column holding when the recording run read the file (an older snapshot may lack it).
+    table: str = ""
+    read_at_column: str = ""
+
+    def recorded_query(self, con: duckdb.DuckDBPyConnection) -> str:
+        """``recorded_sql`` plus the read time, or NULL when the snapshot has no such column."""
+        schema, _, table = self.table.partition(".")
+        present = con.execute(
+            "SELECT count(*) FROM duckdb_columns() WHERE schema_name = ? AND table_name = ? AND column_name = ?",
+            [schema, table, self.read_at_column],
+        ).fetchone()[0]
+        read_at = self.read_at_column if present else "NULL"
+        select, _, rest = self.recorded_sql.partition(" FROM ")
+        return f"{select}, {read_at} FROM {rest}"
 
     def key(self, path: Path) -> str:
         """The entry's key as its asset records it: document_id (relative path) or file_name."""
@@ -90,6 +104,8 @@ def watched_folders() -> list[WatchedFolder]:
             "CPT_DOCUMENTS_DIR",
             documents_changed.name,
             "SELECT document_id, sha256, file_size_bytes, file_modified_at FROM core.documents",
+            "core.documents",
+            "parsed_at",
         ),
         WatchedFolder(
             "utilization",
@@ -98,6 +114,8 @@ def watched_folders() -> list[WatchedFolder]:
             "CPT_UTILIZATION_DIR",
             utilization_changed.name,
             "SELECT file_name, sha256, file_size_bytes, file_modified_at FROM utilization.source_files",
+            "utilization.source_files",
+            "loaded_at",
         ),
     ]
 
@@ -121,7 +139,7 @@ def read_published_files(
     try:
         con = duckdb.connect(str(serving_path), read_only=True)
         try:
-            rows = {folder.kind: con.execute(folder.recorded_sql).fetchall() for folder in folders}
+            rows = {folder.kind: con.execute(folder.recorded_query(con)).fetchall() for folder in folders}
         finally:
             con.close()
     except duckdb.Error as exc:
@@ -131,7 +149,8 @@ def read_published_files(
             "sensor requests nothing."
         ) from exc
     recorded = {
-        kind: {key: RecordedFile(sha, size, modified) for key, sha, size, modified in r} for kind, r in rows.items()
+        kind: {key: RecordedFile(sha, size, modified, read_at) for key, sha, size, modified, read_at in r}
+        for kind, r in rows.items()
     }
     return recorded, generation
 
@@ -146,7 +165,7 @@ def folder_changes(folder: WatchedFolder, recorded: dict[str, RecordedFile]) -> 
             stats[key] = os.stat(path, follow_symlinks=False)
         except FileNotFoundError:  # removed since the listing: it is simply not there
             continue
-    observed = [ObservedFile(key, stat.st_size, stat.st_mtime_ns) for key, stat in stats.items()]
+    observed = [ObservedFile(key, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns) for key, stat in stats.items()]
     skipped = {folder.key(entry.path): entry.reason for entry in scan.skipped}
 
     def sha256_of(key: str) -> str:
@@ -237,6 +256,13 @@ def source_folder_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult
     cursor = (
         {kind: value for kind, value in stored.items() if isinstance(value, str)} if isinstance(stored, dict) else {}
     )
+    try:
+        # Configuration that cannot work (e.g. the serving file inside a source folder, which would make every
+        # publish look like a change) requests nothing; the reason is on the sensor page.
+        validate_settings()
+    except SettingsError as exc:
+        context.log.error(str(exc))
+        return dg.SensorResult(run_requests=[], cursor=context.cursor, skip_reason=str(exc))
     folders = watched_folders()
     recorded, generation = read_published_files(Paths.from_env().serving_path, folders)
     requests, notes, next_cursor = plan_requests(folders, recorded, generation, cursor)

@@ -3,8 +3,11 @@
 The warehouse is the state: ``core.documents`` and ``utilization.source_files``
 in the serving snapshot record every file's SHA-256, size and modification time.
 A folder is compared against those records; a file is hashed only when its size
-or mtime differs from the recorded one, so an unchanged folder costs one ``stat``
-per file.  Everything here is plain data in, plain data out (the sensor in
+or mtime differs from the recorded one, or when its change time (``st_ctime``,
+which no user tool can set back) is at or after the time the run that recorded
+it read the folder (less ``READ_WINDOW``): an edit that keeps size and mtime, or a
+file replaced by another inode, is seen too.  An unchanged folder costs one
+``stat`` per file.  Everything here is plain data in, plain data out (the sensor in
 ``pipeline/automation.py`` does the I/O).
 """
 
@@ -20,6 +23,13 @@ _EPOCH = datetime(1970, 1, 1)
 _ONE_MICROSECOND = timedelta(microseconds=1)
 # The warehouse keeps mtimes as microseconds; a writer may round or truncate the nanoseconds.
 _MTIME_TOLERANCE_NS = 1_000
+# How long before the recorded read time a change time still counts as "after the read".  The recorded times
+# are taken when the run had read the files (core.documents.parsed_at once every document is parsed;
+# utilization.source_files.loaded_at once the file is loaded), so an edit keeping size and mtime made between a
+# file's read and that moment is not seen; a window here would close that gap at the cost of re-hashing, after
+# every run, each file changed shortly before it.  Taking parsed_at before the folder is listed closes it for
+# documents without that cost.
+READ_WINDOW = timedelta(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +39,7 @@ class RecordedFile:
     sha256: str | None  # None when the run could not read it (or did not: links, pipes…)
     size_bytes: int | None
     modified_at: datetime | None  # naive UTC, microsecond precision
+    read_at: datetime | None = None  # naive UTC: when the recording run read the file (parsed_at / loaded_at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +49,7 @@ class ObservedFile:
     key: str  # document_id (path relative to the folder) or utilization file_name
     size_bytes: int
     mtime_ns: int
+    ctime_ns: int | None = None  # st_ctime_ns: moves on every write, rename or chmod; cannot be set back
 
 
 @dataclass
@@ -83,6 +95,15 @@ def same_stat(recorded: RecordedFile, observed: ObservedFile) -> bool:
     return recorded.size_bytes == observed.size_bytes and abs(recorded_ns - observed.mtime_ns) < _MTIME_TOLERANCE_NS
 
 
+def changed_since_read(recorded: RecordedFile, observed: ObservedFile) -> bool:
+    """The file's change time is at or after the time its run read it (less READ_WINDOW): its bytes may differ
+    even though size and mtime match (an edit that restored the mtime, another inode with the same stat)."""
+    if recorded.read_at is None or observed.ctime_ns is None:
+        return False
+    read_ns = (recorded.read_at - READ_WINDOW - _EPOCH) // _ONE_MICROSECOND * 1_000
+    return observed.ctime_ns >= read_ns
+
+
 def compare_folder(
     recorded: Mapping[str, RecordedFile],
     files: Iterable[ObservedFile],
@@ -91,8 +112,8 @@ def compare_folder(
 ) -> ChangeSet:
     """Differences between the folder (regular ``files``; ``skipped`` entries: key -> reason) and ``recorded``.
 
-    ``sha256_of(key)`` is called only for recorded files whose size or mtime moved: a touched file with
-    the same bytes is not a change.  Files new to the warehouse are described by size and mtime, not
+    ``sha256_of(key)`` is called only for recorded files whose size or mtime moved, or whose change time is
+    after the recorded read (``changed_since_read``): a touched file with the same bytes is not a change.  Files new to the warehouse are described by size and mtime, not
     hashed, so a large batch waiting for its run costs nothing per tick.  Skipped entries (links,
     pipes…) are never read: they count by presence only.
     """
@@ -124,7 +145,7 @@ def _compare_file(
         changes.added.append(key)
         changes.entries.append((ADDED, key, observed.size_bytes, observed.mtime_ns))
         return
-    if same_stat(before, observed):
+    if same_stat(before, observed) and not changed_since_read(before, observed):
         return
     digest = sha256_of(key)
     if digest != before.sha256:

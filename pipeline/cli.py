@@ -19,7 +19,21 @@ from pathlib import Path
 import duckdb
 
 from pipeline.failures import describe
-from pipeline.settings import Paths
+from pipeline.settings import Paths, SettingsError, validate_settings
+
+EXIT_CONFIGURATION = 2
+
+
+def check_configuration() -> int | None:
+    """Refuse configuration that cannot work before anything runs: exit code 2 with every reason."""
+    try:
+        notes = validate_settings()
+    except SettingsError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_CONFIGURATION
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    return None
 
 
 def build() -> int:
@@ -132,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
         max_bytes = env_int("CPT_MAX_DOCUMENT_BYTES", DEFAULT_MAX_DOCUMENT_BYTES)
         return fidelity_main(args.documents_dir, args.gold_dir, env_path("CPT_REFERENCE_DIR"), max_bytes)
     if args.command == "build":
-        return build()
+        refused = check_configuration()
+        return refused if refused is not None else build()
     if args.command == "dictionary":
         from pipeline.data_dictionary import markdown
 

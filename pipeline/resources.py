@@ -21,7 +21,7 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 
 from pipeline.failures import describe
-from pipeline.settings import Paths, env_int
+from pipeline.settings import Paths, env_int, validate_settings
 
 LOCK_POLL_SECONDS = 2.0
 # A new working file is created readable by DuckDB 1.4, like the serving file: a full publish can then be an
@@ -86,8 +86,22 @@ class WarehouseResource(DuckDBResource):
             lock_timeout_seconds=env_int("CPT_WRITER_LOCK_TIMEOUT_SECONDS", 6 * 3600),
         )
 
+    def validate(self, log=None) -> None:
+        """Refuse configuration that cannot work before the run touches anything (``SettingsError``): this
+        resource's own paths and memory limit, the source folders and reference data from the environment."""
+        env = Paths.from_env()
+        paths = Paths(
+            env.documents_dir, env.utilization_dir, env.reference_dir, Path(self.database), Path(self.serving_path)
+        )
+        memory_limit = (self.connection_config or {}).get("memory_limit")
+        notes = validate_settings(paths=paths, memory_limit=None if memory_limit is None else str(memory_limit))
+        for note in notes:
+            if log is not None:
+                log.warning(note)
+
     @contextmanager
     def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator[WarehouseResource]:
+        self.validate(context.log)
         with writer_lock(Path(self.database), timeout_seconds=self.lock_timeout_seconds, log=context.log):
             yield self
 

@@ -249,6 +249,14 @@ def inspect_publish(
     )
 
 
+def working_database_path(con: duckdb.DuckDBPyConnection) -> Path | None:
+    try:
+        (path,) = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
+    except duckdb.Error:
+        return None
+    return Path(path) if path else None
+
+
 def copyable_working_file(con: duckdb.DuckDBPyConnection) -> tuple[Path | None, float]:
     """The working file and its free fraction, when it was created readable by DuckDB 1.4 (the resource opens
     new working files that way): then a full publish is an OS-level copy of it instead of re-encoding every row."""
@@ -415,8 +423,11 @@ def checkpoint_snapshot(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"DETACH {SNAPSHOT_ALIAS}")
 
 
-def verify_snapshot(path: Path, counts: dict[str, int]) -> None:
-    """Re-open the finished file read-only before it can replace anything."""
+def verify_snapshot(path: Path, counts: dict[str, int], *, read_every_block: bool = False) -> None:
+    """Re-open the finished file read-only before it can replace anything.
+
+    With ``read_every_block`` (every full publish), every column of every table is read back, so DuckDB checks
+    the checksum of every block the file carries (see ``corrupt_blocks``)."""
     if wal_of(path).exists():
         raise RuntimeError(f"{path} still has a WAL after checkpoint; not publishing")
     check = duckdb.connect(str(path), read_only=True)
@@ -425,9 +436,75 @@ def verify_snapshot(path: Path, counts: dict[str, int]) -> None:
             actual = check.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
             if actual != expected:
                 raise RuntimeError(f"snapshot {table} has {actual} rows, expected {expected}; not publishing")
+        if read_every_block:
+            scan_every_block(check)
     finally:
         check.close()
     _fsync(path)
+
+
+class BlockChecksumError(RuntimeError):
+    """A block of a DuckDB file does not match its stored checksum."""
+
+
+def is_checksum_error(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, duckdb.Error) and "checksum" in text and ("corrupt" in text or "does not match" in text)
+
+
+def scan_every_block(con: duckdb.DuckDBPyConnection) -> None:
+    """Read every value of every column of every table (``count(*)`` alone reads no data block): DuckDB verifies
+    each block's checksum as it loads it and raises on a mismatch."""
+    tables = con.execute(
+        "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = current_database() ORDER BY ALL"
+    ).fetchall()
+    for schema, table in tables:
+        columns = [
+            name
+            for (name,) in con.execute(
+                "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
+                "AND schema_name = ? AND table_name = ? ORDER BY column_index",
+                [schema, table],
+            ).fetchall()
+        ]
+        # hash() reads each value (and its validity); max() keeps the result one row, and no statistic answers it.
+        aggregates = ", ".join(f'max(hash("{c}"))' for c in columns) or "1"
+        try:
+            con.execute(f'SELECT count(*), {aggregates} FROM "{schema}"."{table}"').fetchall()
+        except duckdb.Error as exc:
+            if is_checksum_error(exc):
+                raise BlockChecksumError(f"table {schema}.{table}: {describe(exc)}") from exc
+            raise
+
+
+def corrupt_blocks(path: Path) -> str | None:
+    """Open ``path`` read-only and read back every block its tables use; what is corrupt, or None when all
+    checksums match."""
+    check = duckdb.connect(str(path), read_only=True)
+    try:
+        scan_every_block(check)
+    except BlockChecksumError as exc:
+        return str(exc)
+    finally:
+        check.close()
+    return None
+
+
+class WorkingFileCorrupt(RuntimeError):
+    """A block of the working file does not match its checksum: nothing built from it is published."""
+
+    def __init__(self, working_file: Path | None, serving_path: Path, cause: BaseException):
+        where = f"the working warehouse {working_file}" if working_file else "the working warehouse"
+        delete = f"delete {working_file} (and {working_file.name}.wal if present)" if working_file else "delete it"
+        untouched = (
+            f"the previous snapshot {serving_path} is untouched and still served"
+            if serving_path.exists()
+            else "no snapshot was published"
+        )
+        super().__init__(
+            f"{where} has a corrupt block ({cause}); nothing was published: {untouched}. It is derived data: "
+            f"{delete} and run `uv run cpt-warehouse build`, which rebuilds every table from the source folders"
+        )
 
 
 def replace_serving_file(temp: Path, serving_path: Path) -> None:
@@ -458,12 +535,21 @@ def publish_inspected(
     serving_path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temp_files(serving_path)
     temp = temp_path_for(serving_path)
+    working = working_database_path(con)  # asked now: a checksum error can leave the connection unusable
     for leftover in (temp, wal_of(temp)):
         leftover.unlink(missing_ok=True)
     try:
-        _build_file(con, inputs, plan, temp)
-        with _explained_os_errors("verifying", temp, inputs, 0):
-            verify_snapshot(temp, inputs.working_rows)
+        try:
+            _build_file(con, inputs, plan, temp)
+            with _explained_os_errors("verifying", temp, inputs, 0):
+                # A full publish reads back every block it carries (a copy of the working file carries its
+                # blocks unread); an incremental one read every table it wrote through DuckDB already.
+                verify_snapshot(temp, inputs.working_rows, read_every_block=plan.mode == FULL)
+        except (duckdb.Error, BlockChecksumError, InfrastructureFailure) as exc:
+            cause = exc.cause if isinstance(exc, InfrastructureFailure) else exc
+            if isinstance(exc, BlockChecksumError) or is_checksum_error(cause):
+                raise WorkingFileCorrupt(working, serving_path, exc) from exc
+            raise
         with _explained_os_errors("renaming onto", serving_path, inputs, 0):
             replace_serving_file(temp, serving_path)
     except BaseException:

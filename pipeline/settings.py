@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,3 +61,185 @@ class Paths:
             warehouse_path=env_path("CPT_WAREHOUSE_PATH"),
             serving_path=env_path("CPT_SERVING_PATH"),
         )
+
+
+# --- configuration that cannot work is refused at start -------------------------------------------------
+
+PATH_VARIABLES = tuple(ENV_DEFAULTS)
+SOURCE_FOLDER_VARIABLES = ("CPT_DOCUMENTS_DIR", "CPT_UTILIZATION_DIR", "CPT_REFERENCE_DIR")
+MEMORY_LIMIT_ENV = "CPT_DUCKDB_MEMORY_LIMIT"
+DEFAULT_MEMORY_LIMIT = "2GB"
+# Numeric variables: name -> (kind, minimum).  Variables other modules read are listed here too, so a value
+# that does not parse is refused before a run starts instead of failing half-way through it.
+INTEGER_VARIABLES = {
+    "CPT_MAX_DOCUMENT_BYTES": 1,
+    "CPT_WRITER_LOCK_TIMEOUT_SECONDS": 0,
+    "CPT_PUBLISH_FULL_REBUILD_ROWS": 0,
+    "CPT_PUBLISH_COMPACT_EVERY": 1,
+    "CPT_ZIP_MAX_EXPANDED_BYTES": 1,
+}
+FRACTION_VARIABLES = (
+    "CPT_PUBLISH_MAX_SHRINK",
+    "CPT_PUBLISH_MAX_FREE_FRACTION",
+    "CPT_UTILIZATION_MAX_FILE_SHRINK",
+    "CPT_UTILIZATION_MAX_QUARANTINE_FRACTION",
+)
+POSITIVE_NUMBER_VARIABLES = ("CPT_ZIP_MAX_RATIO",)
+
+
+class SettingsError(ValueError):
+    """Configuration that cannot work; the message lists every problem and why."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__(
+            "configuration refused, nothing was run:\n" + "\n".join(f"  - {problem}" for problem in problems)
+        )
+
+
+def validate_settings(
+    environ: Mapping[str, str] | None = None,
+    *,
+    paths: Paths | None = None,
+    memory_limit: str | None = None,
+    check_reference: bool = True,
+) -> list[str]:
+    """Refuse configuration that cannot work (raise ``SettingsError`` naming each problem); return notes.
+
+    ``paths`` and ``memory_limit`` default to what the environment says; a resource passes its own.  Checks:
+    path variables with leading/trailing whitespace; the serving file = the working file; either inside a
+    source folder (compared after resolving symlinks); numeric variables that do not parse or are out of
+    range; a memory limit DuckDB does not take; reference CSVs that cannot be read (a Windows-1252 file is
+    read, with a note).
+    """
+    environ = os.environ if environ is None else environ
+    problems: list[str] = []
+    for name in PATH_VARIABLES:
+        value = environ.get(name)
+        if value and value != value.strip():
+            problems.append(
+                f"{name}={value!r} has leading or trailing whitespace: that names a different file or folder "
+                "than the one meant; remove the spaces"
+            )
+    if paths is None:
+        paths = paths_from(environ)
+    problems += _path_problems(paths, already=problems)
+    problems += _number_problems(environ)
+    limit = memory_limit if memory_limit is not None else environ.get(MEMORY_LIMIT_ENV) or DEFAULT_MEMORY_LIMIT
+    problem = memory_limit_problem(limit)
+    if problem:
+        problems.append(problem)
+    notes: list[str] = []
+    if check_reference:
+        problems += _reference_problems(paths.reference_dir, notes)
+    if problems:
+        raise SettingsError(problems)
+    return notes
+
+
+def paths_from(environ: Mapping[str, str]) -> Paths:
+    def path(name: str) -> Path:
+        value = Path(environ.get(name) or ENV_DEFAULTS[name]).expanduser()
+        return value if value.is_absolute() else REPO_ROOT / value
+
+    return Paths(*(path(name) for name in PATH_VARIABLES))
+
+
+def _path_problems(paths: Paths, already: list[str]) -> list[str]:
+    problems = []
+    files = {"CPT_WAREHOUSE_PATH": paths.warehouse_path, "CPT_SERVING_PATH": paths.serving_path}
+    folders = dict(
+        zip(SOURCE_FOLDER_VARIABLES, (paths.documents_dir, paths.utilization_dir, paths.reference_dir), strict=True)
+    )
+    for name, path in {**folders, **files}.items():
+        if any(part != part.strip() for part in path.parts) and not any(p.startswith(name + "=") for p in already):
+            problems.append(f"{name}: {str(path)!r} has a path part with leading or trailing whitespace; remove it")
+    working, serving = (path.resolve() for path in files.values())
+    if working == serving:
+        problems.append(
+            f"CPT_SERVING_PATH and CPT_WAREHOUSE_PATH are the same file ({serving}): every publish would replace "
+            "the working file; give the BI file its own path"
+        )
+    for file_name, file_path in files.items():
+        resolved = file_path.resolve()
+        for folder_name, folder in folders.items():
+            folder_resolved = folder.resolve()
+            if resolved.is_relative_to(folder_resolved):
+                via = (
+                    ""
+                    if file_path.is_relative_to(folder)
+                    else f" (through a symlink: {file_path} resolves to {resolved})"
+                )
+                problems.append(
+                    f"{file_name} ({file_path}) is inside the source folder {folder_name} ({folder_resolved}){via}: "
+                    "the pipeline would read its own output as input (the sensor would request a run after every "
+                    "run); put it outside the source folders"
+                )
+    return problems
+
+
+def _number_problems(environ: Mapping[str, str]) -> list[str]:
+    problems = []
+    for name, minimum in INTEGER_VARIABLES.items():
+        value = environ.get(name)
+        if not value:
+            continue
+        try:
+            number = int(value)
+        except ValueError:
+            problems.append(f"{name}={value!r} is not an integer")
+            continue
+        if number < minimum:
+            problems.append(f"{name}={value!r} must be at least {minimum}")
+    for name in (*FRACTION_VARIABLES, *POSITIVE_NUMBER_VARIABLES):
+        value = environ.get(name)
+        if not value:
+            continue
+        try:
+            number = float(value)
+        except ValueError:
+            problems.append(f"{name}={value!r} is not a number")
+            continue
+        if name in FRACTION_VARIABLES and not 0 <= number <= 1:
+            problems.append(f"{name}={value!r} must be a fraction between 0 and 1 (e.g. 0.5)")
+        elif name in POSITIVE_NUMBER_VARIABLES and not (number > 0 and math.isfinite(number)):
+            problems.append(f"{name}={value!r} must be a positive number")
+    return problems
+
+
+def memory_limit_problem(limit: str) -> str | None:
+    """None when DuckDB takes ``limit`` as its memory_limit (tried on an in-memory connection)."""
+    import duckdb
+
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute("SET memory_limit = '" + limit.replace("'", "''") + "'")
+    except duckdb.Error as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return (
+            f"{MEMORY_LIMIT_ENV}={limit!r} is not a memory limit DuckDB accepts ({first_line}); use a size such "
+            "as 2GB or 512MB, or a share of RAM such as 80%"
+        )
+    finally:
+        con.close()
+    return None
+
+
+def _reference_problems(reference_dir: Path, notes: list[str]) -> list[str]:
+    from pipeline.contracts.utilization_tables import GEOGRAPHIES_CONTRACT
+    from pipeline.core.reference_data import REFERENCE_FILES, ReferenceDataError, load_reference_data
+    from pipeline.core.reference_data import read_reference_csv as read
+    from pipeline.utilization.geographies import GEOGRAPHIES_FILE, read_geographies
+
+    if not reference_dir.is_dir():
+        return [f"CPT_REFERENCE_DIR: the reference folder {reference_dir} does not exist"]
+    try:
+        for name, columns in REFERENCE_FILES.items():
+            read(reference_dir / f"{name}.csv", columns, notes)  # notes on a Windows-1252 file
+        load_reference_data(reference_dir)  # and the references between the files
+        if (reference_dir / GEOGRAPHIES_FILE).exists():
+            read(reference_dir / GEOGRAPHIES_FILE, tuple(GEOGRAPHIES_CONTRACT.column_names), notes)
+            read_geographies(reference_dir)
+    except (ReferenceDataError, OSError) as exc:
+        return [f"reference data in {reference_dir} cannot be used: {exc}"]
+    return []

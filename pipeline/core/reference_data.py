@@ -9,6 +9,7 @@ every document would otherwise be resolved against wrong data.
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,20 +37,46 @@ class ReferenceData:
     place_of_service: list[dict[str, str]]
 
 
-def read_reference_csv(path: Path, expected_columns: tuple[str, ...]) -> list[dict[str, str]]:
+def read_reference_csv(
+    path: Path, expected_columns: tuple[str, ...], notes: list[str] | None = None
+) -> list[dict[str, str]]:
+    """Rows of a reference CSV (UTF-8, with or without BOM).  A file that is not UTF-8 but decodes as
+    Windows-1252 (what Excel's "CSV (Comma delimited)" writes) is read as such, with a note appended to
+    ``notes``; anything else is refused naming the file and the line."""
     if not path.is_file():
         raise ReferenceDataError(f"reference file {path} is missing")
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        header = tuple(reader.fieldnames or ())
-        if header != expected_columns:
-            raise ReferenceDataError(f"{path.name}: columns {list(header)}, expected {list(expected_columns)}")
-        rows = []
-        for line_number, row in enumerate(reader, start=2):
-            if None in row or any(value is None for value in row.values()):
-                raise ReferenceDataError(f"{path.name} line {line_number}: wrong number of fields")
-            rows.append({key: value.strip() for key, value in row.items()})
+    text = _decode_reference_bytes(path, notes)
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = tuple(reader.fieldnames or ())
+    if header != expected_columns:
+        raise ReferenceDataError(f"{path.name}: columns {list(header)}, expected {list(expected_columns)}")
+    rows = []
+    for line_number, row in enumerate(reader, start=2):
+        if None in row or any(value is None for value in row.values()):
+            raise ReferenceDataError(f"{path.name} line {line_number}: wrong number of fields")
+        rows.append({key: value.strip() for key, value in row.items()})
     return rows
+
+
+def _decode_reference_bytes(path: Path, notes: list[str] | None) -> str:
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        where = f"{path.name} line {line}: byte 0x{data[exc.start]:02x} is not UTF-8"
+        try:
+            text = data.decode("cp1252")
+        except UnicodeDecodeError:
+            raise ReferenceDataError(
+                f'{path} cannot be decoded: {where}, nor Windows-1252; save it as UTF-8 (Excel: "CSV UTF-8")'
+            ) from None
+        if notes is not None:
+            notes.append(
+                f"{path}: not UTF-8 ({where}); read as Windows-1252 (cp1252), which Excel's \"CSV (Comma "
+                f'delimited)" writes. Save it as "CSV UTF-8" to make this note go away'
+            )
+        return text
 
 
 def load_reference_data(directory: Path) -> ReferenceData:
