@@ -96,6 +96,8 @@ def synthetic_file_digests(directory: Path) -> frozenset[str]:
     for line_number, row in enumerate(read_reference_csv(path, SYNTHETIC_FILES_COLUMNS), start=2):
         digest = row["sha256"].lower()
         if len(digest) != 64 or any(ch not in "0123456789abcdef" for ch in digest):
-            raise ReferenceDataError(f"{path.name} line {line_number}: sha256 {row['sha256']!r} is not a SHA-256 digest")
+            raise ReferenceDataError(
+                f"{path.name} line {line_number}: sha256 {row['sha256']!r} is not a SHA-256 digest"
+            )
         digests.add(digest)
     return frozenset(digests)

@@ -209,13 +209,13 @@ def refuse_empty_folder(con, directory: Path, plan: FolderPlan, allow_shrink: bo
 
 def _placeholder_note(plan: FolderPlan) -> str:
     """What the folder does hold, so the refusal names the placeholders (a README of a mount that did not mount)."""
-    found = [f"{c.name} ({c.cut_off})" for c in plan.candidates] + [f"{r.path.name} ({r.error})" for r in plan.rejections]
+    found = [f"{c.name} ({c.cut_off})" for c in plan.candidates]
+    found += [f"{r.path.name} ({r.error})" for r in plan.rejections]
     found += [f"{path.name} (not a CMS file)" for path in plan.not_cms]
     if not found:
         return ""
     shown = "; ".join(found[:5]) + (f"; and {len(found) - 5} more" if len(found) > 5 else "")
     return f". The folder holds only files that are not complete CMS files: {shown}. Yesterday's data is still served"
-
 
 
 def _groups(candidates: list[Candidate]) -> list[list[Candidate]]:
@@ -389,7 +389,9 @@ def record_still_being_written(con, candidate: Candidate, reason: str, settings:
     layout_year = (candidate.layout, candidate.year)
     if kept:
         layout_year = (
-            con.execute(f"SELECT layout, data_year FROM {SOURCE_FILES} WHERE file_name = ?", [candidate.name]).fetchone()
+            con.execute(
+                f"SELECT layout, data_year FROM {SOURCE_FILES} WHERE file_name = ?", [candidate.name]
+            ).fetchone()
             or layout_year
         )
     with _transaction(con):
