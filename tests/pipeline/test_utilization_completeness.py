@@ -179,3 +179,33 @@ def test_a_file_changed_during_the_load_is_rolled_back(pipeline_env, monkeypatch
     assert run_pipeline(pipeline_env, "group:utilization").success
     [(status, size)] = pipeline_env.query("SELECT status, file_size_bytes FROM utilization.source_files")
     assert (status, size) == ("loaded", path.stat().st_size)
+
+
+def test_a_cut_zip_member_and_a_truncated_gzip_are_rejected_keeping_their_rows(pipeline_env):
+    import gzip
+    import zipfile
+
+    from tests.synthetic.cms import PROVIDER_HEADER, provider_rows
+
+    data = write_csv(pipeline_env.root / "p.csv", PROVIDER_HEADER, provider_rows(300, random.Random(1))).read_bytes()
+    gz = pipeline_env.utilization_dir / "MUP_PHY_R25_P05_V20_D21_Prov_Svc.csv.gz"
+    zp = pipeline_env.utilization_dir / "MUP_PHY_R25_P05_V20_D20_Prov_Svc.zip"
+    member = "MUP_PHY_R25_P05_V20_D20_Prov_Svc.csv"
+    gz.write_bytes(gzip.compress(data))
+    with zipfile.ZipFile(zp, "w") as archive:
+        archive.writestr(member, data)
+    assert run_pipeline(pipeline_env, "group:utilization").success
+    gz.write_bytes(gzip.compress(data)[: len(gzip.compress(data)) // 2])
+    cut = data.rindex(b"\n", 0, len(data) // 2) + 40  # inside the next line
+    with zipfile.ZipFile(zp, "w") as archive:
+        archive.writestr(member, data[:cut])
+    assert run_pipeline(pipeline_env, "group:utilization").success
+    rows = dict(
+        (name, (status, kept, error))
+        for name, status, kept, error in pipeline_env.query(
+            "SELECT file_name, status, rows_loaded, error FROM utilization.source_files"
+        )
+    )
+    assert rows[zp.name][:2] == ("rejected", 300) and rows[zp.name][2].startswith("cut off: last line incomplete")
+    assert rows[gz.name][:2] == ("rejected", 300) and "GZIP" in rows[gz.name][2]
+    assert pipeline_env.query("SELECT count(*) FROM utilization.physician_provider_service") == [(600,)]
