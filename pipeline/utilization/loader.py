@@ -29,7 +29,7 @@ import time
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -247,10 +247,9 @@ def load_candidate(con, candidate: Candidate, settings: LoadSettings) -> FileOut
     unchanged = _unchanged_outcome(con, candidate)
     if unchanged is not None:
         return unchanged
-    if candidate.cut_off is not None:
-        rejection = Rejection(candidate.path, candidate.cut_off, candidate.layout, candidate.year)
-        return record_content_rejection(con, rejection, None, settings, candidate)
     before_read(candidate.path)
+    if candidate.cut_off is not None:
+        return _reject_unless_moving(con, candidate, candidate.cut_off, None, settings)
     hasher = _BackgroundHash(candidate.path)
     try:
         with readable_path(candidate.stored, settings.scratch_dir) as (path, compression):
@@ -259,14 +258,12 @@ def load_candidate(con, candidate: Candidate, settings: LoadSettings) -> FileOut
     except StillBeingWritten as exc:
         return record_still_being_written(con, candidate, str(exc), settings)
     except ContentVerdict as exc:
-        rejection = Rejection(candidate.path, str(exc), candidate.layout, candidate.year)
-        return record_content_rejection(con, rejection, hasher, settings, candidate)
+        return _reject_unless_moving(con, candidate, str(exc), hasher, settings)
     except Exception as exc:
         if not _is_content_failure(exc, candidate.path):
             hint = free_space_hint(settings.scratch_dir.parent, candidate.size) if is_disk_full(exc) else ""
             raise InfrastructureFailure(f"loading utilization file {candidate.name}", exc, hint) from exc
-        rejection = Rejection(candidate.path, f"load failed: {_first_line(exc)}", candidate.layout, candidate.year)
-        return record_content_rejection(con, rejection, hasher, settings, candidate)
+        return _reject_unless_moving(con, candidate, f"load failed: {_first_line(exc)}", hasher, settings)
 
 
 def _unchanged_outcome(con, candidate: Candidate) -> FileOutcome | None:
@@ -346,6 +343,21 @@ def _check_member_cut_off(candidate: Candidate, path: Path, compression: str) ->
         reason = cut_off_reason(path, candidate.delimiter, len(candidate.header.columns))
         if reason is not None:
             raise ContentVerdict(reason)
+
+
+def _reject_unless_moving(con, candidate: Candidate, reason: str, hasher, settings: LoadSettings) -> FileOutcome:
+    """A content rejection, unless the file changed since it was listed: then it is still being written (a
+    download in progress looks cut off), and the next run reads it again."""
+    if hasher is not None:
+        with suppress(OSError):  # an unreadable file is reported by the rejection's record
+            hasher.result()  # done reading the bytes the recorded SHA-256 is of
+    try:
+        if candidate.identity is not None:
+            check_still(candidate.path, candidate.identity)
+    except StillBeingWritten as exc:
+        return record_still_being_written(con, candidate, str(exc), settings)
+    rejection = Rejection(candidate.path, reason, candidate.layout, candidate.year)
+    return record_content_rejection(con, rejection, hasher, settings, candidate)
 
 
 def _year_rows(con, layout, year: int) -> int:

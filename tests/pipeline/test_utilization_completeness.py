@@ -209,3 +209,23 @@ def test_a_cut_zip_member_and_a_truncated_gzip_are_rejected_keeping_their_rows(p
     assert rows[zp.name][:2] == ("rejected", 300) and rows[zp.name][2].startswith("cut off: last line incomplete")
     assert rows[gz.name][:2] == ("rejected", 300) and "GZIP" in rows[gz.name][2]
     assert pipeline_env.query("SELECT count(*) FROM utilization.physician_provider_service") == [(600,)]
+
+
+def test_a_download_in_progress_is_still_being_written_not_cut(pipeline_env, monkeypatch):
+    """Listed while cut (no final newline), completed before the read: skipped, then loaded whole."""
+    path = pipeline_env.utilization_dir / "MUP_PHY_R25_P05_V20_D22_Geo.csv"
+    data = geo_file(pipeline_env.root / "full.csv").read_bytes()
+    half = data.rindex(b"\n", 0, len(data) // 2) + 20
+    path.write_bytes(data[:half])
+    monkeypatch.setattr(completeness, "BEFORE_READ_HOOK", lambda p: p == path and p.write_bytes(data))
+    assert run_pipeline(pipeline_env, "group:utilization").success
+    [(status, error, size)] = pipeline_env.query(
+        "SELECT status, error, file_size_bytes FROM utilization.source_files WHERE file_name = ?", [path.name]
+    )
+    assert (status, size) == ("skipped", None) and error.startswith("still being written")
+    monkeypatch.setattr(completeness, "BEFORE_READ_HOOK", None)
+    assert run_pipeline(pipeline_env, "group:utilization").success
+    [(status, loaded)] = pipeline_env.query(
+        "SELECT status, rows_loaded FROM utilization.source_files WHERE file_name = ?", [path.name]
+    )
+    assert (status, loaded) == ("loaded", 30)
