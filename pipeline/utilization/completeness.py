@@ -106,12 +106,14 @@ def cut_off_reason(path: Path, delimiter: str, header_fields: int) -> str | None
     )
 
 
-def has_data_line(path: Path) -> bool:
-    """Whether a plain text file holds anything after its header line (reads at most 64 KiB)."""
+def ends_with_line_break(path: Path) -> bool:
+    """Reads the last byte. A file cut inside its last field keeps its field count, but not its final line break:
+    among files claiming one year, one that ends with a line break is preferred."""
     with open(path, "rb") as handle:
-        head = handle.read(TAIL_BYTES)
-    lines = head.replace(b"\r", b"\n").split(b"\n")
-    return any(line.strip() for line in lines[1:]) or (len(lines) == 1 and len(head) == TAIL_BYTES)
+        if handle.seek(0, os.SEEK_END) == 0:
+            return False
+        handle.seek(-1, os.SEEK_END)
+        return handle.read(1) in (b"\n", b"\r")
 
 
 def fraction_from_env(name: str, default: float) -> float:

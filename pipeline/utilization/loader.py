@@ -58,6 +58,7 @@ from pipeline.utilization.completeness import (
     before_read,
     check_still,
     cut_off_reason,
+    ends_with_line_break,
     quarantine_verdict,
     shrink_verdict,
 )
@@ -174,6 +175,7 @@ def _inspect(path: Path, compression: str, loaded: dict[str, tuple[str, int]]) -
         loaded_before=loaded.get(path.name) == (recognized.layout.name, year),
         identity=identity,
         cut_off=cut_off_reason(path, delimiter, len(header)) if compression == "none" else None,
+        unterminated=compression == "none" and not ends_with_line_break(path),
     )
 
 

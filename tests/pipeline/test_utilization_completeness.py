@@ -17,7 +17,7 @@ from pipeline.utilization.completeness import (
     StillBeingWritten,
     check_still,
     cut_off_reason,
-    has_data_line,
+    ends_with_line_break,
     quarantine_verdict,
     shrink_verdict,
 )
@@ -58,9 +58,11 @@ def test_cut_check_reads_only_the_tail(tmp_path):
     assert "no line break in the last 64 KiB" in cut_off_reason(path, ",", 3)
 
 
-def test_header_only_file_has_no_data_line(tmp_path):
-    assert not has_data_line(write_csv(tmp_path / "h.csv", GEO_HEADER, []))
-    assert has_data_line(geo_file(tmp_path / "a.csv", rows=1))
+def test_ends_with_line_break(tmp_path):
+    path = geo_file(tmp_path / "a.csv")
+    assert ends_with_line_break(path)
+    path.write_bytes(path.read_bytes()[:-3])
+    assert not ends_with_line_break(path)
 
 
 def test_check_still_detects_an_append_and_a_replacement(tmp_path):
@@ -116,7 +118,9 @@ def test_quarantine_verdict():
     assert "16,000,000 of 16,000,001" in quarantine_verdict(16_000_000, 16_000_001, 0.5)
 
 
-def candidate(name: str, mtime: int, *, cut: str | None = None, loaded_before: bool = False) -> Candidate:
+def candidate(
+    name: str, mtime: int, *, cut: str | None = None, loaded_before: bool = False, unterminated: bool = False
+) -> Candidate:
     path = Path(name)
     return Candidate(
         path=path,
@@ -129,6 +133,7 @@ def candidate(name: str, mtime: int, *, cut: str | None = None, loaded_before: b
         mtime_ns=mtime,
         loaded_before=loaded_before,
         cut_off=cut,
+        unterminated=unterminated,
     )
 
 
@@ -145,6 +150,16 @@ def test_a_complete_new_file_beats_a_cut_file_loaded_before():
     old = candidate("old.csv", 5, cut="cut off: x", loaded_before=True)
     new = candidate("new.csv", 1)
     assert rank_candidates([old, new], lambda c: c.name) == [new, old]
+
+
+def test_a_copy_cut_inside_its_last_field_loses_to_the_one_ending_with_a_line_break():
+    whole = candidate("a.csv", 1)
+    copy = candidate("a (1).csv", 2, unterminated=True)
+    cut = candidate("a (2).csv", 3, cut="cut off: x")
+    assert rank_candidates([cut, copy, whole], lambda c: c.name) == [whole, copy, cut]
+    assert why_holder_wins(whole, copy, lambda c: c.name) == (
+        "it ends with a line break; a (1).csv does not (cut inside its last field?)"
+    )
 
 
 def test_loaded_first_is_said_only_of_an_earlier_run():
