@@ -7,9 +7,10 @@ import dagster as dg
 from pipeline.assets.contract_metadata import asset_key, asset_spec, contract_checks, source_key
 from pipeline.contracts.utilization_tables import UTILIZATION_CONTRACTS
 from pipeline.core.domains import REJECTED, SKIPPED
-from pipeline.core.reference_data import synthetic_file_names
+from pipeline.core.reference_data import synthetic_file_digests
 from pipeline.resources import WAREHOUSE_POOL, SourcesResource, WarehouseResource
 from pipeline.settings import allow_shrink_from_env
+from pipeline.utilization.completeness import max_file_shrink, max_quarantine_fraction
 from pipeline.utilization.geographies import replace_geographies
 from pipeline.utilization.loader import QUARANTINE, FileOutcome, LoadSettings, load_folder
 from pipeline.warehouse_tables import ensure_schemas, ensure_table, row_count
@@ -35,8 +36,10 @@ DATA_TABLES = ("utilization.physician_geo_service", "utilization.physician_provi
 def utilization_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResource, sources: SourcesResource):
     settings = LoadSettings(
         scratch_dir=Path(warehouse.database + ".tmp") / "utilization",
-        synthetic_names=synthetic_file_names(Path(sources.reference_dir)),
+        synthetic_digests=synthetic_file_digests(Path(sources.reference_dir)),
         allow_shrink=allow_shrink_from_env(),
+        max_file_shrink=max_file_shrink(),
+        max_quarantine_fraction=max_quarantine_fraction(),
     )
     with warehouse.connect() as con:
         prepare_tables(con, Path(sources.reference_dir))

@@ -109,9 +109,22 @@ def pos_code_list(value: str) -> list[str]:
     return [part.strip() for part in value.split(";") if part.strip()]
 
 
-def synthetic_file_names(directory: Path) -> frozenset[str]:
-    """Utilization files known to be synthetic samples, so BI users can tell them from CMS data."""
+SYNTHETIC_FILES_COLUMNS = ("sha256", "file_name", "note")
+
+
+def synthetic_file_digests(directory: Path) -> frozenset[str]:
+    """SHA-256 of the utilization files known to be synthetic samples, so BI users can tell them from CMS data.
+
+    Decided by content, never by name: the real CMS file named like the bundled sample is not synthetic."""
     path = directory / "synthetic_utilization_files.csv"
     if not path.is_file():
         return frozenset()
-    return frozenset(row["file_name"] for row in read_reference_csv(path, ("file_name", "note")))
+    digests = set()
+    for line_number, row in enumerate(read_reference_csv(path, SYNTHETIC_FILES_COLUMNS), start=2):
+        digest = row["sha256"].lower()
+        if len(digest) != 64 or any(ch not in "0123456789abcdef" for ch in digest):
+            raise ReferenceDataError(
+                f"{path.name} line {line_number}: sha256 {row['sha256']!r} is not a SHA-256 digest"
+            )
+        digests.add(digest)
+    return frozenset(digests)

@@ -29,7 +29,7 @@ import time
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,6 +50,17 @@ from pipeline.utilization.cms_layouts import (
     data_year_from_name,
     recognize_layout,
     release_label,
+)
+from pipeline.utilization.completeness import (
+    ContentVerdict,
+    FileIdentity,
+    StillBeingWritten,
+    before_read,
+    check_still,
+    cut_off_reason,
+    ends_with_line_break,
+    quarantine_verdict,
+    shrink_verdict,
 )
 from pipeline.utilization.file_access import (
     ACCEPTED_SUFFIXES,
@@ -94,8 +105,10 @@ class Rejection:
 @dataclass
 class LoadSettings:
     scratch_dir: Path
-    synthetic_names: frozenset[str] = frozenset()
+    synthetic_digests: frozenset[str] = frozenset()  # SHA-256 of the bundled synthetic samples
     allow_shrink: bool = False
+    max_file_shrink: float = 0.5  # CPT_UTILIZATION_MAX_FILE_SHRINK
+    max_quarantine_fraction: float = 0.5  # CPT_UTILIZATION_MAX_QUARANTINE_FRACTION
 
 
 @dataclass
@@ -145,7 +158,7 @@ def plan_folder(con, scan: FolderScan) -> FolderPlan:
 
 
 def _inspect(path: Path, compression: str, loaded: dict[str, tuple[str, int]]) -> Candidate:
-    stat = path.stat()
+    identity = FileIdentity.of(path)  # before any read: compared again after the load
     stored = open_stored(path, compression)
     header, delimiter = read_header_line(stored)
     recognized = recognize_layout(header)
@@ -157,9 +170,12 @@ def _inspect(path: Path, compression: str, loaded: dict[str, tuple[str, int]]) -
         delimiter=delimiter,
         year=year,
         release=cms_release_from_name(path.name) or cms_release_from_name(stored.inner_name),
-        size=stat.st_size,
-        mtime_ns=stat.st_mtime_ns,
+        size=identity.size,
+        mtime_ns=identity.mtime_ns,
         loaded_before=loaded.get(path.name) == (recognized.layout.name, year),
+        identity=identity,
+        cut_off=cut_off_reason(path, delimiter, len(header)) if compression == "none" else None,
+        unterminated=compression == "none" and not ends_with_line_break(path),
     )
 
 
@@ -178,8 +194,9 @@ def _loaded_layout_years(con) -> dict[str, tuple[str, int]]:
 
 
 def refuse_empty_folder(con, directory: Path, plan: FolderPlan, allow_shrink: bool) -> None:
-    """No CMS file at all while the warehouse holds rows: more likely a missing mount than a deliberate removal."""
-    if plan.candidates or allow_shrink:
+    """No CMS file at all while the warehouse holds rows: more likely a missing mount than a deliberate removal.
+    Placeholders (a README, a 0-byte or cut-off file) are not CMS files: a folder of only those is refused too."""
+    if allow_shrink or any(candidate.cut_off is None for candidate in plan.candidates):
         return
     rows, files = con.execute(
         f"SELECT coalesce(sum(rows_loaded), 0), count(*) FROM {SOURCE_FILES} WHERE rows_loaded > 0"
@@ -188,7 +205,19 @@ def refuse_empty_folder(con, directory: Path, plan: FolderPlan, allow_shrink: bo
         raise SourceFolderEmpty(
             f"utilization folder {directory} has no CMS files but the warehouse holds {rows:,} rows from "
             f"{files} files; is a mount missing? Set CPT_ALLOW_SHRINK=1 to remove them on purpose"
+            + _placeholder_note(plan)
         )
+
+
+def _placeholder_note(plan: FolderPlan) -> str:
+    """What the folder does hold, so the refusal names the placeholders (a README of a mount that did not mount)."""
+    found = [f"{c.name} ({c.cut_off})" for c in plan.candidates]
+    found += [f"{r.path.name} ({r.error})" for r in plan.rejections]
+    found += [f"{path.name} (not a CMS file)" for path in plan.not_cms]
+    if not found:
+        return ""
+    shown = "; ".join(found[:5]) + (f"; and {len(found) - 5} more" if len(found) > 5 else "")
+    return f". The folder holds only files that are not complete CMS files: {shown}. Yesterday's data is still served"
 
 
 def _groups(candidates: list[Candidate]) -> list[list[Candidate]]:
@@ -220,16 +249,23 @@ def load_candidate(con, candidate: Candidate, settings: LoadSettings) -> FileOut
     unchanged = _unchanged_outcome(con, candidate)
     if unchanged is not None:
         return unchanged
+    before_read(candidate.path)
+    if candidate.cut_off is not None:
+        return _reject_unless_moving(con, candidate, candidate.cut_off, None, settings)
     hasher = _BackgroundHash(candidate.path)
     try:
         with readable_path(candidate.stored, settings.scratch_dir) as (path, compression):
+            _check_member_cut_off(candidate, path, compression)
             return _load_transaction(con, candidate, path, compression, hasher, settings)
+    except StillBeingWritten as exc:
+        return record_still_being_written(con, candidate, str(exc), settings)
+    except ContentVerdict as exc:
+        return _reject_unless_moving(con, candidate, str(exc), hasher, settings)
     except Exception as exc:
         if not _is_content_failure(exc, candidate.path):
             hint = free_space_hint(settings.scratch_dir.parent, candidate.size) if is_disk_full(exc) else ""
             raise InfrastructureFailure(f"loading utilization file {candidate.name}", exc, hint) from exc
-        rejection = Rejection(candidate.path, f"load failed: {_first_line(exc)}", candidate.layout, candidate.year)
-        return record_content_rejection(con, rejection, hasher, settings, candidate)
+        return _reject_unless_moving(con, candidate, f"load failed: {_first_line(exc)}", hasher, settings)
 
 
 def _unchanged_outcome(con, candidate: Candidate) -> FileOutcome | None:
@@ -259,7 +295,9 @@ def _load_attempt(con, candidate, path: Path, compression: str, hasher, settings
     clock = _Clock()
     con.execute("BEGIN TRANSACTION")
     try:
+        previous_rows = _year_rows(con, layout, year)
         replaced = _delete_year(con, layout, year, candidate.name)
+        withdrawn = _withdraw_other_layouts(con, layout, year, candidate.name)
         relation = create_staging(con, layout) if staged else layout.table
         encoding, unreadable = insert_from_file(con, candidate, path, compression, relation)
         clock.lap("read_csv")
@@ -274,6 +312,7 @@ def _load_attempt(con, candidate, path: Path, compression: str, hasher, settings
         quarantined = unreadable + moved
         digest = hasher.result()
         clock.lap("sha256_wait")
+        _judge_content(candidate, previous_rows, loaded, quarantined, settings)
         note = _load_note(candidate, encoding)
         _record(
             con,
@@ -286,13 +325,100 @@ def _load_attempt(con, candidate, path: Path, compression: str, hasher, settings
             rows=(loaded, quarantined),
             note=note,
         )
-        _log_changes(con, {layout.table: sum(replaced.values())}, sorted(replaced), (QUARANTINE, SOURCE_FILES))
+        removed = {layout.table: sum(replaced.values()), **withdrawn}
+        sources = sorted(set(replaced) | ({candidate.name} if withdrawn else set()))
+        _log_changes(con, removed, sources, (QUARANTINE, SOURCE_FILES))
         con.execute("COMMIT")
         clock.lap("commit")
     except BaseException as exc:
         _rollback_keeping(con, exc)
         raise
     return FileOutcome(candidate.name, layout.name, year, LOADED, loaded, quarantined, timings=clock.laps)
+
+
+# --- completeness and layout decisions (see completeness.py) ---------------------------------------------
+
+
+def _check_member_cut_off(candidate: Candidate, path: Path, compression: str) -> None:
+    """A zip member, once extracted, is checked for a cut last line like a plain file."""
+    if compression == "none" and path != candidate.path:
+        reason = cut_off_reason(path, candidate.delimiter, len(candidate.header.columns))
+        if reason is not None:
+            raise ContentVerdict(reason)
+
+
+def _reject_unless_moving(con, candidate: Candidate, reason: str, hasher, settings: LoadSettings) -> FileOutcome:
+    """A content rejection, unless the file changed since it was listed: then it is still being written (a
+    download in progress looks cut off), and the next run reads it again."""
+    if hasher is not None:
+        with suppress(OSError):  # an unreadable file is reported by the rejection's record
+            hasher.result()  # done reading the bytes the recorded SHA-256 is of
+    try:
+        if candidate.identity is not None:
+            check_still(candidate.path, candidate.identity)
+    except StillBeingWritten as exc:
+        return record_still_being_written(con, candidate, str(exc), settings)
+    rejection = Rejection(candidate.path, reason, candidate.layout, candidate.year)
+    return record_content_rejection(con, rejection, hasher, settings, candidate)
+
+
+def _year_rows(con, layout, year: int) -> int:
+    return con.execute(f"SELECT count(*) FROM {layout.table} WHERE data_year = ?", [year]).fetchone()[0]
+
+
+def _judge_content(candidate: Candidate, previous_rows: int, loaded: int, quarantined: int, settings) -> None:
+    """Inside the load's transaction, before it commits: the file must be still, and its content a credible
+    replacement; otherwise the load rolls back and the rows of the previous version stay."""
+    if candidate.identity is not None:
+        check_still(candidate.path, candidate.identity)
+    verdict = quarantine_verdict(quarantined, loaded + quarantined, settings.max_quarantine_fraction)
+    verdict = verdict or shrink_verdict(previous_rows, loaded, settings.max_file_shrink, settings.allow_shrink)
+    if verdict is not None:
+        raise ContentVerdict(verdict)
+
+
+def _withdraw_other_layouts(con, layout, year: int, file_name: str) -> dict[str, int]:
+    """The file's rows of another layout or year (it was overwritten with another layout under the same name)."""
+    removed = {}
+    for other in LAYOUTS:
+        same = other.table == layout.table
+        condition = "source_file = ? AND data_year <> ?" if same else "source_file = ?"
+        params = [file_name, year] if same else [file_name]
+        count = con.execute(f"SELECT count(*) FROM {other.table} WHERE {condition}", params).fetchone()[0]
+        if count:
+            verified_partitions.forget(con, other.table, source_file=file_name)
+            con.execute(f"DELETE FROM {other.table} WHERE {condition}", params)
+            removed[other.table] = count
+    con.execute(
+        f"DELETE FROM {QUARANTINE} WHERE source_file = ? AND NOT (layout = ? AND data_year = ?)",
+        [file_name, layout.name, year],
+    )
+    return removed
+
+
+def record_still_being_written(con, candidate: Candidate, reason: str, settings: LoadSettings) -> FileOutcome:
+    """Skipped for this run; the rows of its previous version stay; no size, time or SHA-256 is recorded (none
+    was read completely), so the next run and the sensor see the file as changed and load it."""
+    kept, quarantined = _rows_of_file(con, candidate.name)
+    layout_year = (candidate.layout, candidate.year)
+    if kept:
+        layout_year = (
+            con.execute(
+                f"SELECT layout, data_year FROM {SOURCE_FILES} WHERE file_name = ?", [candidate.name]
+            ).fetchone()
+            or layout_year
+        )
+    with _transaction(con):
+        _record(
+            con, candidate.path, settings, status=SKIPPED, sha256=None, error=reason, rows=(kept, quarantined),
+            layout_year=tuple(layout_year),
+        )  # fmt: skip
+        con.execute(
+            f"UPDATE {SOURCE_FILES} SET file_size_bytes = NULL, file_modified_at = NULL WHERE file_name = ?",
+            [candidate.name],
+        )
+        _log_changes(con, {}, [], (SOURCE_FILES,))
+    return FileOutcome(candidate.name, layout_year[0], layout_year[1], SKIPPED, kept, quarantined, error=reason)
 
 
 @contextmanager
@@ -488,6 +614,9 @@ def _record(
     layout_year: tuple[str | None, int | None] = (None, None),
 ) -> None:
     stat = _lstat_or_none(path)
+    size, mtime_ns = (stat.st_size, stat.st_mtime_ns) if stat else (None, None)
+    if candidate is not None and candidate.identity is not None:  # what was read (a load compares it after)
+        size, mtime_ns = candidate.identity.size, candidate.identity.mtime_ns
     values = {
         "file_name": path.name,
         "layout": candidate.layout if candidate else layout_year[0],
@@ -499,15 +628,15 @@ def _record(
         "compression": candidate.stored.compression if candidate else compression_of(path),
         "encoding": encoding,
         "sha256": sha256,
-        "file_size_bytes": stat.st_size if stat else None,
+        "file_size_bytes": size,
         "rows_loaded": rows[0],
         "rows_quarantined": rows[1],
         "status": status,
         "error": error,
         "note": note,
         "loaded_at": datetime.now(UTC).replace(tzinfo=None),
-        "file_modified_at": _timestamp_ns(stat.st_mtime_ns) if stat else None,
-        "is_synthetic": path.name in settings.synthetic_names,
+        "file_modified_at": _timestamp_ns(mtime_ns) if mtime_ns is not None else None,
+        "is_synthetic": sha256 is not None and sha256 in settings.synthetic_digests,
     }
     con.execute(f"DELETE FROM {SOURCE_FILES} WHERE file_name = ?", [path.name])
     con.execute(

@@ -180,7 +180,7 @@ def test_wrong_header_is_reported_and_other_files_load(pipeline_env):
     assert pipeline_env.query("SELECT count(*) > 0 FROM utilization.physician_geo_service") == [(True,)]
 
 
-def test_years_coexist_and_reloading_a_year_replaces_only_that_year(pipeline_env):
+def test_years_coexist_and_reloading_a_year_replaces_only_that_year(pipeline_env, monkeypatch):
     write_csv(
         pipeline_env.utilization_dir / "MUP_PHY_R24_P05_V10_D22_Geo.csv", GEO_HEADER, geo_rows(random.Random(1), 2022)
     )
@@ -188,6 +188,7 @@ def test_years_coexist_and_reloading_a_year_replaces_only_that_year(pipeline_env
     before = dict(pipeline_env.query("SELECT data_year, count(*) FROM utilization.physician_geo_service GROUP BY 1"))
     assert set(before) == {2022, 2023}
     write_csv(pipeline_env.utilization_dir / GEO_2023, GEO_HEADER, [national_row()])
+    monkeypatch.setenv("CPT_ALLOW_SHRINK", "1")  # 60 rows -> 1: a deliberate shrink
     load(pipeline_env)
     after = dict(pipeline_env.query("SELECT data_year, count(*) FROM utilization.physician_geo_service GROUP BY 1"))
     assert after == {2022: before[2022], 2023: 1}
