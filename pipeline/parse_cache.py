@@ -57,9 +57,9 @@ class ParseCache:
                 "parser_version": [self.key] * len(self.fresh),
                 "payload": [json.dumps(to_json_dict(doc)) for doc in self.fresh.values()],
             },
-            dtype=object,
+            dtype="string",  # typed text: DuckDB never guesses a column's type from sampled rows
         )
-        current = pd.DataFrame({"sha256": sorted(current_hashes)}, dtype=object)
+        current = pd.DataFrame({"sha256": sorted(current_hashes)}, dtype="string")
         with registered(con, "_fresh_payloads", payloads), registered(con, "_current_hashes", current):
             con.execute(
                 f"DELETE FROM {CACHE_TABLE} WHERE parser_version <> ? "
@@ -67,4 +67,7 @@ class ParseCache:
                 "OR sha256 IN (SELECT sha256 FROM _fresh_payloads)",
                 [self.key],
             )
-            con.execute(f"INSERT INTO {CACHE_TABLE} SELECT sha256, parser_version, payload FROM _fresh_payloads")
+            con.execute(
+                f"INSERT INTO {CACHE_TABLE} SELECT CAST(sha256 AS VARCHAR), CAST(parser_version AS VARCHAR), "
+                "CAST(payload AS VARCHAR) FROM _fresh_payloads"
+            )
