@@ -45,6 +45,20 @@ class ParseCache:
         payload = self._payloads.get(sha256)
         return from_json_dict(json.loads(payload)) if payload is not None else None
 
+    def get_any_version(self, con, sha256: str) -> ParsedDocument | None:
+        """The parse of ``sha256`` under any cache key: the facts the warehouse holds for that content even
+        after the parser changed (used to keep a document's previous version while its file is rewritten)."""
+        row = con.execute(
+            f"SELECT payload FROM {CACHE_TABLE} WHERE sha256 = ? ORDER BY parser_version = ? DESC LIMIT 1",
+            [sha256, self.key],
+        ).fetchone()
+        if row is None:
+            return None
+        try:
+            return from_json_dict(json.loads(row[0]))
+        except (KeyError, TypeError, ValueError):  # a payload of an older layout: nothing to keep from it
+            return None
+
     def put(self, sha256: str, parsed: ParsedDocument, *, cacheable: bool = True) -> None:
         if cacheable:
             self.fresh[sha256] = parsed
