@@ -3,7 +3,8 @@
 Only regular files inside the folder are read (``source_folder.scan_folder`` never
 follows a symlink and never opens a FIFO or device); every other entry comes back
 as skipped, with its reason, so it gets a ``core.documents`` row instead of
-vanishing.  An OS error while reading one file (EIO, a file that vanished) is
+vanishing.  Files that are not documents at all (a saved page's scripts and images,
+a README placeholder, ``.DS_Store``: ``core.document_kinds``) are skipped unread too.  An OS error while reading one file (EIO, a file that vanished) is
 recorded on that file: the other documents still load.
 
 A file is read only when it is still: its size, modification time, change time
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from pipeline.core.document_kinds import not_a_document
 from pipeline.failures import describe
 from pipeline.source_folder import no_follow_opener, scan_folder, sha256_file
 
@@ -65,6 +67,7 @@ def iter_documents(directory: Path, max_bytes: int) -> Iterator[DocumentSource]:
         )
     entries = [(path, None) for path in scan.files] + [(entry.path, entry.reason) for entry in scan.skipped]
     for path, skipped_reason in sorted(entries, key=lambda item: item[0]):
+        skipped_reason = skipped_reason or not_a_document(_document_id(path, directory))
         if skipped_reason is not None:
             yield _skipped(path, directory, skipped_reason)
         else:

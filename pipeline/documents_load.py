@@ -14,6 +14,7 @@ An exception inside the transaction is an infrastructure failure: everything rol
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +24,7 @@ from pipeline.contracts.core_tables import CORE_CONTRACTS
 from pipeline.contracts.table_contract import TableContract
 from pipeline.core.corpus import DocumentFile, absorb_rejections, build_core_rows
 from pipeline.core.document_parser import ParsedDocument, parse_document, parser_fingerprint, reject_oversize
-from pipeline.core.domains import PARSED, PARTIAL, REJECTED, SKIPPED
+from pipeline.core.domains import LOADED_DOCUMENT_STATUSES, PARSED, PARTIAL, REJECTED, SKIPPED
 from pipeline.core.known_names import KnownNames
 from pipeline.core.reference_data import ReferenceData
 from pipeline.document_folder import DocumentSource, iter_documents
@@ -66,7 +67,7 @@ def load_documents(
         for source in iter_documents(directory, max_bytes)
     ]
     removed = sorted(previous_ids - {f.document_id for f in files})
-    _refuse_empty_folder(directory, files, previous_ids)
+    _refuse_empty_folder(directory, files, previous)
     rows = build_core_rows(files, reference, parsed_at=datetime.now(UTC).replace(tzinfo=None))
     load = DocumentsLoad(parsed=len(cache.fresh), from_cache=sum(1 for f in files if f.sha256) - len(cache.fresh))
     load.removed = removed
@@ -171,13 +172,31 @@ def _previous_documents(con) -> dict[str, PreviousVersion]:
     return {document_id: PreviousVersion(*rest) for document_id, *rest in rows}
 
 
-def _refuse_empty_folder(directory: Path, files: list[DocumentFile], previous_ids: set[str]) -> None:
-    if files or not previous_ids or allow_shrink_from_env():
+def _refuse_empty_folder(directory: Path, files: list[DocumentFile], previous: dict[str, PreviousVersion]) -> None:
+    """A folder with no document that loads (empty, or only placeholders, skipped and rejected entries)
+    while the warehouse holds loaded documents from it looks like a mount that did not mount: refuse it."""
+    loaded_before = sum(1 for p in previous.values() if p.status in LOADED_DOCUMENT_STATUSES)
+    if not previous or allow_shrink_from_env() or any(f.parsed.contributes for f in files):
         return
+    if files and not loaded_before:
+        return  # nothing loaded before either: there is nothing to lose
+    if not files:
+        what = "is empty"
+    else:
+        statuses = Counter(f.parsed.status for f in files)
+        listed = ", ".join(f"{n} {status}" for status, n in sorted(statuses.items()))
+        what = f"holds no document that loads (only {listed}: {_examples(files)})"
     raise EmptySourceFolder(
-        f"documents folder {directory} is empty but the warehouse holds {len(previous_ids)} documents from it; "
-        f"is a mount missing? Nothing was changed. Set {ALLOW_SHRINK_ENV}=1 to remove them on purpose."
+        f"documents folder {directory} {what} but the warehouse holds {loaded_before or len(previous)} documents "
+        f"from it; is a mount missing? Nothing was changed; the last published data is still served. "
+        f"Set {ALLOW_SHRINK_ENV}=1 to remove them on purpose."
     )
+
+
+def _examples(files: list[DocumentFile], limit: int = 3) -> str:
+    shown = [f"{f.document_id} ({f.parsed.problems[0] if f.parsed.problems else f.parsed.status})" for f in files]
+    more = f" and {len(shown) - limit} more" if len(shown) > limit else ""
+    return "; ".join(shown[:limit]) + more
 
 
 def gate_order(contracts: list[TableContract]) -> list[TableContract]:

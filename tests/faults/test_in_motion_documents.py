@@ -153,3 +153,59 @@ def test_an_oversize_document_that_grows_while_hashed_is_in_motion(tmp_path, mon
     monkeypatch.setattr(document_folder, "before_read", _append_once("big.txt"))
     moved = read_document(path, tmp_path, max_bytes=1000)
     assert moved.in_motion is not None and moved.sha256 is None
+
+
+# --- Placeholders are not a folder's content -------------------------------------------------------------
+
+
+def _failure_text(result) -> str:
+    return "\n".join(e.step_failure_data.error.to_string() for e in result.all_events if e.is_step_failure)
+
+
+@pytest.mark.parametrize(
+    "placeholders",
+    [
+        {"README.txt": b"documents mount point: if you can read this, the share did not mount\n"},
+        {"README.txt": b"placeholder\n", "desktop.ini": bytes(32), "empty.txt": b""},
+        {"page_files/app.js": b"void 0;\n", "logo.png": b"\x89PNG\r\n\x1a\n" + bytes(64)},
+    ],
+    ids=["readme-only", "readme-os-file-and-a-rejected-file", "assets-only"],
+)
+def test_a_folder_of_only_placeholders_is_refused_like_an_empty_folder(published, placeholders):
+    before, working = serving_state(published.serving_path), working_counts(published)
+    for path in published.documents_dir.iterdir():
+        path.unlink()
+    for name, data in placeholders.items():
+        (published.documents_dir / name).parent.mkdir(parents=True, exist_ok=True)
+        (published.documents_dir / name).write_bytes(data)
+    result = run_pipeline(published, raise_on_error=False)
+    assert not result.success
+    text = _failure_text(result)
+    assert str(published.documents_dir) in text and "no document that loads" in text
+    assert "is a mount missing?" in text and "CPT_ALLOW_SHRINK" in text
+    assert serving_state(published.serving_path) == before
+    assert working_counts(published) == working
+
+
+def test_placeholders_with_the_shrink_override_remove_on_purpose(published, monkeypatch):
+    for path in published.documents_dir.iterdir():
+        path.unlink()
+    (published.documents_dir / "README.txt").write_text("placeholder\n")
+    monkeypatch.setenv("CPT_ALLOW_SHRINK", "1")
+    assert run_pipeline(published).success
+    assert published.query("SELECT document_id, status FROM core.documents", serving=True) == [
+        ("README.txt", "skipped")
+    ]
+    assert published.query("SELECT count(*) FROM core.codes", serving=True) == [(0,)]
+
+
+def test_placeholders_beside_real_documents_are_skipped_and_the_run_goes_on(published):
+    (published.documents_dir / "README.md").write_text("What this folder is for.\n")
+    (published.documents_dir / "saved_files").mkdir()
+    (published.documents_dir / "saved_files" / "style.css").write_text("body{}\n")
+    assert run_pipeline(published).success
+    rows = dict(
+        published.query("SELECT document_id, status FROM core.documents WHERE status <> 'parsed'", serving=True)
+    )
+    assert rows == {"README.md": "skipped", "saved_files/style.css": "skipped"}
+    assert published.query("SELECT count(*) FROM core.codes", serving=True) == [(8,)]
