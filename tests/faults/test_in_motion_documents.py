@@ -209,3 +209,17 @@ def test_placeholders_beside_real_documents_are_skipped_and_the_run_goes_on(publ
     )
     assert rows == {"README.md": "skipped", "saved_files/style.css": "skipped"}
     assert published.query("SELECT count(*) FROM core.codes", serving=True) == [(8,)]
+
+
+def test_the_previous_version_is_kept_even_after_the_parser_changed(published, monkeypatch):
+    """The parse cache holds the previous version under the old parser's key; it is still the warehouse's facts."""
+    import pipeline.documents_load as documents_load
+
+    old_sha = _document(published, CHANGED)[2]
+    old_payers = _payers(published, "50592")
+    monkeypatch.setattr(documents_load, "parser_fingerprint", lambda: "a-new-parser")
+    monkeypatch.setattr(document_folder, "before_read", _append_once(CHANGED))
+    assert run_pipeline(published).success
+    status, problems, sha, _, _ = _document(published, CHANGED)
+    assert status == "partial" and STILL_BEING_WRITTEN in problems and sha == old_sha
+    assert _payers(published, "50592") == old_payers
