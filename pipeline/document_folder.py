@@ -3,24 +3,39 @@
 Only regular files inside the folder are read (``source_folder.scan_folder`` never
 follows a symlink and never opens a FIFO or device); every other entry comes back
 as skipped, with its reason, so it gets a ``core.documents`` row instead of
-vanishing.  An OS error while reading one file (EIO, a file that vanished) is
+vanishing.  Files that are not documents at all (a saved page's scripts and images,
+a README placeholder, ``.DS_Store``: ``core.document_kinds``) are skipped unread too.  An OS error while reading one file (EIO, a file that vanished) is
 recorded on that file: the other documents still load.
+
+A file is read only when it is still: its size, modification time, change time
+and inode are taken before the read and again after it, and the bytes read must
+number the size seen before.  A file that moved in between is still being written
+(a copy or a download in progress): it comes back ``in_motion`` with no bytes, no
+hash and only the size and time seen before the read, so the next run or sensor
+tick sees a change and picks it up once it is still.  The SHA-256 recorded is
+always the SHA-256 of exactly the bytes that are parsed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from pipeline.core.document_kinds import not_a_document
 from pipeline.failures import describe
 from pipeline.source_folder import no_follow_opener, scan_folder, sha256_file
 
 DOCUMENTS_ENV = "CPT_DOCUMENTS_DIR"
 UNLISTABLE = "folder cannot be listed"
+STILL_BEING_WRITTEN = "still being written (it changed while it was read)"
+
+# Called with each file's path after its "before" stat and before its bytes are read: the moment a writer
+# still at work changes it. None in production; tests set it to append to the file, deterministically.
+before_read: Callable[[Path], None] | None = None
 
 
 class SourceFolderUnreadable(OSError):
@@ -37,6 +52,7 @@ class DocumentSource:
     data: bytes | None  # None when too large to parse, unreadable or skipped
     skipped_reason: str | None = None
     read_error: str | None = None
+    in_motion: str | None = None  # the file changed while it was read: what changed (no bytes, no hash)
 
 
 def iter_documents(directory: Path, max_bytes: int) -> Iterator[DocumentSource]:
@@ -51,6 +67,7 @@ def iter_documents(directory: Path, max_bytes: int) -> Iterator[DocumentSource]:
         )
     entries = [(path, None) for path in scan.files] + [(entry.path, entry.reason) for entry in scan.skipped]
     for path, skipped_reason in sorted(entries, key=lambda item: item[0]):
+        skipped_reason = skipped_reason or not_a_document(_document_id(path, directory))
         if skipped_reason is not None:
             yield _skipped(path, directory, skipped_reason)
         else:
@@ -58,16 +75,41 @@ def iter_documents(directory: Path, max_bytes: int) -> Iterator[DocumentSource]:
 
 
 def read_document(path: Path, directory: Path, max_bytes: int) -> DocumentSource:
+    document_id = _document_id(path, directory)
     try:
-        stat = path.stat(follow_symlinks=False)
-        if stat.st_size > max_bytes:
-            data, digest = None, sha256_file(path)
+        before = path.stat(follow_symlinks=False)
+        if before_read is not None:
+            before_read(path)
+        if before.st_size > max_bytes:
+            data, digest, bytes_read = None, sha256_file(path), None
         else:
             data = read_bytes(path)
-            digest = hashlib.sha256(data).hexdigest()
+            digest, bytes_read = hashlib.sha256(data).hexdigest(), len(data)
+        after = path.stat(follow_symlinks=False)
     except OSError as exc:
         return _unreadable(path, directory, exc)
-    return DocumentSource(_document_id(path, directory), path, stat.st_size, _mtime(stat), digest, data)
+    moved = what_moved(before, after, bytes_read)
+    if moved:
+        # Only what was seen before the read is recorded: never the size or time of bytes not read.
+        reason = f"{STILL_BEING_WRITTEN}: {moved}"
+        return DocumentSource(document_id, path, before.st_size, _mtime(before), None, None, in_motion=reason)
+    return DocumentSource(document_id, path, before.st_size, _mtime(before), digest, data)
+
+
+def what_moved(before: os.stat_result, after: os.stat_result, bytes_read: int | None) -> str:
+    """What changed between two stats of one file and the bytes read from it; '' when the file was still."""
+    changes = []
+    if after.st_size != before.st_size:
+        changes.append(f"size {before.st_size:,} → {after.st_size:,} bytes")
+    if bytes_read is not None and bytes_read != before.st_size:
+        changes.append(f"{bytes_read:,} bytes read of {before.st_size:,}")
+    if after.st_mtime_ns != before.st_mtime_ns:
+        changes.append("modification time moved")
+    if after.st_ctime_ns != before.st_ctime_ns:
+        changes.append("change time moved")
+    if after.st_ino != before.st_ino:
+        changes.append("replaced by another file (inode changed)")
+    return ", ".join(changes)
 
 
 def read_bytes(path: Path) -> bytes:

@@ -14,7 +14,8 @@ An exception inside the transaction is an infrastructure failure: everything rol
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from pipeline.contracts.core_tables import CORE_CONTRACTS
 from pipeline.contracts.table_contract import TableContract
 from pipeline.core.corpus import DocumentFile, absorb_rejections, build_core_rows
 from pipeline.core.document_parser import ParsedDocument, parse_document, parser_fingerprint, reject_oversize
-from pipeline.core.domains import REJECTED, SKIPPED
+from pipeline.core.domains import LOADED_DOCUMENT_STATUSES, PARSED, PARTIAL, REJECTED, SKIPPED
 from pipeline.core.known_names import KnownNames
 from pipeline.core.reference_data import ReferenceData
 from pipeline.document_folder import DocumentSource, iter_documents
@@ -59,10 +60,14 @@ def load_documents(
     known = KnownNames.from_reference(reference)
     ensure_schemas(con, "core", "internal")
     cache = ParseCache(con, cache_key(parser_fingerprint(), known.digest, max_bytes))
-    files = [_parsed_file(source, cache, known, max_bytes) for source in iter_documents(directory, max_bytes)]
-    previous_ids = _previous_document_ids(con)
+    previous = _previous_documents(con)
+    previous_ids = set(previous)
+    files = [
+        _parsed_file(source, cache, known, max_bytes, previous.get(source.document_id), con)
+        for source in iter_documents(directory, max_bytes)
+    ]
     removed = sorted(previous_ids - {f.document_id for f in files})
-    _refuse_empty_folder(directory, files, previous_ids)
+    _refuse_empty_folder(directory, files, previous)
     rows = build_core_rows(files, reference, parsed_at=datetime.now(UTC).replace(tzinfo=None))
     load = DocumentsLoad(parsed=len(cache.fresh), from_cache=sum(1 for f in files if f.sha256) - len(cache.fresh))
     load.removed = removed
@@ -80,7 +85,28 @@ def load_documents(
     return load
 
 
-def _parsed_file(source: DocumentSource, cache: ParseCache, known: KnownNames, max_bytes: int) -> DocumentFile:
+@dataclass(frozen=True)
+class PreviousVersion:
+    """A document as the warehouse holds it from the last run."""
+
+    sha256: str | None
+    size_bytes: int
+    modified_at: datetime
+    status: str
+
+
+def _parsed_file(
+    source: DocumentSource,
+    cache: ParseCache,
+    known: KnownNames,
+    max_bytes: int,
+    previous: PreviousVersion | None = None,
+    con=None,
+) -> DocumentFile:
+    if source.in_motion is not None:
+        kept = _keep_previous_version(source, previous, cache, max_bytes, con)
+        if kept is not None:
+            return kept
     parsed = _parse(source, cache, known, max_bytes)
     return DocumentFile(
         document_id=source.document_id,
@@ -92,7 +118,35 @@ def _parsed_file(source: DocumentSource, cache: ParseCache, known: KnownNames, m
     )
 
 
+def _keep_previous_version(
+    source: DocumentSource, previous: PreviousVersion | None, cache: ParseCache, max_bytes: int, con
+) -> DocumentFile | None:
+    """A document that changed while it was read keeps the facts of the version the warehouse holds, with
+    that version's hash, size and time, and is marked partial; None when there is no such version to keep."""
+    if previous is None or previous.sha256 is None or previous.status == SKIPPED:
+        return None
+    parsed = cache.get(previous.sha256) or (cache.get_any_version(con, previous.sha256) if con else None)
+    if parsed is None and previous.size_bytes > max_bytes:
+        parsed = reject_oversize(previous.size_bytes, max_bytes)
+    if parsed is None:
+        return None
+    problem = (
+        f"{source.in_motion}; the previous version (sha256 {previous.sha256[:12]}…) is kept until the file is still"
+    )
+    status = PARTIAL if parsed.status == PARSED else parsed.status
+    return DocumentFile(
+        document_id=source.document_id,
+        source_path=str(source.path),
+        sha256=previous.sha256,
+        size_bytes=previous.size_bytes,
+        modified_at=previous.modified_at,
+        parsed=replace(parsed, status=status, problems=[*parsed.problems, problem]),
+    )
+
+
 def _parse(source: DocumentSource, cache: ParseCache, known: KnownNames, max_bytes: int) -> ParsedDocument:
+    if source.in_motion is not None:  # a new document, or one whose previous facts are gone: not read this run
+        return ParsedDocument(status=SKIPPED, problems=[f"{source.in_motion}; it is read once it is still"])
     if source.skipped_reason is not None:
         return ParsedDocument(status=SKIPPED, problems=[source.skipped_reason])
     if source.read_error is not None:
@@ -106,20 +160,43 @@ def _parse(source: DocumentSource, cache: ParseCache, known: KnownNames, max_byt
     return parsed
 
 
-def _previous_document_ids(con) -> set[str]:
+def _previous_documents(con) -> dict[str, PreviousVersion]:
     exists = con.execute(
         "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'core' AND table_name = 'documents'"
     ).fetchone()[0]
-    return {row[0] for row in con.execute(f"SELECT document_id FROM {DOCUMENTS}").fetchall()} if exists else set()
+    if not exists:
+        return {}
+    rows = con.execute(
+        f"SELECT document_id, sha256, file_size_bytes, file_modified_at, status FROM {DOCUMENTS}"
+    ).fetchall()
+    return {document_id: PreviousVersion(*rest) for document_id, *rest in rows}
 
 
-def _refuse_empty_folder(directory: Path, files: list[DocumentFile], previous_ids: set[str]) -> None:
-    if files or not previous_ids or allow_shrink_from_env():
+def _refuse_empty_folder(directory: Path, files: list[DocumentFile], previous: dict[str, PreviousVersion]) -> None:
+    """A folder with no document that loads (empty, or only placeholders, skipped and rejected entries)
+    while the warehouse holds loaded documents from it looks like a mount that did not mount: refuse it."""
+    loaded_before = sum(1 for p in previous.values() if p.status in LOADED_DOCUMENT_STATUSES)
+    if not previous or allow_shrink_from_env() or any(f.parsed.contributes for f in files):
         return
+    if files and not loaded_before:
+        return  # nothing loaded before either: there is nothing to lose
+    if not files:
+        what = "is empty"
+    else:
+        statuses = Counter(f.parsed.status for f in files)
+        listed = ", ".join(f"{n} {status}" for status, n in sorted(statuses.items()))
+        what = f"holds no document that loads (only {listed}: {_examples(files)})"
     raise EmptySourceFolder(
-        f"documents folder {directory} is empty but the warehouse holds {len(previous_ids)} documents from it; "
-        f"is a mount missing? Nothing was changed. Set {ALLOW_SHRINK_ENV}=1 to remove them on purpose."
+        f"documents folder {directory} {what} but the warehouse holds {loaded_before or len(previous)} documents "
+        f"from it; is a mount missing? Nothing was changed; the last published data is still served. "
+        f"Set {ALLOW_SHRINK_ENV}=1 to remove them on purpose."
     )
+
+
+def _examples(files: list[DocumentFile], limit: int = 3) -> str:
+    shown = [f"{f.document_id} ({f.parsed.problems[0] if f.parsed.problems else f.parsed.status})" for f in files]
+    more = f" and {len(shown) - limit} more" if len(shown) > limit else ""
+    return "; ".join(shown[:limit]) + more
 
 
 def gate_order(contracts: list[TableContract]) -> list[TableContract]:

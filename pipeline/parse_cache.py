@@ -45,6 +45,20 @@ class ParseCache:
         payload = self._payloads.get(sha256)
         return from_json_dict(json.loads(payload)) if payload is not None else None
 
+    def get_any_version(self, con, sha256: str) -> ParsedDocument | None:
+        """The parse of ``sha256`` under any cache key: the facts the warehouse holds for that content even
+        after the parser changed (used to keep a document's previous version while its file is rewritten)."""
+        row = con.execute(
+            f"SELECT payload FROM {CACHE_TABLE} WHERE sha256 = ? ORDER BY parser_version = ? DESC LIMIT 1",
+            [sha256, self.key],
+        ).fetchone()
+        if row is None:
+            return None
+        try:
+            return from_json_dict(json.loads(row[0]))
+        except (KeyError, TypeError, ValueError):  # a payload of an older layout: nothing to keep from it
+            return None
+
     def put(self, sha256: str, parsed: ParsedDocument, *, cacheable: bool = True) -> None:
         if cacheable:
             self.fresh[sha256] = parsed
@@ -57,9 +71,9 @@ class ParseCache:
                 "parser_version": [self.key] * len(self.fresh),
                 "payload": [json.dumps(to_json_dict(doc)) for doc in self.fresh.values()],
             },
-            dtype=object,
+            dtype="string",  # typed text: DuckDB never guesses a column's type from sampled rows
         )
-        current = pd.DataFrame({"sha256": sorted(current_hashes)}, dtype=object)
+        current = pd.DataFrame({"sha256": sorted(current_hashes)}, dtype="string")
         with registered(con, "_fresh_payloads", payloads), registered(con, "_current_hashes", current):
             con.execute(
                 f"DELETE FROM {CACHE_TABLE} WHERE parser_version <> ? "
@@ -67,4 +81,7 @@ class ParseCache:
                 "OR sha256 IN (SELECT sha256 FROM _fresh_payloads)",
                 [self.key],
             )
-            con.execute(f"INSERT INTO {CACHE_TABLE} SELECT sha256, parser_version, payload FROM _fresh_payloads")
+            con.execute(
+                f"INSERT INTO {CACHE_TABLE} SELECT CAST(sha256 AS VARCHAR), CAST(parser_version AS VARCHAR), "
+                "CAST(payload AS VARCHAR) FROM _fresh_payloads"
+            )

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 
 import pandas as pd
 
-from pipeline.contracts.table_contract import TableContract
+from pipeline.contracts.table_contract import ColumnSpec, TableContract
+
+# How a column travels from pandas to DuckDB. Every wire dtype is one DuckDB reads without looking at the
+# values (no object columns, whose type DuckDB guesses from a sample of rows: an object column of empty lists
+# in the first 2,048 rows became ``NULL[]`` and the first non-empty list failed the run). List columns travel
+# as JSON text and are parsed back with the contract's type.
+_WIRE_DTYPE = {"VARCHAR": "string", "DATE": "datetime64[ns]"}
 
 
 def frame_for(contract: TableContract, rows: list[dict]) -> pd.DataFrame:
@@ -63,14 +70,54 @@ def apply_comments(con, contract: TableContract, qualified_name: str | None = No
         con.execute(sql)
 
 
+def wire_frame(contract: TableContract, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with the contract's columns in dtypes DuckDB takes as declared: text as pandas ``string``,
+    lists as JSON text, numbers, booleans and times as their nullable pandas dtypes."""
+    wire = {}
+    for column in contract.columns:
+        values = frame[column.name]
+        if column.sql_type.endswith("[]"):
+            wire[column.name] = pd.Series([_json_list(v) for v in values], index=frame.index, dtype="string")
+        else:
+            wire[column.name] = values.astype(_WIRE_DTYPE.get(column.sql_type, column.pandas_dtype))
+    return pd.DataFrame(wire, index=frame.index)
+
+
+def _json_list(value) -> str | None:
+    if value is None or (not isinstance(value, list | tuple) and pd.isna(value)):
+        return None
+    return json.dumps([None if item is None else str(item) for item in value])
+
+
+def typed_select_list(contract: TableContract) -> str:
+    """Each wire column cast to the contract's DuckDB type: the table's types come from the contract alone."""
+    return ", ".join(f"{_typed(column)} AS {column.name}" for column in contract.columns)
+
+
+def _typed(column: ColumnSpec) -> str:
+    if column.sql_type.endswith("[]"):
+        element = column.sql_type[:-2]
+        return f"CAST(from_json({column.name}, '[\"{element}\"]') AS {column.sql_type})"
+    return f"CAST({column.name} AS {column.sql_type})"
+
+
+def insert_frame(con, contract: TableContract, frame: pd.DataFrame, qualified_name: str | None = None) -> int:
+    """Append ``frame`` to the contract's table through the contract's explicit types; returns rows written."""
+    if not len(frame):
+        return 0
+    columns = ", ".join(contract.column_names)
+    with registered(con, "_frame_to_write", wire_frame(contract, frame)):
+        con.execute(
+            f"INSERT INTO {qualified_name or contract.table} ({columns}) "
+            f"SELECT {typed_select_list(contract)} FROM _frame_to_write"
+        )
+    return len(frame)
+
+
 def replace_table(con, contract: TableContract, frame: pd.DataFrame) -> int:
     """Recreate the table from its contract and load ``frame``; returns rows written."""
     create_table(con, contract)
-    if len(frame):
-        columns = ", ".join(contract.column_names)
-        with registered(con, "_frame_to_write", frame):
-            con.execute(f"INSERT INTO {contract.table} ({columns}) SELECT {columns} FROM _frame_to_write")
-    return len(frame)
+    return insert_frame(con, contract, frame)
 
 
 def row_count(con, table: str) -> int:

@@ -58,9 +58,22 @@ def bad_corpus() -> dict[str, tuple[bytes, str, str]]:
     return {
         "empty.txt": (b"", "rejected", "empty file"),
         "whitespace_only.txt": (b"  \n\r\n\t\n", "rejected", "empty file"),
-        "binary.png": (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4, "rejected", "binary file"),
+        "binary.dat": (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4, "rejected", "binary file"),
+        # Not documents at all: skipped unread, never rejected.
+        "logo.png": (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4, "skipped", "an image"),
+        "README.txt": (
+            b"This folder is the documents mount. If you can read this, it did not mount.\n",
+            "skipped",
+            "README",
+        ),
+        "overview_files/jquery.js": (b"!function(e){return e}(window);\n", "skipped", "saved web page"),
+        "overview_files/notes.txt": (good("0609T").encode(), "skipped", "saved web page"),
+        "Thumbs.db": (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(64), "skipped", "operating system"),
         "latin1.txt": (latin, "partial", "not valid UTF-8"),
-        "utf16.txt": (good("C1000").replace("CPT C1000", "HCPCS C1000").encode("utf-16"), "partial", "UTF-16"),
+        # UTF-16/32 are text: decoded by their byte-order mark or their NUL pattern, not a problem.
+        "utf16.txt": (good("C1000").replace("CPT C1000", "HCPCS C1000").encode("utf-16"), "parsed", ""),
+        "utf16_no_bom.txt": (good("C1001").replace("CPT C1001", "HCPCS C1001").encode("utf-16-le"), "parsed", ""),
+        "utf32.txt": (good("C1002").replace("CPT C1002", "HCPCS C1002").encode("utf-32"), "parsed", ""),
         "truncated.txt": (truncated.encode(), "partial", "truncated"),
         "no_title.txt": (no_title.encode(), "rejected", "no title line"),
         "ragged_table.txt": (ragged.encode(), "partial", "row has 2 cells, expected 3"),
@@ -85,6 +98,7 @@ def write_bad_corpus(directory: Path) -> dict[str, tuple[str, str]]:
     expected = {}
     for name, (data, status, reason) in bad_corpus().items():
         path = directory / name
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
         expected[name] = (status, reason)
     old = time.time() - 30 * 24 * 3600

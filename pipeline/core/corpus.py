@@ -14,13 +14,16 @@ converts and writes.
 Duplicate rule: when several documents declare the same code, the one with the
 latest file modification time (to the second) wins; equal times are broken by the
 greater document_id (the path relative to the documents folder).  Losers are
-marked rejected with a problem naming the winner.
+marked rejected with a problem naming the winner.  A modification time more than
+``CLOCK_SKEW`` in the future (a clock set wrong, a copy from another time zone) is
+not believed: it ranks below every believable time, so such a document cannot win
+over fresh edits forever, and it is told on the document.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pipeline.core.care_sites import CareSiteDirectory
 from pipeline.core.document_parser import ParsedDocument
@@ -29,6 +32,7 @@ from pipeline.core.payer_aliases import PayerDirectory
 from pipeline.core.reference_data import ReferenceData, pos_code_list
 
 SOURCE_TYPICAL_SITE, SOURCE_SUMMARY = CARE_SITE_SOURCES
+CLOCK_SKEW = timedelta(minutes=5)  # a modification time further in the future than this is not believed
 
 
 @dataclass(slots=True)
@@ -67,7 +71,7 @@ class _Corpus:
 
 def build_core_rows(files: list[DocumentFile], reference: ReferenceData, parsed_at: datetime) -> CoreRows:
     corpus = _start_corpus(files, reference)
-    winners = pick_winners(files, corpus.extra_problems)
+    winners = pick_winners(files, corpus.extra_problems, now=parsed_at)
     for f in winners:
         corpus.codes.append(_code_row(f))
         _add_modifiers(corpus, f)
@@ -290,19 +294,35 @@ def absorb_rejections(documents: list[dict], problems_by_document: dict[str, lis
     return absorbed
 
 
-def pick_winners(files: list[DocumentFile], extra_problems: dict[str, list[str]]) -> list[DocumentFile]:
+def pick_winners(
+    files: list[DocumentFile], extra_problems: dict[str, list[str]], now: datetime | None = None
+) -> list[DocumentFile]:
+    """The newest document per code. ``now`` (naive UTC, the run's time) bounds what a modification time may
+    claim: one more than ``CLOCK_SKEW`` ahead of it is not believed and ranks below every believable one
+    (counting it as ``now`` would still let it beat every edit made before each run, forever)."""
     by_code: dict[str, list[DocumentFile]] = {}
     for f in files:
         if f.parsed.contributes:
             by_code.setdefault(f.parsed.code, []).append(f)
     winners = []
     for code, candidates in by_code.items():
-        candidates.sort(key=lambda f: (f.modified_at.replace(microsecond=0), f.document_id), reverse=True)
+        untrusted = {f.document_id for f in candidates if now is not None and f.modified_at > now + CLOCK_SKEW}
+        if len(candidates) > 1:
+            for document_id in sorted(untrusted):
+                extra_problems[document_id].append(
+                    f"modification time is in the future (more than {CLOCK_SKEW.seconds // 60} minutes ahead of "
+                    f"this run): not believed, so any document for code {code} with a believable time wins over it"
+                )
+        candidates.sort(
+            key=lambda f: (f.document_id not in untrusted, f.modified_at.replace(microsecond=0), f.document_id),
+            reverse=True,
+        )
         winner = candidates[0]
         winners.append(winner)
         for loser in candidates[1:]:
             extra_problems[loser.document_id].append(
-                f"superseded: code {code} is also described by newer document {winner.document_id!r}; "
+                f"superseded: code {code} is also described by "
+                f"{'document' if loser.document_id in untrusted else 'newer document'} {winner.document_id!r}; "
                 "only the newest document per code is loaded (latest modification time, then document_id)"
             )
     winners.sort(key=lambda f: f.parsed.code)

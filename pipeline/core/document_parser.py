@@ -25,7 +25,7 @@ from pathlib import Path
 
 from pipeline.core.domains import CODE_FORMAT_HINTS, CODE_FORMATS, DOCUMENT_STATUSES, PARSED, PARTIAL, REJECTED
 from pipeline.core.known_names import NO_KNOWN_NAMES, KnownNames
-from pipeline.core.list_items import ListRead, read_list, split_list
+from pipeline.core.list_items import LONGEST_LIST, ListRead, list_runs_past_limit, read_list, split_list
 from pipeline.core.logical_lines import (
     BLANK,
     FACT_KEY_PREFIXES,
@@ -82,7 +82,6 @@ _LABELS = {"payers": "payer", "summary_sites": "'used across'", "typical_sites":
 _KEY_LABELS = {"service_type": "Service type", "typical_sites": "Typical site of service", "payers": "Key payers"}
 _LONGEST_ITEM = 120
 _LONGEST_SERVICE_TYPE = 150
-_LONGEST_LIST = 4_000  # characters; a list sentence longer than this is no list of names
 
 
 @dataclass(frozen=True, slots=True)
@@ -361,7 +360,7 @@ class _DocumentReader:
                 continue
             rest = text[match.end() :]
             if fact in self.found:
-                again = read_list(rest[:_LONGEST_LIST], self.known).items
+                again = read_list(rest[:LONGEST_LIST], self.known).items
                 if again != getattr(self.doc, fact):
                     self.doc.problems.append(f"line {number}: second {_LABELS[fact]} sentence ignored: {rest[:60]!r}")
                 continue
@@ -370,11 +369,9 @@ class _DocumentReader:
 
     def _set_list(self, fact: str, text: str, number: int, *, label: str, whole_value: bool = False) -> None:
         """``whole_value``: the text is a key's value, so anything after the list is reported as not read."""
-        listed = read_list(text[:_LONGEST_LIST], self.known)
-        if len(text) > _LONGEST_LIST and not listed.terminated:
-            self.doc.problems.append(
-                f"line {number}: {label} runs on for more than {_LONGEST_LIST:,} characters with no end; not read"
-            )
+        listed = read_list(text[:LONGEST_LIST], self.known)
+        if len(text) > LONGEST_LIST and not listed.terminated:
+            self.doc.problems.append(f"line {number}: {list_runs_past_limit(label, len(text))}")
             return
         setattr(self.doc, fact, listed.items)
         if not listed.items:

@@ -131,6 +131,20 @@ class _Parentheses:
         return False
 
 
+# The longest list sentence read, in characters. A real payer sentence can name hundreds of plans (4,000
+# characters was too few); past this bound a sentence still running is no list of names, and reading it
+# would only cost time.
+LONGEST_LIST = 100_000
+
+
+def list_runs_past_limit(label: str, length: int) -> str:
+    """The problem for a list sentence still running at ``LONGEST_LIST`` characters: what was (not) read."""
+    return (
+        f"{label} is still running after {LONGEST_LIST:,} characters (it runs {length:,}) with no end of "
+        f"sentence; a list is read up to {LONGEST_LIST:,} characters, so none of its names were read"
+    )
+
+
 def read_list(text: str, known: KnownNames = NO_KNOWN_NAMES) -> ListRead:
     """Items of the list at the start of ``text``, up to the end of its sentence.
 

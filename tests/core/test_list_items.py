@@ -160,3 +160,32 @@ def test_latin_abbreviations_do_not_end_the_payer_sentence(listed, kept):
 
     doc = parse_text(good("32994").replace("Aetna, Cigna, and Medicare", listed), known_names=_KNOWN)
     assert doc.payers == kept
+
+
+def _document_with_payer_sentence(sentence: str) -> bytes:
+    from tests.bad_documents import good
+
+    return good("47382").replace("Aetna, Cigna, and Medicare.", sentence).encode()
+
+
+def test_a_payer_sentence_over_4000_characters_keeps_all_its_payers():
+    from pipeline.core.document_parser import parse_document
+
+    names = [f"Regional Health Plan Number {i}" for i in range(400)]
+    sentence = ", ".join(names[:-1]) + ", and " + names[-1] + "."
+    assert len(sentence) > 12_000
+    parsed = parse_document(_document_with_payer_sentence(sentence))
+    assert parsed.payers == names
+    assert not any("no end" in p or "still running" in p for p in parsed.problems), parsed.problems
+
+
+def test_a_list_still_running_at_the_bound_says_so_truly():
+    from pipeline.core.document_parser import parse_document
+    from pipeline.core.list_items import LONGEST_LIST
+
+    sentence = ", ".join(f"Plan {i}" for i in range(LONGEST_LIST // 5))  # no end of sentence anywhere
+    assert len(sentence) > LONGEST_LIST
+    parsed = parse_document(_document_with_payer_sentence(sentence))
+    [problem] = [p for p in parsed.problems if "still running" in p]
+    assert f"after {LONGEST_LIST:,} characters" in problem and "with no end of sentence" in problem
+    assert "none of its names were read" in problem and parsed.payers == []

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pytest
+
 from pipeline.core.html_text import html_to_text
 from pipeline.core.text_decoding import decode_document
 
@@ -32,3 +34,35 @@ def test_html_is_reduced_to_lines_of_text():
     )
     lines = [line for line in text.splitlines() if line]
     assert lines == ["## Summary & Overview", "CPT 32994: T"]
+
+
+TEXT = "CPT 32994: Ablation, Zürich — 東京\r\nKey payers covered include Aetna.\n"
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "utf-32"])
+def test_a_byte_order_mark_is_decoded_and_not_a_problem(encoding):
+    decoded = decode_document(TEXT.encode(encoding))
+    assert decoded.text == TEXT.replace("\r\n", "\n") and decoded.problems == [] and not decoded.fatal
+    assert decoded.encoding == encoding.removesuffix("-sig").replace("utf-8", "utf-8")
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"])
+def test_utf16_and_utf32_without_a_bom_are_recognized_by_their_nuls_not_called_binary(encoding):
+    decoded = decode_document(TEXT.encode(encoding))
+    assert not decoded.fatal, decoded.problems
+    assert decoded.text == TEXT.replace("\r\n", "\n") and decoded.encoding == encoding and decoded.problems == []
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\x00\x01\x02abc",
+        b"\x00\x01\x02abc" * 10,
+        bytes(range(256)) * 4,
+        b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4,
+        b"\x00\x00\x00\x01" * 100,
+        b"text then a NUL\x00 and more text after it, as in a corrupt export....",
+    ],
+)
+def test_binary_with_nuls_is_still_binary(data):
+    assert decode_document(data).fatal
