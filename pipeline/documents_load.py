@@ -62,13 +62,16 @@ def load_documents(
     cache = ParseCache(con, cache_key(parser_fingerprint(), known.digest, max_bytes))
     previous = _previous_documents(con)
     previous_ids = set(previous)
+    # Taken before anything is read: the sensor re-hashes files whose change time is at or after it, so an
+    # edit made while this run reads (even one that keeps size and modification time) is never missed.
+    read_started_at = datetime.now(UTC).replace(tzinfo=None)
     files = [
         _parsed_file(source, cache, known, max_bytes, previous.get(source.document_id), con)
         for source in iter_documents(directory, max_bytes)
     ]
     removed = sorted(previous_ids - {f.document_id for f in files})
     _refuse_empty_folder(directory, files, previous)
-    rows = build_core_rows(files, reference, parsed_at=datetime.now(UTC).replace(tzinfo=None))
+    rows = build_core_rows(files, reference, parsed_at=read_started_at)
     load = DocumentsLoad(parsed=len(cache.fresh), from_cache=sum(1 for f in files if f.sha256) - len(cache.fresh))
     load.removed = removed
 

@@ -52,7 +52,8 @@ class Documents(pa.DataFrameModel):
         isin=list(DOCUMENT_STATUSES),
         description=(
             "parsed: complete; partial: loaded but incomplete (see problems); rejected: nothing loaded; "
-            "skipped: not read at all (a symbolic link, FIFO or device; see problems)."
+            "skipped: not loaded (a symbolic link, FIFO or device; not a document, such as an image, a script or a README; "
+            "or still being written when it was read; see problems)."
         ),
     )
     problems: Series[str] = pa.Field(description="Readable reasons, separated by '; '. Empty when parsed.")
@@ -61,7 +62,7 @@ class Documents(pa.DataFrameModel):
         metadata=LIST_OF_TEXT,
     )
     problem_count: Series[pd.Int64Dtype] = pa.Field(ge=0, description="Number of problems.")
-    parsed_at: Series[pd.Timestamp] = pa.Field(description="When this run built the table (UTC).")
+    parsed_at: Series[pd.Timestamp] = pa.Field(description="When this run started reading the documents folder (UTC).")
     file_size_bytes: Series[pd.Int64Dtype] = pa.Field(ge=0, description="File size in bytes.")
     file_modified_at: Series[pd.Timestamp] = pa.Field(
         description="File modification time (UTC); the newest document wins when two describe one code."

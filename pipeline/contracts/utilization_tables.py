@@ -332,7 +332,8 @@ class SourceFiles(pa.DataFrameModel):
         nullable=True, description="File modification time (UTC); an unchanged size and time skip the reload."
     )
     is_synthetic: Series[pd.BooleanDtype] = pa.Field(
-        description="True for synthetic sample files listed in sources/reference/synthetic_utilization_files.csv: NOT CMS data."
+        description="True for synthetic sample files: the SHA-256 of the content is listed in "
+        "sources/reference/synthetic_utilization_files.csv (never decided by name). NOT CMS data."
     )
 
     class Config:
