@@ -24,6 +24,7 @@ nothing loaded earlier is deleted.
 from __future__ import annotations
 
 import errno
+import gzip
 import threading
 import time
 import zipfile
@@ -54,6 +55,7 @@ from pipeline.utilization.cms_layouts import (
 from pipeline.utilization.file_access import (
     ACCEPTED_SUFFIXES,
     ArchiveContentError,
+    FileContentError,
     compression_of,
     open_stored,
     read_header_line,
@@ -67,6 +69,7 @@ QUARANTINE = QUARANTINE_CONTRACT.table
 ENV_VAR = "CPT_UTILIZATION_DIR"
 # Errors of the file's own bytes or of reading that one file; the OS errors of a full or read-only disk are not.
 _CONTENT_EXCEPTIONS = (UnknownLayoutError, DataYearError, ArchiveContentError, zipfile.BadZipFile, zlib.error, EOFError)
+_CONTENT_EXCEPTIONS += (FileContentError, UnicodeError, gzip.BadGzipFile)  # a file's own bytes, never the machine
 _MACHINE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.ENOMEM}
 
 
