@@ -264,7 +264,7 @@ def _load_attempt(con, candidate, path: Path, compression: str, hasher, settings
     try:
         replaced = _delete_year(con, layout, year, candidate.name)
         relation = create_staging(con, layout) if staged else layout.table
-        encoding, unreadable = insert_from_file(con, candidate, path, compression, relation)
+        encoding, unreadable = insert_from_file(con, candidate, path, compression, relation, settings.scratch_dir)
         clock.lap("read_csv")
         moved = quarantine_failing_rows(con, layout, candidate.name, year, relation)
         if staged:

@@ -12,7 +12,7 @@ import pytest
 
 from pipeline.utilization.file_access import StoredFile, _Endings, readable_path, wide_encoding_of
 from tests.conftest import run_pipeline
-from tests.synthetic.cms import GEO_HEADER, geo_rows
+from tests.synthetic.cms import GEO_HEADER, PROVIDER_HEADER, geo_rows, provider_rows
 
 GEO_22 = "MUP_PHY_R24_P05_V10_D22_Geo.csv"
 GEO_21 = "MUP_PHY_R24_P05_V10_D21_Geo.csv"
@@ -137,3 +137,135 @@ def test_a_rewritten_copy_is_deleted_after_reading(tmp_path):
     source.write_bytes(b"a,b\r\n1,2\r\n")
     with readable_path(StoredFile(source, "none"), scratch) as (path, _):
         assert path == source  # nothing to rewrite: DuckDB reads the file itself
+
+
+PROVIDER_21 = "MUP_PHY_R23_P05_V10_D21_Prov_Svc.csv"
+
+
+def provider_lines(n: int) -> list[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(PROVIDER_HEADER)
+    writer.writerows(provider_rows(n, random.Random(5)))
+    return buffer.getvalue().split("\n")[:-1]
+
+
+def quarantine(env) -> list[tuple]:
+    return env.query("SELECT line_number, reasons, row_data FROM utilization.quarantine ORDER BY line_number")
+
+
+@pytest.mark.parametrize("rows", [5_000, pytest.param(100_000, marks=pytest.mark.slow)])
+def test_an_unterminated_quote_loses_no_other_line(pipeline_env, rows):
+    lines = provider_lines(rows)
+    broken = 3  # the header is line 1
+    lines[broken - 1] = lines[broken - 1].replace(",", ',"', 1)
+    (pipeline_env.utilization_dir / PROVIDER_21).write_text("".join(line + "\n" for line in lines))
+    status, loaded, quarantined, _ = load(pipeline_env)[PROVIDER_21]
+    assert status == "loaded" and (loaded, quarantined) == (rows - 1, 1)
+    assert loaded + quarantined == len(lines) - 1  # every data line accounted for
+    [(number, reasons, text)] = quarantine(pipeline_env)
+    assert (number, text) == (broken, lines[broken - 1])  # its own number, its own text
+    assert "unterminated" in reasons
+    following = next(csv.reader([lines[broken]]))
+    names = pipeline_env.query(
+        "SELECT count(*) FROM utilization.physician_provider_service WHERE npi = ? AND hcpcs_code = ? "
+        "AND place_of_service = ?",
+        [following[0], following[17], following[20]],
+    )
+    assert names == [(1,)]  # the next valid line loaded
+
+
+def test_quarantine_rows_show_their_own_line_among_blank_lines_and_crlf(pipeline_env):
+    lines = provider_lines(50)
+    lines[10] = lines[10] + ",extra"
+    lines[20] = lines[20].replace(",", ',"', 1)
+    text = "\r\n".join(lines[:5]) + "\r\n\r\n" + "\r\n".join(lines[5:]) + "\r\n"
+    (pipeline_env.utilization_dir / PROVIDER_21).write_bytes(text.encode())
+    status, loaded, quarantined, _ = load(pipeline_env)[PROVIDER_21]
+    assert (status, loaded + quarantined, quarantined) == ("loaded", 50, 2)
+    assert [(n, t) for n, _, t in quarantine(pipeline_env)] == [(12, lines[10]), (22, lines[20])]
+
+
+def test_count_data_lines_skips_blank_lines_across_chunks(tmp_path, monkeypatch):
+    from pipeline.utilization import line_exact
+
+    path = tmp_path / "x.csv"
+    path.write_bytes(b"h\n1\n\n2\r\n\r\n3\n\n\n4")
+    assert line_exact.count_data_lines(path) == 4
+    monkeypatch.setattr(line_exact, "_CHUNK", 1)
+    assert line_exact.count_data_lines(path) == 4
+    path.write_bytes(b"h\n")
+    assert line_exact.count_data_lines(path) == 0
+    path.write_bytes(b"")
+    assert line_exact.count_data_lines(path) == 0
+
+
+def test_thousands_separators_in_numeric_columns_load_with_their_values(pipeline_env):
+    rows = geo_rows(random.Random(1), 2022)
+    benes, services, charge = (GEO_HEADER.index(c) for c in ("Tot_Benes", "Tot_Srvcs", "Avg_Sbmtd_Chrg"))
+    rows[0][benes], rows[0][services], rows[0][charge] = "1,204", "1,250.5", "1,250.00"
+    rows[1][charge] = "12,345,678.25"
+    rows[2][benes] = "1,2,3"  # not a number with thousands separators: still quarantined
+    rows[3][charge] = "12,34"
+    rows[4][GEO_HEADER.index("HCPCS_Desc")] = "Ablate 1,204"  # text columns keep their commas
+    rows[5][benes] = "1,204"
+    with (pipeline_env.utilization_dir / GEO_22).open("w", newline="") as handle:  # Excel quotes what has a comma
+        csv.writer(handle).writerows([GEO_HEADER, *rows])
+    status, loaded, quarantined, _ = load(pipeline_env)[GEO_22]
+    assert (status, loaded, quarantined) == ("loaded", len(rows) - 2, 2)
+    got = pipeline_env.query(
+        "SELECT total_beneficiaries, total_services, avg_submitted_charge FROM utilization.physician_geo_service "
+        "WHERE data_year = 2022 AND hcpcs_code = ? AND place_of_service = ? AND geo_code IS NOT DISTINCT FROM ?",
+        [rows[0][3], rows[0][6], rows[0][1] or None],
+    )
+    assert got == [(1204, 1250.5, 1250.0)]
+    charges = {c for (c,) in pipeline_env.query("SELECT avg_submitted_charge FROM utilization.physician_geo_service")}
+    assert 12345678.25 in charges
+    descs = {d for (d,) in pipeline_env.query("SELECT hcpcs_desc FROM utilization.physician_geo_service")}
+    assert "Ablate 1,204" in descs
+    assert sorted(n for n, _, _ in quarantine(pipeline_env)) == [4, 5]  # own line numbers of "1,2,3" and "12,34"
+
+
+@pytest.mark.parametrize(
+    ("value", "number"),
+    [("1,204", True), ("-1,204", True), ("1,250.00", True), ("12,345,678.9", True), ("1,2,3", False),
+     ("12,34", False), (",123", False), ("1234,567", False), ("1,234.", False), ("1.234,56", False)],
+)  # fmt: skip
+def test_the_thousands_rule(value, number):
+    from pipeline.utilization.line_exact import THOUSANDS
+
+    assert bool(THOUSANDS.fullmatch(value)) is number
+
+
+GEO_21_ZIP = GEO_21.replace(".csv", ".zip")
+
+
+def scratch_files(env) -> list:
+    scratch = env.warehouse_path.parent / (env.warehouse_path.name + ".tmp") / "utilization"
+    return sorted(scratch.iterdir()) if scratch.exists() else []
+
+
+def test_a_zip_that_expands_past_the_ratio_cap_is_rejected_and_its_scratch_deleted(pipeline_env):
+    lines = geo_lines(2021)
+    bomb = lines[0] + "\n" + (lines[1] + "\n") * 40_000  # about 4 MB of one line: compresses ~1000 times
+    with zipfile.ZipFile(pipeline_env.utilization_dir / GEO_21_ZIP, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(GEO_21, bomb)
+    status, loaded, _, error = load(pipeline_env)[GEO_21_ZIP]
+    assert (status, loaded) == ("rejected", 0)
+    assert "CPT_ZIP_MAX_RATIO" in error and "100 times" in error and "partial copy was deleted" in error
+    assert scratch_files(pipeline_env) == []
+    assert load(pipeline_env)["MUP_PHY_R25_P05_V20_D23_Geo.csv"][0] == "loaded"
+
+
+def test_the_expanded_size_cap_is_set_by_its_environment_variable(pipeline_env, monkeypatch):
+    lines = geo_lines(2021)
+    with zipfile.ZipFile(pipeline_env.utilization_dir / GEO_21_ZIP, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(GEO_21, "".join(line + "\n" for line in lines))
+    monkeypatch.setenv("CPT_ZIP_MAX_EXPANDED_BYTES", "1000")
+    status, loaded, _, error = load(pipeline_env)[GEO_21_ZIP]
+    assert (status, loaded) == ("rejected", 0)
+    assert "expands past 1,000 bytes" in error and "CPT_ZIP_MAX_EXPANDED_BYTES" in error
+    assert scratch_files(pipeline_env) == []
+    monkeypatch.delenv("CPT_ZIP_MAX_EXPANDED_BYTES")
+    (pipeline_env.utilization_dir / GEO_21_ZIP).touch()
+    assert load(pipeline_env)[GEO_21_ZIP][:2] == ("loaded", len(lines) - 1)

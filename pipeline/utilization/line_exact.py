@@ -1,0 +1,182 @@
+"""Every line of a CMS file accounted for: loaded, or quarantined under its own line number with its own text.
+
+DuckDB's reader is fast but, when a quote is left open, reads on into the next line: that line is lost
+and the quarantine row names one line while showing another.  So each load compares what DuckDB
+accounted for (rows read + lines rejected) with the file's data lines, counted here while DuckDB reads
+(non-blank physical lines after the header; ``readable_path`` has already made every line end LF or
+CRLF).  When they differ, or when a line was refused only for a thousands separator, the file is
+read again *line-exact*: a copy in which each physical line is parsed on its own.
+
+- a line that parses to the header's number of fields is copied as it is (thousands separators in
+  numeric columns removed, see ``THOUSANDS``);
+- any other line is left blank in the copy (DuckDB skips blank lines but still counts them, so line
+  numbers stay those of the original file) and is quarantined here with its number, its text and why.
+
+Thousands separators (legacy files saved from Excel): in every CMS utilization file, a value of a
+numeric contract column (BIGINT, INTEGER, DOUBLE: counts and amounts) that matches ``THOUSANDS`` —
+an optional minus, 1-3 digits, then groups of ``,`` and exactly three digits, then optionally ``.``
+and digits, e.g. ``1,204``, ``-12,000`` or ``1,250.00`` — loads with its value, the commas removed.
+Such a value is always quoted in a comma-delimited file (unquoted, its comma would split the field).
+Anything else with a comma (``1,2,3``, ``12,34``, ``,123``) is still quarantined as not a number;
+the decimal mark is always ``.`` (US files).
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+THOUSANDS = re.compile(r"-?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?")
+# How DuckDB's CAST reject names such a value: the trigger for reading the file again line-exact.
+THOUSANDS_REJECT_SQL = r"""Could not convert string "-?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?" to"""
+NUMERIC_TYPES = frozenset({"BIGINT", "INTEGER", "DOUBLE", "HUGEINT", "SMALLINT", "DECIMAL", "FLOAT", "REAL"})
+_CHUNK = 1 << 23
+_BLANK = re.compile(rb"\n(?=\r?\n)")
+_TEXT_LIMIT = 4000  # characters of a bad line kept in quarantine
+
+
+class LineExactReadNeeded(Exception):
+    """What DuckDB accounted for differs from the file's data lines (or a value was refused only for its
+    thousands separators): the file must be read line-exact."""
+
+
+@dataclass(frozen=True)
+class BadLine:
+    number: int  # physical line number in the file, the header being line 1
+    reason: str
+    text: str
+
+
+def _open(path: Path, compression: str):
+    return gzip.open(path, "rb") if compression == "gzip" else path.open("rb")
+
+
+def count_data_lines(path: Path, compression: str = "none") -> int:
+    """Non-blank physical lines after the header (LF or CRLF ends; a last line without an end counts)."""
+    ends = blanks = 0
+    tail, last = b"", b"\n"
+    with _open(path, compression) as handle:
+        while chunk := handle.read(_CHUNK):
+            ends += chunk.count(b"\n")
+            joined = tail + chunk
+            if b"\n\n" in joined or b"\n\r\n" in joined:
+                blanks += len(_BLANK.findall(joined)) - len(_BLANK.findall(tail))
+            tail, last = joined[-2:], chunk[-1:]
+    if last == b"\n" and ends == 0:
+        return 0  # an empty file
+    lines = ends + (0 if last == b"\n" else 1)
+    return max(lines - 1 - blanks, 0)
+
+
+class BackgroundLineCount:
+    """``count_data_lines`` in a thread, while DuckDB reads the same file."""
+
+    def __init__(self, path: Path, compression: str):
+        self._count: int | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(path, compression), daemon=True)
+        self._thread.start()
+
+    def _run(self, path: Path, compression: str) -> None:
+        try:
+            self._count = count_data_lines(path, compression)
+        except BaseException as exc:  # reported by result()
+            self._error = exc
+
+    def result(self) -> int:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._count
+
+
+@contextmanager
+def line_exact_copy(
+    path: Path,
+    compression: str,
+    encoding: str,
+    header: list[tuple[str, str]],
+    delimiter: str,
+    scratch_dir: Path,
+) -> Iterator[tuple[Path, list[BadLine], int]]:
+    """(UTF-8 copy DuckDB reads, the lines quarantined here, data lines); the copy is deleted afterwards.
+
+    ``header`` is the file's (column, sql_type) in file order."""
+    scratch_dir.mkdir(parents=True, exist_ok=True)
+    target = scratch_dir / f"line-exact-{path.name}"
+    numeric = [i for i, (_, sql_type) in enumerate(header) if sql_type.split("(")[0].upper() in NUMERIC_TYPES]
+    bad: list[BadLine] = []
+    data_lines = 0
+    try:
+        with _open(path, compression) as source, target.open("w", encoding="utf-8", newline="") as sink:
+            writer = csv.writer(sink, delimiter=delimiter, lineterminator="\n")
+            for number, raw in enumerate(source, start=1):
+                text = raw.rstrip(b"\n").rstrip(b"\r").decode(encoding, errors="replace").lstrip("\ufeff")
+                if number == 1:
+                    sink.write(text + "\n")
+                    continue
+                if not text:
+                    sink.write("\n")
+                    continue
+                data_lines += 1
+                fields, reason = _parse_line(text, delimiter, len(header))
+                if reason:
+                    bad.append(BadLine(number, reason, text[:_TEXT_LIMIT]))
+                    sink.write("\n")
+                elif _remove_thousands(fields, numeric):
+                    writer.writerow(fields)
+                else:
+                    sink.write(text + "\n")
+        yield target, bad, data_lines
+    finally:
+        target.unlink(missing_ok=True)
+
+
+def _parse_line(text: str, delimiter: str, expected: int) -> tuple[list[str], str | None]:
+    try:
+        rows = list(csv.reader(io.StringIO(text), delimiter=delimiter, quotechar='"', doublequote=True, strict=True))
+    except csv.Error as exc:
+        return [], f"unreadable line: {exc} (an unterminated or stray quote?)"
+    if len(rows) != 1:
+        return [], "unreadable line: a quoted value runs past the end of the line (unterminated quote)"
+    if len(rows[0]) != expected:
+        return [], f"unreadable line: {len(rows[0])} fields where the header has {expected}"
+    return rows[0], None
+
+
+def _remove_thousands(fields: list[str], numeric: list[int]) -> bool:
+    changed = False
+    for i in numeric:
+        value = fields[i].strip()
+        if "," in value and THOUSANDS.fullmatch(value):
+            fields[i] = value.replace(",", "")
+            changed = True
+    return changed
+
+
+def quarantine_bad_lines(con, bad: list[BadLine], table: str, target: tuple[str, str, str, int], scratch_dir: Path):
+    """Insert one quarantine row per bad line: (table_name, source_file, layout, data_year) = ``target``."""
+    if not bad:
+        return
+    rows = scratch_dir / "line-exact-quarantine.csv"
+    try:
+        with rows.open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle, quoting=csv.QUOTE_ALL, lineterminator="\n")
+            writer.writerows((line.number, line.reason, line.text) for line in bad)
+        table_name, source_file, layout, year = target
+        con.execute(
+            f"INSERT INTO {table} (table_name, source_file, layout, data_year, line_number, reasons, row_data) "
+            "SELECT ?, ?, ?, ?, line_number, reasons, row_data FROM read_csv(?, header = false, auto_detect = false, "
+            "delim = ',', quote = '\"', escape = '\"', strict_mode = false, "
+            "columns = {'line_number': 'BIGINT', 'reasons': 'VARCHAR', 'row_data': 'VARCHAR'})",
+            [table_name, source_file, layout, int(year), str(rows)],
+        )
+    finally:
+        rows.unlink(missing_ok=True)
