@@ -23,6 +23,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+import numpy as np
+
 # Suffixes of files the loader reads; anything else in the folder is skipped with a reason.
 TEXT_SUFFIXES = (".csv", ".txt")
 ACCEPTED_SUFFIXES = (".csv", ".txt", ".csv.gz", ".txt.gz", ".zip")
@@ -178,7 +180,7 @@ def _readable(stored: StoredFile, scratch_dir: Path, written: list[Path]) -> tup
         return _rewrite(StoredFile(copy, "none"), _scratch(scratch_dir, "lf", stored, written), None), "none"
     endings = _Endings()
     with open_text_stream(stored) as stream:
-        while chunk := stream.read(_COPY_BUFFER):
+        while not endings.need_rewrite and (chunk := stream.read(_COPY_BUFFER)):
             endings.feed(chunk)
     if not endings.finish().need_rewrite:
         return stored.path, stored.compression
@@ -226,40 +228,43 @@ def _rewrite(stored: StoredFile, target: Path, wide: str | None) -> Path:
 
 
 class _Endings:
-    """Counts CRLF, lone CR and lone LF line ends of a stream fed in chunks."""
+    """Which line ends a stream fed in chunks has: CRLF, a lone CR, a lone LF (chunks without a CR cost a memchr)."""
 
     def __init__(self) -> None:
-        self.crlf = self.cr = self.lf = 0
+        self.crlf = self.cr = self.lf = False
         self._pending_cr = False
 
     def feed(self, chunk: bytes) -> None:
-        if not chunk:
-            return
-        if self._pending_cr:
+        if self._pending_cr and chunk:
             self._pending_cr = False
             if chunk.startswith(b"\n"):
-                self.crlf += 1
+                self.crlf = True
                 chunk = chunk[1:]
             else:
-                self.cr += 1
+                self.cr = True
         if chunk.endswith(b"\r"):
             self._pending_cr = True
             chunk = chunk[:-1]
-        crlf = chunk.count(b"\r\n")
-        self.crlf += crlf
-        self.cr += chunk.count(b"\r") - crlf
-        self.lf += chunk.count(b"\n") - crlf
+        if b"\r" not in chunk:
+            self.lf = self.lf or b"\n" in chunk
+            return
+        data = np.frombuffer(chunk, np.uint8)
+        cr, lf = data == 13, data == 10
+        pairs = int(np.count_nonzero(cr[:-1] & lf[1:]))
+        self.crlf = self.crlf or pairs > 0
+        self.cr = self.cr or int(np.count_nonzero(cr)) > pairs
+        self.lf = self.lf or int(np.count_nonzero(lf)) > pairs
 
     def finish(self) -> _Endings:
         if self._pending_cr:
             self._pending_cr = False
-            self.cr += 1
+            self.cr = True
         return self
 
     @property
     def need_rewrite(self) -> bool:
         """DuckDB's strict reader takes LF or CRLF, not a mix; CR-only lines are rewritten too (one line rule)."""
-        return self.cr > 0 or (self.crlf > 0 and self.lf > 0)
+        return self.cr or (self.crlf and self.lf)
 
 
 def zip_caps() -> tuple[int, float]:

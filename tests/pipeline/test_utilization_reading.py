@@ -115,15 +115,24 @@ def test_wide_encodings_are_recognized_by_bom_or_nul_bytes():
     assert wide_encoding_of("Müller,Zoë\n".encode("latin-1")) is None
 
 
-@pytest.mark.parametrize("size", [1, 2, 3, 7])
-def test_line_endings_are_counted_across_chunk_boundaries(size):
-    data = b"a\r\nb\nc\rd\r\n\r\ne\r"
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 1 << 20])
+@pytest.mark.parametrize(
+    ("data", "seen", "rewrite"),
+    [
+        (b"a\r\nb\nc\rd\r\n\r\ne\r", (True, True, True), True),
+        (b"a\r\nb\r\n\r\nc\r\n", (True, False, False), False),
+        (b"a\nb\n\nc", (False, False, True), False),
+        (b"a\rb\rc\r", (False, True, False), True),
+        (b"a\r\nb\r\nc\nd", (True, False, True), True),
+    ],
+)
+def test_line_endings_are_seen_across_chunk_boundaries(size, data, seen, rewrite):
     endings = _Endings()
     for start in range(0, len(data), size):
         endings.feed(data[start : start + size])
     endings.finish()
-    assert (endings.crlf, endings.lf, endings.cr) == (3, 1, 2)
-    assert endings.need_rewrite
+    assert (endings.crlf, endings.cr, endings.lf) == seen
+    assert endings.need_rewrite is rewrite
 
 
 def test_a_rewritten_copy_is_deleted_after_reading(tmp_path):
@@ -269,3 +278,16 @@ def test_the_expanded_size_cap_is_set_by_its_environment_variable(pipeline_env, 
     monkeypatch.delenv("CPT_ZIP_MAX_EXPANDED_BYTES")
     (pipeline_env.utilization_dir / GEO_21_ZIP).touch()
     assert load(pipeline_env)[GEO_21_ZIP][:2] == ("loaded", len(lines) - 1)
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 5, 8, 9, 64])
+def test_count_data_lines_agrees_with_a_line_by_line_count(tmp_path, monkeypatch, size):
+    from pipeline.utilization import line_exact
+
+    rng = random.Random(size)
+    data = b"header\n" + bytes(rng.choice(b"ab,\n\n\r\n") for _ in range(500))
+    data = data.replace(b"\r", b"\r\n").replace(b"\r\n\n", b"\r\n")  # only LF and CRLF ends, as after readable_path
+    (tmp_path / "x.csv").write_bytes(data)
+    expected = sum(1 for line in data.split(b"\n")[1:] if line.rstrip(b"\r"))
+    monkeypatch.setattr(line_exact, "_CHUNK", size)
+    assert line_exact.count_data_lines(tmp_path / "x.csv") == expected
