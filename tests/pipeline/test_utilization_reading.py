@@ -186,8 +186,8 @@ def test_an_unterminated_quote_loses_no_other_line(pipeline_env, rows):
 
 def test_quarantine_rows_show_their_own_line_among_blank_lines_and_crlf(pipeline_env):
     lines = provider_lines(50)
-    lines[10] = lines[10] + ",extra"
-    lines[20] = lines[20].replace(",", ',"', 1)
+    lines[10] = lines[10].replace(",", ',"', 1)  # the line-exact read's own quarantine row, line 12
+    lines[20] = lines[20] + ",extra"  # after it, DuckDB's reject from the copy must keep line 22
     text = "\r\n".join(lines[:5]) + "\r\n\r\n" + "\r\n".join(lines[5:]) + "\r\n"
     (pipeline_env.utilization_dir / PROVIDER_21).write_bytes(text.encode())
     status, loaded, quarantined, _ = load(pipeline_env)[PROVIDER_21]
@@ -291,3 +291,16 @@ def test_count_data_lines_agrees_with_a_line_by_line_count(tmp_path, monkeypatch
     expected = sum(1 for line in data.split(b"\n")[1:] if line.rstrip(b"\r"))
     monkeypatch.setattr(line_exact, "_CHUNK", size)
     assert line_exact.count_data_lines(tmp_path / "x.csv") == expected
+
+
+def test_an_unterminated_quote_in_a_file_without_other_quotes_swallows_nothing(pipeline_env):
+    lines = geo_lines(2022)
+    lines[4] = lines[4].replace(",", ',"', 2)[:-3]  # line 5: a quote opens and never closes; no later line has one
+    lines[4] = lines[4].replace(',"', ",", 1)
+    fields = lines[29].split(",")
+    fields[GEO_HEADER.index("Tot_Srvcs")] = "lots"
+    lines[29] = ",".join(fields)  # line 30: refused by DuckDB when it reads the line-exact copy
+    (pipeline_env.utilization_dir / GEO_22).write_text("".join(line + "\n" for line in lines))
+    status, loaded, quarantined, _ = load(pipeline_env)[GEO_22]
+    assert (status, loaded, quarantined) == ("loaded", len(lines) - 3, 2)  # without the line-exact read: 3 loaded
+    assert [(n, t) for n, _, t in quarantine(pipeline_env)] == [(5, lines[4]), (30, lines[29])]
