@@ -19,6 +19,7 @@ from pipeline.utilization.line_exact import (
     THOUSANDS_REJECT_SQL,
     BackgroundLineCount,
     LineExactReadNeeded,
+    count_data_lines,
     line_exact_copy,
     quarantine_bad_lines,
 )
@@ -64,21 +65,25 @@ def insert_from_file(
         con.execute(f"DELETE FROM {relation} WHERE data_year = ?", [year])
         encoding = "latin-1"
         inserted = _insert(con, candidate, path, compression, encoding, relation)
-    data_lines = counting.result()
+    lines = counting.result()
     try:
-        _check_accounted(con, inserted, data_lines)
+        _check_accounted(con, inserted, lines, lambda: count_data_lines(path, compression))
     except LineExactReadNeeded:
         con.execute(f"DELETE FROM {relation} WHERE data_year = ?", [year])
         return encoding, _insert_line_exact(con, candidate, (path, compression, encoding), relation, scratch_dir)
     return encoding, _quarantine_unreadable(con, layout, candidate.name, year)
 
 
-def _check_accounted(con, inserted: int, data_lines: int) -> None:
+def _check_accounted(con, inserted: int, physical_lines: int, data_lines) -> None:
+    """Rows + rejected lines must equal the data lines; blank lines (rare) are counted only when the fast count of
+    physical lines disagrees."""
     rejected, thousands = con.execute(
         f"SELECT count(DISTINCT (scan_id, file_id, line)), count_if(error_type = 'CAST' AND "
         f"regexp_matches(error_message, {sql_literal(THOUSANDS_REJECT_SQL)})) FROM {_REJECTS}"
     ).fetchone()
-    if inserted + rejected != data_lines or thousands:
+    if thousands:
+        raise LineExactReadNeeded(f"{thousands:,} values refused only for their thousands separators")
+    if inserted + rejected != physical_lines and inserted + rejected != (data_lines := data_lines()):
         raise LineExactReadNeeded(f"{inserted:,} rows + {rejected:,} rejected lines for {data_lines:,} data lines")
 
 
