@@ -77,12 +77,16 @@ def insert_from_file(
 def _check_accounted(con, inserted: int, physical_lines: int, data_lines) -> None:
     """Rows + rejected lines must equal the data lines; blank lines (rare) are counted only when the fast count of
     physical lines disagrees."""
-    rejected, thousands = con.execute(
+    rejected, thousands, textless = con.execute(
         f"SELECT count(DISTINCT (scan_id, file_id, line)), count_if(error_type = 'CAST' AND "
-        f"regexp_matches(error_message, {sql_literal(THOUSANDS_REJECT_SQL)})) FROM {_REJECTS}"
+        f"regexp_matches(error_message, {sql_literal(THOUSANDS_REJECT_SQL)})), "
+        f"count_if(coalesce(trim(csv_line, chr(13) || chr(10)), '') = '' "
+        f"OR contains(trim(csv_line, chr(13) || chr(10)), chr(10))) FROM {_REJECTS}"
     ).fetchone()
     if thousands:
         raise LineExactReadNeeded(f"{thousands:,} values refused only for their thousands separators")
+    if textless:  # a reject that does not show its own line (none, or several lines): its row would mislead
+        raise LineExactReadNeeded(f"{textless:,} rejected lines without their own text")
     if inserted + rejected != physical_lines and inserted + rejected != (data_lines := data_lines()):
         raise LineExactReadNeeded(f"{inserted:,} rows + {rejected:,} rejected lines for {data_lines:,} data lines")
 

@@ -304,3 +304,13 @@ def test_an_unterminated_quote_in_a_file_without_other_quotes_swallows_nothing(p
     status, loaded, quarantined, _ = load(pipeline_env)[GEO_22]
     assert (status, loaded, quarantined) == ("loaded", len(lines) - 3, 2)  # without the line-exact read: 3 loaded
     assert [(n, t) for n, _, t in quarantine(pipeline_env)] == [(5, lines[4]), (30, lines[29])]
+
+
+def test_a_stray_quote_that_duckdb_reports_without_its_text_is_shown_with_it(pipeline_env):
+    lines = provider_lines(1_000)
+    lines[1] = lines[1].replace(',"Office', ',"Office"x', 1)  # line 2: DuckDB's reject carries no line text
+    (pipeline_env.utilization_dir / PROVIDER_21).write_text("".join(line + "\n" for line in lines))
+    status, loaded, quarantined, _ = load(pipeline_env)[PROVIDER_21]
+    assert (status, loaded, quarantined) == ("loaded", 999, 1)
+    [(number, reasons, text)] = quarantine(pipeline_env)
+    assert (number, text) == (2, lines[1]) and "unreadable line" in reasons
