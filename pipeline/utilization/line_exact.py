@@ -41,6 +41,8 @@ THOUSANDS_REJECT_SQL = r"""Could not convert string "-?[0-9]{1,3}(,[0-9]{3})+(\.
 NUMERIC_TYPES = frozenset({"BIGINT", "INTEGER", "DOUBLE", "HUGEINT", "SMALLINT", "DECIMAL", "FLOAT", "REAL"})
 _CHUNK = 1 << 23
 _TEXT_LIMIT = 4000  # characters of a bad line kept in quarantine
+_OPEN_QUOTE = "unreadable line: a quoted value runs past the end of the line (unterminated quote)"
+_MAX_RECORD_LINES = 20  # most lines a quoted value with line breaks may span
 
 
 class LineExactReadNeeded(Exception):
@@ -141,8 +143,8 @@ def line_exact_copy(
     try:
         with _open(path, compression) as source, target.open("w", encoding="utf-8", newline="") as sink:
             writer = csv.writer(sink, delimiter=delimiter, lineterminator="\n")
-            for number, raw in enumerate(source, start=1):
-                text = raw.rstrip(b"\n").rstrip(b"\r").decode(encoding, errors="replace").lstrip("\ufeff")
+            lines = _Lines(source, encoding)
+            for number, text in lines:
                 if number == 1:
                     sink.write(text + "\n")
                     continue
@@ -151,6 +153,8 @@ def line_exact_copy(
                     continue
                 data_lines += 1
                 fields, reason = _parse_line(text, delimiter, len(header))
+                if reason == _OPEN_QUOTE and (record := _quoted_line_breaks(lines, text, delimiter, len(header))):
+                    fields, text, reason = *record, None
                 if reason:
                     bad.append(BadLine(number, reason, text[:_TEXT_LIMIT]))
                     sink.write("\n")
@@ -163,13 +167,58 @@ def line_exact_copy(
         target.unlink(missing_ok=True)
 
 
+class _Lines:
+    """(number, text) of each physical line, with lines given back for a second look."""
+
+    def __init__(self, source, encoding: str):
+        self._numbered = enumerate(source, start=1)
+        self._encoding = encoding
+        self.given_back: list[tuple[int, str]] = []
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> tuple[int, str]:
+        if self.given_back:
+            return self.given_back.pop()
+        number, raw = next(self._numbered)
+        return number, raw.rstrip(b"\n").rstrip(b"\r").decode(self._encoding, errors="replace").lstrip("\ufeff")
+
+
+def _quoted_line_breaks(lines: _Lines, text: str, delimiter: str, expected: int) -> tuple[list[str], str] | None:
+    """A record whose quoted value holds line breaks: (fields, text) when ``text`` and up to the next
+    ``_MAX_RECORD_LINES`` lines parse as exactly one record and none of those lines is a record on its own
+    (a valid line is never swallowed); otherwise None, and the lines read are given back."""
+    taken: list[tuple[int, str]] = []
+    try:
+        for _ in range(_MAX_RECORD_LINES):
+            following = next(lines, None)
+            if following is None:
+                return None
+            taken.append(following)
+            if not following[1] or _parse_line(following[1], delimiter, expected)[1] is None:
+                return None
+            joined = "\n".join([text] + [t for _, t in taken])
+            fields, reason = _parse_line(joined, delimiter, expected)
+            if reason is None:
+                taken.clear()  # consumed: part of this record
+                return fields, joined
+            if reason != _OPEN_QUOTE:
+                return None
+        return None
+    finally:
+        lines.given_back.extend(reversed(taken))
+
+
 def _parse_line(text: str, delimiter: str, expected: int) -> tuple[list[str], str | None]:
     try:
         rows = list(csv.reader(io.StringIO(text), delimiter=delimiter, quotechar='"', doublequote=True, strict=True))
     except csv.Error as exc:
-        return [], f"unreadable line: {exc} (an unterminated or stray quote?)"
+        if "unexpected end of data" in str(exc):
+            return [], _OPEN_QUOTE
+        return [], f"unreadable line: {exc} (a stray quote?)"
     if len(rows) != 1:
-        return [], "unreadable line: a quoted value runs past the end of the line (unterminated quote)"
+        return [], f"unreadable line: {len(rows)} records on one line"
     if len(rows[0]) != expected:
         return [], f"unreadable line: {len(rows[0])} fields where the header has {expected}"
     return rows[0], None

@@ -314,3 +314,33 @@ def test_a_stray_quote_that_duckdb_reports_without_its_text_is_shown_with_it(pip
     assert (status, loaded, quarantined) == ("loaded", 999, 1)
     [(number, reasons, text)] = quarantine(pipeline_env)
     assert (number, text) == (2, lines[1]) and "unreadable line" in reasons
+
+
+def test_a_quoted_value_with_a_line_break_stays_one_record(pipeline_env):
+    rows = geo_rows(random.Random(1), 2022)
+    rows[3][GEO_HEADER.index("HCPCS_Desc")] = "Ablate\nrenal tumor"  # valid CSV: a quoted line break
+    lines = geo_lines(2022)
+    lines[10] = lines[10].replace(",", ',"', 1)  # and an unterminated quote, whose next line is valid
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows([GEO_HEADER, *rows[:8]])
+    text = buffer.getvalue() + "".join(line + "\n" for line in lines[9:])  # line 10 on: geo_lines' own rows
+    (pipeline_env.utilization_dir / GEO_22).write_text(text)
+    status, loaded, quarantined, _ = load(pipeline_env)[GEO_22]
+    records = 8 + len(lines) - 9
+    assert (status, loaded + quarantined, quarantined) == ("loaded", records, 1)
+    [(number, _, bad)] = quarantine(pipeline_env)
+    assert (number, bad) == (12, lines[10])  # one more physical line than records before it
+    descs = {d for (d,) in pipeline_env.query("SELECT hcpcs_desc FROM utilization.physician_geo_service")}
+    assert "Ablate\nrenal tumor" in descs
+
+
+def test_a_line_break_record_never_swallows_a_line_that_is_a_record_itself(tmp_path):
+    from pipeline.utilization.line_exact import line_exact_copy
+
+    source = tmp_path / "x.csv"
+    source.write_bytes(b'h1,h2,h3\na,b,"c\nx,y,z"\n1,"2\n2",3\n')
+    header = [("h1", "VARCHAR"), ("h2", "VARCHAR"), ("h3", "VARCHAR")]
+    with line_exact_copy(source, "none", "utf-8", header, ",", tmp_path / "s") as (copy, bad, data_lines):
+        assert [(line.number, line.text) for line in bad] == [(2, 'a,b,"c')]
+        assert copy.read_text() == 'h1,h2,h3\n\nx,y,z"\n1,"2\n2",3\n'
+        assert data_lines == 3
