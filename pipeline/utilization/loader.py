@@ -24,6 +24,7 @@ nothing loaded earlier is deleted.
 from __future__ import annotations
 
 import errno
+import gzip
 import threading
 import time
 import zipfile
@@ -65,6 +66,7 @@ from pipeline.utilization.completeness import (
 from pipeline.utilization.file_access import (
     ACCEPTED_SUFFIXES,
     ArchiveContentError,
+    FileContentError,
     compression_of,
     open_stored,
     read_header_line,
@@ -78,6 +80,7 @@ QUARANTINE = QUARANTINE_CONTRACT.table
 ENV_VAR = "CPT_UTILIZATION_DIR"
 # Errors of the file's own bytes or of reading that one file; the OS errors of a full or read-only disk are not.
 _CONTENT_EXCEPTIONS = (UnknownLayoutError, DataYearError, ArchiveContentError, zipfile.BadZipFile, zlib.error, EOFError)
+_CONTENT_EXCEPTIONS += (FileContentError, UnicodeError, gzip.BadGzipFile)  # a file's own bytes, never the machine
 _MACHINE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.ENOMEM}
 
 
@@ -299,7 +302,7 @@ def _load_attempt(con, candidate, path: Path, compression: str, hasher, settings
         replaced = _delete_year(con, layout, year, candidate.name)
         withdrawn = _withdraw_other_layouts(con, layout, year, candidate.name)
         relation = create_staging(con, layout) if staged else layout.table
-        encoding, unreadable = insert_from_file(con, candidate, path, compression, relation)
+        encoding, unreadable = insert_from_file(con, candidate, path, compression, relation, settings.scratch_dir)
         clock.lap("read_csv")
         moved = quarantine_failing_rows(con, layout, candidate.name, year, relation)
         if staged:

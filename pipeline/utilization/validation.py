@@ -7,12 +7,22 @@ a row rule, a reference or the grain key.
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 from pipeline.contract_checks import duplicate_keys_sql, key_shortfall_sql, reasons_sql
 from pipeline.contracts.table_contract import sql_literal
 from pipeline.contracts.utilization_tables import QUARANTINE_CONTRACT
 from pipeline.utilization.cms_layouts import Layout
+from pipeline.utilization.file_access import FileContentError
+from pipeline.utilization.line_exact import (
+    THOUSANDS_REJECT_SQL,
+    BackgroundLineCount,
+    LineExactReadNeeded,
+    count_data_lines,
+    line_exact_copy,
+    quarantine_bad_lines,
+)
 
 QUARANTINE = QUARANTINE_CONTRACT.table
 _REJECTS, _REJECT_SCANS = "_csv_rejects", "_csv_reject_scans"
@@ -39,19 +49,69 @@ def publish_staging(con, layout: Layout) -> None:
     con.execute(f"DROP TABLE {STAGING}")
 
 
-def insert_from_file(con, candidate, path: Path, compression: str, relation: str) -> tuple[str, int]:
-    """Insert the file's rows; (encoding used, unreadable lines quarantined). Retries as latin-1 if not UTF-8."""
+def insert_from_file(
+    con, candidate, path: Path, compression: str, relation: str, scratch_dir: Path | None = None
+) -> tuple[str, int]:
+    """Insert the file's rows; (encoding used, unreadable lines quarantined). Retries as latin-1 if not UTF-8.
+
+    Every data line is accounted for: when DuckDB's rows and rejected lines do not add up to the file's data
+    lines, or a value was refused only for its thousands separators, the file is read again line-exact."""
     layout, year = candidate.header.layout, candidate.year
-    _insert(con, candidate, path, compression, "utf-8", relation)
+    counting = BackgroundLineCount(path, compression)
+    encoding = "utf-8"
+    inserted = _insert(con, candidate, path, compression, encoding, relation)
     if _has_encoding_errors(con):
         # Not UTF-8 (older CMS files carry latin-1 names): read it again, so no line is lost to its encoding.
         con.execute(f"DELETE FROM {relation} WHERE data_year = ?", [year])
-        _insert(con, candidate, path, compression, "latin-1", relation)
-        return "latin-1", _quarantine_unreadable(con, layout, candidate.name, year)
-    return "utf-8", _quarantine_unreadable(con, layout, candidate.name, year)
+        encoding = "latin-1"
+        inserted = _insert(con, candidate, path, compression, encoding, relation)
+    lines = counting.result()
+    try:
+        _check_accounted(con, inserted, lines, lambda: count_data_lines(path, compression))
+    except LineExactReadNeeded:
+        con.execute(f"DELETE FROM {relation} WHERE data_year = ?", [year])
+        return encoding, _insert_line_exact(con, candidate, (path, compression, encoding), relation, scratch_dir)
+    return encoding, _quarantine_unreadable(con, layout, candidate.name, year)
 
 
-def _insert(con, candidate, path: Path, compression: str, encoding: str, relation: str) -> None:
+def _check_accounted(con, inserted: int, physical_lines: int, data_lines) -> None:
+    """Rows + rejected lines must equal the data lines; blank lines (rare) are counted only when the fast count of
+    physical lines disagrees."""
+    rejected, thousands, textless = con.execute(
+        f"SELECT count(DISTINCT (scan_id, file_id, line)), count_if(error_type = 'CAST' AND "
+        f"regexp_matches(error_message, {sql_literal(THOUSANDS_REJECT_SQL)})), "
+        f"count_if(coalesce(trim(csv_line, chr(13) || chr(10)), '') = '' "
+        f"OR contains(trim(csv_line, chr(13) || chr(10)), chr(10))) FROM {_REJECTS}"
+    ).fetchone()
+    if thousands:
+        raise LineExactReadNeeded(f"{thousands:,} values refused only for their thousands separators")
+    if textless:  # a reject that does not show its own line (none, or several lines): its row would mislead
+        raise LineExactReadNeeded(f"{textless:,} rejected lines without their own text")
+    if inserted + rejected != physical_lines and inserted + rejected != (data_lines := data_lines()):
+        raise LineExactReadNeeded(f"{inserted:,} rows + {rejected:,} rejected lines for {data_lines:,} data lines")
+
+
+def _insert_line_exact(con, candidate, source: tuple[Path, str, str], relation: str, scratch_dir) -> int:
+    """Load a copy where each physical line is one record; lines that are not are quarantined here, each under
+    its own number with its own text.  Returns the lines quarantined (here and by DuckDB)."""
+    layout, year = candidate.header.layout, candidate.year
+    scratch_dir = Path(scratch_dir or tempfile.gettempdir())
+    _drop_rejects(con)
+    header = [(c.header, c.sql_type) for c in candidate.header.columns]
+    with line_exact_copy(*source, header, candidate.delimiter, scratch_dir) as (copy, bad, data_lines):
+        inserted = _insert(con, candidate, copy, "none", "utf-8", relation)
+    target = (layout.table, candidate.name, layout.name, year)
+    quarantine_bad_lines(con, bad, QUARANTINE, target, scratch_dir)
+    unreadable = _quarantine_unreadable(con, layout, candidate.name, year)
+    if inserted + unreadable + len(bad) != data_lines:
+        raise FileContentError(
+            f"{data_lines:,} data lines, but only {inserted + unreadable + len(bad):,} could be accounted for "
+            "even reading line by line; the file was not loaded"
+        )
+    return unreadable + len(bad)
+
+
+def _insert(con, candidate, path: Path, compression: str, encoding: str, relation: str) -> int:
     layout = candidate.header.layout
     mapped = [column for column in candidate.header.columns if column.target is not None]
     types = ", ".join(f"{sql_literal(c.header)}: {sql_literal(c.sql_type)}" for c in candidate.header.columns)
@@ -64,14 +124,14 @@ def _insert(con, candidate, path: Path, compression: str, encoding: str, relatio
         values.append(_geo_type_sql(candidate))
         join = f"LEFT JOIN utilization.geographies AS g ON g.geo_code = src.{_header_of(candidate, _GEO_CODE)}"
     _drop_rejects(con)
-    con.execute(
+    return con.execute(
         f"INSERT INTO {relation} ({', '.join(targets)}) SELECT {', '.join(values)} "
         f"FROM read_csv({sql_literal(str(path))}, header = true, auto_detect = false, "
         f"delim = {sql_literal(candidate.delimiter)}, quote = '\"', escape = '\"', columns = {{{types}}}, "
         f"compression = {sql_literal('gzip' if compression == 'gzip' else 'none')}, "
         f"encoding = {sql_literal(encoding)}, store_rejects = true, "
         f"rejects_table = '{_REJECTS}', rejects_scan = '{_REJECT_SCANS}') AS src {join}"
-    )
+    ).fetchone()[0]
 
 
 def _header_of(candidate, cms_name: str) -> str:
@@ -104,7 +164,7 @@ def _quarantine_unreadable(con, layout: Layout, file_name: str, year: int) -> in
             f"INSERT INTO {QUARANTINE} (table_name, source_file, layout, data_year, line_number, reasons, row_data) "
             f"SELECT {sql_literal(layout.table)}, {sql_literal(file_name)}, {sql_literal(layout.name)}, {int(year)}, "
             "line, string_agg('unreadable value: ' || error_type || ' in ' || coalesce(column_name, '?') || ': ' "
-            "|| error_message, '; ' ORDER BY column_idx), any_value(csv_line) "
+            "|| error_message, '; ' ORDER BY column_idx), trim(any_value(csv_line), chr(13) || chr(10)) "
             f"FROM {_REJECTS} GROUP BY scan_id, file_id, line"
         )
     _drop_rejects(con)

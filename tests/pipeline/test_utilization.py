@@ -113,7 +113,7 @@ BAD_LINES = {
         ["geo_code 99 is not in utilization.geographies"],
     ),
     "two-unreadable": (
-        {"HCPCS_Cd": "50592", "Tot_Srvcs": "lots", "Tot_Benes": "1,234"},
+        {"HCPCS_Cd": "50592", "Tot_Srvcs": "lots", "Tot_Benes": "1,23"},  # "1,234" is a number (thousands)
         ["unreadable value", "Tot_Srvcs", "Tot_Benes"],
     ),
     "nan": ({"HCPCS_Cd": "20982", "Place_Of_Srvc": "O", "Tot_Srvcs": "NaN"}, ["total_services finite"]),
