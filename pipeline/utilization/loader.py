@@ -273,15 +273,25 @@ def load_candidate(con, candidate: Candidate, settings: LoadSettings) -> FileOut
 
 def _unchanged_outcome(con, candidate: Candidate) -> FileOutcome | None:
     previous = con.execute(
-        f"SELECT file_size_bytes, file_modified_at, rows_loaded, rows_quarantined FROM {SOURCE_FILES} "
-        "WHERE file_name = ? AND status = ? AND layout = ? AND data_year = ?",
+        f"SELECT file_size_bytes, file_modified_at, rows_loaded, rows_quarantined, loaded_at, sha256 "
+        f"FROM {SOURCE_FILES} WHERE file_name = ? AND status = ? AND layout = ? AND data_year = ?",
         [candidate.name, LOADED, candidate.layout, candidate.year],
     ).fetchone()
-    if previous and previous[0] == candidate.size and previous[1] == _timestamp_ns(candidate.mtime_ns):
-        return FileOutcome(
-            candidate.name, candidate.layout, candidate.year, LOADED, previous[2], previous[3], skipped_unchanged=True
-        )
-    return None
+    if not previous or previous[0] != candidate.size or previous[1] != _timestamp_ns(candidate.mtime_ns):
+        return None
+    if _changed_since_read(candidate, previous[4]) and sha256_file(candidate.path) != previous[5]:
+        return None  # edited in place keeping its size and modification time: the sensor saw it, reload it
+    return FileOutcome(
+        candidate.name, candidate.layout, candidate.year, LOADED, previous[2], previous[3], skipped_unchanged=True
+    )
+
+
+def _changed_since_read(candidate: Candidate, loaded_at: datetime | None) -> bool:
+    """The sensor's rule: a change time at or after the recorded read means the bytes may differ, whatever the
+    size and modification time say (no tool can set a change time back)."""
+    if candidate.identity is None or loaded_at is None:
+        return False
+    return candidate.identity.ctime_ns >= loaded_at.replace(tzinfo=UTC).timestamp() * 1e9
 
 
 def _load_transaction(con, candidate, path: Path, compression: str, hasher, settings) -> FileOutcome:

@@ -244,3 +244,43 @@ def test_a_download_in_progress_is_still_being_written_not_cut(pipeline_env, mon
         "SELECT status, rows_loaded FROM utilization.source_files WHERE file_name = ?", [path.name]
     )
     assert (status, loaded) == ("loaded", 30)
+
+
+def _edit_one_count_keeping_size_and_mtime(path: Path, column: str) -> float:
+    """Change the last digit of ``column`` on the first data line; the size and mtime stay. Returns the delta."""
+    stat = path.stat()
+    lines = path.read_bytes().split(b"\n")
+    header = lines[0].decode().split(",")
+    fields = lines[1].decode().split(",")
+    index = header.index(column)
+    value = fields[index]
+    fields[index] = value[:-1] + str(int(value[-1]) + (-1 if value[-1] == "9" else 1))
+    delta = float(fields[index]) - float(value)
+    lines[1] = ",".join(fields).encode()
+    path.write_bytes(b"\n".join(lines))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert path.stat().st_size == stat.st_size and path.stat().st_mtime_ns == stat.st_mtime_ns
+    return delta
+
+
+def test_an_edit_that_keeps_size_and_mtime_is_reloaded(pipeline_env):
+    """The sensor requests a run for such an edit (ctime after the recorded read); that run must load it."""
+    path = pipeline_env.utilization_dir / "MUP_PHY_R25_P05_V20_D23_Geo.csv"
+    total = "SELECT sum(total_services) FROM utilization.physician_geo_service"
+    assert run_pipeline(pipeline_env, "group:utilization").success
+    [(before,)] = pipeline_env.query(total)
+    delta = _edit_one_count_keeping_size_and_mtime(path, "Tot_Srvcs")
+    assert run_pipeline(pipeline_env, "group:utilization").success
+    [(after,)] = pipeline_env.query(total)
+    assert after == pytest.approx(before + delta) and delta
+    [(sha,)] = pipeline_env.query("SELECT sha256 FROM utilization.source_files")
+    assert sha == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_file_only_touched_after_its_load_is_not_reloaded(pipeline_env):
+    path = pipeline_env.utilization_dir / "MUP_PHY_R25_P05_V20_D23_Geo.csv"
+    assert run_pipeline(pipeline_env, "group:utilization").success
+    [(loaded_at,)] = pipeline_env.query("SELECT loaded_at FROM utilization.source_files")
+    os.chmod(path, 0o644)  # moves the change time only; same bytes
+    assert run_pipeline(pipeline_env, "group:utilization").success
+    assert pipeline_env.query("SELECT loaded_at FROM utilization.source_files") == [(loaded_at,)]
