@@ -329,7 +329,9 @@ class SourceFiles(pa.DataFrameModel):
     )
     loaded_at: Series[pd.Timestamp] = pa.Field(description="When the file was processed (UTC).")
     file_modified_at: Series[pd.Timestamp] = pa.Field(
-        nullable=True, description="File modification time (UTC); an unchanged size and time skip the reload."
+        nullable=True,
+        description="File modification time (UTC); an unchanged size and time skip the reload (unless the change "
+        "time is after loaded_at and the SHA-256 differs).",
     )
     is_synthetic: Series[pd.BooleanDtype] = pa.Field(
         description="True for synthetic sample files: the SHA-256 of the content is listed in "
