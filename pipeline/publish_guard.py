@@ -29,8 +29,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.serving_snapshot import PublishInputs, env_fraction
-from pipeline.settings import ALLOW_SHRINK_ENV, allow_shrink_from_env
+from pipeline.serving_snapshot import PublishInputs
+from pipeline.settings import ALLOW_SHRINK_ENV, allow_shrink_from_env, env_fraction
 from pipeline.table_changes import explained_removals
 
 DEFAULT_MAX_SHRINK = 0.5

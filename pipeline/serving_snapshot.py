@@ -40,7 +40,7 @@ import duckdb
 from pipeline.contracts import ALL_CONTRACTS
 from pipeline.contracts.table_contract import TableContract, sql_literal
 from pipeline.failures import InfrastructureFailure, describe, free_space_hint, is_disk_full
-from pipeline.settings import env_int
+from pipeline.settings import env_fraction, env_int
 from pipeline.table_changes import changed_since, latest_versions
 from pipeline.warehouse_tables import apply_comments
 
@@ -80,19 +80,6 @@ class PublishSettings:
             compact_every=max(1, env_int("CPT_PUBLISH_COMPACT_EVERY", cls.compact_every)),
             max_free_fraction=env_fraction("CPT_PUBLISH_MAX_FREE_FRACTION", cls.max_free_fraction),
         )
-
-
-def env_fraction(name: str, default: float) -> float:
-    value = os.environ.get(name)
-    if not value:
-        return default
-    try:
-        fraction = float(value)
-    except ValueError as exc:
-        raise ValueError(f"{name} must be a number between 0 and 1, got {value!r}") from exc
-    if not 0 <= fraction <= 1:
-        raise ValueError(f"{name} must be between 0 and 1, got {value!r}")
-    return fraction
 
 
 @dataclass(frozen=True)

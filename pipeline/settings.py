@@ -34,6 +34,20 @@ def allow_shrink_from_env() -> bool:
     return os.environ.get(ALLOW_SHRINK_ENV, "").strip().lower() in {"1", "true", "yes"}
 
 
+def env_fraction(name: str, default: float) -> float:
+    """A fraction between 0 and 1 from the environment (the one reader of every *_SHRINK / *_FRACTION variable)."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        fraction = float(value)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a fraction between 0 and 1, got {value!r}") from exc
+    if not 0 <= fraction <= 1:
+        raise ValueError(f"{name} must be a fraction between 0 and 1, got {value!r}")
+    return fraction
+
+
 def env_int(name: str, default: int) -> int:
     value = os.environ.get(name)
     if not value:

@@ -25,6 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.settings import env_fraction
+
 TAIL_BYTES = 64 * 1024
 MAX_FILE_SHRINK_ENV = "CPT_UTILIZATION_MAX_FILE_SHRINK"
 MAX_QUARANTINE_FRACTION_ENV = "CPT_UTILIZATION_MAX_QUARANTINE_FRACTION"
@@ -116,25 +118,12 @@ def ends_with_line_break(path: Path) -> bool:
         return handle.read(1) in (b"\n", b"\r")
 
 
-def fraction_from_env(name: str, default: float) -> float:
-    value = os.environ.get(name, "").strip()
-    if not value:
-        return default
-    try:
-        fraction = float(value)
-    except ValueError as exc:
-        raise ValueError(f"{name} must be a fraction between 0 and 1, got {value!r}") from exc
-    if not 0 <= fraction <= 1:
-        raise ValueError(f"{name} must be a fraction between 0 and 1, got {value!r}")
-    return fraction
-
-
 def max_file_shrink() -> float:
-    return fraction_from_env(MAX_FILE_SHRINK_ENV, DEFAULT_MAX_FILE_SHRINK)
+    return env_fraction(MAX_FILE_SHRINK_ENV, DEFAULT_MAX_FILE_SHRINK)
 
 
 def max_quarantine_fraction() -> float:
-    return fraction_from_env(MAX_QUARANTINE_FRACTION_ENV, DEFAULT_MAX_QUARANTINE_FRACTION)
+    return env_fraction(MAX_QUARANTINE_FRACTION_ENV, DEFAULT_MAX_QUARANTINE_FRACTION)
 
 
 def shrink_verdict(previous_rows: int, new_rows: int, max_shrink: float, allow_shrink: bool) -> str | None:

@@ -156,7 +156,7 @@ def plan_folder(con, scan: FolderScan) -> FolderPlan:
         except Exception as exc:
             if not _is_content_failure(exc, path):
                 raise InfrastructureFailure(f"reading the header of utilization file {path.name}", exc) from exc
-            plan.rejections.append(Rejection(path, _first_line(exc)))
+            plan.rejections.append(Rejection(path, _content_reason(compression, exc)))
     return plan
 
 
@@ -268,7 +268,14 @@ def load_candidate(con, candidate: Candidate, settings: LoadSettings) -> FileOut
         if not _is_content_failure(exc, candidate.path):
             hint = free_space_hint(settings.scratch_dir.parent, candidate.size) if is_disk_full(exc) else ""
             raise InfrastructureFailure(f"loading utilization file {candidate.name}", exc, hint) from exc
-        return _reject_unless_moving(con, candidate, f"load failed: {_first_line(exc)}", hasher, settings)
+        reason = "load failed: " + _content_reason(candidate.stored.compression, exc)
+        return _reject_unless_moving(con, candidate, reason, hasher, settings)
+
+
+def _content_reason(compression: str, exc: BaseException) -> str:
+    if compression == "gzip" and isinstance(exc, EOFError | zlib.error | gzip.BadGzipFile):
+        return f"not a complete GZIP file (a download cut short?): {_first_line(exc)}"
+    return _first_line(exc)
 
 
 def _unchanged_outcome(con, candidate: Candidate) -> FileOutcome | None:
