@@ -41,7 +41,7 @@ from pipeline import verified_partitions
 from pipeline.contracts.utilization_tables import QUARANTINE_CONTRACT, SOURCE_FILES_CONTRACT
 from pipeline.core.domains import LOADED, REJECTED, SKIPPED
 from pipeline.failures import InfrastructureFailure, free_space_hint, is_content_error, is_disk_full
-from pipeline.source_folder import FolderScan, SourceFolderEmpty, scan_folder, sha256_file
+from pipeline.source_folder import FolderScan, SourceFolderEmpty, no_follow_opener, scan_folder, sha256_file
 from pipeline.table_changes import record_change
 from pipeline.utilization.cms_layouts import (
     LAYOUTS,
@@ -71,6 +71,7 @@ from pipeline.utilization.file_access import (
     open_stored,
     read_header_line,
     readable_path,
+    wide_encoding_of,
 )
 from pipeline.utilization.validation import create_staging, insert_from_file, publish_staging, quarantine_failing_rows
 from pipeline.utilization.year_claims import Candidate, conflict_reason, rank_candidates, why_holder_wins
@@ -166,6 +167,9 @@ def _inspect(path: Path, compression: str, loaded: dict[str, tuple[str, int]]) -
     header, delimiter = read_header_line(stored)
     recognized = recognize_layout(header)
     year = _data_year(path.name, stored.inner_name)
+    # The tail of a plain byte-text file is judged here; zip members and UTF-16/32 files once they are
+    # extracted or decoded (_check_member_cut_off), since their raw bytes are not lines.
+    byte_text = compression == "none" and not _is_wide_text(path)
     return Candidate(
         path=path,
         stored=stored,
@@ -177,9 +181,14 @@ def _inspect(path: Path, compression: str, loaded: dict[str, tuple[str, int]]) -
         mtime_ns=identity.mtime_ns,
         loaded_before=loaded.get(path.name) == (recognized.layout.name, year),
         identity=identity,
-        cut_off=cut_off_reason(path, delimiter, len(header)) if compression == "none" else None,
-        unterminated=compression == "none" and not ends_with_line_break(path),
+        cut_off=cut_off_reason(path, delimiter, len(header)) if byte_text else None,
+        unterminated=byte_text and not ends_with_line_break(path),
     )
+
+
+def _is_wide_text(path: Path) -> bool:
+    with open(path, "rb", opener=no_follow_opener) as handle:
+        return wide_encoding_of(handle.read(4096)) is not None
 
 
 def _data_year(name: str, inner_name: str) -> int:
@@ -360,7 +369,8 @@ def _load_attempt(con, candidate, path: Path, compression: str, hasher, settings
 
 
 def _check_member_cut_off(candidate: Candidate, path: Path, compression: str) -> None:
-    """A zip member, once extracted, is checked for a cut last line like a plain file."""
+    """A zip member once extracted, or a UTF-16/32 file once decoded, is checked for a cut last line like a plain
+    file."""
     if compression == "none" and path != candidate.path:
         reason = cut_off_reason(path, candidate.delimiter, len(candidate.header.columns))
         if reason is not None:

@@ -284,3 +284,20 @@ def test_a_file_only_touched_after_its_load_is_not_reloaded(pipeline_env):
     os.chmod(path, 0o644)  # moves the change time only; same bytes
     assert run_pipeline(pipeline_env, "group:utilization").success
     assert pipeline_env.query("SELECT loaded_at FROM utilization.source_files") == [(loaded_at,)]
+
+
+def test_a_cut_utf16_file_is_judged_on_its_decoded_text(pipeline_env):
+    """UTF-16 bytes are not lines: the cut check runs on the decoded copy, so a complete file loads and a cut
+    one is rejected keeping the rows loaded before."""
+    path = pipeline_env.utilization_dir / "MUP_PHY_R25_P05_V20_D23_Geo.csv"
+    text = path.read_text(encoding="utf-8")
+    path.write_bytes(text.encode("utf-16"))
+    assert run_pipeline(pipeline_env, "group:utilization").success
+    [(status, rows)] = pipeline_env.query("SELECT status, rows_loaded FROM utilization.source_files")
+    assert (status, rows) == ("loaded", text.count("\n") - 1)
+    cut = text[: text.rindex("\n", 0, len(text) - 1) + 15]
+    path.write_bytes(cut.encode("utf-16"))
+    assert run_pipeline(pipeline_env, "group:utilization").success
+    [(status, error)] = pipeline_env.query("SELECT status, error FROM utilization.source_files")
+    assert status == "rejected" and error.startswith("cut off: last line incomplete"), error
+    assert pipeline_env.query("SELECT count(*) FROM utilization.physician_geo_service") == [(rows,)]
