@@ -17,13 +17,32 @@ from pipeline.contracts.table_contract import ColumnSpec, TableContract
 _WIRE_DTYPE = {"VARCHAR": "string", "DATE": "datetime64[ns]"}
 
 
+class RowKeysMismatch(KeyError):
+    """Rows built for a table do not carry exactly its contract's columns: a bug in the code that built them."""
+
+
 def frame_for(contract: TableContract, rows: list[dict]) -> pd.DataFrame:
-    """A frame with exactly the contract's columns, in order, with nullable pandas dtypes."""
+    """A frame with exactly the contract's columns, in order, with nullable pandas dtypes.
+
+    Every row must carry exactly the contract's keys: a misspelt key would otherwise vanish and its column
+    fill with NULL, silently."""
     names = contract.column_names
+    _check_row_keys(contract, rows)
     frame = pd.DataFrame.from_records(rows, columns=names) if rows else pd.DataFrame({n: [] for n in names})
     for column in contract.columns:
         frame[column.name] = frame[column.name].astype(column.pandas_dtype)
     return frame
+
+
+def _check_row_keys(contract: TableContract, rows: list[dict]) -> None:
+    expected = set(contract.column_names)
+    for keys in {frozenset(row) for row in rows}:
+        if keys != expected:
+            unknown, missing = sorted(keys - expected), sorted(expected - keys)
+            raise RowKeysMismatch(
+                f"rows for {contract.table} must carry exactly its contract's columns; "
+                f"not in the contract: {unknown or 'none'}; missing: {missing or 'none'}"
+            )
 
 
 def run_in_transaction(con, work: Callable) -> None:
