@@ -21,12 +21,12 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 
 from pipeline.failures import describe
-from pipeline.settings import Paths, env_int, validate_settings
+from pipeline.settings import DUCKDB_STORAGE_VERSION, Paths, env_int, validate_settings
 
 LOCK_POLL_SECONDS = 2.0
 # A new working file is created readable by DuckDB 1.4, like the serving file: a full publish can then be an
 # OS-level copy of it rather than a re-encoding of every row (an existing file keeps its format).
-WORKING_FILE_CONFIG = {"storage_compatibility_version": "v1.4.0"}
+WORKING_FILE_CONFIG = {"storage_compatibility_version": DUCKDB_STORAGE_VERSION}
 # Dagster concurrency pool (limit 1 in the instance config) on every step that opens the working file.
 WAREHOUSE_POOL = "cpt_warehouse"
 

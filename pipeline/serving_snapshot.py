@@ -40,7 +40,7 @@ import duckdb
 from pipeline.contracts import ALL_CONTRACTS
 from pipeline.contracts.table_contract import TableContract, sql_literal
 from pipeline.failures import InfrastructureFailure, describe, free_space_hint, is_disk_full
-from pipeline.settings import env_fraction, env_int
+from pipeline.settings import DUCKDB_STORAGE_VERSION, env_fraction, env_int
 from pipeline.table_changes import changed_since, latest_versions
 from pipeline.warehouse_tables import apply_comments
 
@@ -48,7 +48,7 @@ from pipeline.warehouse_tables import apply_comments
 PUBLISHED_CONTRACTS: tuple[TableContract, ...] = ALL_CONTRACTS
 PUBLISHED_SCHEMAS: tuple[str, ...] = tuple(dict.fromkeys(c.schema_name for c in PUBLISHED_CONTRACTS))
 # Oldest storage format the BI drivers in use can open (DuckDB 1.4 and 1.5 read it).
-STORAGE_VERSION = "v1.4.0"
+STORAGE_VERSION = DUCKDB_STORAGE_VERSION
 SNAPSHOT_ALIAS = "serving_snapshot"
 # Bookkeeping inside the serving file; BI users are told to ignore the `internal` schema.
 STATE_SCHEMA = "internal"

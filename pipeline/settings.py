@@ -26,6 +26,10 @@ def env_path(name: str) -> Path:
     return path if path.is_absolute() else REPO_ROOT / path
 
 
+# The on-disk format of both DuckDB files, written once: the working file is created in it so that a full
+# publish can be an OS-level copy of it (two different values would silently re-encode every row instead).
+DUCKDB_STORAGE_VERSION = "v1.4.0"
+
 ALLOW_SHRINK_ENV = "CPT_ALLOW_SHRINK"
 
 
