@@ -33,9 +33,14 @@ DUCKDB_STORAGE_VERSION = "v1.4.0"
 ALLOW_SHRINK_ENV = "CPT_ALLOW_SHRINK"
 
 
+def env_flag(name: str) -> bool:
+    """The one truthy parser of on/off variables: 1, true or yes (any case) mean on."""
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes"}
+
+
 def allow_shrink_from_env() -> bool:
     """The one reading of the shrink override, shared by the loaders and the publish guard."""
-    return os.environ.get(ALLOW_SHRINK_ENV, "").strip().lower() in {"1", "true", "yes"}
+    return env_flag(ALLOW_SHRINK_ENV)
 
 
 def env_fraction(name: str, default: float) -> float:

@@ -23,9 +23,9 @@ are not covered: the reference checks always scan, since the referenced tables c
 from __future__ import annotations
 
 import hashlib
-import os
 
 from pipeline.contracts.table_contract import TableContract
+from pipeline.settings import env_flag
 
 TABLE = "internal.verified_partitions"
 FULL_SCAN_ENV = "CPT_CONTRACT_CHECKS_FULL_SCAN"
@@ -33,7 +33,7 @@ PARTITION_COLUMNS = ("source_file", "data_year")
 
 
 def full_scan_from_env() -> bool:
-    return os.environ.get(FULL_SCAN_ENV, "").strip().lower() in {"1", "true", "yes"}
+    return env_flag(FULL_SCAN_ENV)
 
 
 def is_partitioned(contract: TableContract) -> bool:
