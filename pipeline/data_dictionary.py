@@ -1,4 +1,4 @@
-"""The data dictionary in Markdown, generated from the table contracts (the README embeds it)."""
+"""The data dictionary in Markdown, generated from the table contracts (docs/warehouse.md embeds it)."""
 
 from __future__ import annotations
 

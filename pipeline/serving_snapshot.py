@@ -59,7 +59,7 @@ FULL, INCREMENTAL = "full", "incremental"
 
 @dataclass(frozen=True)
 class PublishSettings:
-    """When an incremental publish gives way to a full rebuild (environment variables, documented in the README).
+    """When an incremental publish gives way to a full rebuild (environment variables, documented in docs/operations.md).
 
     - ``CPT_PUBLISH_FULL_REBUILD_ROWS`` (1,000,000): a changed table that has at least this many rows in the
       previous snapshot triggers a full rebuild, so a big table's old blocks never linger as free space in a

@@ -1,15 +1,21 @@
-"""The README's data dictionary is generated from the contracts and must not drift from them."""
+"""The data dictionary (docs/warehouse.md) is generated from the contracts and must not drift from them."""
 
 from __future__ import annotations
+
+import re
+
+import pytest
 
 from pipeline.data_dictionary import BEGIN, END, markdown
 from pipeline.settings import REPO_ROOT
 
+DICTIONARY_DOC = REPO_ROOT / "docs" / "warehouse.md"
 
-def test_readme_embeds_the_current_data_dictionary():
-    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+
+def test_the_docs_embed_the_current_data_dictionary():
+    readme = DICTIONARY_DOC.read_text(encoding="utf-8")
     start, end = readme.index(BEGIN), readme.index(END) + len(END)
-    assert readme[start:end] == markdown(), "run: uv run python -m tests.test_docs to refresh the README"
+    assert readme[start:end] == markdown(), "run: uv run python -m tests.test_docs to refresh docs/warehouse.md"
 
 
 def test_dictionary_names_every_contract_column():
@@ -20,7 +26,33 @@ def test_dictionary_names_every_contract_column():
 
 
 if __name__ == "__main__":
-    readme_path = REPO_ROOT / "README.md"
+    readme_path = DICTIONARY_DOC
     readme = readme_path.read_text(encoding="utf-8")
     start, end = readme.index(BEGIN), readme.index(END) + len(END)
     readme_path.write_text(readme[:start] + markdown() + readme[end:], encoding="utf-8")
+
+
+def _slug(heading: str) -> str:
+    text = re.sub(r"[^\w\- ]", "", heading.lstrip("#").strip().lower())
+    return text.replace(" ", "-")
+
+
+DOCS = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").glob("*.md"))]
+
+
+@pytest.mark.parametrize("page", DOCS, ids=lambda p: p.name)
+def test_every_link_between_the_docs_resolves(page):
+    """The README and docs/ link to each other by file and heading: a moved or renamed section breaks a link."""
+    text = page.read_text(encoding="utf-8")
+    links = re.findall(r"\]\(((?!https?:)[^)\s]*?)(?:#([\w\-]+))?\)", text)
+    assert links or page.name == "benchmarks.md"
+    for target, anchor in links:
+        file = (page.parent / target).resolve() if target else page
+        assert file.exists(), f"{page.name}: link to missing {target}"
+        if anchor and file.suffix == ".md":
+            headings = {_slug(line) for line in file.read_text(encoding="utf-8").splitlines() if line.startswith("#")}
+            assert anchor in headings, f"{page.name}: no heading #{anchor} in {file.name}"
+
+
+def test_the_readme_stays_short():
+    assert len((REPO_ROOT / "README.md").read_text(encoding="utf-8").splitlines()) <= 220

@@ -1,6 +1,6 @@
 """Parse one billing-code overview document into structured facts.
 
-The format is loose prose with a few anchors (see README, "Documents"): a title line
+The format is loose prose with a few anchors (see docs/inputs.md, "Documents"): a title line
 ``CPT 32994: <title>``, section headings on lines of their own, ``Key: value`` lines, two list
 sentences and a table of modifiers.  The steps, each in its own module:
 
