@@ -103,7 +103,7 @@ def test_a_corrupt_block_in_the_working_file_is_never_published(published, how):
 def test_the_read_back_is_what_catches_the_copied_block(published, monkeypatch):
     """Mutation guard: without the read-back, the copy of the corrupt file is published (exit 0)."""
     flip_bytes_in_block_of(published.warehouse_path, "utilization.geographies")
-    monkeypatch.setattr(serving_snapshot, "scan_every_block", lambda con: None)
+    monkeypatch.setattr(serving_snapshot, "verify_every_block", lambda path, con: None)
     con = duckdb.connect(str(published.warehouse_path), config=WORKING_FILE_CONFIG)
     try:
         inputs = dataclasses.replace(inspect_publish(con, published.serving_path), changed=frozenset({"core.codes"}))
