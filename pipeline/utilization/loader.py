@@ -104,6 +104,7 @@ class Rejection:
     error: str
     layout: str | None = None
     year: int | None = None
+    identity: FileIdentity | None = None  # size, times and inode when it was listed (compared when recorded)
 
 
 @dataclass
@@ -152,12 +153,14 @@ def plan_folder(con, scan: FolderScan) -> FolderPlan:
         if compression is None:
             plan.not_cms.append(path)
             continue
+        identity = None  # a file that vanished has none; its rejection says why
         try:
+            identity = FileIdentity.of(path)
             plan.candidates.append(_inspect(path, compression, loaded))
         except Exception as exc:
             if not _is_content_failure(exc, path):
                 raise InfrastructureFailure(f"reading the header of utilization file {path.name}", exc) from exc
-            plan.rejections.append(Rejection(path, _content_reason(compression, exc)))
+            plan.rejections.append(Rejection(path, _content_reason(compression, exc), identity=identity))
     return plan
 
 
@@ -427,28 +430,31 @@ def _withdraw_other_layouts(con, layout, year: int, file_name: str) -> dict[str,
 
 
 def record_still_being_written(con, candidate: Candidate, reason: str, settings: LoadSettings) -> FileOutcome:
+    return _record_moving_file(con, candidate.path, (candidate.layout, candidate.year), reason, settings)
+
+
+def _record_moving_file(
+    con, path: Path, layout_year: tuple[str | None, int | None], reason: str, settings: LoadSettings
+) -> FileOutcome:
     """Skipped for this run; the rows of its previous version stay; no size, time or SHA-256 is recorded (none
     was read completely), so the next run and the sensor see the file as changed and load it."""
-    kept, quarantined = _rows_of_file(con, candidate.name)
-    layout_year = (candidate.layout, candidate.year)
+    kept, quarantined = _rows_of_file(con, path.name)
     if kept:
         layout_year = (
-            con.execute(
-                f"SELECT layout, data_year FROM {SOURCE_FILES} WHERE file_name = ?", [candidate.name]
-            ).fetchone()
+            con.execute(f"SELECT layout, data_year FROM {SOURCE_FILES} WHERE file_name = ?", [path.name]).fetchone()
             or layout_year
         )
     with _transaction(con):
         _record(
-            con, candidate.path, settings, status=SKIPPED, sha256=None, error=reason, rows=(kept, quarantined),
+            con, path, settings, status=SKIPPED, sha256=None, error=reason, rows=(kept, quarantined),
             layout_year=tuple(layout_year),
         )  # fmt: skip
         con.execute(
             f"UPDATE {SOURCE_FILES} SET file_size_bytes = NULL, file_modified_at = NULL WHERE file_name = ?",
-            [candidate.name],
+            [path.name],
         )
         _log_changes(con, {}, [], (SOURCE_FILES,))
-    return FileOutcome(candidate.name, layout_year[0], layout_year[1], SKIPPED, kept, quarantined, error=reason)
+    return FileOutcome(path.name, layout_year[0], layout_year[1], SKIPPED, kept, quarantined, error=reason)
 
 
 @contextmanager
@@ -520,6 +526,11 @@ def record_content_rejection(
     con, rejection: Rejection, hasher, settings: LoadSettings, candidate: Candidate | None = None
 ) -> FileOutcome:
     """A rejected file keeps the rows it loaded earlier (if any): a bad new version must not erase good data."""
+    if candidate is None and rejection.identity is not None:
+        try:
+            check_still(rejection.path, rejection.identity)
+        except StillBeingWritten as exc:  # e.g. a download listed at 0 bytes, complete by now
+            return _record_moving_file(con, rejection.path, (rejection.layout, rejection.year), str(exc), settings)
     name = rejection.path.name
     kept, quarantined = _rows_of_file(con, name)
     error = rejection.error
@@ -544,6 +555,7 @@ def record_content_rejection(
             settings,
             status=REJECTED,
             candidate=candidate,
+            identity=rejection.identity,
             sha256=digest,
             error=error,
             rows=(kept, quarantined),
@@ -642,11 +654,13 @@ def _record(
     error: str | None = None,
     note: str | None = None,
     layout_year: tuple[str | None, int | None] = (None, None),
+    identity: FileIdentity | None = None,
 ) -> None:
     stat = _lstat_or_none(path)
     size, mtime_ns = (stat.st_size, stat.st_mtime_ns) if stat else (None, None)
-    if candidate is not None and candidate.identity is not None:  # what was read (a load compares it after)
-        size, mtime_ns = candidate.identity.size, candidate.identity.mtime_ns
+    identity = identity or (candidate.identity if candidate is not None else None)
+    if identity is not None:  # what was read (a load or a rejection compares it before recording)
+        size, mtime_ns = identity.size, identity.mtime_ns
     values = {
         "file_name": path.name,
         "layout": candidate.layout if candidate else layout_year[0],

@@ -24,7 +24,7 @@ from pipeline.utilization.completeness import (
 from pipeline.utilization.file_access import StoredFile
 from pipeline.utilization.year_claims import Candidate, rank_candidates, why_holder_wins
 from tests.conftest import run_pipeline
-from tests.synthetic.cms import GEO_HEADER, geo_rows, write_csv
+from tests.synthetic.cms import GEO_HEADER, PROVIDER_HEADER, geo_rows, provider_rows, write_csv
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -301,3 +301,28 @@ def test_a_cut_utf16_file_is_judged_on_its_decoded_text(pipeline_env):
     [(status, error)] = pipeline_env.query("SELECT status, error FROM utilization.source_files")
     assert status == "rejected" and error.startswith("cut off: last line incomplete"), error
     assert pipeline_env.query("SELECT count(*) FROM utilization.physician_geo_service") == [(rows,)]
+
+
+def test_a_file_rejected_at_listing_that_completes_before_its_record_is_still_being_written(pipeline_env, monkeypatch):
+    """A download listed at 0 bytes (no header yet) and finished while another file loads: recording it as
+    rejected with its final size and hash would make every later run and the sensor call it unchanged."""
+    complete = write_csv(pipeline_env.root / "p.csv", PROVIDER_HEADER, provider_rows(300, random.Random(3)))
+    downloading = pipeline_env.utilization_dir / "MUP_PHY_R25_P05_V20_D21_Prov_Svc.csv"
+    downloading.write_bytes(b"")
+
+    def finish_download(path: Path) -> None:
+        if path.name.endswith("_Geo.csv") and not downloading.stat().st_size:
+            downloading.write_bytes(complete.read_bytes())
+
+    monkeypatch.setattr(completeness, "BEFORE_READ_HOOK", finish_download)
+    assert run_pipeline(pipeline_env, "group:utilization").success
+    [(status, size, sha, error)] = pipeline_env.query(
+        "SELECT status, file_size_bytes, sha256, error FROM utilization.source_files WHERE file_name = ?",
+        [downloading.name],
+    )
+    assert (status, size, sha) == ("skipped", None, None) and error.startswith("still being written"), error
+    monkeypatch.setattr(completeness, "BEFORE_READ_HOOK", None)
+    assert run_pipeline(pipeline_env, "group:utilization").success
+    assert pipeline_env.query(
+        "SELECT status, rows_loaded FROM utilization.source_files WHERE file_name = ?", [downloading.name]
+    ) == [("loaded", 300)]
