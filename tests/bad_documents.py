@@ -67,7 +67,7 @@ def bad_corpus() -> dict[str, tuple[bytes, str, str]]:
             "README",
         ),
         "overview_files/jquery.js": (b"!function(e){return e}(window);\n", "skipped", "saved web page"),
-        "overview_files/notes.txt": (good("0609T").encode(), "skipped", "saved web page"),
+        "overview_files/notes.txt": (good("0609T").encode(), "parsed", ""),  # text documents there are read
         "Thumbs.db": (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(64), "skipped", "operating system"),
         "latin1.txt": (latin, "partial", "not valid UTF-8"),
         # UTF-16/32 are text: decoded by their byte-order mark or their NUL pattern, not a problem.

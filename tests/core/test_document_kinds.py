@@ -28,7 +28,8 @@ from pipeline.core.document_kinds import is_not_a_document_reason, not_a_documen
         ("Thumbs.db", "operating system"),
         ("desktop.ini", "operating system"),
         ("._32994.txt", "operating system"),
-        ("Overview_files/notes.txt", "saved web page"),
+        ("Overview_files/frame.htm", "saved web page"),
+        ("Overview_files/app.js.download", "saved web page"),
         ("a/b/page_files/deep/x.html", "saved web page"),
     ],
 )
@@ -48,6 +49,8 @@ def test_not_documents_are_named_with_a_reason(document_id, says):
         "readings/20982.txt",  # a folder that only starts like README
         "my_files.txt",  # a file, not a saved page's folder
         "_files/x.txt",  # no page name before _files
+        "payer_files/32994.txt",  # a folder of the user's that ends in _files: text documents are read
+        "Overview_files/notes.md",
         "binary.dat",  # read, and rejected as binary if it is: content, not a kind of name
     ],
 )
