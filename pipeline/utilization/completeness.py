@@ -86,15 +86,19 @@ def cut_off_reason(path: Path, delimiter: str, header_fields: int) -> str | None
     """Reads only the last 64 KiB: a file without a final newline whose last line has too few fields was cut."""
     with open(path, "rb") as handle:
         size = handle.seek(0, os.SEEK_END)
-        if size == 0:
-            return None
         start = max(0, size - TAIL_BYTES)
         handle.seek(start)
         tail = handle.read()
-    if tail.endswith((b"\n", b"\r")):
+    return tail_cut_off_reason(tail, start > 0, delimiter, header_fields)
+
+
+def tail_cut_off_reason(tail: bytes, more_before: bool, delimiter: str, header_fields: int) -> str | None:
+    """The judgement of ``cut_off_reason`` on the last bytes of a file's text (a .gz file's are known only once
+    it is decompressed, by the line count that runs while DuckDB reads it)."""
+    if not tail or tail.endswith((b"\n", b"\r")):
         return None
     cut = max(tail.rfind(b"\n"), tail.rfind(b"\r"))
-    if cut < 0 and start > 0:
+    if cut < 0 and more_before:
         return "cut off: last line incomplete (download interrupted?): no line break in the last 64 KiB"
     if cut < 0:
         return None  # a header line without a newline: nothing but the header

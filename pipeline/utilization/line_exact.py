@@ -40,6 +40,7 @@ THOUSANDS = re.compile(r"-?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?")
 THOUSANDS_REJECT_SQL = r"""Could not convert string "-?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?" to"""
 NUMERIC_TYPES = frozenset({"BIGINT", "INTEGER", "DOUBLE", "HUGEINT", "SMALLINT", "DECIMAL", "FLOAT", "REAL"})
 _CHUNK = 1 << 23
+TAIL_BYTES = 64 * 1024  # as completeness.TAIL_BYTES: the bytes the cut-off check judges
 _TEXT_LIMIT = 4000  # characters of a bad line kept in quarantine
 _OPEN_QUOTE = "unreadable line: a quoted value runs past the end of the line (unterminated quote)"
 _MAX_RECORD_LINES = 20  # most lines a quoted value with line breaks may span
@@ -61,17 +62,23 @@ def _open(path: Path, compression: str):
     return gzip.open(path, "rb") if compression == "gzip" else path.open("rb")
 
 
-def count_physical_lines(path: Path, compression: str = "none") -> int:
-    """Physical lines after the header, blank ones included: the fast count taken while DuckDB reads."""
-    return count_data_lines(path, compression, blanks=False)
+def count_physical_lines(path: Path, compression: str = "none", keep_tail: list[bytes] | None = None) -> int:
+    """Physical lines after the header, blank ones included: the fast count taken while DuckDB reads. With
+    ``keep_tail``, the last TAIL_BYTES of the (decompressed) text and whether more came before are appended."""
+    return count_data_lines(path, compression, blanks=False, keep_tail=keep_tail)
 
 
-def count_data_lines(path: Path, compression: str = "none", *, blanks: bool = True) -> int:
+def count_data_lines(
+    path: Path, compression: str = "none", *, blanks: bool = True, keep_tail: list | None = None
+) -> int:
     """Non-blank physical lines after the header (LF or CRLF ends; a last line without an end counts)."""
-    ends = blank = 0
-    tail, last = b"", b"\n"
+    ends = blank = total = 0
+    tail, last, text_tail = b"", b"\n", b""
     with _open(path, compression) as handle:
         while chunk := handle.read(_CHUNK):
+            total += len(chunk)
+            if keep_tail is not None:
+                text_tail = (text_tail + chunk)[-TAIL_BYTES:]
             if not blanks:
                 ends += int(np.count_nonzero(np.frombuffer(chunk, np.uint8) == 10))
                 last = chunk[-1:]
@@ -82,6 +89,8 @@ def count_data_lines(path: Path, compression: str = "none", *, blanks: bool = Tr
             ends += chunk_ends
             blank += chunk_blanks + straddling - _ends_and_blanks(chunk[:2])[1]
             tail, last = (tail + chunk)[-2:], chunk[-1:]
+    if keep_tail is not None:
+        keep_tail += [text_tail, total > len(text_tail)]
     if last == b"\n" and ends == 0:
         return 0  # an empty file
     lines = ends + (0 if last == b"\n" else 1)
@@ -107,12 +116,14 @@ class BackgroundLineCount:
     def __init__(self, path: Path, compression: str):
         self._count: int | None = None
         self._error: BaseException | None = None
+        # A .gz file's text is seen only here: its tail is kept for the cut-off check.
+        self.tail: list = [] if compression == "gzip" else None
         self._thread = threading.Thread(target=self._run, args=(path, compression), daemon=True)
         self._thread.start()
 
     def _run(self, path: Path, compression: str) -> None:
         try:
-            self._count = count_physical_lines(path, compression)
+            self._count = count_physical_lines(path, compression, self.tail)
         except BaseException as exc:  # reported by result()
             self._error = exc
 

@@ -14,6 +14,7 @@ from pipeline.contract_checks import duplicate_keys_sql, key_shortfall_sql, reas
 from pipeline.contracts.table_contract import sql_literal
 from pipeline.contracts.utilization_tables import QUARANTINE_CONTRACT
 from pipeline.utilization.cms_layouts import Layout
+from pipeline.utilization.completeness import ContentVerdict, tail_cut_off_reason
 from pipeline.utilization.file_access import FileContentError
 from pipeline.utilization.line_exact import (
     THOUSANDS_REJECT_SQL,
@@ -66,6 +67,10 @@ def insert_from_file(
         encoding = "latin-1"
         inserted = _insert(con, candidate, path, compression, encoding, relation)
     lines = counting.result()
+    if counting.tail:  # a .gz file: its decompressed text is judged for a cut last line like a plain file's
+        cut = tail_cut_off_reason(*counting.tail, candidate.delimiter, len(candidate.header.columns))
+        if cut is not None:
+            raise ContentVerdict(cut)
     try:
         _check_accounted(con, inserted, lines, lambda: count_data_lines(path, compression))
     except LineExactReadNeeded:

@@ -326,3 +326,20 @@ def test_a_file_rejected_at_listing_that_completes_before_its_record_is_still_be
     assert pipeline_env.query(
         "SELECT status, rows_loaded FROM utilization.source_files WHERE file_name = ?", [downloading.name]
     ) == [("loaded", 300)]
+
+
+def test_a_complete_gzip_of_a_cut_file_is_judged_on_its_text(pipeline_env):
+    """The gzip stream is whole, the CSV inside it was cut before compression: the decompressed tail decides."""
+    import gzip
+
+    data = write_csv(pipeline_env.root / "p.csv", PROVIDER_HEADER, provider_rows(300, random.Random(1))).read_bytes()
+    gz = pipeline_env.utilization_dir / "MUP_PHY_R25_P05_V20_D21_Prov_Svc.csv.gz"
+    gz.write_bytes(gzip.compress(data))
+    assert run_pipeline(pipeline_env, "group:utilization").success
+    gz.write_bytes(gzip.compress(data[: data.rindex(b"\n", 0, len(data) - 300) + 40]))
+    assert run_pipeline(pipeline_env, "group:utilization").success
+    [(status, kept, error)] = pipeline_env.query(
+        "SELECT status, rows_loaded, error FROM utilization.source_files WHERE file_name = ?", [gz.name]
+    )
+    assert (status, kept) == ("rejected", 300) and error.startswith("cut off: last line incomplete"), error
+    assert pipeline_env.query("SELECT count(*) FROM utilization.physician_provider_service") == [(300,)]
