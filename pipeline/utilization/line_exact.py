@@ -64,7 +64,8 @@ def _open(path: Path, compression: str):
 
 def count_physical_lines(path: Path, compression: str = "none", keep_tail: list[bytes] | None = None) -> int:
     """Physical lines after the header, blank ones included: the fast count taken while DuckDB reads. With
-    ``keep_tail``, the last TAIL_BYTES of the (decompressed) text and whether more came before are appended."""
+    ``keep_tail``, the last TAIL_BYTES of the (decompressed) text, whether more came before, and the offset of the
+    first NUL byte (None if none) are appended."""
     return count_data_lines(path, compression, blanks=False, keep_tail=keep_tail)
 
 
@@ -73,12 +74,14 @@ def count_data_lines(
 ) -> int:
     """Non-blank physical lines after the header (LF or CRLF ends; a last line without an end counts)."""
     ends = blank = total = 0
-    tail, last, text_tail = b"", b"\n", b""
+    tail, last, text_tail, first_nul = b"", b"\n", b"", None
     with _open(path, compression) as handle:
         while chunk := handle.read(_CHUNK):
-            total += len(chunk)
             if keep_tail is not None:
-                text_tail = (text_tail + chunk)[-TAIL_BYTES:]
+                text_tail = chunk[-TAIL_BYTES:] if len(chunk) >= TAIL_BYTES else (text_tail + chunk)[-TAIL_BYTES:]
+                if first_nul is None and b"\0" in chunk:  # a memchr: preallocated or damaged bytes are not text
+                    first_nul = total + chunk.index(b"\0")
+            total += len(chunk)
             if not blanks:
                 ends += int(np.count_nonzero(np.frombuffer(chunk, np.uint8) == 10))
                 last = chunk[-1:]
@@ -90,7 +93,7 @@ def count_data_lines(
             blank += chunk_blanks + straddling - _ends_and_blanks(chunk[:2])[1]
             tail, last = (tail + chunk)[-2:], chunk[-1:]
     if keep_tail is not None:
-        keep_tail += [text_tail, total > len(text_tail)]
+        keep_tail += [text_tail, total > len(text_tail), first_nul]
     if last == b"\n" and ends == 0:
         return 0  # an empty file
     lines = ends + (0 if last == b"\n" else 1)
@@ -116,8 +119,10 @@ class BackgroundLineCount:
     def __init__(self, path: Path, compression: str):
         self._count: int | None = None
         self._error: BaseException | None = None
-        # A .gz file's text is seen only here: its tail is kept for the cut-off check.
-        self.tail: list = [] if compression == "gzip" else None
+        # [last bytes, more before them, first NUL offset]: a .gz file's text is seen only here (cut-off check),
+        # and NUL bytes in any file's text are found on the way.
+        self.tail: list = []
+        self.compression = compression
         self._thread = threading.Thread(target=self._run, args=(path, compression), daemon=True)
         self._thread.start()
 

@@ -67,16 +67,29 @@ def insert_from_file(
         encoding = "latin-1"
         inserted = _insert(con, candidate, path, compression, encoding, relation)
     lines = counting.result()
-    if counting.tail:  # a .gz file: its decompressed text is judged for a cut last line like a plain file's
-        cut = tail_cut_off_reason(*counting.tail, candidate.delimiter, len(candidate.header.columns))
-        if cut is not None:
-            raise ContentVerdict(cut)
+    _judge_text(candidate, counting)
     try:
         _check_accounted(con, inserted, lines, lambda: count_data_lines(path, compression))
     except LineExactReadNeeded:
         con.execute(f"DELETE FROM {relation} WHERE data_year = ?", [year])
         return encoding, _insert_line_exact(con, candidate, (path, compression, encoding), relation, scratch_dir)
     return encoding, _quarantine_unreadable(con, layout, candidate.name, year)
+
+
+def _judge_text(candidate, counting: BackgroundLineCount) -> None:
+    """What only a read of the whole text shows: NUL bytes (a download that preallocated the file and has not
+    finished, or a damaged copy: a run of them would load as one quarantined line, hiding every row it covers),
+    and a .gz file's cut last line (its decompressed text is seen only here)."""
+    text_tail, more_before, first_nul = counting.tail
+    if first_nul is not None:
+        raise ContentVerdict(
+            f"NUL bytes in the text (the first at byte {first_nul:,}): a download that reserved the file's size and "
+            "has not finished, or a damaged copy; not loaded"
+        )
+    if counting.compression == "gzip":
+        cut = tail_cut_off_reason(text_tail, more_before, candidate.delimiter, len(candidate.header.columns))
+        if cut is not None:
+            raise ContentVerdict(cut)
 
 
 def _check_accounted(con, inserted: int, physical_lines: int, data_lines) -> None:

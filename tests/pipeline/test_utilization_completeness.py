@@ -343,3 +343,22 @@ def test_a_complete_gzip_of_a_cut_file_is_judged_on_its_text(pipeline_env):
     )
     assert (status, kept) == ("rejected", 300) and error.startswith("cut off: last line incomplete"), error
     assert pipeline_env.query("SELECT count(*) FROM utilization.physician_provider_service") == [(300,)]
+
+
+def test_a_run_of_nul_bytes_is_not_loaded_as_one_quarantined_line(pipeline_env):
+    """A preallocating downloader (or a damaged copy) leaves NULs where rows should be: the file is rejected,
+    the rows loaded before stay; the NULs never pass as a single bad line."""
+    data = write_csv(pipeline_env.root / "p.csv", PROVIDER_HEADER, provider_rows(300, random.Random(1))).read_bytes()
+    path = pipeline_env.utilization_dir / "MUP_PHY_R25_P05_V20_D21_Prov_Svc.csv"
+    path.write_bytes(data)
+    assert run_pipeline(pipeline_env, "group:utilization").success
+    start = data.index(b"\n", len(data) // 3) + 1
+    path.write_bytes(data[:start] + b"\0" * (len(data) // 3) + data[start + len(data) // 3 :])
+    assert run_pipeline(pipeline_env, "group:utilization").success
+    [(status, kept, error)] = pipeline_env.query(
+        "SELECT status, rows_loaded, error FROM utilization.source_files WHERE file_name = ?", [path.name]
+    )
+    assert (status, kept) == ("rejected", 300) and error.startswith(
+        f"NUL bytes in the text (the first at byte {start:,})"
+    )
+    assert pipeline_env.query("SELECT count(*) FROM utilization.physician_provider_service") == [(300,)]
