@@ -210,12 +210,16 @@ def _loaded_layout_years(con) -> dict[str, tuple[str, int]]:
 
 def refuse_empty_folder(con, directory: Path, plan: FolderPlan, allow_shrink: bool) -> None:
     """No CMS file at all while the warehouse holds rows: more likely a missing mount than a deliberate removal.
-    Placeholders (a README, a 0-byte or cut-off file) are not CMS files: a folder of only those is refused too."""
+    Placeholders (a README, a 0-byte or cut-off file) are not CMS files: a folder of only those is refused too,
+    unless one of them is a file whose earlier rows the warehouse holds: its rejection keeps them, nothing is
+    lost, and the run goes on (a cut download of the one file of a folder is a content problem of that file)."""
     if allow_shrink or any(candidate.cut_off is None for candidate in plan.candidates):
         return
-    rows, files = con.execute(
-        f"SELECT coalesce(sum(rows_loaded), 0), count(*) FROM {SOURCE_FILES} WHERE rows_loaded > 0"
-    ).fetchone()
+    holding = dict(con.execute(f"SELECT file_name, rows_loaded FROM {SOURCE_FILES} WHERE rows_loaded > 0").fetchall())
+    listed = {c.name for c in plan.candidates} | {r.path.name for r in plan.rejections}
+    if listed & set(holding):
+        return
+    rows, files = sum(holding.values()), len(holding)
     if rows:
         raise SourceFolderEmpty(
             f"utilization folder {directory} has no CMS files but the warehouse holds {rows:,} rows from "

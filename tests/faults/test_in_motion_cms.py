@@ -29,6 +29,7 @@ from tests.synthetic.cms import GEO_HEADER, PROVIDER_HEADER, geo_rows, provider_
 
 SAMPLE = "MUP_PHY_R25_P05_V20_D23_Geo.csv"
 PROVIDER = "MUP_PHY_R25_P05_V20_D21_Prov_Svc.csv"
+OTHER_YEAR = "MUP_PHY_R25_P05_V20_D22_Prov_Svc.csv"  # a file the warehouse holds no rows of
 PROVIDER_TABLE = "utilization.physician_provider_service"
 GEO_TABLE = "utilization.physician_geo_service"
 ROWS = 2_000
@@ -172,8 +173,8 @@ def test_a_folder_of_placeholders_is_refused_like_an_empty_one(published, monkey
         path.unlink()
     if placeholder == "README.txt":
         (published.utilization_dir / "README.txt").write_text("This folder is mounted from the CMS share.\n")
-    else:  # only a CMS file cut off by an interrupted download
-        (published.utilization_dir / PROVIDER).write_bytes(cut_mid_line(provider_lines(50), 0.5))
+    else:  # only a CMS file cut off by an interrupted download, holding none of the warehouse's rows
+        (published.utilization_dir / OTHER_YEAR).write_bytes(cut_mid_line(provider_lines(50), 0.5))
     result = run_pipeline(published, raise_on_error=False)
     assert not result.success
     text = failure_text(result)
@@ -184,8 +185,24 @@ def test_a_folder_of_placeholders_is_refused_like_an_empty_one(published, monkey
     monkeypatch.setenv("CPT_ALLOW_SHRINK", "1")  # removed on purpose; a cut file is still rejected, keeping its rows
     assert run_pipeline(published).success
     assert published.query(f"SELECT count(*) FROM {GEO_TABLE}", serving=True) == [(0,)]
-    kept = 0 if placeholder == "README.txt" else ROWS
-    assert published.query(f"SELECT count(*) FROM {PROVIDER_TABLE}", serving=True) == [(kept,)]
+    assert published.query(f"SELECT count(*) FROM {PROVIDER_TABLE}", serving=True) == [(0,)]
+
+
+def test_the_one_file_of_a_folder_cut_off_is_rejected_and_the_run_goes_on(published):
+    """A cut download of a file the warehouse holds is a content problem of that file, not an empty folder: it is
+    rejected keeping its rows, and the rest of the run (a documents change here) is published."""
+    for path in published.utilization_dir.iterdir():
+        if path.name != PROVIDER:
+            path.unlink()
+    assert run_pipeline(published).success  # the other files removed on purpose
+    (published.utilization_dir / PROVIDER).write_bytes(cut_mid_line(provider_lines(ROWS), 0.6))
+    next(published.documents_dir.glob("*.txt")).unlink()
+    [(documents_before,)] = published.query("SELECT count(*) FROM core.documents", serving=True)
+    assert run_pipeline(published).success
+    status, error, kept, *_ = file_record(published, PROVIDER)
+    assert (status, kept) == ("rejected", ROWS) and error.startswith("cut off"), error
+    assert published.query(f"SELECT count(*) FROM {PROVIDER_TABLE}", serving=True) == [(ROWS,)]
+    assert published.query("SELECT count(*) FROM core.documents", serving=True) == [(documents_before - 1,)]
 
 
 def test_a_file_that_is_mostly_quarantine_is_not_a_cms_file_of_this_layout(published):
