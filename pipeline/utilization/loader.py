@@ -250,17 +250,30 @@ def load_year(con, candidates: list[Candidate], settings: LoadSettings) -> list[
     """Load the best file of one layout and year; the others are rejected naming it."""
     digests = _DigestCache(con)
     holder: Candidate | None = None
+    holder_outcome: FileOutcome | None = None
     outcomes = []
     for candidate in rank_candidates(candidates, digests.of):
         if holder is None:
             outcome = load_candidate(con, candidate, settings)
             if outcome.status == LOADED or outcome.rows_loaded:
-                holder = candidate
+                holder, holder_outcome = candidate, outcome
         else:
-            reason = conflict_reason(holder, candidate, why_holder_wins(holder, candidate, digests.of))
+            if holder_outcome.status == LOADED:
+                reason = conflict_reason(holder, candidate, why_holder_wins(holder, candidate, digests.of))
+            else:  # the holder only keeps rows it loaded in an earlier run: it is no better than this file
+                reason = _behind_a_rejected_holder(holder, holder_outcome, candidate)
             outcome = record_loser(con, candidate, reason, digests.of(candidate), settings)
         outcomes.append(outcome)
     return outcomes
+
+
+def _behind_a_rejected_holder(holder: Candidate, outcome: FileOutcome, candidate: Candidate) -> str:
+    own = candidate.cut_off or "not loaded"
+    held = (outcome.error or "rejected").split(";")[0]
+    return (
+        f"{own}; {holder.name} keeps the {candidate.layout} rows for {candidate.year} it loaded in an earlier run, "
+        f"but is itself rejected ({held}); put one complete file for this year in the folder"
+    )
 
 
 def load_candidate(con, candidate: Candidate, settings: LoadSettings) -> FileOutcome:

@@ -362,3 +362,16 @@ def test_a_run_of_nul_bytes_is_not_loaded_as_one_quarantined_line(pipeline_env):
         f"NUL bytes in the text (the first at byte {start:,})"
     )
     assert pipeline_env.query("SELECT count(*) FROM utilization.physician_provider_service") == [(300,)]
+
+
+def test_a_cut_copy_beside_a_cut_holder_is_told_the_truth(pipeline_env):
+    path = pipeline_env.utilization_dir / "MUP_PHY_R25_P05_V20_D23_Geo.csv"
+    assert run_pipeline(pipeline_env, "group:utilization").success
+    data = path.read_bytes()
+    path.write_bytes(data[: data.rindex(b"\n", 0, len(data) * 6 // 10) + 12])
+    copy = path.with_name("MUP_PHY_R25_P05_V20_D23_Geo (1).csv")
+    copy.write_bytes(data[: data.rindex(b"\n", 0, len(data) * 8 // 10) + 12])
+    assert run_pipeline(pipeline_env, "group:utilization").success
+    errors = dict(pipeline_env.query("SELECT file_name, error FROM utilization.source_files"))
+    assert errors[path.name].startswith("cut off")
+    assert errors[copy.name].startswith("cut off") and "is itself rejected" in errors[copy.name], errors[copy.name]
