@@ -11,7 +11,6 @@ import dagster as dg
 import duckdb
 import pytest
 
-from pipeline import automation
 from pipeline.automation import (
     SnapshotUnreadable,
     documents_changed,
@@ -41,20 +40,6 @@ def folders(tmp_path, monkeypatch) -> dict[str, Path]:
     monkeypatch.setenv("CPT_SERVING_PATH", str(paths["serving"]))
     publish_records(paths["serving"], paths["documents"], paths["utilization"])  # published before files arrived
     return paths
-
-
-@pytest.fixture
-def hashed(monkeypatch) -> list[Path]:
-    """Every file the sensor reads to hash it."""
-    seen: list[Path] = []
-    real = automation.sha256_file
-
-    def counting(path: Path) -> str:
-        seen.append(path)
-        return real(path)
-
-    monkeypatch.setattr(automation, "sha256_file", counting)
-    return seen
 
 
 def write_documents(folder: Path, count: int) -> list[Path]:

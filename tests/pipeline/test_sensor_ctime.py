@@ -50,19 +50,6 @@ def folders(tmp_path, monkeypatch) -> dict[str, Path]:
     return paths
 
 
-@pytest.fixture
-def hashed(monkeypatch) -> list[Path]:
-    seen: list[Path] = []
-    real = automation.sha256_file
-
-    def counting(path: Path) -> str:
-        seen.append(path)
-        return real(path)
-
-    monkeypatch.setattr(automation, "sha256_file", counting)
-    return seen
-
-
 def publish(folders: dict[str, Path], read_at: datetime) -> None:
     """A serving snapshot recording both folders as read at ``read_at`` (parsed_at / loaded_at)."""
     serving = folders["serving"]
