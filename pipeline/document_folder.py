@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pipeline.core.document_kinds import not_a_document
+from pipeline.core.document_kinds import not_a_document, saved_pages
 from pipeline.failures import describe
 from pipeline.source_folder import no_follow_opener, scan_folder, sha256_file
 
@@ -66,8 +66,9 @@ def iter_documents(directory: Path, max_bytes: int) -> Iterator[DocumentSource]:
             "Fix its permissions or mount and rerun."
         )
     entries = [(path, None) for path in scan.files] + [(entry.path, entry.reason) for entry in scan.skipped]
+    pages = saved_pages(_document_id(path, directory) for path in scan.files)
     for path, skipped_reason in sorted(entries, key=lambda item: item[0]):
-        skipped_reason = skipped_reason or not_a_document(_document_id(path, directory))
+        skipped_reason = skipped_reason or not_a_document(_document_id(path, directory), pages)
         if skipped_reason is not None:
             yield _skipped(path, directory, skipped_reason)
         else:

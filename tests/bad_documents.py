@@ -66,7 +66,7 @@ def bad_corpus() -> dict[str, tuple[bytes, str, str]]:
             "skipped",
             "README",
         ),
-        "overview_files/jquery.js": (b"!function(e){return e}(window);\n", "skipped", "saved web page"),
+        "overview_files/jquery.js": (b"!function(e){return e}(window);\n", "skipped", "script"),
         "overview_files/notes.txt": (good("0609T").encode(), "parsed", ""),  # text documents there are read
         "Thumbs.db": (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(64), "skipped", "operating system"),
         "latin1.txt": (latin, "partial", "not valid UTF-8"),

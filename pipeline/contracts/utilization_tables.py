@@ -327,7 +327,10 @@ class SourceFiles(pa.DataFrameModel):
     note: Series[str] = pa.Field(
         nullable=True, description="What else the loader did with the file (columns ignored, zip member read …)."
     )
-    loaded_at: Series[pd.Timestamp] = pa.Field(description="When the file was processed (UTC).")
+    loaded_at: Series[pd.Timestamp] = pa.Field(
+        description="When the file was processed (UTC), or last found unchanged after its change time moved (a "
+        "chmod): a change time after it makes the loader and the sensor hash the file again."
+    )
     file_modified_at: Series[pd.Timestamp] = pa.Field(
         nullable=True,
         description="File modification time (UTC); an unchanged size and time skip the reload (unless the change "

@@ -1,7 +1,8 @@
 """Which names in the documents folder are not documents at all.
 
 A documents folder collects more than documents: a saved web page brings its
-``*_files/`` folder of scripts, styles, images and frames (a text document there is still read); a mount shows a ``README`` as its
+``<page>_files/`` folder of scripts, styles, images and frames (only beside its ``<page>.html``: a
+folder of the user's named ``payer_files/`` is read like any other); a mount shows a ``README`` as its
 placeholder; operating systems leave ``Thumbs.db`` and ``desktop.ini`` (dot files
 such as ``.DS_Store`` are never listed at all: ``source_folder`` leaves them out).  None of them describes a billing code, so none of them is a bad
 document: they are ``skipped`` with the reason (``not_a_document``), never
@@ -12,6 +13,7 @@ document with an unusual name is never lost.  Pure: no I/O.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import PurePosixPath
 
 SCRIPT_AND_STYLE = frozenset({".js", ".mjs", ".css", ".map"})
@@ -20,27 +22,32 @@ FONTS = frozenset({".woff", ".woff2", ".ttf", ".otf", ".eot"})
 NOT_DOCUMENT_SUFFIXES = SCRIPT_AND_STYLE | IMAGES | FONTS
 OS_FILES = frozenset({".ds_store", "thumbs.db", "desktop.ini", "ehthumbs.db", ".directory", ".localized"})
 SAVED_PAGE_FOLDER_SUFFIX = "_files"  # what browsers name the folder of a saved page's assets
-TEXT_DOCUMENT_SUFFIXES = frozenset({".txt", ".text", ".md", ".markdown"})
+PAGE_SUFFIXES = frozenset({".htm", ".html"})
 
 
-def not_a_document(document_id: str) -> str | None:
+def saved_pages(document_ids: Iterable[str]) -> frozenset[str]:
+    """The saved web pages of a listing, without their suffix (``a/Overview`` for ``a/Overview.html``): their
+    ``<name>_files/`` folders hold the page's assets."""
+    return frozenset(
+        str(PurePosixPath(i).with_suffix("")) for i in document_ids if PurePosixPath(i).suffix.lower() in PAGE_SUFFIXES
+    )
+
+
+def not_a_document(document_id: str, pages: frozenset[str] = frozenset()) -> str | None:
     """Why the entry at ``document_id`` (a path relative to the documents folder, '/'-separated) is not a
-    document, or None when it should be read as one."""
+    document, or None when it should be read as one. ``pages``: the listing's ``saved_pages``."""
     path = PurePosixPath(document_id)
     name = path.name
     lowered = name.lower()
-    in_assets_folder = next(
-        (
-            f
-            for f in path.parts[:-1]
-            if f.lower().endswith(SAVED_PAGE_FOLDER_SUFFIX) and len(f) > len(SAVED_PAGE_FOLDER_SUFFIX)
-        ),
-        None,
-    )
-    # Browsers put scripts, styles, images and frames there, never a text document: a user's own folder that
-    # happens to end in _files ("payer_files/") keeps its .txt and .md documents.
-    if in_assets_folder and PurePosixPath(lowered).suffix not in TEXT_DOCUMENT_SUFFIXES:
-        return f"not a document: part of a saved web page's assets (inside {in_assets_folder}/)"
+    for depth, folder in enumerate(path.parts[:-1]):
+        page = folder[: -len(SAVED_PAGE_FOLDER_SUFFIX)]
+        # Only beside its page: a folder of the user's that happens to end in _files ("payer_files/") is read.
+        if (
+            folder.lower().endswith(SAVED_PAGE_FOLDER_SUFFIX)
+            and page
+            and str(PurePosixPath(*path.parts[:depth], page)) in pages
+        ):
+            return f"not a document: part of the saved web page {page}'s assets (inside {folder}/)"
     if lowered in OS_FILES or lowered.startswith("._"):
         return "not a document: a file the operating system keeps (folder view settings, thumbnails)"
     if lowered.startswith("readme"):

@@ -211,13 +211,14 @@ def _loaded_layout_years(con) -> dict[str, tuple[str, int]]:
 def refuse_empty_folder(con, directory: Path, plan: FolderPlan, allow_shrink: bool) -> None:
     """No CMS file at all while the warehouse holds rows: more likely a missing mount than a deliberate removal.
     Placeholders (a README, a 0-byte or cut-off file) are not CMS files: a folder of only those is refused too,
-    unless one of them is a file whose earlier rows the warehouse holds: its rejection keeps them, nothing is
-    lost, and the run goes on (a cut download of the one file of a folder is a content problem of that file)."""
+    unless every file whose rows the warehouse holds is among them: each rejection keeps its rows, nothing is
+    lost, and the run goes on (a cut download of the one file of a folder is a content problem of that file).
+    A held file missing beside a cut one looks like a missing mount with a stray copy: refused."""
     if allow_shrink or any(candidate.cut_off is None for candidate in plan.candidates):
         return
     holding = dict(con.execute(f"SELECT file_name, rows_loaded FROM {SOURCE_FILES} WHERE rows_loaded > 0").fetchall())
     listed = {c.name for c in plan.candidates} | {r.path.name for r in plan.rejections}
-    if listed & set(holding):
+    if set(holding) <= listed:  # every held file is there (cut): each rejection keeps its rows, nothing leaves
         return
     rows, files = sum(holding.values()), len(holding)
     if rows:
@@ -315,11 +316,22 @@ def _unchanged_outcome(con, candidate: Candidate) -> FileOutcome | None:
     ).fetchone()
     if not previous or previous[0] != candidate.size or previous[1] != _timestamp_ns(candidate.mtime_ns):
         return None
-    if _changed_since_read(candidate, previous[4]) and sha256_file(candidate.path) != previous[5]:
-        return None  # edited in place keeping its size and modification time: the sensor saw it, reload it
+    if _changed_since_read(candidate, previous[4]):
+        if sha256_file(candidate.path) != previous[5]:
+            return None  # edited in place keeping its size and modification time: the sensor saw it, reload it
+        _mark_checked(con, candidate.name)  # same bytes (a chmod, a copy with -a): not hashed again next run
     return FileOutcome(
         candidate.name, candidate.layout, candidate.year, LOADED, previous[2], previous[3], skipped_unchanged=True
     )
+
+
+def _mark_checked(con, file_name: str) -> None:
+    with _transaction(con):
+        con.execute(
+            f"UPDATE {SOURCE_FILES} SET loaded_at = ? WHERE file_name = ?",
+            [datetime.now(UTC).replace(tzinfo=None), file_name],
+        )
+        _log_changes(con, {}, [], (SOURCE_FILES,))
 
 
 def _changed_since_read(candidate: Candidate, loaded_at: datetime | None) -> bool:

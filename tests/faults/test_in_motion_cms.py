@@ -188,6 +188,18 @@ def test_a_folder_of_placeholders_is_refused_like_an_empty_one(published, monkey
     assert published.query(f"SELECT count(*) FROM {PROVIDER_TABLE}", serving=True) == [(0,)]
 
 
+def test_a_missing_mount_with_a_stray_cut_copy_of_one_held_file_is_refused(published):
+    """Only a cut copy of one of the held files is there, the others are gone: a mount that did not come up, not
+    a content problem of one file. Nothing is removed or published."""
+    before, working = serving_state(published.serving_path), working_counts(published)
+    for path in published.utilization_dir.iterdir():
+        path.unlink()
+    (published.utilization_dir / PROVIDER).write_bytes(cut_mid_line(provider_lines(ROWS), 0.5))
+    result = run_pipeline(published, raise_on_error=False)
+    assert not result.success and "has no CMS files" in failure_text(result)
+    assert_nothing_published_or_lost(published, before, working)
+
+
 def test_the_one_file_of_a_folder_cut_off_is_rejected_and_the_run_goes_on(published):
     """A cut download of a file the warehouse holds is a content problem of that file, not an empty folder: it is
     rejected keeping its rows, and the rest of the run (a documents change here) is published."""

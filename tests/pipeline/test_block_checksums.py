@@ -87,3 +87,13 @@ def test_a_file_of_another_layout_is_said_to_be_unknown(tmp_path):
     other.write_bytes(b"\0" * (HEADER_BYTES + BLOCK_BYTES))
     with pytest.raises(LayoutUnknown):
         mismatched_blocks(other)
+
+
+def test_a_zeroed_block_is_found(database, tmp_path):
+    """Zeros are what a hole or a lost write leaves: DuckDB never writes a block of zeros."""
+    copy = tmp_path / "zeroed.duckdb"
+    copy.write_bytes(database.read_bytes())
+    with open(copy, "r+b") as handle:
+        handle.seek(HEADER_BYTES + 2 * BLOCK_BYTES)
+        handle.write(bytes(BLOCK_BYTES))
+    assert mismatched_blocks(copy) == [2]

@@ -277,13 +277,20 @@ def test_an_edit_that_keeps_size_and_mtime_is_reloaded(pipeline_env):
     assert sha == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_a_file_only_touched_after_its_load_is_not_reloaded(pipeline_env):
+def test_a_file_only_touched_after_its_load_is_not_reloaded_and_hashed_once(pipeline_env, monkeypatch):
+    from pipeline.utilization import loader
+
     path = pipeline_env.utilization_dir / "MUP_PHY_R25_P05_V20_D23_Geo.csv"
     assert run_pipeline(pipeline_env, "group:utilization").success
-    [(loaded_at,)] = pipeline_env.query("SELECT loaded_at FROM utilization.source_files")
+    loads, hashes = [], []
+    real_load, real_hash = loader._load_transaction, loader.sha256_file
+    monkeypatch.setattr(loader, "_load_transaction", lambda *a, **k: loads.append(1) or real_load(*a, **k))
+    monkeypatch.setattr(loader, "sha256_file", lambda p: hashes.append(p.name) or real_hash(p))
     os.chmod(path, 0o644)  # moves the change time only; same bytes
     assert run_pipeline(pipeline_env, "group:utilization").success
-    assert pipeline_env.query("SELECT loaded_at FROM utilization.source_files") == [(loaded_at,)]
+    assert (loads, hashes) == ([], [path.name])  # hashed once to see the bytes are the same, not reloaded
+    assert run_pipeline(pipeline_env, "group:utilization").success
+    assert (loads, hashes) == ([], [path.name])  # and not hashed again on the next run
 
 
 def test_a_cut_utf16_file_is_judged_on_its_decoded_text(pipeline_env):
