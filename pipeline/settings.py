@@ -183,6 +183,23 @@ def _path_problems(paths: Paths, already: list[str]) -> list[str]:
             f"CPT_SERVING_PATH and CPT_WAREHOUSE_PATH are the same file ({serving}): every publish would replace "
             "the working file; give the BI file its own path"
         )
+    for name, this, other in (("CPT_SERVING_PATH", serving, working), ("CPT_WAREHOUSE_PATH", working, serving)):
+        if any(this == companion for companion in _companions(other)):
+            problems.append(
+                f"{name} ({this}) is a file DuckDB keeps beside {other} (its write-ahead log, lock or spill folder): "
+                "one would overwrite the other; give it its own name"
+            )
+        if this.is_dir():
+            problems.append(f"{name} ({this}) is a folder; it must name a DuckDB file (e.g. {this / 'cpt.duckdb'})")
+    resolved_folders = {name: folder.resolve() for name, folder in folders.items()}
+    for name, folder in resolved_folders.items():
+        for other_name, other in resolved_folders.items():
+            if name < other_name and (folder.is_relative_to(other) or other.is_relative_to(folder)):
+                relation = "the same folder as" if folder == other else "nested with"
+                problems.append(
+                    f"{name} ({folder}) is {relation} {other_name} ({other}): each source folder must be its own, "
+                    "or one would read the other's files as its input"
+                )
     for file_name, file_path in files.items():
         resolved = file_path.resolve()
         for folder_name, folder in folders.items():
@@ -199,6 +216,10 @@ def _path_problems(paths: Paths, already: list[str]) -> list[str]:
                     "run); put it outside the source folders"
                 )
     return problems
+
+
+def _companions(database: Path) -> list[Path]:
+    return [database.with_name(database.name + suffix) for suffix in (".wal", ".lock", ".tmp")]
 
 
 def _number_problems(environ: Mapping[str, str]) -> list[str]:
@@ -238,14 +259,40 @@ def memory_limit_problem(limit: str) -> str | None:
     try:
         con.execute("SET memory_limit = '" + limit.replace("'", "''") + "'")
     except duckdb.Error as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        con.close()
         return (
-            f"{MEMORY_LIMIT_ENV}={limit!r} is not a memory limit DuckDB accepts ({first_line}); use a size such "
-            "as 2GB or 512MB, or a share of RAM such as 80%"
+            f"{MEMORY_LIMIT_ENV}={limit!r} is not a memory limit DuckDB accepts ({_first_line(exc)}); use a size "
+            "such as 2GB or 512MB, or a share of RAM such as 80%"
         )
+    try:
+        granted = _bytes_of(con.execute("SELECT current_setting('memory_limit')").fetchone()[0])
+    except duckdb.OutOfMemoryException:
+        granted = 0  # so small that DuckDB cannot even answer
     finally:
         con.close()
+    if granted is not None and granted < MIN_MEMORY_LIMIT_BYTES:
+        return (
+            f"{MEMORY_LIMIT_ENV}={limit!r} is too small for the pipeline (DuckDB grants {granted:,} bytes; it needs "
+            f"at least {MIN_MEMORY_LIMIT_BYTES // 2**20} MiB to load and check a table); use a size such as 2GB"
+        )
     return None
+
+
+MIN_MEMORY_LIMIT_BYTES = 128 * 2**20
+_UNITS = {"bytes": 1, "B": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40, "PiB": 2**50}
+
+
+def _bytes_of(setting: str) -> int | None:
+    """'1.8 GiB' as bytes, as DuckDB reports its memory limit; None for a form it does not use."""
+    number, _, unit = setting.strip().partition(" ")
+    try:
+        return int(float(number) * _UNITS[unit])
+    except (ValueError, KeyError):
+        return None
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 def _reference_problems(reference_dir: Path, notes: list[str]) -> list[str]:

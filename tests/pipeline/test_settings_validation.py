@@ -111,6 +111,38 @@ REFUSALS = {
         "inside the source folder CPT_DOCUMENTS_DIR",
         "put it outside the source folders",
     ),
+    "serving file named as the working file's write-ahead log": (
+        lambda tmp, c: {"CPT_SERVING_PATH": c["CPT_WAREHOUSE_PATH"] + ".wal"},
+        "CPT_SERVING_PATH",
+        "its write-ahead log, lock or spill folder",
+    ),
+    "serving path that is a folder": (
+        lambda tmp, c: (tmp / "bi").mkdir() or {"CPT_SERVING_PATH": str(tmp / "bi")},
+        "is a folder; it must name a DuckDB file",
+        "",
+    ),
+    "documents folder = utilization folder": (
+        lambda tmp, c: {"CPT_UTILIZATION_DIR": c["CPT_DOCUMENTS_DIR"]},
+        "is the same folder as",
+        "each source folder must be its own",
+    ),
+    "utilization folder inside the documents folder": (
+        lambda tmp, c: (
+            (Path(c["CPT_DOCUMENTS_DIR"]) / "cms").mkdir() or {"CPT_UTILIZATION_DIR": c["CPT_DOCUMENTS_DIR"] + "/cms"}
+        ),
+        "is nested with",
+        "",
+    ),
+    "memory limit too small to run": (
+        lambda tmp, c: {"CPT_DUCKDB_MEMORY_LIMIT": "1KB"},
+        "CPT_DUCKDB_MEMORY_LIMIT='1KB' is too small for the pipeline",
+        "at least 128 MiB",
+    ),
+    "memory limit below the minimum": (
+        lambda tmp, c: {"CPT_DUCKDB_MEMORY_LIMIT": "64MiB"},
+        "is too small for the pipeline (DuckDB grants 67,108,864 bytes",
+        "",
+    ),
     "memory limit DuckDB does not take": (
         lambda tmp, c: {"CPT_DUCKDB_MEMORY_LIMIT": "lots"},
         "CPT_DUCKDB_MEMORY_LIMIT='lots' is not a memory limit DuckDB accepts",
