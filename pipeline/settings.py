@@ -273,12 +273,14 @@ def memory_limit_problem(limit: str) -> str | None:
     if granted is not None and granted < MIN_MEMORY_LIMIT_BYTES:
         return (
             f"{MEMORY_LIMIT_ENV}={limit!r} is too small for the pipeline (DuckDB grants {granted:,} bytes; it needs "
-            f"at least {MIN_MEMORY_LIMIT_BYTES // 2**20} MiB to load and check a table); use a size such as 2GB"
+            f"at least {MIN_MEMORY_LIMIT_BYTES // 2**20} MiB ); use a size such as 2GB"
         )
     return None
 
 
-MIN_MEMORY_LIMIT_BYTES = 128 * 2**20
+# A limit this small cannot work (at 1KB DuckDB cannot even report its settings). Above it, a limit still too
+# small for a load fails that load as an out-of-memory infrastructure failure that names the file.
+MIN_MEMORY_LIMIT_BYTES = 8 * 2**20
 _UNITS = {"bytes": 1, "B": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40, "PiB": 2**50}
 
 

@@ -136,11 +136,11 @@ REFUSALS = {
     "memory limit too small to run": (
         lambda tmp, c: {"CPT_DUCKDB_MEMORY_LIMIT": "1KB"},
         "CPT_DUCKDB_MEMORY_LIMIT='1KB' is too small for the pipeline",
-        "at least 128 MiB",
+        "at least 8 MiB",
     ),
     "memory limit below the minimum": (
-        lambda tmp, c: {"CPT_DUCKDB_MEMORY_LIMIT": "64MiB"},
-        "is too small for the pipeline (DuckDB grants 67,108,864 bytes",
+        lambda tmp, c: {"CPT_DUCKDB_MEMORY_LIMIT": "4MiB"},
+        "is too small for the pipeline (DuckDB grants 4,194,304 bytes",
         "",
     ),
     "memory limit DuckDB does not take": (
