@@ -273,7 +273,7 @@ def memory_limit_problem(limit: str) -> str | None:
     if granted is not None and granted < MIN_MEMORY_LIMIT_BYTES:
         return (
             f"{MEMORY_LIMIT_ENV}={limit!r} is too small for the pipeline (DuckDB grants {granted:,} bytes; it needs "
-            f"at least {MIN_MEMORY_LIMIT_BYTES // 2**20} MiB ); use a size such as 2GB"
+            f"at least {MIN_MEMORY_LIMIT_BYTES // 2**20} MiB); use a size such as 2GB"
         )
     return None
 
