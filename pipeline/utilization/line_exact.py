@@ -27,7 +27,6 @@ import csv
 import gzip
 import io
 import re
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -111,32 +110,6 @@ def _ends_and_blanks(data: bytes) -> tuple[int, int]:
     if b"\r" in data and len(data) >= 3:
         blanks += int(np.count_nonzero(lf[:-2] & (array[1:-1] == 13) & lf[2:]))
     return int(np.count_nonzero(lf)), blanks
-
-
-class BackgroundLineCount:
-    """``count_physical_lines`` in a thread, while DuckDB reads the same file."""
-
-    def __init__(self, path: Path, compression: str):
-        self._count: int | None = None
-        self._error: BaseException | None = None
-        # [last bytes, more before them, first NUL offset]: a .gz file's text is seen only here (cut-off check),
-        # and NUL bytes in any file's text are found on the way.
-        self.tail: list = []
-        self.compression = compression
-        self._thread = threading.Thread(target=self._run, args=(path, compression), daemon=True)
-        self._thread.start()
-
-    def _run(self, path: Path, compression: str) -> None:
-        try:
-            self._count = count_physical_lines(path, compression, self.tail)
-        except BaseException as exc:  # reported by result()
-            self._error = exc
-
-    def result(self) -> int:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._count
 
 
 @contextmanager

@@ -25,11 +25,10 @@ from __future__ import annotations
 
 import errno
 import gzip
-import threading
 import time
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -73,6 +72,7 @@ from pipeline.utilization.file_access import (
     readable_path,
     wide_encoding_of,
 )
+from pipeline.utilization.in_thread import InThread
 from pipeline.utilization.validation import create_staging, insert_from_file, publish_staging, quarantine_failing_rows
 from pipeline.utilization.year_claims import Candidate, conflict_reason, rank_candidates, why_holder_wins
 
@@ -285,7 +285,7 @@ def load_candidate(con, candidate: Candidate, settings: LoadSettings) -> FileOut
     before_read(candidate.path)
     if candidate.cut_off is not None:
         return _reject_unless_moving(con, candidate, candidate.cut_off, None, settings)
-    hasher = _BackgroundHash(candidate.path)
+    hasher = InThread(sha256_file, candidate.path)  # the SHA-256 of the bytes DuckDB parses, while it parses
     try:
         with readable_path(candidate.stored, settings.scratch_dir) as (path, compression):
             _check_member_cut_off(candidate, path, compression)
@@ -775,25 +775,3 @@ class _Clock:
         now = time.perf_counter()
         self.laps[name] = round(now - self._last, 3)
         self._last = now
-
-
-class _BackgroundHash:
-    """SHA-256 of a file computed in a thread while DuckDB parses it."""
-
-    def __init__(self, path: Path, hash_file: Callable[[Path], str] = sha256_file):
-        self._digest: str | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(path, hash_file), daemon=True)
-        self._thread.start()
-
-    def _run(self, path: Path, hash_file) -> None:
-        try:
-            self._digest = hash_file(path)
-        except BaseException as exc:  # reported by result()
-            self._error = exc
-
-    def result(self) -> str:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._digest

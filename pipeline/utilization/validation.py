@@ -16,11 +16,12 @@ from pipeline.contracts.utilization_tables import QUARANTINE_CONTRACT
 from pipeline.utilization.cms_layouts import Layout
 from pipeline.utilization.completeness import ContentVerdict, tail_cut_off_reason
 from pipeline.utilization.file_access import FileContentError
+from pipeline.utilization.in_thread import InThread
 from pipeline.utilization.line_exact import (
     THOUSANDS_REJECT_SQL,
-    BackgroundLineCount,
     LineExactReadNeeded,
     count_data_lines,
+    count_physical_lines,
     line_exact_copy,
     quarantine_bad_lines,
 )
@@ -58,7 +59,9 @@ def insert_from_file(
     Every data line is accounted for: when DuckDB's rows and rejected lines do not add up to the file's data
     lines, or a value was refused only for its thousands separators, the file is read again line-exact."""
     layout, year = candidate.header.layout, candidate.year
-    counting = BackgroundLineCount(path, compression)
+    # [last bytes, more before them, first NUL offset] of the text, filled by the line count on its way.
+    text: list = []
+    counting = InThread(count_physical_lines, path, compression, text)
     encoding = "utf-8"
     inserted = _insert(con, candidate, path, compression, encoding, relation)
     if _has_encoding_errors(con):
@@ -67,7 +70,7 @@ def insert_from_file(
         encoding = "latin-1"
         inserted = _insert(con, candidate, path, compression, encoding, relation)
     lines = counting.result()
-    _judge_text(candidate, counting)
+    _judge_text(candidate, compression, *text)
     try:
         _check_accounted(con, inserted, lines, lambda: count_data_lines(path, compression))
     except LineExactReadNeeded:
@@ -76,17 +79,16 @@ def insert_from_file(
     return encoding, _quarantine_unreadable(con, layout, candidate.name, year)
 
 
-def _judge_text(candidate, counting: BackgroundLineCount) -> None:
+def _judge_text(candidate, compression: str, text_tail: bytes, more_before: bool, first_nul: int | None) -> None:
     """What only a read of the whole text shows: NUL bytes (a download that preallocated the file and has not
     finished, or a damaged copy: a run of them would load as one quarantined line, hiding every row it covers),
     and a .gz file's cut last line (its decompressed text is seen only here)."""
-    text_tail, more_before, first_nul = counting.tail
     if first_nul is not None:
         raise ContentVerdict(
             f"NUL bytes in the text (the first at byte {first_nul:,}): a download that reserved the file's size and "
             "has not finished, or a damaged copy; not loaded"
         )
-    if counting.compression == "gzip":
+    if compression == "gzip":
         cut = tail_cut_off_reason(text_tail, more_before, candidate.delimiter, len(candidate.header.columns))
         if cut is not None:
             raise ContentVerdict(cut)

@@ -21,3 +21,22 @@ def hashed(monkeypatch) -> list[Path]:
 
     monkeypatch.setattr(automation, "sha256_file", counting)
     return seen
+
+
+@pytest.fixture
+def sensor_folders(tmp_path, monkeypatch) -> dict[str, Path]:
+    """Empty documents and utilization folders and a serving path under tmp_path, set in the environment the
+    sensor reads; the sensor's hash cache starts empty."""
+    paths = {
+        "documents": tmp_path / "documents",
+        "utilization": tmp_path / "utilization",
+        "serving": tmp_path / "serving" / "cpt.duckdb",
+    }
+    paths["documents"].mkdir()
+    paths["utilization"].mkdir()
+    monkeypatch.setenv("CPT_DOCUMENTS_DIR", str(paths["documents"]))
+    monkeypatch.setenv("CPT_UTILIZATION_DIR", str(paths["utilization"]))
+    monkeypatch.setenv("CPT_SERVING_PATH", str(paths["serving"]))
+    monkeypatch.setenv("CPT_WAREHOUSE_PATH", str(tmp_path / "wh" / "cpt.duckdb"))
+    automation._sha256_or_error.cache_clear()
+    return paths

@@ -27,19 +27,9 @@ MANY = 1_000
 
 
 @pytest.fixture
-def folders(tmp_path, monkeypatch) -> dict[str, Path]:
-    paths = {
-        "documents": tmp_path / "documents",
-        "utilization": tmp_path / "utilization",
-        "serving": tmp_path / "serving" / "cpt.duckdb",
-    }
-    paths["documents"].mkdir()
-    paths["utilization"].mkdir()
-    monkeypatch.setenv("CPT_DOCUMENTS_DIR", str(paths["documents"]))
-    monkeypatch.setenv("CPT_UTILIZATION_DIR", str(paths["utilization"]))
-    monkeypatch.setenv("CPT_SERVING_PATH", str(paths["serving"]))
-    publish_records(paths["serving"], paths["documents"], paths["utilization"])  # published before files arrived
-    return paths
+def folders(sensor_folders) -> dict[str, Path]:
+    publish_records(sensor_folders["serving"], sensor_folders["documents"], sensor_folders["utilization"])
+    return sensor_folders  # published before files arrived
 
 
 def write_documents(folder: Path, count: int) -> list[Path]:

@@ -14,7 +14,6 @@ import dagster as dg
 import duckdb
 import pytest
 
-from pipeline import automation
 from pipeline.automation import documents_changed, source_folder_sensor, utilization_changed
 from pipeline.change_detection import (
     READ_WINDOW,
@@ -34,20 +33,8 @@ def now_utc() -> datetime:
 
 
 @pytest.fixture
-def folders(tmp_path, monkeypatch) -> dict[str, Path]:
-    paths = {
-        "documents": tmp_path / "documents",
-        "utilization": tmp_path / "utilization",
-        "serving": tmp_path / "serving" / "cpt.duckdb",
-    }
-    paths["documents"].mkdir()
-    paths["utilization"].mkdir()
-    monkeypatch.setenv("CPT_DOCUMENTS_DIR", str(paths["documents"]))
-    monkeypatch.setenv("CPT_UTILIZATION_DIR", str(paths["utilization"]))
-    monkeypatch.setenv("CPT_SERVING_PATH", str(paths["serving"]))
-    monkeypatch.setenv("CPT_WAREHOUSE_PATH", str(tmp_path / "wh" / "cpt.duckdb"))
-    automation._sha256_or_error.cache_clear()
-    return paths
+def folders(sensor_folders) -> dict[str, Path]:
+    return sensor_folders
 
 
 def publish(folders: dict[str, Path], read_at: datetime) -> None:
