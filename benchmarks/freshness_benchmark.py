@@ -81,8 +81,8 @@ FULL_PUBLISH = """
 import sys, time
 from pathlib import Path
 import duckdb
-from pipeline.resources import WarehouseResource
-from pipeline.serving_snapshot import PublishSettings, publish_snapshot
+from pipeline.defs.resources import WarehouseResource
+from pipeline.publishing.snapshot import PublishSettings, publish_snapshot
 resource = WarehouseResource.from_env()
 con = duckdb.connect(resource.database, config=resource.connection_config)
 start = time.perf_counter()
@@ -96,9 +96,9 @@ print(f"PUBLISH={result.mode}|{result.seconds:.3f}|{result.reason}")
 # whose writer logs are left alone, so this does nothing once every writer logs.
 LOG_UNLOGGED = """
 import duckdb
-from pipeline.resources import WarehouseResource
-from pipeline.serving_snapshot import PUBLISHED_CONTRACTS
-from pipeline.table_changes import latest_versions, record_change
+from pipeline.defs.resources import WarehouseResource
+from pipeline.publishing.snapshot import PUBLISHED_CONTRACTS
+from pipeline.warehouse.change_log import latest_versions, record_change
 con = duckdb.connect(WarehouseResource.from_env().database)
 logged = latest_versions(con)
 missing = [c.table for c in PUBLISHED_CONTRACTS if c.table not in logged]
@@ -110,7 +110,7 @@ print("UNLOGGED=" + ",".join(missing))
 SENSOR = """
 import json, sys
 import dagster as dg
-from pipeline.automation import source_folder_sensor
+from pipeline.defs.automation import source_folder_sensor
 context = dg.build_sensor_context(cursor=sys.argv[1] or None, instance=dg.DagsterInstance.ephemeral())
 result = source_folder_sensor(context)
 if isinstance(result, dg.SensorResult):

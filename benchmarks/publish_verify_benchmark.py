@@ -7,8 +7,8 @@ A full publish is an OS-level copy of the working file followed by a read-back o
 of about the size of the 10M-row warehouse (--rows provider-like rows, a primary-keyed table beside them),
 then times, alternating, --repeat times each:
   copy       shutil.copyfile of the file (the publish's baseline, measured in the same run)
-  checksums  pipeline.block_checksums.mismatched_blocks: every block's stored checksum (data, indexes, metadata)
-  scan       pipeline.serving_snapshot.scan_every_block: every column of every table read back through DuckDB
+  checksums  pipeline.publishing.block_checksums.mismatched_blocks: every block's stored checksum (data, indexes, metadata)
+  scan       pipeline.publishing.snapshot.scan_every_block: every column of every table read back through DuckDB
              (the read-back before this change, and still the fallback for a layout the checksum check does not know)
 and prints the median and range of each and the ratio of each read-back to the copy.
 """
@@ -24,8 +24,8 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline.block_checksums import mismatched_blocks
-from pipeline.serving_snapshot import scan_every_block
+from pipeline.publishing.block_checksums import mismatched_blocks
+from pipeline.publishing.snapshot import scan_every_block
 
 
 def build(path: Path, rows: int) -> None:

@@ -57,8 +57,8 @@ print_peak_rss_line()
 PROJECT = """
 import sys, time
 import dagster as dg
-from pipeline.assets.utilization import UTILIZATION_CHECKS, utilization_tables
-from pipeline.resources import SourcesResource, WarehouseResource
+from pipeline.defs.assets.utilization import UTILIZATION_CHECKS, utilization_tables
+from pipeline.defs.resources import SourcesResource, WarehouseResource
 resources = {
     "warehouse": WarehouseResource.from_env(),
     "sources": SourcesResource.from_env(),
@@ -78,7 +78,7 @@ print_peak_rss_line()
 FULL = """
 import dagster as dg
 from pipeline.definitions import ASSETS, CHECKS
-from pipeline.resources import SourcesResource, WarehouseResource
+from pipeline.defs.resources import SourcesResource, WarehouseResource
 result = dg.materialize([*ASSETS, *CHECKS], resources={"warehouse": WarehouseResource.from_env(),
                                                      "sources": SourcesResource.from_env()})
 assert result.success

@@ -2,19 +2,19 @@
 
 import dagster as dg
 
-from pipeline.assets.contract_metadata import SOURCE_ASSETS
-from pipeline.assets.core_documents import CORE_CHECKS, core_tables
-from pipeline.assets.marts import MART_CHECKS, mart_tables
-from pipeline.assets.serving import serving_snapshot
-from pipeline.assets.utilization import UTILIZATION_CHECKS, utilization_tables
-from pipeline.automation import (
+from pipeline.defs.assets.core_documents import CORE_CHECKS, core_tables
+from pipeline.defs.assets.marts import MART_CHECKS, mart_tables
+from pipeline.defs.assets.serving import serving_snapshot
+from pipeline.defs.assets.utilization import UTILIZATION_CHECKS, utilization_tables
+from pipeline.defs.automation import (
     daily_refresh,
     documents_changed,
     materialize_everything,
     source_folder_sensor,
     utilization_changed,
 )
-from pipeline.resources import SourcesResource, WarehouseResource
+from pipeline.defs.checks import SOURCE_ASSETS
+from pipeline.defs.resources import SourcesResource, WarehouseResource
 
 ASSETS = [*SOURCE_ASSETS, core_tables, utilization_tables, mart_tables, serving_snapshot]
 CHECKS = [*CORE_CHECKS, *UTILIZATION_CHECKS, *MART_CHECKS]

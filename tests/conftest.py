@@ -12,7 +12,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from pipeline.resources import SourcesResource, WarehouseResource
+from pipeline.defs.resources import SourcesResource, WarehouseResource
 from pipeline.settings import REPO_ROOT
 
 SAMPLE_DOCUMENTS = REPO_ROOT / "sources" / "documents"

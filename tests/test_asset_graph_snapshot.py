@@ -9,12 +9,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pipeline.assets.contract_metadata import SOURCE_ASSETS, asset_key, report_to_check_result, table_asset_key
-from pipeline.assets.marts import mart_inputs
-from pipeline.contract_checks import ContractReport, RuleResult
 from pipeline.contracts import ALL_CONTRACTS
 from pipeline.contracts.mart_tables import MART_CONTRACTS
 from pipeline.definitions import defs
+from pipeline.defs.checks import SOURCE_ASSETS, asset_key, report_to_check_result, table_asset_key
+from pipeline.marts.build import mart_inputs
+from pipeline.validation.contract_checks import ContractReport, RuleResult
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "asset_graph.json"
 

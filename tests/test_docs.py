@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from pipeline.data_dictionary import BEGIN, END, markdown
+from pipeline.contracts.data_dictionary import BEGIN, END, markdown
 from pipeline.settings import REPO_ROOT
 
 DICTIONARY_DOC = REPO_ROOT / "docs" / "warehouse.md"

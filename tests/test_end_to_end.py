@@ -25,7 +25,7 @@ def run_command(pipeline_env, command: list[str]) -> str:
 
 @pytest.mark.slow
 def test_main_command_builds_the_warehouse_and_prints_a_summary(pipeline_env):
-    out = run_command(pipeline_env, [sys.executable, "-m", "pipeline.cli", "build"])
+    out = run_command(pipeline_env, [sys.executable, "-m", "pipeline.defs.cli", "build"])
     assert "Documents: 8 (8 parsed)" in out
     assert "MUP_PHY_R25_P05_V20_D23_Geo.csv: loaded" in out
     assert "marts.code_utilization" in out and "core.codes" in out
@@ -57,7 +57,7 @@ def test_two_runs_at_once_both_succeed_one_waits(pipeline_env):
     failing with DuckDB's "Could not set lock on file"."""
     env = {**os.environ, **pipeline_env.env_vars, "CPT_LOG_LEVEL": "INFO"}
     env.pop("DAGSTER_HOME", None)
-    command = [sys.executable, "-m", "pipeline.cli", "build"]
+    command = [sys.executable, "-m", "pipeline.defs.cli", "build"]
     first = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     second = subprocess.Popen(
         command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True

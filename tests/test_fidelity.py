@@ -17,7 +17,7 @@ GOLD = REPO_ROOT / "tests" / "fidelity" / "gold"
 
 def run_fidelity(documents: Path, gold: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", "fidelity", str(documents), str(gold)],
+        [sys.executable, "-m", "pipeline.defs.cli", "fidelity", str(documents), str(gold)],
         capture_output=True,
         text=True,
         cwd=REPO_ROOT,

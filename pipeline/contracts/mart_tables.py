@@ -315,12 +315,12 @@ def relationship_rows() -> list[tuple[str, str, str, str, str, str]]:
 
 
 def relationships_sql() -> str:
-    """The text of warehouse/marts/relationships.sql (a test keeps the file equal to it)."""
+    """The text of pipeline/marts/sql/relationships.sql (a test keeps the file equal to it)."""
     columns = ", ".join(Relationships.to_schema().columns)
     values = ",\n    ".join("(" + ", ".join(sql_literal(v) for v in row) + ")" for row in relationship_rows())
     return (
         "-- marts.relationships: GENERATED from pipeline/contracts/mart_tables.py by relationships_sql(); do not edit.\n"
         "-- Regenerate: uv run python -c 'from pipeline.contracts.mart_tables import relationships_sql as s; "
-        'print(s(), end="")\' > warehouse/marts/relationships.sql\n'
+        'print(s(), end="")\' > pipeline/marts/sql/relationships.sql\n'
         f"SELECT * FROM (VALUES\n    {values}\n) AS r({columns})\nORDER BY ALL\n"
     )

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pandera.errors
 
-from pipeline import verified_partitions
 from pipeline.contracts.utilization_tables import GEO_CONTRACT, GEOGRAPHIES_CONTRACT, Geographies
 from pipeline.core.reference_data import ReferenceDataError, read_reference_csv
-from pipeline.table_changes import record_change
-from pipeline.warehouse_tables import frame_for, replace_table, run_in_transaction
+from pipeline.validation import verified_partitions
+from pipeline.warehouse.change_log import record_change
+from pipeline.warehouse.tables import frame_for, replace_table, run_in_transaction
 
 GEOGRAPHIES_FILE = "geographies.csv"
 

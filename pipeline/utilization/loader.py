@@ -36,12 +36,10 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline import verified_partitions
 from pipeline.contracts.utilization_tables import QUARANTINE_CONTRACT, SOURCE_FILES_CONTRACT
 from pipeline.core.domains import LOADED, REJECTED, SKIPPED
 from pipeline.failures import InfrastructureFailure, free_space_hint, is_content_error, is_disk_full
-from pipeline.source_folder import FolderScan, SourceFolderEmpty, no_follow_opener, scan_folder, sha256_file
-from pipeline.table_changes import record_change
+from pipeline.inputs.source_folder import FolderScan, SourceFolderEmpty, no_follow_opener, scan_folder, sha256_file
 from pipeline.utilization.cms_layouts import (
     LAYOUTS,
     DataYearError,
@@ -75,6 +73,8 @@ from pipeline.utilization.file_access import (
 from pipeline.utilization.in_thread import InThread
 from pipeline.utilization.validation import create_staging, insert_from_file, publish_staging, quarantine_failing_rows
 from pipeline.utilization.year_claims import Candidate, conflict_reason, rank_candidates, why_holder_wins
+from pipeline.validation import verified_partitions
+from pipeline.warehouse.change_log import record_change
 
 SOURCE_FILES = SOURCE_FILES_CONTRACT.table
 QUARANTINE = QUARANTINE_CONTRACT.table

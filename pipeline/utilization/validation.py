@@ -10,7 +10,6 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from pipeline.contract_checks import duplicate_keys_sql, key_shortfall_sql, reasons_sql
 from pipeline.contracts.table_contract import sql_literal
 from pipeline.contracts.utilization_tables import QUARANTINE_CONTRACT
 from pipeline.utilization.cms_layouts import Layout
@@ -25,6 +24,7 @@ from pipeline.utilization.line_exact import (
     line_exact_copy,
     quarantine_bad_lines,
 )
+from pipeline.validation.contract_checks import duplicate_keys_sql, key_shortfall_sql, reasons_sql
 
 QUARANTINE = QUARANTINE_CONTRACT.table
 _REJECTS, _REJECT_SCANS = "_csv_rejects", "_csv_reject_scans"

@@ -13,9 +13,9 @@ import threading
 from pathlib import Path
 
 PHASES = {
-    "parse": ("pipeline.documents_load", "parse_document"),  # while documents are parsed
-    "load": ("pipeline.documents_load", "gate_table"),  # inside the core transaction
-    "publish": ("pipeline.serving_snapshot", "replace_serving_file"),  # new file written, not yet renamed
+    "parse": ("pipeline.documents.load", "parse_document"),  # while documents are parsed
+    "load": ("pipeline.documents.load", "gate_table"),  # inside the core transaction
+    "publish": ("pipeline.publishing.snapshot", "replace_serving_file"),  # new file written, not yet renamed
 }
 
 
@@ -34,6 +34,6 @@ def stall(module_name: str, function_name: str, marker: Path) -> None:
 if __name__ == "__main__":
     phase, marker = sys.argv[1], Path(sys.argv[2])
     stall(*PHASES[phase], marker)
-    from pipeline.cli import main
+    from pipeline.defs.cli import main
 
     raise SystemExit(main(["build"]))

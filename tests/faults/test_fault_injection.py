@@ -68,7 +68,7 @@ def test_infrastructure_failure_while_reloading_documents(published, monkeypatch
     before, working = serving_state(published.serving_path), working_counts(published)
     path = published.documents_dir / "50592_kidney_rfa.txt"
     path.write_text(path.read_text().replace("Medicare, Aetna, and Cigna Health", "Medicare and Humana"))
-    import pipeline.documents_load as documents_load
+    import pipeline.documents.load as documents_load
 
     real, calls = documents_load.gate_table, []
 
@@ -95,7 +95,7 @@ def test_infrastructure_failure_while_reloading_documents(published, monkeypatch
 def test_disk_full_during_the_core_write_names_the_cause_and_keeps_the_snapshot(published, monkeypatch):
     before, working = serving_state(published.serving_path), working_counts(published)
     (published.documents_dir / "20982_bone_rfa.txt").unlink()
-    import pipeline.documents_load as documents_load
+    import pipeline.documents.load as documents_load
 
     real, calls = documents_load.replace_table, []
 
@@ -190,7 +190,7 @@ def test_fifo_and_socket_are_skipped_without_hanging(published):
 
 def test_an_unreadable_document_is_rejected_and_the_run_goes_on(published, monkeypatch):
     before_hash, _ = serving_state(published.serving_path)
-    import pipeline.document_folder as document_folder
+    import pipeline.documents.folder as document_folder
 
     real = document_folder.read_bytes
 
@@ -273,7 +273,7 @@ def test_an_unlistable_subfolder_fails_the_run_instead_of_removing_its_documents
             raise OSError(errno.EIO, "Input/output error", str(path))
         return real(path)
 
-    monkeypatch.setattr("pipeline.source_folder.os.scandir", eio_for_sub)
+    monkeypatch.setattr("pipeline.inputs.source_folder.os.scandir", eio_for_sub)
     result = run_pipeline(published, raise_on_error=False)
     assert not result.success
     assert "sub" in failure_text(result) and "cannot be listed" in failure_text(result)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.change_detection import ObservedFile, RecordedFile, same_stat
+from pipeline.inputs.change_detection import ObservedFile, RecordedFile, same_stat
 from pipeline.utilization import completeness
 from tests.conftest import run_pipeline
 from tests.faults.test_fault_injection import (

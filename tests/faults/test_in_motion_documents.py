@@ -12,9 +12,9 @@ import os
 
 import pytest
 
-import pipeline.document_folder as document_folder
-from pipeline.change_detection import ObservedFile, RecordedFile, same_stat
-from pipeline.document_folder import STILL_BEING_WRITTEN, read_document
+import pipeline.documents.folder as document_folder
+from pipeline.documents.folder import STILL_BEING_WRITTEN, read_document
+from pipeline.inputs.change_detection import ObservedFile, RecordedFile, same_stat
 from tests.bad_documents import good
 from tests.conftest import run_pipeline
 from tests.faults.test_fault_injection import serving_state, working_counts
@@ -213,7 +213,7 @@ def test_placeholders_beside_real_documents_are_skipped_and_the_run_goes_on(publ
 
 def test_the_previous_version_is_kept_even_after_the_parser_changed(published, monkeypatch):
     """The parse cache holds the previous version under the old parser's key; it is still the warehouse's facts."""
-    import pipeline.documents_load as documents_load
+    import pipeline.documents.load as documents_load
 
     old_sha = _document(published, CHANGED)[2]
     old_payers = _payers(published, "50592")

@@ -12,9 +12,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipeline import serving_snapshot
-from pipeline.resources import WORKING_FILE_CONFIG
-from pipeline.serving_snapshot import (
+from pipeline.defs.resources import WORKING_FILE_CONFIG
+from pipeline.publishing import snapshot as serving_snapshot
+from pipeline.publishing.snapshot import (
     PublishSettings,
     WorkingFileCorrupt,
     corrupt_blocks,

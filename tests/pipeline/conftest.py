@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import automation
+from pipeline.defs import automation
 
 
 @pytest.fixture

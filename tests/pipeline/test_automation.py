@@ -17,11 +17,11 @@ from dagster._core.workspace.context import WorkspaceProcessContext
 from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import QueuedRunCoordinatorDaemon
 from dagster_graphql.test.utils import execute_dagster_graphql, infer_job_selector
 
-from pipeline.assets.core_documents import core_tables
-from pipeline.assets.utilization import utilization_tables
-from pipeline.automation import daily_refresh, documents_changed, source_folder_sensor, utilization_changed
 from pipeline.definitions import ASSETS, CHECKS, defs
-from pipeline.resources import WAREHOUSE_POOL, writer_lock
+from pipeline.defs.assets.core_documents import core_tables
+from pipeline.defs.assets.utilization import utilization_tables
+from pipeline.defs.automation import daily_refresh, documents_changed, source_folder_sensor, utilization_changed
+from pipeline.defs.resources import WAREHOUSE_POOL, writer_lock
 from pipeline.settings import REPO_ROOT
 
 INSTANCE_CONFIG = REPO_ROOT / "warehouse" / "dagster_home" / "dagster.yaml"
@@ -197,7 +197,7 @@ class WaitingLog:
 
 
 def test_second_writer_waits_instead_of_failing(tmp_path, monkeypatch):
-    monkeypatch.setattr("pipeline.resources.LOCK_POLL_SECONDS", 0.01)
+    monkeypatch.setattr("pipeline.defs.resources.LOCK_POLL_SECONDS", 0.01)
     warehouse = tmp_path / "cpt.duckdb"
     order: list[str] = []
     log = WaitingLog()
@@ -218,7 +218,7 @@ def test_second_writer_waits_instead_of_failing(tmp_path, monkeypatch):
 
 
 def test_writer_lock_times_out_with_a_clear_error(tmp_path, monkeypatch):
-    monkeypatch.setattr("pipeline.resources.LOCK_POLL_SECONDS", 0.01)
+    monkeypatch.setattr("pipeline.defs.resources.LOCK_POLL_SECONDS", 0.01)
     warehouse = tmp_path / "cpt.duckdb"
     errors: list[str] = []
 

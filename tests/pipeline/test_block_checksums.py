@@ -7,8 +7,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipeline.block_checksums import BLOCK_BYTES, HEADER_BYTES, LayoutUnknown, mismatched_blocks
-from pipeline.serving_snapshot import BlockChecksumError, scan_every_block, verify_every_block
+from pipeline.publishing.block_checksums import BLOCK_BYTES, HEADER_BYTES, LayoutUnknown, mismatched_blocks
+from pipeline.publishing.snapshot import BlockChecksumError, scan_every_block, verify_every_block
 
 
 @pytest.fixture(scope="module")

@@ -16,10 +16,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.contract_checks import duplicate_keys_sql
 from pipeline.contracts import ALL_CONTRACTS
 from pipeline.contracts.table_contract import TableContract, check_sql
-from pipeline.warehouse_tables import frame_for
+from pipeline.validation.contract_checks import duplicate_keys_sql
+from pipeline.warehouse.tables import frame_for
 
 ROWS = st.integers(min_value=1, max_value=5)
 

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from pipeline.contracts.core_tables import CORE_CONTRACTS
-from pipeline.documents_load import CONTRACTS, DOCUMENTS, REJECTED_ROWS, _write_and_gate
-from pipeline.warehouse_tables import ensure_schemas, frame_for, replace_table
+from pipeline.documents.load import CONTRACTS, DOCUMENTS, REJECTED_ROWS, _write_and_gate
+from pipeline.warehouse.tables import ensure_schemas, frame_for, replace_table
 
 ROWS = 50_000
 SAMPLE_WINDOW = 2_048

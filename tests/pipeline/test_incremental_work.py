@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import duckdb
 
-from pipeline.table_changes import latest_versions
+from pipeline.warehouse.change_log import latest_versions
 from tests.conftest import run_pipeline
 
 DOCUMENTS_JOB = "group:core or group:marts or group:serving"

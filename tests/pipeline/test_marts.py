@@ -13,7 +13,7 @@ from pipeline.contracts.mart_tables import (
     relationship_rows,
     relationships_sql,
 )
-from pipeline.mart_sql import MART_SQL_DIR
+from pipeline.marts.queries import MART_SQL_DIR
 from tests.conftest import run_pipeline
 
 SELECTION = "group:core or group:utilization or group:marts"
@@ -204,8 +204,8 @@ def test_a_reordered_mart_select_still_lands_by_name(built, monkeypatch):
     """The mart INSERT binds by name: a SELECT whose columns come in another order fills the same values."""
     import duckdb
 
-    from pipeline.assets import marts
     from pipeline.contracts.mart_tables import MART_CONTRACTS
+    from pipeline.marts import build as marts
 
     contract = next(c for c in MART_CONTRACTS if c.table == "marts.code_overview")
     real_query = marts.mart_query
@@ -221,7 +221,7 @@ def test_a_reordered_mart_select_still_lands_by_name(built, monkeypatch):
     con = duckdb.connect(str(built.warehouse_path))
     try:
         con.execute(f"DELETE FROM {marts.BUILDS_TABLE} WHERE mart = ?", [contract.table])
-        marts._rebuild_stale_marts(con)
+        marts.rebuild_stale_marts(con)
         assert con.execute("SELECT * FROM marts.code_overview ORDER BY code").fetchall() == expected
     finally:
         con.close()
@@ -243,7 +243,7 @@ def _code_overview_contract():
     ids=["missing", "extra", "repeated"],
 )
 def test_a_mart_must_return_exactly_its_contract_columns(change, complaint):
-    from pipeline.assets.marts import MartColumnsMismatch, check_mart_columns
+    from pipeline.marts.build import MartColumnsMismatch, check_mart_columns
 
     contract = _code_overview_contract()
     with pytest.raises(MartColumnsMismatch, match=complaint):
@@ -251,7 +251,7 @@ def test_a_mart_must_return_exactly_its_contract_columns(change, complaint):
 
 
 def test_a_mart_returning_its_contract_columns_in_any_order_is_accepted():
-    from pipeline.assets.marts import check_mart_columns
+    from pipeline.marts.build import check_mart_columns
 
     contract = _code_overview_contract()
     check_mart_columns(contract, list(reversed(contract.column_names)))

@@ -10,8 +10,8 @@ import pytest
 
 from pipeline.core.document_parser import parse_document, parser_fingerprint
 from pipeline.definitions import ASSETS, CHECKS
-from pipeline.parse_cache import CACHE_TABLE, ParseCache, cache_key
-from pipeline.resources import SourcesResource
+from pipeline.defs.resources import SourcesResource
+from pipeline.documents.parse_cache import CACHE_TABLE, ParseCache, cache_key
 from tests.bad_documents import good
 from tests.conftest import run_pipeline
 

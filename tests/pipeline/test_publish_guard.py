@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.publish_guard import (
+from pipeline.publishing.guard import (
     ALLOW_SHRINK_ENV,
     OK,
     OVERRIDDEN,
@@ -24,8 +24,8 @@ from pipeline.publish_guard import (
     folder_state,
     guard_publish,
 )
-from pipeline.serving_snapshot import inspect_publish
-from pipeline.table_changes import record_change
+from pipeline.publishing.snapshot import inspect_publish
+from pipeline.warehouse.change_log import record_change
 from tests.conftest import run_pipeline
 
 T = "utilization.physician_geo_service"

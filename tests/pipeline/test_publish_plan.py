@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipeline.contracts import CONTRACTS_BY_TABLE
-from pipeline.serving_snapshot import (
+from pipeline.publishing.snapshot import (
     FULL,
     INCREMENTAL,
     PreviousSnapshot,

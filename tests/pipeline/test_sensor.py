@@ -11,15 +11,15 @@ import dagster as dg
 import duckdb
 import pytest
 
-from pipeline.automation import (
+from pipeline.definitions import defs
+from pipeline.defs.automation import (
     SnapshotUnreadable,
     documents_changed,
     materialize_everything,
     source_folder_sensor,
     utilization_changed,
 )
-from pipeline.definitions import defs
-from pipeline.document_folder import read_document
+from pipeline.documents.folder import read_document
 from tests.conftest import run_pipeline
 
 MAX_CURSOR_BYTES = 2048

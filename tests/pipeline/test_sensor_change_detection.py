@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.change_detection import ObservedFile, RecordedFile, compare_folder, run_key, same_stat
+from pipeline.inputs.change_detection import ObservedFile, RecordedFile, compare_folder, run_key, same_stat
 
 # Modification times from 1970 to 2096, in nanoseconds.
 MTIMES_NS = st.integers(min_value=0, max_value=4_000_000_000 * 10**9)
@@ -109,7 +109,7 @@ def test_the_run_key_changes_with_the_job_the_change_set_and_the_snapshot():
 def test_a_loaded_file_replaced_by_a_link_is_a_change():
     from datetime import datetime
 
-    from pipeline.change_detection import RecordedFile, compare_folder
+    from pipeline.inputs.change_detection import RecordedFile, compare_folder
 
     recorded = {"a.txt": RecordedFile("a" * 64, 100, datetime(2026, 1, 1))}
     changes = compare_folder(recorded, [], {"a.txt": "symbolic link: not followed"}, lambda key: "")

@@ -14,16 +14,16 @@ import dagster as dg
 import duckdb
 import pytest
 
-from pipeline.automation import documents_changed, source_folder_sensor, utilization_changed
-from pipeline.change_detection import (
+from pipeline.definitions import defs
+from pipeline.defs.automation import documents_changed, source_folder_sensor, utilization_changed
+from pipeline.documents.folder import read_document
+from pipeline.inputs.change_detection import (
     READ_WINDOW,
     ObservedFile,
     RecordedFile,
     changed_since_read,
     compare_folder,
 )
-from pipeline.definitions import defs
-from pipeline.document_folder import read_document
 
 EPOCH = datetime(1970, 1, 1)
 

@@ -16,7 +16,7 @@ import duckdb
 import pytest
 
 from pipeline.failures import InfrastructureFailure
-from pipeline.serving_snapshot import (
+from pipeline.publishing.snapshot import (
     FULL,
     INCREMENTAL,
     PUBLISH_STATE,
@@ -26,7 +26,7 @@ from pipeline.serving_snapshot import (
     PublishSettings,
     publish_snapshot,
 )
-from pipeline.table_changes import record_change
+from pipeline.warehouse.change_log import record_change
 from tests.conftest import kill_when_marker_appears, run_pipeline
 
 PUBLISHED_TABLES = [c.table for c in PUBLISHED_CONTRACTS]
@@ -125,13 +125,13 @@ def test_reader_holding_the_old_file_through_a_full_run(published):
 def test_failed_blocking_check_leaves_the_snapshot_unchanged(published, monkeypatch):
     before = snapshot_checksum(published.serving_path)
     inode = published.serving_path.stat().st_ino
-    from pipeline.mart_sql import mart_query
+    from pipeline.marts.queries import mart_query
 
     def broken(table_name):  # a bad edit to a mart's SQL that duplicates its grain
         sql = mart_query(table_name)
         return f"SELECT * FROM ({sql}) UNION ALL SELECT * FROM ({sql})" if table_name == "code_utilization" else sql
 
-    monkeypatch.setattr("pipeline.assets.marts.mart_query", broken)
+    monkeypatch.setattr("pipeline.defs.assets.marts.mart_query", broken)
     (published.documents_dir / "20982_bone_rfa.txt").unlink()
     result = run_pipeline(published, raise_on_error=False)
     assert not result.success
@@ -149,7 +149,7 @@ PAUSED_PIPELINE = textwrap.dedent(
     """
     import pathlib, sys, time
     import dagster as dg
-    import pipeline.serving_snapshot as snapshot
+    import pipeline.publishing.snapshot as snapshot
     step, when, marker = sys.argv[1:4]
     original = getattr(snapshot, step)
 
@@ -167,7 +167,7 @@ PAUSED_PIPELINE = textwrap.dedent(
 
     setattr(snapshot, step, paused)
     from pipeline.definitions import ASSETS, CHECKS
-    from pipeline.resources import SourcesResource, WarehouseResource
+    from pipeline.defs.resources import SourcesResource, WarehouseResource
     dg.materialize([*ASSETS, *CHECKS], resources={"warehouse": WarehouseResource.from_env(),
                                                  "sources": SourcesResource.from_env()})
     """
@@ -499,8 +499,8 @@ def fake_error_class(fake) -> str:
     ("target", "fake", "step"),
     [
         ("shutil.copyfile", _disk_full, "copying the previous snapshot"),
-        ("pipeline.serving_snapshot.write_tables", _duckdb_disk_full, "writing tables"),
-        ("pipeline.serving_snapshot.checkpoint_snapshot", _duckdb_disk_full, "checkpointing"),
+        ("pipeline.publishing.snapshot.write_tables", _duckdb_disk_full, "writing tables"),
+        ("pipeline.publishing.snapshot.checkpoint_snapshot", _duckdb_disk_full, "checkpointing"),
     ],
 )
 def test_disk_full_during_publish_names_the_path_and_space_and_keeps_the_snapshot(

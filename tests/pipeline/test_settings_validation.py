@@ -9,10 +9,10 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from pipeline import cli
-from pipeline.automation import source_folder_sensor
 from pipeline.core.reference_data import load_reference_data
 from pipeline.definitions import defs
+from pipeline.defs import cli
+from pipeline.defs.automation import source_folder_sensor
 from pipeline.settings import SettingsError, validate_settings
 from tests.conftest import REFERENCE, run_pipeline
 from tests.faults.test_fault_injection import failure_text, serving_state

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from pipeline.source_folder import SourceFolderMissing, scan_folder
+from pipeline.inputs.source_folder import SourceFolderMissing, scan_folder
 
 
 @pytest.fixture
@@ -117,7 +117,7 @@ def test_missing_folder_or_a_file_raises_naming_path_and_setting(tmp_path, kind)
 def test_a_file_name_that_is_not_utf8_is_skipped_under_an_escaped_name(tmp_path):
     import os
 
-    from pipeline.source_folder import scan_folder
+    from pipeline.inputs.source_folder import scan_folder
 
     (tmp_path / "good.txt").write_text("x")
     with open(os.path.join(os.fsencode(tmp_path), b"bad_\xff.txt"), "w") as handle:

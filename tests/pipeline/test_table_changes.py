@@ -5,9 +5,9 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from pipeline.publish_guard import REFUSED, decide
-from pipeline.table_changes import changed_since, explained_removals, latest_versions, record_change
-from pipeline.warehouse_tables import ensure_schemas
+from pipeline.publishing.guard import REFUSED, decide
+from pipeline.warehouse.change_log import changed_since, explained_removals, latest_versions, record_change
+from pipeline.warehouse.tables import ensure_schemas
 
 TABLE = "utilization.physician_geo_service"
 

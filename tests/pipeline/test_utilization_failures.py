@@ -11,8 +11,8 @@ import threading
 import dagster as dg
 import pytest
 
-from pipeline.resources import WarehouseResource
-from pipeline.source_folder import SourceFolderMissing
+from pipeline.defs.resources import WarehouseResource
+from pipeline.inputs.source_folder import SourceFolderMissing
 from pipeline.utilization import loader
 from tests.conftest import run_pipeline
 from tests.synthetic.cms import GEO_HEADER, PROVIDER_HEADER, geo_rows, provider_rows, write_csv

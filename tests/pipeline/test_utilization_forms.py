@@ -159,7 +159,7 @@ def test_every_loaded_table_passes_its_contract(loaded):
 def test_a_geo_type_edit_in_the_reference_reaches_rows_loaded_earlier(pipeline_env, tmp_path):
     import shutil
 
-    from pipeline.resources import SourcesResource
+    from pipeline.defs.resources import SourcesResource
 
     reference = tmp_path / "reference_edit"
     shutil.copytree(pipeline_env.resources["sources"].reference_dir, reference)

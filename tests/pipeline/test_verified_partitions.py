@@ -9,12 +9,12 @@ import dagster as dg
 import duckdb
 import pytest
 
-from pipeline import verified_partitions
-from pipeline.assets.contract_metadata import asset_key
-from pipeline.contract_checks import evaluate_contract
 from pipeline.contracts import CONTRACTS_BY_TABLE
 from pipeline.definitions import ASSETS, CHECKS
-from pipeline.resources import SourcesResource
+from pipeline.defs.checks import asset_key
+from pipeline.defs.resources import SourcesResource
+from pipeline.validation import verified_partitions
+from pipeline.validation.contract_checks import evaluate_contract
 from tests.conftest import REFERENCE, run_pipeline
 from tests.synthetic.cms import GEO_HEADER, geo_rows, write_csv
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pipeline.contracts import CONTRACTS_BY_TABLE
-from pipeline.warehouse_tables import RowKeysMismatch, frame_for
+from pipeline.warehouse.tables import RowKeysMismatch, frame_for
 
 PAYERS = CONTRACTS_BY_TABLE["core.payers"]
 

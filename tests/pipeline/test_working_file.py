@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from pipeline.resources import WarehouseResource
-from pipeline.serving_snapshot import copyable_working_file
+from pipeline.defs.resources import WarehouseResource
+from pipeline.publishing.snapshot import copyable_working_file
 
 
 def test_a_new_working_file_can_be_published_as_a_plain_copy(tmp_path):

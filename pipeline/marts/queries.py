@@ -1,4 +1,4 @@
-"""Mart SQL lives in ``warehouse/marts/<table>.sql``: one SELECT per mart, readable and runnable on its own.
+"""Mart SQL lives in ``pipeline/marts/sql/<table>.sql``: one SELECT per mart, readable and runnable on its own.
 
 The tables a mart reads are taken from its SQL (DuckDB's own parser), never declared
 by hand: the lineage graph shows the real dependencies, and a mart is rebuilt only
@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import json
 from functools import cache
+from pathlib import Path
 
 import duckdb
 
-from pipeline.settings import REPO_ROOT
-
-MART_SQL_DIR = REPO_ROOT / "warehouse" / "marts"
+MART_SQL_DIR = Path(__file__).parent / "sql"
 
 
 @cache

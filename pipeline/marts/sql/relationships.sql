@@ -1,5 +1,5 @@
 -- marts.relationships: GENERATED from pipeline/contracts/mart_tables.py by relationships_sql(); do not edit.
--- Regenerate: uv run python -c 'from pipeline.contracts.mart_tables import relationships_sql as s; print(s(), end="")' > warehouse/marts/relationships.sql
+-- Regenerate: uv run python -c 'from pipeline.contracts.mart_tables import relationships_sql as s; print(s(), end="")' > pipeline/marts/sql/relationships.sql
 SELECT * FROM (VALUES
     ('marts.code_care_sites', 'care_site_id', 'core.care_sites', 'care_site_id', 'marts.code_care_sites.care_site_id = core.care_sites.care_site_id', 'many-to-one: each marts.code_care_sites row has exactly one core.care_sites row.'),
     ('marts.code_care_sites', 'code', 'marts.code_overview', 'code', 'marts.code_care_sites.code = marts.code_overview.code', 'many-to-one: each marts.code_care_sites row has exactly one marts.code_overview row.'),

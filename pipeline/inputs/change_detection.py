@@ -8,7 +8,7 @@ which no user tool can set back) is at or after the time the run that recorded
 it read the folder (less ``READ_WINDOW``): an edit that keeps size and mtime, or a
 file replaced by another inode, is seen too.  An unchanged folder costs one
 ``stat`` per file.  Everything here is plain data in, plain data out (the sensor in
-``pipeline/automation.py`` does the I/O).
+``pipeline/defs/automation.py`` does the I/O).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ import json
 import pandas as pd
 
 from pipeline.core.document_parser import ParsedDocument, from_json_dict, to_json_dict
-from pipeline.warehouse_tables import registered
+from pipeline.warehouse.tables import registered
 
 CACHE_TABLE = "internal.parse_cache"
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from pipeline.change_detection import (
+from pipeline.inputs.change_detection import (
     ChangeSet,
     ObservedFile,
     RecordedFile,
@@ -27,8 +27,8 @@ from pipeline.change_detection import (
     merge_change_sets,
     run_key,
 )
+from pipeline.inputs.source_folder import SourceFolderMissing, scan_folder, sha256_file
 from pipeline.settings import Paths, SettingsError, validate_settings
-from pipeline.source_folder import SourceFolderMissing, scan_folder, sha256_file
 
 WRITER_TAG = {"cpt/warehouse": "writer"}
 NO_SNAPSHOT = "no-snapshot"  # the generation of a serving file that does not exist yet

@@ -9,7 +9,7 @@ before the rename leaves the previous snapshot untouched.
 
 The cost of a publish follows the change, not the warehouse.  The serving file
 records, in ``internal.snapshot_tables``, the change-log version
-(``pipeline.table_changes``) of every table it was built from.  An *incremental*
+(``pipeline.warehouse.change_log``) of every table it was built from.  An *incremental*
 publish copies the previous serving file at the OS level (``copy_file_range``),
 drops and recreates only the tables whose version moved, and leaves every other
 table's blocks as they were.  A *full* rebuild writes a brand-new file; it runs
@@ -37,13 +37,13 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline.block_checksums import LayoutUnknown, mismatched_blocks
 from pipeline.contracts import ALL_CONTRACTS
 from pipeline.contracts.table_contract import TableContract, sql_literal
 from pipeline.failures import InfrastructureFailure, describe, free_space_hint, is_disk_full
+from pipeline.publishing.block_checksums import LayoutUnknown, mismatched_blocks
 from pipeline.settings import DUCKDB_STORAGE_VERSION, env_fraction, env_int
-from pipeline.table_changes import changed_since, latest_versions
-from pipeline.warehouse_tables import apply_comments
+from pipeline.warehouse.change_log import changed_since, latest_versions
+from pipeline.warehouse.tables import apply_comments
 
 # Every contract table is published; the schema list follows the contracts.
 PUBLISHED_CONTRACTS: tuple[TableContract, ...] = ALL_CONTRACTS

@@ -4,16 +4,16 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipeline.assets.contract_metadata import asset_key, asset_spec, contract_checks, source_key
 from pipeline.contracts.utilization_tables import UTILIZATION_CONTRACTS
 from pipeline.core.domains import REJECTED, SKIPPED
 from pipeline.core.reference_data import synthetic_file_digests
-from pipeline.resources import WAREHOUSE_POOL, SourcesResource, WarehouseResource
+from pipeline.defs.checks import asset_key, asset_spec, contract_checks, source_key
+from pipeline.defs.resources import WAREHOUSE_POOL, SourcesResource, WarehouseResource
 from pipeline.settings import allow_shrink_from_env
 from pipeline.utilization.completeness import max_file_shrink, max_quarantine_fraction
 from pipeline.utilization.geographies import replace_geographies
 from pipeline.utilization.loader import QUARANTINE, FileOutcome, LoadSettings, load_folder
-from pipeline.warehouse_tables import ensure_schemas, ensure_table, row_count
+from pipeline.warehouse.tables import ensure_schemas, ensure_table, row_count
 
 GROUP = "utilization"
 CONTRACTS = {c.table: c for c in UTILIZATION_CONTRACTS}

@@ -6,9 +6,9 @@ from collections.abc import Callable
 import dagster as dg
 from dagster_pandera import pandera_schema_to_dagster_type
 
-from pipeline.contract_checks import ContractReport, RuleResult, evaluate_contract, evaluate_references
 from pipeline.contracts.table_contract import TableContract
-from pipeline.resources import WAREHOUSE_POOL, WarehouseResource
+from pipeline.defs.resources import WAREHOUSE_POOL, WarehouseResource
+from pipeline.validation.contract_checks import ContractReport, RuleResult, evaluate_contract, evaluate_references
 
 OWNERS = ["team:revenue-cycle-data"]
 # Dagster 1.13 has no group descriptions; each asset carries its group's in metadata, and the README lists them.

@@ -12,7 +12,7 @@ working file is compared with the current snapshot.  The publish is refused
   rows beyond what removed source files explain.
 
 Rows that left because their source file was removed on purpose are *explained*:
-the writers record them (``pipeline.table_changes.record_change``).  Tables that
+the writers record them (``pipeline.warehouse.change_log.record_change``).  Tables that
 hold problem records (rejected rows, quarantine) may shrink freely: fewer
 problems is good news.
 
@@ -29,9 +29,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.serving_snapshot import PublishInputs
+from pipeline.publishing.snapshot import PublishInputs
 from pipeline.settings import ALLOW_SHRINK_ENV, allow_shrink_from_env, env_fraction
-from pipeline.table_changes import explained_removals
+from pipeline.warehouse.change_log import explained_removals
 
 DEFAULT_MAX_SHRINK = 0.5
 MAX_SHRINK_ENV = "CPT_PUBLISH_MAX_SHRINK"

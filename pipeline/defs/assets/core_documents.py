@@ -1,16 +1,16 @@
-"""Documents folder → the ``core`` tables, in one batched asset (the work is in ``pipeline.documents_load``)."""
+"""Documents folder → the ``core`` tables, in one batched asset (the work is in ``pipeline.documents.load``)."""
 
 from pathlib import Path
 
 import dagster as dg
 
-from pipeline.assets.contract_metadata import asset_key, asset_spec, contract_checks, source_key
 from pipeline.contracts.core_tables import CORE_CONTRACTS
 from pipeline.core import text_decoding
 from pipeline.core.document_parser import parser_fingerprint
 from pipeline.core.reference_data import load_reference_data
-from pipeline.documents_load import DOCUMENTS, DocumentsLoad, load_documents
-from pipeline.resources import WAREHOUSE_POOL, SourcesResource, WarehouseResource
+from pipeline.defs.checks import asset_key, asset_spec, contract_checks, source_key
+from pipeline.defs.resources import WAREHOUSE_POOL, SourcesResource, WarehouseResource
+from pipeline.documents.load import DOCUMENTS, DocumentsLoad, load_documents
 from pipeline.settings import env_int
 
 GROUP = "core"

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pipeline import verified_partitions
 from pipeline.contracts.table_contract import TableContract, sql_literal
+from pipeline.validation import verified_partitions
 
 SAMPLE_ROWS = 5
 _VALUE_CHARS = 60

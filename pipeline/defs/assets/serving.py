@@ -5,10 +5,10 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from pipeline.assets.contract_metadata import OWNERS, asset_key
-from pipeline.publish_guard import PublishRefused, guard_publish
-from pipeline.resources import WAREHOUSE_POOL, SourcesResource, WarehouseResource
-from pipeline.serving_snapshot import PUBLISHED_CONTRACTS, inspect_publish, publish_inspected
+from pipeline.defs.checks import OWNERS, asset_key
+from pipeline.defs.resources import WAREHOUSE_POOL, SourcesResource, WarehouseResource
+from pipeline.publishing.guard import PublishRefused, guard_publish
+from pipeline.publishing.snapshot import PUBLISHED_CONTRACTS, inspect_publish, publish_inspected
 
 PUBLISHED = list(PUBLISHED_CONTRACTS)
 

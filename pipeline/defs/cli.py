@@ -39,8 +39,8 @@ def check_configuration() -> int | None:
 def build() -> int:
     import dagster as dg
 
-    from pipeline.automation import materialize_everything
     from pipeline.definitions import defs
+    from pipeline.defs.automation import materialize_everything
 
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
     job = defs.resolve_job_def(materialize_everything.name)
@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "fidelity":
         from pipeline.core.text_decoding import DEFAULT_MAX_DOCUMENT_BYTES
-        from pipeline.fidelity import main as fidelity_main
+        from pipeline.documents.fidelity import main as fidelity_main
         from pipeline.settings import env_int, env_path
 
         max_bytes = env_int("CPT_MAX_DOCUMENT_BYTES", DEFAULT_MAX_DOCUMENT_BYTES)
@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         refused = check_configuration()
         return refused if refused is not None else build()
     if args.command == "dictionary":
-        from pipeline.data_dictionary import markdown
+        from pipeline.contracts.data_dictionary import markdown
 
         print(markdown())
         return 0

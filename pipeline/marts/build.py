@@ -1,23 +1,18 @@
-"""Marts: BI-ready joins of the core tables and utilization, defined in ``warehouse/marts/*.sql``.
+"""Rebuild the marts whose inputs changed: one SELECT per mart in ``pipeline/marts/sql/``, inserted by name.
 
 Each mart's upstream tables are read from its SQL, so the lineage is exact, and a mart is
-rebuilt only when one of them changed since its last build (or its contract changed).
+rebuilt only when one of them changed since its last build (or its contract or SQL changed).
 """
 
 import hashlib
 import json
 
-import dagster as dg
-
-from pipeline.assets.contract_metadata import asset_key, asset_spec, contract_checks, table_asset_key
 from pipeline.contracts.mart_tables import MART_CONTRACTS
 from pipeline.contracts.table_contract import TableContract
-from pipeline.mart_sql import mart_query, tables_read
-from pipeline.resources import WAREHOUSE_POOL, WarehouseResource
-from pipeline.table_changes import explained_removals, latest_versions, record_change
-from pipeline.warehouse_tables import create_table, ensure_schemas, row_count, run_in_transaction
+from pipeline.marts.queries import mart_query, tables_read
+from pipeline.warehouse.change_log import explained_removals, latest_versions, record_change
+from pipeline.warehouse.tables import create_table, ensure_schemas, row_count
 
-GROUP = "marts"
 BUILDS_TABLE = "internal.mart_builds"
 
 
@@ -25,32 +20,7 @@ def mart_inputs(contract: TableContract) -> tuple[str, ...]:
     return tables_read(mart_query(contract.table_name))
 
 
-def _deps(contract: TableContract) -> list[dg.AssetKey]:
-    return [table_asset_key(table) for table in mart_inputs(contract)]
-
-
-@dg.multi_asset(
-    name="mart_tables",
-    specs=[asset_spec(c, group=GROUP, deps=_deps(c), kinds=("duckdb", "sql")) for c in MART_CONTRACTS],
-    can_subset=False,
-    pool=WAREHOUSE_POOL,
-    description="Rebuild, in one transaction, the marts whose input tables changed (warehouse/marts/*.sql).",
-)
-def mart_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-    rebuilt: list[str] = []
-    with warehouse.connect() as con:
-        ensure_schemas(con, *sorted({c.schema_name for c in MART_CONTRACTS}), "internal")
-        run_in_transaction(con, lambda con: rebuilt.extend(_rebuild_stale_marts(con)))
-        counts = {c: row_count(con, c.table) for c in MART_CONTRACTS}
-    context.log.info(f"marts rebuilt: {', '.join(rebuilt) or 'none (no input changed)'}")
-    for contract, count in counts.items():
-        yield dg.MaterializeResult(
-            asset_key=asset_key(contract),
-            metadata={"dagster/row_count": count, "rebuilt_in_this_run": contract.table in rebuilt},
-        )
-
-
-def _rebuild_stale_marts(con) -> list[str]:
+def rebuild_stale_marts(con) -> list[str]:
     con.execute(
         f"CREATE TABLE IF NOT EXISTS {BUILDS_TABLE} (mart VARCHAR PRIMARY KEY, inputs VARCHAR, contract_digest VARCHAR)"
     )
@@ -90,7 +60,7 @@ def check_mart_columns(contract: TableContract, returned: list[str]) -> None:
     repeated = sorted({c for c in returned if returned.count(c) > 1})
     if missing or extra or repeated:
         raise MartColumnsMismatch(
-            f"warehouse/marts/{contract.table_name}.sql must return exactly the columns of {contract.table}'s "
+            f"pipeline/marts/sql/{contract.table_name}.sql must return exactly the columns of {contract.table}'s "
             f"contract; missing: {missing or 'none'}, not in the contract: {extra or 'none'}, "
             f"repeated: {repeated or 'none'}"
         )
@@ -124,6 +94,3 @@ def _exists(con, contract: TableContract) -> bool:
             [contract.schema_name, contract.table_name],
         ).fetchone()[0]
     )
-
-
-MART_CHECKS = [contract_checks(MART_CONTRACTS, name="mart_table_checks")]

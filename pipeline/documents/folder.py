@@ -27,7 +27,7 @@ from pathlib import Path
 
 from pipeline.core.document_kinds import not_a_document, saved_pages
 from pipeline.failures import describe
-from pipeline.source_folder import no_follow_opener, scan_folder, sha256_file
+from pipeline.inputs.source_folder import no_follow_opener, scan_folder, sha256_file
 
 DOCUMENTS_ENV = "CPT_DOCUMENTS_DIR"
 UNLISTABLE = "folder cannot be listed"

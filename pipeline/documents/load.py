@@ -19,7 +19,6 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pipeline.contract_checks import gate_table
 from pipeline.contracts.core_tables import CORE_CONTRACTS
 from pipeline.contracts.table_contract import TableContract
 from pipeline.core.corpus import DocumentFile, absorb_rejections, build_core_rows
@@ -27,12 +26,13 @@ from pipeline.core.document_parser import ParsedDocument, parse_document, parser
 from pipeline.core.domains import LOADED_DOCUMENT_STATUSES, PARSED, PARTIAL, REJECTED, SKIPPED
 from pipeline.core.known_names import KnownNames
 from pipeline.core.reference_data import ReferenceData
-from pipeline.document_folder import DocumentSource, iter_documents
+from pipeline.documents.folder import DocumentSource, iter_documents
+from pipeline.documents.parse_cache import ParseCache, cache_key
 from pipeline.failures import infrastructure_failure
-from pipeline.parse_cache import ParseCache, cache_key
 from pipeline.settings import ALLOW_SHRINK_ENV, allow_shrink_from_env
-from pipeline.table_changes import record_change
-from pipeline.warehouse_tables import ensure_schemas, frame_for, replace_table, run_in_transaction
+from pipeline.validation.contract_checks import gate_table
+from pipeline.warehouse.change_log import record_change
+from pipeline.warehouse.tables import ensure_schemas, frame_for, replace_table, run_in_transaction
 
 CONTRACTS = {c.table: c for c in CORE_CONTRACTS}
 DOCUMENTS = "core.documents"
