@@ -223,13 +223,16 @@ class TableContract:
     def column_names(self) -> list[str]:
         return list(self.schema.columns)
 
-    def create_table_sql(self, qualified_name: str | None = None) -> str:
+    def create_table_sql(self, qualified_name: str | None = None, *, if_not_exists: bool = False) -> str:
+        """``CREATE OR REPLACE`` for tables rebuilt from their sources; ``if_not_exists`` for bookkeeping, whose
+        rows must survive every run."""
         cols = [f"{c.name} {c.sql_type}{'' if c.nullable else ' NOT NULL'}" for c in self.columns]
         ddl_key = self.options.get("ddl_primary_key", True) if self._declared[3] is None else self._declared[3]
         if self.primary_key and ddl_key:
             cols.append(f"PRIMARY KEY ({', '.join(self.primary_key)})")
         body = ",\n    ".join(cols)
-        return f"CREATE OR REPLACE TABLE {qualified_name or self.table} (\n    {body}\n)"
+        create = "CREATE TABLE IF NOT EXISTS" if if_not_exists else "CREATE OR REPLACE TABLE"
+        return f"{create} {qualified_name or self.table} (\n    {body}\n)"
 
     def comment_statements(self, qualified_name: str | None = None) -> list[tuple[str, list]]:
         """(sql, params) pairs; DuckDB ``COMMENT ON`` does not accept bind parameters, so literals are escaped."""
@@ -239,10 +242,26 @@ class TableContract:
             statements.append(f"COMMENT ON COLUMN {name}.{column.name} IS {sql_literal(column.description)}")
         return [(sql, []) for sql in statements]
 
+    # Two digests, because two kinds of stored record depend on two different parts of the contract.
+
     @cached_property
-    def digest(self) -> str:
-        """Changes whenever the DDL or the documentation of the table changes."""
+    def ddl_digest(self) -> str:
+        """Changes whenever the statements that create and document the table change (CREATE TABLE and every
+        COMMENT ON): a stored copy built under another one is stale. A mart is rebuilt when it moves
+        (``internal.mart_builds``), and the publish rewrites the table in full (``internal.snapshot_tables``).
+        Rules are left out: a new check changes no stored row, so no copy needs rebuilding for it."""
         text = "\n".join([self.create_table_sql(), *(sql for sql, _ in self.comment_statements())])
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    @cached_property
+    def rules_digest(self) -> str:
+        """Changes whenever what the contract accepts changes: columns, types, nullability, column checks, row
+        rules and keys. A record that rows passed the contract (``internal.verified_partitions``) is valid only
+        under the rules it was verified with. Descriptions are left out: editing the data dictionary must not
+        make the checks re-scan ten million verified rows."""
+        rules = [f"{name}\t{predicate}" for name, predicate, _ in self.violation_rules()]
+        keys = [",".join(key) for key in self.unique_keys]
+        text = "\n".join([self.create_table_sql(), *rules, *keys])
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def violation_rules(self) -> list[tuple[str, str, str | None]]:

@@ -32,7 +32,7 @@ from pipeline.failures import infrastructure_failure
 from pipeline.settings import ALLOW_SHRINK_ENV, allow_shrink_from_env
 from pipeline.validation.contract_checks import gate_table
 from pipeline.warehouse.change_log import record_change
-from pipeline.warehouse.tables import ensure_schemas, frame_for, replace_table, run_in_transaction
+from pipeline.warehouse.tables import ensure_schemas, frame_for, replace_table, table_exists, transaction
 
 CONTRACTS = {c.table: c for c in CORE_CONTRACTS}
 DOCUMENTS = "core.documents"
@@ -75,12 +75,10 @@ def load_documents(
     load = DocumentsLoad(parsed=len(cache.fresh), from_cache=sum(1 for f in files if f.sha256) - len(cache.fresh))
     load.removed = removed
 
-    def write(con) -> None:
-        load.changed_tables = _write_and_gate(con, rows.tables, removed)
-        cache.save(con, {f.sha256 for f in files if f.sha256})
-
     try:
-        run_in_transaction(con, write)
+        with transaction(con):
+            load.changed_tables = _write_and_gate(con, rows.tables, removed)
+            cache.save(con, {f.sha256 for f in files if f.sha256})
     except Exception as exc:
         what = f"loading the documents folder {directory} into the warehouse (rolled back; nothing was deleted)"
         raise infrastructure_failure(what, exc, path=warehouse_path) from exc
@@ -164,10 +162,7 @@ def _parse(source: DocumentSource, cache: ParseCache, known: KnownNames, max_byt
 
 
 def _previous_documents(con) -> dict[str, PreviousVersion]:
-    exists = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'core' AND table_name = 'documents'"
-    ).fetchone()[0]
-    if not exists:
+    if not table_exists(con, DOCUMENTS):
         return {}
     rows = con.execute(
         f"SELECT document_id, sha256, file_size_bytes, file_modified_at, status FROM {DOCUMENTS}"
@@ -256,11 +251,7 @@ def _copy_legacy_reject_columns(con) -> None:
 
 
 def _fingerprint(con, table: str) -> tuple | None:
-    schema, name = table.split(".")
-    exists = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?", [schema, name]
-    ).fetchone()[0]
-    if not exists:
+    if not table_exists(con, table):
         return None
     return con.execute(f"SELECT count(*), sum(hash(t)::HUGEINT) FROM {table} t").fetchone()
 

@@ -14,10 +14,11 @@ import json
 
 import pandas as pd
 
+from pipeline.contracts.bookkeeping_tables import PARSE_CACHE_CONTRACT
 from pipeline.core.document_parser import ParsedDocument, from_json_dict, to_json_dict
-from pipeline.warehouse.tables import registered
+from pipeline.warehouse.tables import create_missing_table, registered
 
-CACHE_TABLE = "internal.parse_cache"
+CACHE_TABLE = PARSE_CACHE_CONTRACT.table
 
 
 def cache_key(parser_fingerprint: str, known_names_digest: str, max_bytes: int) -> str:
@@ -30,10 +31,7 @@ class ParseCache:
 
     def __init__(self, con, key: str):
         self.key = key
-        con.execute("CREATE SCHEMA IF NOT EXISTS internal")
-        con.execute(
-            f"CREATE TABLE IF NOT EXISTS {CACHE_TABLE} (sha256 VARCHAR PRIMARY KEY, parser_version VARCHAR, payload VARCHAR)"
-        )
+        create_missing_table(con, PARSE_CACHE_CONTRACT)
         self._payloads = dict(
             con.execute(f"SELECT sha256, payload FROM {CACHE_TABLE} WHERE parser_version = ?", [key]).fetchall()
         )

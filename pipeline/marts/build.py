@@ -7,13 +7,14 @@ rebuilt only when one of them changed since its last build (or its contract or S
 import hashlib
 import json
 
+from pipeline.contracts.bookkeeping_tables import MART_BUILDS_CONTRACT
 from pipeline.contracts.mart_tables import MART_CONTRACTS
 from pipeline.contracts.table_contract import TableContract
 from pipeline.marts.queries import mart_query, tables_read
 from pipeline.warehouse.change_log import explained_removals, latest_versions, record_change
-from pipeline.warehouse.tables import create_table, ensure_schemas, row_count
+from pipeline.warehouse.tables import create_missing_table, create_table, ensure_schemas, row_count, table_exists
 
-BUILDS_TABLE = "internal.mart_builds"
+BUILDS_TABLE = MART_BUILDS_CONTRACT.table
 
 
 def mart_inputs(contract: TableContract) -> tuple[str, ...]:
@@ -21,19 +22,19 @@ def mart_inputs(contract: TableContract) -> tuple[str, ...]:
 
 
 def rebuild_stale_marts(con) -> list[str]:
-    con.execute(
-        f"CREATE TABLE IF NOT EXISTS {BUILDS_TABLE} (mart VARCHAR PRIMARY KEY, inputs VARCHAR, contract_digest VARCHAR)"
-    )
+    create_missing_table(con, MART_BUILDS_CONTRACT)
     built = {mart: (inputs, digest) for mart, inputs, digest in con.execute(f"SELECT * FROM {BUILDS_TABLE}").fetchall()}
     _create_missing_inputs(con)
     rebuilt = []
     for contract in MART_CONTRACTS:  # in dependency order: a mart reading another mart comes after it
         versions = latest_versions(con)
         inputs = json.dumps({table: versions.get(table, 0) for table in mart_inputs(contract)}, sort_keys=True)
-        definition = f"{contract.digest}:{hashlib.sha256(mart_query(contract.table_name).encode()).hexdigest()[:16]}"
-        if built.get(contract.table) == (inputs, definition) and _exists(con, contract):
+        definition = (
+            f"{contract.ddl_digest}:{hashlib.sha256(mart_query(contract.table_name).encode()).hexdigest()[:16]}"
+        )
+        if built.get(contract.table) == (inputs, definition) and table_exists(con, contract):
             continue
-        rows_before = row_count(con, contract.table) if _exists(con, contract) else 0
+        rows_before = row_count(con, contract.table) if table_exists(con, contract) else 0
         create_table(con, contract)
         query = mart_query(contract.table_name)
         check_mart_columns(contract, _returned_columns(con, query))
@@ -82,15 +83,6 @@ def _create_missing_inputs(con) -> None:
     for contract in MART_CONTRACTS:
         for table in mart_inputs(contract):
             upstream = CONTRACTS_BY_TABLE.get(table)
-            if upstream is not None and upstream not in MART_CONTRACTS and not _exists(con, upstream):
+            if upstream is not None and upstream not in MART_CONTRACTS and not table_exists(con, upstream):
                 ensure_schemas(con, upstream.schema_name)
                 create_table(con, upstream)
-
-
-def _exists(con, contract: TableContract) -> bool:
-    return bool(
-        con.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",
-            [contract.schema_name, contract.table_name],
-        ).fetchone()[0]
-    )

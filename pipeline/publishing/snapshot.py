@@ -25,8 +25,6 @@ table contracts as ``COMMENT ON`` statements.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import os
 import shutil
 import time
@@ -38,12 +36,13 @@ from pathlib import Path
 import duckdb
 
 from pipeline.contracts import ALL_CONTRACTS
+from pipeline.contracts.bookkeeping_tables import SNAPSHOT_PUBLISH_CONTRACT, SNAPSHOT_TABLES_CONTRACT
 from pipeline.contracts.table_contract import TableContract, sql_literal
 from pipeline.failures import InfrastructureFailure, describe, free_space_hint, is_disk_full
 from pipeline.publishing.block_checksums import LayoutUnknown, mismatched_blocks
 from pipeline.settings import DUCKDB_STORAGE_VERSION, env_fraction, env_int
 from pipeline.warehouse.change_log import changed_since, latest_versions
-from pipeline.warehouse.tables import apply_comments
+from pipeline.warehouse.tables import apply_comments, create_table, transaction
 
 # Every contract table is published; the schema list follows the contracts.
 PUBLISHED_CONTRACTS: tuple[TableContract, ...] = ALL_CONTRACTS
@@ -52,9 +51,9 @@ PUBLISHED_SCHEMAS: tuple[str, ...] = tuple(dict.fromkeys(c.schema_name for c in 
 STORAGE_VERSION = DUCKDB_STORAGE_VERSION
 SNAPSHOT_ALIAS = "serving_snapshot"
 # Bookkeeping inside the serving file; BI users are told to ignore the `internal` schema.
-STATE_SCHEMA = "internal"
-TABLES_STATE = f"{STATE_SCHEMA}.snapshot_tables"
-PUBLISH_STATE = f"{STATE_SCHEMA}.snapshot_publish"
+STATE_SCHEMA = SNAPSHOT_TABLES_CONTRACT.schema_name
+TABLES_STATE = SNAPSHOT_TABLES_CONTRACT.table
+PUBLISH_STATE = SNAPSHOT_PUBLISH_CONTRACT.table
 FULL, INCREMENTAL = "full", "incremental"
 
 
@@ -142,12 +141,6 @@ class PublishResult:
     reason: str = ""
     tables_written: tuple[str, ...] = ()
     seconds: float = 0.0
-
-
-def contract_digest(contract: TableContract) -> str:
-    """Changes when the table's DDL or its data dictionary changes."""
-    parts = [contract.create_table_sql()] + [sql for sql, _ in contract.comment_statements()]
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
 def temp_path_for(serving_path: Path) -> Path:
@@ -287,7 +280,7 @@ def full_rebuild_reason(inputs: PublishInputs, settings: PublishSettings) -> str
         added = sorted(set(inputs.tables) - set(previous.tables))
         dropped = sorted(set(previous.tables) - set(inputs.tables))
         return f"the set of published tables changed (new: {added or 'none'}; gone: {dropped or 'none'})"
-    moved = [c.table for c in inputs.contracts if previous.tables[c.table].contract_digest != contract_digest(c)]
+    moved = [c.table for c in inputs.contracts if previous.tables[c.table].contract_digest != c.ddl_digest]
     if moved:
         return f"contract changed: {', '.join(moved)}"
     return _compaction_reason(inputs, previous, settings)
@@ -380,30 +373,17 @@ def apply_all_comments(con: duckdb.DuckDBPyConnection, contracts: tuple[TableCon
 def write_snapshot_state(con: duckdb.DuckDBPyConnection, inputs: PublishInputs, plan: PublishPlan) -> None:
     """Record what the snapshot was built from, for the next publish's plan."""
     tables, publish = f"{SNAPSHOT_ALIAS}.{TABLES_STATE}", f"{SNAPSHOT_ALIAS}.{PUBLISH_STATE}"
-    con.execute(
-        f"CREATE OR REPLACE TABLE {tables} (table_name VARCHAR NOT NULL, version BIGINT, "
-        "contract_digest VARCHAR NOT NULL, rows BIGINT NOT NULL)"
-    )
+    create_table(con, SNAPSHOT_TABLES_CONTRACT, tables)
     con.executemany(
         f"INSERT INTO {tables} VALUES (?, ?, ?, ?)",
-        [
-            [c.table, inputs.versions.get(c.table), contract_digest(c), inputs.working_rows[c.table]]
-            for c in inputs.contracts
-        ],
+        [[c.table, inputs.versions.get(c.table), c.ddl_digest, inputs.working_rows[c.table]] for c in inputs.contracts],
     )
     since = 0 if plan.mode == FULL else inputs.previous.publishes_since_rebuild + 1
-    con.execute(
-        f"CREATE OR REPLACE TABLE {publish} (published_at TIMESTAMP NOT NULL, mode VARCHAR NOT NULL, "
-        "reason VARCHAR NOT NULL, publishes_since_rebuild BIGINT NOT NULL, tables_written VARCHAR[] NOT NULL)"
-    )
+    create_table(con, SNAPSHOT_PUBLISH_CONTRACT, publish)
     con.execute(
         f"INSERT INTO {publish} VALUES (now()::TIMESTAMP, ?, ?, ?, ?)",
         [plan.mode, plan.reason, since, list(plan.tables_to_write)],
     )
-    con.execute(
-        f"COMMENT ON TABLE {tables} IS 'Publisher bookkeeping: the table versions this snapshot was built from.'"
-    )
-    con.execute(f"COMMENT ON TABLE {publish} IS 'Publisher bookkeeping: how this snapshot was published.'")
 
 
 def checkpoint_snapshot(con: duckdb.DuckDBPyConnection) -> None:
@@ -589,13 +569,11 @@ def _build_file(con: duckdb.DuckDBPyConnection, inputs: PublishInputs, plan: Pub
         to_write = ()
     else:
         attach_new_file(con, temp, inputs.contracts)
-    with _explained_os_errors("writing tables into", temp, inputs, needed):
-        # One transaction: one commit instead of one per DDL and COMMENT statement.
-        con.execute("BEGIN TRANSACTION")
+    # One transaction: one commit instead of one per DDL and COMMENT statement.
+    with _explained_os_errors("writing tables into", temp, inputs, needed), transaction(con):
         write_tables(con, [by_table[t] for t in to_write])
         apply_all_comments(con, inputs.contracts)
         write_snapshot_state(con, inputs, plan)
-        con.execute("COMMIT")
     with _explained_os_errors("checkpointing", temp, inputs, needed):
         checkpoint_snapshot(con)
 
@@ -631,9 +609,8 @@ def _explained_os_errors(step: str, path: Path, inputs: PublishInputs, needed_by
 
 
 def _discard(con: duckdb.DuckDBPyConnection, temp: Path) -> None:
-    """Drop a failed publish's file; errors here are secondary and must not hide the first one."""
-    with contextlib.suppress(duckdb.Error):  # no transaction was open
-        con.execute("ROLLBACK")
+    """Drop a failed publish's file; errors here are secondary and must not hide the first one. (No transaction
+    is left open: the one publish transaction rolls itself back.)"""
     try:
         attached = con.execute(
             "SELECT count(*) FROM duckdb_databases() WHERE database_name = ?", [SNAPSHOT_ALIAS]

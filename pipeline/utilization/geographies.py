@@ -14,7 +14,7 @@ from pipeline.contracts.utilization_tables import GEO_CONTRACT, GEOGRAPHIES_CONT
 from pipeline.core.reference_data import ReferenceDataError, read_reference_csv
 from pipeline.validation import verified_partitions
 from pipeline.warehouse.change_log import record_change
-from pipeline.warehouse.tables import frame_for, replace_table, run_in_transaction
+from pipeline.warehouse.tables import frame_for, replace_table, table_exists, transaction
 
 GEOGRAPHIES_FILE = "geographies.csv"
 
@@ -34,28 +34,19 @@ def replace_geographies(con, reference_dir: Path) -> bool:
     """Rebuild utilization.geographies from the reference CSV; True (and logged as a change) if it changed."""
     frame = frame_for(GEOGRAPHIES_CONTRACT, read_geographies(reference_dir))
     before = _content(con)
-    outcome = {}
-
-    def replace(con) -> None:
+    with transaction(con):
         replace_table(con, GEOGRAPHIES_CONTRACT, frame)
-        outcome["changed"] = _content(con) != before
-        if outcome["changed"]:
+        changed = _content(con) != before
+        if changed:
             record_change(con, GEOGRAPHIES_CONTRACT.table)
             _retype_loaded_rows(con)
-
-    run_in_transaction(con, replace)
-    changed = outcome["changed"]
     return changed
 
 
 def _retype_loaded_rows(con) -> None:
     """Rows loaded earlier carry the geo_type of their day: a reference edit must reach them too."""
     fact = GEO_CONTRACT.table
-    exists = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'utilization' AND table_name = ?",
-        [GEO_CONTRACT.table_name],
-    ).fetchone()[0]
-    if not exists:
+    if not table_exists(con, GEO_CONTRACT):
         return
     updated = con.execute(
         f"UPDATE {fact} AS f SET geo_type = r.geo_type FROM {GEOGRAPHIES_CONTRACT.table} AS r "
@@ -68,9 +59,6 @@ def _retype_loaded_rows(con) -> None:
 
 
 def _content(con) -> list[tuple] | None:
-    exists = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'utilization' AND table_name = 'geographies'"
-    ).fetchone()[0]
-    if not exists:
+    if not table_exists(con, GEOGRAPHIES_CONTRACT):
         return None
     return con.execute(f"SELECT * FROM {GEOGRAPHIES_CONTRACT.table} ORDER BY geo_code").fetchall()

@@ -28,8 +28,7 @@ import gzip
 import time
 import zipfile
 import zlib
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -75,6 +74,7 @@ from pipeline.utilization.validation import create_staging, insert_from_file, pu
 from pipeline.utilization.year_claims import Candidate, conflict_reason, rank_candidates, why_holder_wins
 from pipeline.validation import verified_partitions
 from pipeline.warehouse.change_log import record_change
+from pipeline.warehouse.tables import transaction
 
 SOURCE_FILES = SOURCE_FILES_CONTRACT.table
 QUARANTINE = QUARANTINE_CONTRACT.table
@@ -326,7 +326,7 @@ def _unchanged_outcome(con, candidate: Candidate) -> FileOutcome | None:
 
 
 def _mark_checked(con, file_name: str) -> None:
-    with _transaction(con):
+    with transaction(con):
         con.execute(
             f"UPDATE {SOURCE_FILES} SET loaded_at = ? WHERE file_name = ?",
             [datetime.now(UTC).replace(tzinfo=None), file_name],
@@ -354,8 +354,7 @@ def _load_transaction(con, candidate, path: Path, compression: str, hasher, sett
 def _load_attempt(con, candidate, path: Path, compression: str, hasher, settings, *, staged: bool) -> FileOutcome:
     layout, year = candidate.header.layout, candidate.year
     clock = _Clock()
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         previous_rows = _year_rows(con, layout, year)
         replaced = _delete_year(con, layout, year, candidate.name)
         withdrawn = _withdraw_other_layouts(con, layout, year, candidate.name)
@@ -389,11 +388,7 @@ def _load_attempt(con, candidate, path: Path, compression: str, hasher, settings
         removed = {layout.table: sum(replaced.values()), **withdrawn}
         sources = sorted(set(replaced) | ({candidate.name} if withdrawn else set()))
         _log_changes(con, removed, sources, (QUARANTINE, SOURCE_FILES))
-        con.execute("COMMIT")
-        clock.lap("commit")
-    except BaseException as exc:
-        _rollback_keeping(con, exc)
-        raise
+    clock.lap("commit")
     return FileOutcome(candidate.name, layout.name, year, LOADED, loaded, quarantined, timings=clock.laps)
 
 
@@ -473,7 +468,7 @@ def _record_moving_file(
             con.execute(f"SELECT layout, data_year FROM {SOURCE_FILES} WHERE file_name = ?", [path.name]).fetchone()
             or layout_year
         )
-    with _transaction(con):
+    with transaction(con):
         _record(
             con, path, settings, status=SKIPPED, sha256=None, error=reason, rows=(kept, quarantined),
             layout_year=tuple(layout_year),
@@ -486,17 +481,6 @@ def _record_moving_file(
     return FileOutcome(path.name, layout_year[0], layout_year[1], SKIPPED, kept, quarantined, error=reason)
 
 
-@contextmanager
-def _transaction(con) -> Iterator[None]:
-    con.execute("BEGIN TRANSACTION")
-    try:
-        yield
-        con.execute("COMMIT")
-    except BaseException as exc:
-        _rollback_keeping(con, exc)
-        raise
-
-
 def _log_changes(con, removed: dict[str, int], sources: list[str], also: tuple[str, ...] = ()) -> None:
     """Record in the change log, inside the writer's transaction, which tables changed and which rows left them
     because their file was removed or superseded (the publish guard accepts such a shrink as explained)."""
@@ -505,14 +489,6 @@ def _log_changes(con, removed: dict[str, int], sources: list[str], also: tuple[s
     for table in also:
         if table not in removed:
             record_change(con, table)
-
-
-def _rollback_keeping(con, original: BaseException) -> None:
-    """Roll back; if that fails too (e.g. the transaction is already gone), the original error is the one raised."""
-    try:
-        con.execute("ROLLBACK")
-    except Exception as rollback_error:
-        original.add_note(f"(rollback after this error also failed: {rollback_error})")
 
 
 def _delete_year(con, layout, year: int, file_name: str) -> dict[str, int]:
@@ -577,7 +553,7 @@ def record_content_rejection(
     if _already_recorded(con, rejection.path, REJECTED, error):
         return FileOutcome(name, layout_year[0], layout_year[1], REJECTED, kept, quarantined, error=error)
     digest = _digest_or_none(hasher, rejection.path)
-    with _transaction(con):
+    with transaction(con):
         _record(
             con,
             rejection.path,
@@ -599,7 +575,7 @@ def record_loser(con, candidate: Candidate, reason: str, digest: str, settings: 
     outcome = FileOutcome(candidate.name, candidate.layout, candidate.year, REJECTED, error=reason)
     if _already_recorded(con, candidate.path, REJECTED, reason) and not _rows_of_file(con, candidate.name)[0]:
         return outcome
-    with _transaction(con):
+    with transaction(con):
         removed = _delete_file_rows(con, candidate.name)
         _record(
             con, candidate.path, settings, status=REJECTED, candidate=candidate, sha256=digest, error=reason,
@@ -614,7 +590,7 @@ def record_skipped(con, path: Path, reason: str, settings: LoadSettings) -> File
     if _already_recorded(con, path, SKIPPED, reason):
         return FileOutcome(path.name, None, None, SKIPPED, error=reason)
     digest = _digest_or_none(None, path) if _is_regular(path) else None
-    with _transaction(con):
+    with transaction(con):
         removed = _delete_file_rows(con, path.name)
         _record(con, path, settings, status=SKIPPED, sha256=digest, error=reason, rows=(0, 0))
         _log_changes(con, removed, [path.name], (SOURCE_FILES,))
@@ -643,7 +619,7 @@ def forget_removed_files(con, present: set[str]) -> list[str]:
     """Files no longer in the folder: remove their rows everywhere, like removed documents."""
     gone = [row[0] for row in con.execute(f"SELECT file_name FROM {SOURCE_FILES}").fetchall() if row[0] not in present]
     for name in gone:
-        with _transaction(con):
+        with transaction(con):
             removed = _delete_file_rows(con, name)
             con.execute(f"DELETE FROM {SOURCE_FILES} WHERE file_name = ?", [name])
             removed[SOURCE_FILES] = 1  # its own source_files row leaves with it: explained too

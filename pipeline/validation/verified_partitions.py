@@ -11,7 +11,7 @@ one data year) is verified once, with the same generated SQL the check runs:
 - the blocking contract check scans every partition without a valid record, and records the ones it
   scanned once all of them pass.
 
-A record is valid while the contract's rules are the ones it was verified under (``contract_digest``)
+A record is valid while the contract's rules are the ones it was verified under (its ``rules_digest``)
 and the partition still holds the recorded number of rows. Every writer of these tables withdraws the
 records it invalidates, in its own transaction: a load or removal those of its partitions, and the one
 in-place update (``geo_type`` retyped when the geography reference changes, ``geographies.py``) those of
@@ -22,12 +22,12 @@ are not covered: the reference checks always scan, since the referenced tables c
 
 from __future__ import annotations
 
-import hashlib
-
+from pipeline.contracts.bookkeeping_tables import VERIFIED_PARTITIONS_CONTRACT
 from pipeline.contracts.table_contract import TableContract
 from pipeline.settings import env_flag
+from pipeline.warehouse.tables import create_missing_table, table_exists
 
-TABLE = "internal.verified_partitions"
+TABLE = VERIFIED_PARTITIONS_CONTRACT.table
 FULL_SCAN_ENV = "CPT_CONTRACT_CHECKS_FULL_SCAN"
 PARTITION_COLUMNS = ("source_file", "data_year")
 
@@ -47,22 +47,8 @@ def is_partitioned(contract: TableContract) -> bool:
     )
 
 
-def contract_digest(contract: TableContract) -> str:
-    """Changes when anything a verification depends on changes: columns, types, rules, keys."""
-    rules = [f"{name}\t{predicate}" for name, predicate, _ in contract.violation_rules()]
-    keys = [",".join(key) for key in contract.unique_keys]
-    text = "\n".join([contract.create_table_sql(), *rules, *keys])
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
 def ensure_table(con) -> None:
-    con.execute("CREATE SCHEMA IF NOT EXISTS internal")
-    con.execute(
-        f"CREATE TABLE IF NOT EXISTS {TABLE} (table_name VARCHAR NOT NULL, source_file VARCHAR NOT NULL, "
-        "data_year INTEGER NOT NULL, row_count BIGINT NOT NULL, contract_digest VARCHAR NOT NULL, "
-        "verified_by VARCHAR NOT NULL, verified_at TIMESTAMP NOT NULL, "
-        "PRIMARY KEY (table_name, source_file, data_year))"
-    )
+    create_missing_table(con, VERIFIED_PARTITIONS_CONTRACT)
 
 
 def forget(con, table: str, *, data_year: int | None = None, source_file: str | None = None) -> None:
@@ -87,22 +73,21 @@ def record(con, contract: TableContract, partitions: list[tuple[str, int, int]],
     if not partitions or not is_partitioned(contract):
         return
     ensure_table(con)
-    digest = contract_digest(contract)
     con.executemany(
         f"INSERT OR REPLACE INTO {TABLE} VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
-        [[contract.table, file, int(year), int(rows), digest, verified_by] for file, year, rows in partitions],
+        [
+            [contract.table, file, int(year), int(rows), contract.rules_digest, verified_by]
+            for file, year, rows in partitions
+        ],
     )
 
 
 def verified(con, contract: TableContract) -> dict[tuple[str, int], int]:
     """(source_file, data_year) -> rows, for partitions verified under the current contract."""
-    exists = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'internal' AND table_name = 'verified_partitions'"
-    ).fetchone()[0]
-    if not exists:
+    if not table_exists(con, VERIFIED_PARTITIONS_CONTRACT):
         return {}
     rows = con.execute(
         f"SELECT source_file, data_year, row_count FROM {TABLE} WHERE table_name = ? AND contract_digest = ?",
-        [contract.table, contract_digest(contract)],
+        [contract.table, contract.rules_digest],
     ).fetchall()
     return {(file, year): count for file, year, count in rows}

@@ -16,16 +16,14 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
-LOG_TABLE = "internal.table_change_log"
+from pipeline.contracts.bookkeeping_tables import CHANGE_LOG_CONTRACT
+from pipeline.warehouse.tables import create_missing_table, table_exists
+
+LOG_TABLE = CHANGE_LOG_CONTRACT.table
 
 
 def ensure_change_log(con) -> None:
-    con.execute("CREATE SCHEMA IF NOT EXISTS internal")
-    con.execute(
-        f"CREATE TABLE IF NOT EXISTS {LOG_TABLE} ("
-        "table_name VARCHAR NOT NULL, version BIGINT NOT NULL, changed_at TIMESTAMP NOT NULL, "
-        "removed_rows BIGINT NOT NULL, removed_sources VARCHAR[] NOT NULL, PRIMARY KEY (table_name, version))"
-    )
+    create_missing_table(con, CHANGE_LOG_CONTRACT)
 
 
 def record_change(con, table: str, *, removed_rows: int = 0, removed_sources: Iterable[str] = ()) -> int:
@@ -45,17 +43,9 @@ def record_changes(con, tables: Iterable[str]) -> None:
         record_change(con, table)
 
 
-def _has_log(con) -> bool:
-    return bool(
-        con.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'internal' AND table_name = 'table_change_log'"
-        ).fetchone()[0]
-    )
-
-
 def latest_versions(con) -> dict[str, int]:
     """Works on a read-only connection too (an empty log before the first write)."""
-    if not _has_log(con):
+    if not table_exists(con, CHANGE_LOG_CONTRACT):
         return {}
     return dict(con.execute(f"SELECT table_name, max(version) FROM {LOG_TABLE} GROUP BY 1").fetchall())
 
@@ -68,7 +58,7 @@ def changed_since(con, versions: dict[str, int], tables: Iterable[str]) -> set[s
 
 def explained_removals(con, since_versions: dict[str, int]) -> dict[str, tuple[int, list[str]]]:
     """Rows (and the removed source files) that left each table after the given versions."""
-    if not _has_log(con):
+    if not table_exists(con, CHANGE_LOG_CONTRACT):
         return {}
     rows = con.execute(
         f"SELECT table_name, version, removed_rows, removed_sources FROM {LOG_TABLE} WHERE removed_rows > 0"

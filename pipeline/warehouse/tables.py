@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
 import pandas as pd
@@ -45,12 +45,16 @@ def _check_row_keys(contract: TableContract, rows: list[dict]) -> None:
             )
 
 
-def run_in_transaction(con, work: Callable) -> None:
-    """``work(con)`` in one transaction. On failure it rolls back and re-raises the ORIGINAL error: a failed
-    ROLLBACK (e.g. after the disk filled up) must never mask what actually went wrong."""
+@contextmanager
+def transaction(con) -> Iterator[None]:
+    """The block in one transaction: committed when it ends, rolled back when anything escapes it, and the
+    exception re-raised. The one place the pipeline opens a transaction.
+
+    The ORIGINAL error is the one raised: a failed ROLLBACK (e.g. after the disk filled up) is only a note on
+    it, and must never mask what actually went wrong. A failed COMMIT is rolled back like any other error."""
     con.execute("BEGIN TRANSACTION")
     try:
-        work(con)
+        yield
         con.execute("COMMIT")
     except BaseException as original:
         try:
@@ -58,6 +62,22 @@ def run_in_transaction(con, work: Callable) -> None:
         except Exception as rollback_error:
             original.add_note(f"(the rollback also failed: {rollback_error}; the transaction was never committed)")
         raise
+
+
+def table_exists(con, table: str | TableContract, database: str | None = None) -> bool:
+    """Whether ``table`` (``schema.table``, or a contract's table) exists in ``database``: by default the
+    connection's current database, the one an unqualified ``schema.table`` name resolves to (a file attached
+    beside it, such as the snapshot being published, may hold tables of the same name)."""
+    name = table.table if isinstance(table, TableContract) else table
+    schema_name, dot, table_name = name.partition(".")
+    if not dot or "." in table_name:
+        raise ValueError(f"table_exists takes 'schema.table' (and the database apart), not {name!r}")
+    (count,) = con.execute(
+        "SELECT count(*) FROM duckdb_tables() "
+        "WHERE database_name = coalesce(?, current_database()) AND schema_name = ? AND table_name = ?",
+        [database, schema_name, table_name],
+    ).fetchone()
+    return count > 0
 
 
 @contextmanager
@@ -82,6 +102,18 @@ def ensure_schemas(con, *schemas: str) -> None:
 def create_table(con, contract: TableContract, qualified_name: str | None = None) -> None:
     con.execute(contract.create_table_sql(qualified_name))
     apply_comments(con, contract, qualified_name)
+
+
+def create_missing_table(con, contract: TableContract) -> bool:
+    """Create a bookkeeping table unless it exists; True if created. Never replaced: its rows are state that
+    outlives every run. A table created by an older version of the pipeline is kept as it is (the bookkeeping
+    contracts match the DDL that created it)."""
+    if table_exists(con, contract):
+        return False
+    ensure_schemas(con, contract.schema_name)
+    con.execute(contract.create_table_sql(if_not_exists=True))
+    apply_comments(con, contract)
+    return True
 
 
 def apply_comments(con, contract: TableContract, qualified_name: str | None = None) -> None:

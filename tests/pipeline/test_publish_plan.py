@@ -12,7 +12,6 @@ from pipeline.publishing.snapshot import (
     PublishInputs,
     PublishSettings,
     SnapshotTable,
-    contract_digest,
     plan_publish,
 )
 
@@ -25,7 +24,7 @@ SETTINGS = PublishSettings(full_rebuild_rows=1_000_000, compact_every=20, max_fr
 def inputs(changed: set[str]) -> PublishInputs:
     previous = PreviousSnapshot(
         size_bytes=1,
-        tables={c.table: SnapshotTable(1, contract_digest(c), ROWS[c.table]) for c in CONTRACTS},
+        tables={c.table: SnapshotTable(1, c.ddl_digest, ROWS[c.table]) for c in CONTRACTS},
         row_counts=dict(ROWS),
         publishes_since_rebuild=1,
     )

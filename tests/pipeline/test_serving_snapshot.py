@@ -131,7 +131,7 @@ def test_failed_blocking_check_leaves_the_snapshot_unchanged(published, monkeypa
         sql = mart_query(table_name)
         return f"SELECT * FROM ({sql}) UNION ALL SELECT * FROM ({sql})" if table_name == "code_utilization" else sql
 
-    monkeypatch.setattr("pipeline.defs.assets.marts.mart_query", broken)
+    monkeypatch.setattr("pipeline.marts.build.mart_query", broken)
     (published.documents_dir / "20982_bone_rfa.txt").unlink()
     result = run_pipeline(published, raise_on_error=False)
     assert not result.success

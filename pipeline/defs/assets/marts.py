@@ -7,7 +7,7 @@ from pipeline.contracts.table_contract import TableContract
 from pipeline.defs.checks import asset_key, asset_spec, contract_checks, table_asset_key
 from pipeline.defs.resources import WAREHOUSE_POOL, WarehouseResource
 from pipeline.marts.build import mart_inputs, rebuild_stale_marts
-from pipeline.warehouse.tables import ensure_schemas, row_count, run_in_transaction
+from pipeline.warehouse.tables import ensure_schemas, row_count, transaction
 
 GROUP = "marts"
 
@@ -24,10 +24,10 @@ def _deps(contract: TableContract) -> list[dg.AssetKey]:
     description="Rebuild, in one transaction, the marts whose input tables changed (pipeline/marts/sql/*.sql).",
 )
 def mart_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-    rebuilt: list[str] = []
     with warehouse.connect() as con:
         ensure_schemas(con, *sorted({c.schema_name for c in MART_CONTRACTS}), "internal")
-        run_in_transaction(con, lambda con: rebuilt.extend(rebuild_stale_marts(con)))
+        with transaction(con):
+            rebuilt = rebuild_stale_marts(con)
         counts = {c: row_count(con, c.table) for c in MART_CONTRACTS}
     context.log.info(f"marts rebuilt: {', '.join(rebuilt) or 'none (no input changed)'}")
     for contract, count in counts.items():
