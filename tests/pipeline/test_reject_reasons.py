@@ -75,6 +75,7 @@ def _write_bad_cms_file(env):
         national_row(code="50593", pos="O", HCPCS_Desc="duplicate"),
         national_row(code="0581T", Rndrng_Prvdr_Geo_Lvl="State", Rndrng_Prvdr_Geo_Cd="99", HCPCS_Desc="unknown"),
         national_row(code="47382", Rndrng_Prvdr_Geo_Cd="06", HCPCS_Desc="rule"),
+        national_row(code="50592", Tot_Srvcs="lots", HCPCS_Desc="unreadable"),
     ]
     write_csv(env.utilization_dir / GEO_2023, GEO_HEADER, lines)
 
@@ -116,6 +117,7 @@ def test_the_same_failures_have_the_same_words_for_documents_and_cms_files(both_
     [codes_reason] = _reasons(env, "core.rejected_rows", "table_name = 'core.codes'")
     assert codes_reason == reasons.row_rule_broken("code matches code_system") == "row rule 'code matches code_system'"
     assert reasons.row_rule_broken("geo_code matches geo_level") in cms
+    assert any(piece.startswith("unreadable value: CAST in Tot_Srvcs: ") for piece in cms)
 
     # A BI user's filters find the same failures in both tables.
     for table in ("core.rejected_rows", "utilization.quarantine"):
