@@ -1,4 +1,5 @@
-"""The data dictionary (docs/warehouse.md) is generated from the contracts and must not drift from them."""
+"""The data dictionary (docs/warehouse.md) and the reason list (docs/inputs.md) are generated from the contracts and
+the reason vocabulary, and must not drift from them."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import pytest
 
 from pipeline.contracts.data_dictionary import BEGIN, END, markdown
 from pipeline.settings import REPO_ROOT
+from pipeline.validation import reasons
 
 DICTIONARY_DOC = REPO_ROOT / "docs" / "warehouse.md"
+REASONS_DOC = REPO_ROOT / "docs" / "inputs.md"
 
 
 def test_the_docs_embed_the_current_data_dictionary():
@@ -25,11 +28,31 @@ def test_dictionary_names_every_contract_column():
     assert "| `pos_codes` | VARCHAR[] | no |" in text
 
 
+def test_the_docs_embed_the_current_reason_list():
+    text = REASONS_DOC.read_text(encoding="utf-8")
+    start, end = text.index(reasons.BEGIN), text.index(reasons.END) + len(reasons.END)
+    assert text[start:end] == reasons.markdown(), "run: uv run python -m tests.test_docs to refresh docs/inputs.md"
+
+
+def test_the_reason_list_shows_every_wording_and_only_those():
+    """Each wording's pattern and example are in the list, and every row of the list is a wording."""
+    text = reasons.markdown()
+    rows = [line for line in text.splitlines() if line.startswith("| ") and not line.startswith("| Reason ")]
+    assert len(rows) == len(reasons.WORDINGS)
+    for wording, row in zip(reasons.WORDINGS, rows, strict=True):
+        assert row.startswith(f"| {wording.kind} | `{reasons.pattern(wording.template)}` | ")
+        assert f"`{wording.text(**wording.example)}`" in row
+
+
+def _refresh(path, begin: str, end_marker: str, generated: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    start, end = text.index(begin), text.index(end_marker) + len(end_marker)
+    path.write_text(text[:start] + generated + text[end:], encoding="utf-8")
+
+
 if __name__ == "__main__":
-    readme_path = DICTIONARY_DOC
-    readme = readme_path.read_text(encoding="utf-8")
-    start, end = readme.index(BEGIN), readme.index(END) + len(END)
-    readme_path.write_text(readme[:start] + markdown() + readme[end:], encoding="utf-8")
+    _refresh(DICTIONARY_DOC, BEGIN, END, markdown())
+    _refresh(REASONS_DOC, reasons.BEGIN, reasons.END, reasons.markdown())
 
 
 def _slug(heading: str) -> str:

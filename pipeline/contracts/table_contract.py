@@ -25,6 +25,8 @@ from functools import cached_property
 import pandera.pandas as pa
 from pandera.api.extensions import register_check_method
 
+from pipeline.validation import reasons
+
 # pandera dtype -> (DuckDB type, pandas dtype used to build frames). The one type map.
 _TYPES = {
     "str": ("VARCHAR", "object"),
@@ -264,19 +266,23 @@ class TableContract:
         text = "\n".join([self.create_table_sql(), *rules, *keys])
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
-    def violation_rules(self) -> list[tuple[str, str, str | None]]:
-        """(rule, SQL predicate true for a *violating* row, column whose value explains it) for every
-        nullability, column check and row rule. Keys and references are checked separately."""
-        rules: list[tuple[str, str, str | None]] = []
+    def violation_rules(self) -> list[tuple[str, str, str]]:
+        """(rule, SQL predicate true for a *violating* row, SQL of the reason a violating row is rejected with)
+        for every nullability, column check and row rule. Keys and references are checked separately."""
+        rules: list[tuple[str, str, str]] = []
         for column in self.columns:
             if not column.nullable:
-                rules.append((f"{column.name} is null", f"{column.name} IS NULL", None))
+                rule = reasons.missing_value(column.name)
+                rules.append((rule, f"{column.name} IS NULL", reasons.MISSING_VALUE.sql(column=column.name)))
             for label, predicate in column.checks:
-                rules.append(
-                    (f"{column.name} {label}", f"{column.name} IS NOT NULL AND NOT ({predicate})", column.name)
-                )
-        for rule in self.row_rules:
-            rules.append((f"row rule '{rule.name}'", f"NOT coalesce({rule.sql}, false)", None))
+                rule = reasons.check_failed(column.name, label)
+                reason = reasons.CHECK_FAILED.sql(column=column.name, check=label, value=reasons.Sql(column.name))
+                rules.append((rule, f"{column.name} IS NOT NULL AND NOT ({predicate})", reason))
+        for row_rule in self.row_rules:
+            rule = reasons.row_rule_broken(row_rule.name)
+            rules.append(
+                (rule, f"NOT coalesce({row_rule.sql}, false)", reasons.ROW_RULE_BROKEN.sql(rule=row_rule.name))
+            )
         return rules
 
 

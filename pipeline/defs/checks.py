@@ -8,6 +8,7 @@ from dagster_pandera import pandera_schema_to_dagster_type
 
 from pipeline.contracts.table_contract import TableContract
 from pipeline.defs.resources import WAREHOUSE_POOL, WarehouseResource
+from pipeline.validation import reasons
 from pipeline.validation.contract_checks import ContractReport, RuleResult, evaluate_contract, evaluate_references
 
 OWNERS = ["team:revenue-cycle-data"]
@@ -62,9 +63,11 @@ def column_schema(contract: TableContract) -> dg.TableSchema:
         pandera_schema = pandera_schema_to_dagster_type(contract.model).metadata["schema"].schema
     sql_types = {c.name: c.sql_type for c in contract.columns}
     single_key = contract.primary_key[0] if len(contract.primary_key) == 1 else None
-    table_rules = [f"unique ({', '.join(contract.primary_key)})"] if len(contract.primary_key) > 1 else []
-    table_rules += [f"{fk.column} references {fk.ref_table}.{fk.ref_column}" for fk in contract.foreign_keys]
-    table_rules += [f"{rule.name}: {rule.description}" for rule in contract.row_rules]
+    # Each table-level rule as the reason its rows are rejected with and its check fails with (docs/inputs.md).
+    rules = [reasons.duplicate_key(contract.primary_key)] if len(contract.primary_key) > 1 else []
+    rules += [reasons.unresolved_reference(fk.column, fk.ref_table, fk.ref_column) for fk in contract.foreign_keys]
+    rules += [f"{reasons.row_rule_broken(rule.name)}: {rule.description}" for rule in contract.row_rules]
+    table_rules = [f"reject reason: {rule}" for rule in rules]
     return dg.TableSchema(
         columns=[
             dg.TableColumn(

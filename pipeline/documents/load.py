@@ -5,7 +5,7 @@ The steps, as the README describes them:
    entries are recorded, never dropped);
 2. parse what the parse cache does not already hold for that content;
 3. apply the corpus rules (``core.corpus.build_core_rows``);
-4. write every core table and gate it against its contract (``contract_checks.gate_table``),
+4. write every core table and gate it against its contract (``reject_rows.gate_table``),
    referenced tables first; rejected rows go to ``core.rejected_rows`` and make their
    document partial (``core.corpus.absorb_rejections``);
 5. log which tables changed, and how many rows left with documents removed on purpose.
@@ -30,7 +30,7 @@ from pipeline.documents.folder import DocumentSource, iter_documents
 from pipeline.documents.parse_cache import ParseCache, cache_key
 from pipeline.failures import infrastructure_failure
 from pipeline.settings import ALLOW_SHRINK_ENV, allow_shrink_from_env
-from pipeline.validation.contract_checks import gate_table
+from pipeline.validation.reject_rows import gate_table
 from pipeline.warehouse.change_log import record_change
 from pipeline.warehouse.tables import ensure_schemas, frame_for, replace_table, table_exists, transaction
 

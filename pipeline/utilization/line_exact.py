@@ -34,6 +34,9 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline.validation.reasons import unreadable_line
+from pipeline.validation.reject_rows import RejectTarget, insert_rejects
+
 THOUSANDS = re.compile(r"-?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?")
 # How DuckDB's CAST reject names such a value: the trigger for reading the file again line-exact.
 THOUSANDS_REJECT_SQL = r"""Could not convert string "-?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?" to"""
@@ -41,7 +44,7 @@ NUMERIC_TYPES = frozenset({"BIGINT", "INTEGER", "DOUBLE", "HUGEINT", "SMALLINT",
 _CHUNK = 1 << 23
 TAIL_BYTES = 64 * 1024  # as completeness.TAIL_BYTES: the bytes the cut-off check judges
 _TEXT_LIMIT = 4000  # characters of a bad line kept in quarantine
-_OPEN_QUOTE = "unreadable line: a quoted value runs past the end of the line (unterminated quote)"
+_OPEN_QUOTE = unreadable_line("a quoted value runs past the end of the line (unterminated quote)")
 _MAX_RECORD_LINES = 20  # most lines a quoted value with line breaks may span
 
 
@@ -205,11 +208,11 @@ def _parse_line(text: str, delimiter: str, expected: int) -> tuple[list[str], st
     except csv.Error as exc:
         if "unexpected end of data" in str(exc):
             return [], _OPEN_QUOTE
-        return [], f"unreadable line: {exc} (a stray quote?)"
+        return [], unreadable_line(f"{exc} (a stray quote?)")
     if len(rows) != 1:
-        return [], f"unreadable line: {len(rows)} records on one line"
+        return [], unreadable_line(f"{len(rows)} records on one line")
     if len(rows[0]) != expected:
-        return [], f"unreadable line: {len(rows[0])} fields where the header has {expected}"
+        return [], unreadable_line(f"{len(rows[0])} fields where the header has {expected}")
     return rows[0], None
 
 
@@ -223,8 +226,8 @@ def _remove_thousands(fields: list[str], numeric: list[int]) -> bool:
     return changed
 
 
-def quarantine_bad_lines(con, bad: list[BadLine], table: str, target: tuple[str, str, str, int], scratch_dir: Path):
-    """Insert one quarantine row per bad line: (table_name, source_file, layout, data_year) = ``target``."""
+def quarantine_bad_lines(con, bad: list[BadLine], target: RejectTarget, scratch_dir: Path):
+    """Insert one quarantine row per bad line, each with its own number, reason and text."""
     if not bad:
         return
     rows = scratch_dir / "line-exact-quarantine.csv"
@@ -232,13 +235,13 @@ def quarantine_bad_lines(con, bad: list[BadLine], table: str, target: tuple[str,
         with rows.open("w", encoding="utf-8", newline="") as handle:
             writer = csv.writer(handle, quoting=csv.QUOTE_ALL, lineterminator="\n")
             writer.writerows((line.number, line.reason, line.text) for line in bad)
-        table_name, source_file, layout, year = target
-        con.execute(
-            f"INSERT INTO {table} (table_name, source_file, layout, data_year, line_number, reasons, row_data) "
-            "SELECT ?, ?, ?, ?, line_number, reasons, row_data FROM read_csv(?, header = false, auto_detect = false, "
-            "delim = ',', quote = '\"', escape = '\"', strict_mode = false, "
-            "columns = {'line_number': 'BIGINT', 'reasons': 'VARCHAR', 'row_data': 'VARCHAR'})",
-            [table_name, source_file, layout, int(year), str(rows)],
+        insert_rejects(
+            con,
+            target,
+            "read_csv(?, header = false, auto_detect = false, delim = ',', quote = '\"', escape = '\"', "
+            "strict_mode = false, columns = {'line_number': 'BIGINT', 'reasons': 'VARCHAR', 'row_data': 'VARCHAR'})",
+            {"line_number": "line_number", "reasons": "reasons", "row_data": "row_data"},
+            [str(rows)],
         )
     finally:
         rows.unlink(missing_ok=True)

@@ -2,7 +2,7 @@
 
 Quarantine holds one row per bad line, listing every reason: lines DuckDB cannot read (grouped from
 ``store_rejects``, which reports one row per faulty value), and typed rows that fail a column check,
-a row rule, a reference or the grain key.
+a row rule, a reference or the grain key (moved by ``reject_rows.move_failing_rows``, as for documents).
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ from pipeline.utilization.line_exact import (
     line_exact_copy,
     quarantine_bad_lines,
 )
-from pipeline.validation.contract_checks import duplicate_keys_sql, key_shortfall_sql, reasons_sql
+from pipeline.validation import reasons
+from pipeline.validation.reject_rows import RejectTarget, insert_rejects, move_failing_rows
 
 QUARANTINE = QUARANTINE_CONTRACT.table
 _REJECTS, _REJECT_SCANS = "_csv_rejects", "_csv_reject_scans"
@@ -120,8 +121,7 @@ def _insert_line_exact(con, candidate, source: tuple[Path, str, str], relation: 
     header = [(c.header, c.sql_type) for c in candidate.header.columns]
     with line_exact_copy(*source, header, candidate.delimiter, scratch_dir) as (copy, bad, data_lines):
         inserted = _insert(con, candidate, copy, "none", "utf-8", relation)
-    target = (layout.table, candidate.name, layout.name, year)
-    quarantine_bad_lines(con, bad, QUARANTINE, target, scratch_dir)
+    quarantine_bad_lines(con, bad, quarantine_target(layout, candidate.name, year), scratch_dir)
     unreadable = _quarantine_unreadable(con, layout, candidate.name, year)
     if inserted + unreadable + len(bad) != data_lines:
         raise FileContentError(
@@ -180,70 +180,38 @@ def _quarantine_unreadable(con, layout: Layout, file_name: str, year: int) -> in
     """One quarantine row per unreadable line, however many of its values DuckDB could not read."""
     lines = con.execute(f"SELECT count(*) FROM (SELECT DISTINCT scan_id, file_id, line FROM {_REJECTS})").fetchone()[0]
     if lines:
-        con.execute(
-            f"INSERT INTO {QUARANTINE} (table_name, source_file, layout, data_year, line_number, reasons, row_data) "
-            f"SELECT {sql_literal(layout.table)}, {sql_literal(file_name)}, {sql_literal(layout.name)}, {int(year)}, "
-            "line, string_agg('unreadable value: ' || error_type || ' in ' || coalesce(column_name, '?') || ': ' "
-            "|| error_message, '; ' ORDER BY column_idx), trim(any_value(csv_line), chr(13) || chr(10)) "
-            f"FROM {_REJECTS} GROUP BY scan_id, file_id, line"
+        reason = reasons.UNREADABLE_VALUE.sql(
+            error=reasons.Sql("error_type"), column=reasons.Sql("column_name"), message=reasons.Sql("error_message")
+        )
+        insert_rejects(
+            con,
+            quarantine_target(layout, file_name, year),
+            f"{_REJECTS} GROUP BY scan_id, file_id, line",
+            {
+                "line_number": "line",
+                "reasons": f"string_agg({reason}, {sql_literal(reasons.SEPARATOR)} ORDER BY column_idx)",
+                "row_data": "trim(any_value(csv_line), chr(13) || chr(10))",
+            },
         )
     _drop_rejects(con)
     return lines
 
 
+def quarantine_target(layout: Layout, file_name: str, year: int) -> RejectTarget:
+    """Quarantine rows of one file: the table its lines were for, the file, its layout and data year."""
+    return RejectTarget(
+        QUARANTINE,
+        {
+            "table_name": sql_literal(layout.table),
+            "source_file": sql_literal(file_name),
+            "layout": sql_literal(layout.name),
+            "data_year": str(int(year)),
+        },
+    )
+
+
 def quarantine_failing_rows(con, layout: Layout, file_name: str, year: int, relation: str) -> int:
-    """Move rows failing a rule, a reference or the grain key to quarantine; returns how many rows moved."""
-    contract, table = layout.contract, relation
-    reasons, any_fail = _reasons_with_references(contract)
-    key = list(contract.primary_key)
-    shortfall = key_shortfall_sql(key) if key else "0"
-    # One scan answers "is anything wrong?"; the clean case (almost always) stops here.
-    failing, duplicates = con.execute(
-        f"SELECT count_if({any_fail}), {shortfall} FROM {table} WHERE data_year = {int(year)}"
-    ).fetchone()
-    if not failing and not duplicates:
-        return 0
-    this_year = f"(SELECT * FROM {table} WHERE data_year = {int(year)})"
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _failing AS SELECT rowid AS rid, {reasons} AS reasons "
-        f"FROM {table} WHERE data_year = {int(year)} AND ({any_fail})"
-    )
-    if duplicates:
-        join = " AND ".join(f"t.{c} IS NOT DISTINCT FROM d.{c}" for c in key)
-        label = sql_literal(f"duplicate grain key ({', '.join(key)})")
-        con.execute(
-            f"INSERT INTO _failing SELECT t.rowid, {label} "
-            f"FROM {table} t JOIN ({duplicate_keys_sql(tuple(key), this_year)}) d ON {join} "
-            f"WHERE t.data_year = {int(year)}"
-        )
-    return _move_failing(con, layout, file_name, year, relation)
-
-
-def _reasons_with_references(contract) -> tuple[str, str]:
-    """The contract's reasons, plus one naming the value for each reference that does not resolve."""
-    reasons, any_fail = reasons_sql(contract)
-    extra_reasons, extra_fail = [], []
-    for fk in contract.foreign_keys:
-        missing = (
-            f"({fk.column} IS NOT NULL AND {fk.column} NOT IN "
-            f"(SELECT {fk.ref_column} FROM {fk.ref_table} WHERE {fk.ref_column} IS NOT NULL))"
-        )
-        label = f"'{fk.column} ' || {fk.column} || ' is not in {fk.ref_table} (sources/reference)'"
-        extra_reasons.append(f"CASE WHEN {missing} THEN {label} END")
-        extra_fail.append(missing)
-    if not extra_reasons:
-        return reasons, any_fail
-    return f"concat_ws('; ', {', '.join(extra_reasons)}, {reasons})", " OR ".join([f"({any_fail})", *extra_fail])
-
-
-def _move_failing(con, layout: Layout, file_name: str, year: int, table: str) -> int:
-    count = con.execute("SELECT count(DISTINCT rid) FROM _failing").fetchone()[0]
-    con.execute(
-        f"INSERT INTO {QUARANTINE} (table_name, source_file, layout, data_year, line_number, reasons, row_data) "
-        f"SELECT {sql_literal(layout.table)}, {sql_literal(file_name)}, {sql_literal(layout.name)}, {int(year)}, NULL, "
-        f"f.reasons, to_json(t)::VARCHAR FROM {table} t "
-        "JOIN (SELECT rid, string_agg(reasons, '; ') AS reasons FROM _failing GROUP BY rid) f ON t.rowid = f.rid"
-    )
-    con.execute(f"DELETE FROM {table} WHERE rowid IN (SELECT rid FROM _failing)")
-    con.execute("DROP TABLE _failing")
-    return count
+    """Move this file's rows failing a rule, a reference or the grain key to quarantine; returns how many moved.
+    Only the year just inserted is scanned: the table's other years came from other files, validated then."""
+    target = quarantine_target(layout, file_name, year)
+    return move_failing_rows(con, layout.contract, target, relation=relation, scope=f"data_year = {int(year)}")

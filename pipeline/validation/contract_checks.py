@@ -1,11 +1,12 @@
 """Evaluate table contracts inside DuckDB, as SQL generated from their pandera models.
 
 This is the one validation mechanism of the warehouse:
-- ``gate_table`` runs before a load is committed: every row that fails a column
-  check, a row rule, its key or a reference is moved, with all its reasons, to the
-  layer's reject table, and the rest stays;
+- before a load is committed, ``reject_rows.move_failing_rows`` moves every row that
+  fails a column check, a row rule, its key or a reference, with all its reasons, to
+  the layer's reject table, and the rest stays;
 - the blocking asset checks run ``evaluate_contract`` / ``evaluate_references`` on
-  the written tables: the same generated SQL, re-verifying after the write.
+  the written tables: the same generated SQL, re-verifying after the write, and rules
+  named in the wording of the rejected rows' reasons (``reasons``).
 One scan computes the count of every rule and the key-uniqueness shortfall; samples
 and exact duplicate groups are fetched only for what fails, so a clean
 ten-million-row table costs a single scan.
@@ -15,11 +16,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pipeline.contracts.table_contract import TableContract, sql_literal
-from pipeline.validation import verified_partitions
+from pipeline.contracts.table_contract import TableContract
+from pipeline.validation import reasons, verified_partitions
 
 SAMPLE_ROWS = 5
-_VALUE_CHARS = 60
 
 
 @dataclass
@@ -59,19 +59,6 @@ def plural(count: int, noun: str) -> str:
     return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
-def reasons_sql(contract: TableContract) -> tuple[str, str]:
-    """(expression listing every failed rule of a row, with the offending value; predicate true for a failing row)."""
-    cases, predicates = [], []
-    for name, predicate, column in contract.violation_rules():
-        label = sql_literal(name)
-        if column is not None:
-            value = f"left({column}::VARCHAR, {_VALUE_CHARS})"
-            label = f"{sql_literal(name + ' (value ')} || coalesce({value}, 'NULL') || ')'"
-        cases.append(f"CASE WHEN {predicate} THEN {label} END")
-        predicates.append(f"({predicate})")
-    return f"concat_ws('; ', {', '.join(cases) or 'NULL'})", " OR ".join(predicates) or "false"
-
-
 def key_shortfall_sql(columns: tuple[str, ...] | list[str]) -> str:
     """Rows minus distinct 64-bit key hashes: 0 means the key is unique (a positive value is a duplicate or,
     rarely, a hash collision, which the exact GROUP BY then settles). Much cheaper than grouping wide keys."""
@@ -96,7 +83,7 @@ def check_rules_and_keys(con, contract: TableContract, relation: str | None = No
     for key, shortfall in zip(keys, values[len(rules) : -1], strict=True):
         sql = duplicate_keys_sql(key, relation)
         count = con.execute(f"SELECT count(*) FROM ({sql})").fetchone()[0] if shortfall else 0
-        results.append(RuleResult(f"unique ({', '.join(key)})", count, _sample(con, sql) if count else []))
+        results.append(RuleResult(reasons.duplicate_key(key), count, _sample(con, sql) if count else []))
     return values[-1], results
 
 
@@ -115,11 +102,8 @@ def check_foreign_keys(con, contract: TableContract, relation: str | None = None
     for fk in contract.foreign_keys:
         sql = missing_references_sql(contract, fk, relation)
         count = con.execute(f"SELECT count(*) FROM ({sql})").fetchone()[0]
-        results.append(
-            RuleResult(
-                f"{fk.column} references {fk.ref_table}.{fk.ref_column}", count, _sample(con, sql) if count else []
-            )
-        )
+        rule = reasons.unresolved_reference(fk.column, fk.ref_table, fk.ref_column)
+        results.append(RuleResult(rule, count, _sample(con, sql) if count else []))
     return results
 
 
@@ -172,7 +156,7 @@ def _evaluate_partitions(
     years = sorted(scanned_years)
     if not years:
         rule_results = [RuleResult(name, 0) for name, _, _ in contract.violation_rules()]
-        rule_results += [RuleResult(f"unique ({', '.join(key)})", 0) for key in contract.unique_keys]
+        rule_results += [RuleResult(reasons.duplicate_key(key), 0) for key in contract.unique_keys]
         scope = (
             f"rules not re-evaluated: each of the {plural(len(present), 'partition')} was verified by its load or "
             "an earlier check and has not changed since"
@@ -198,53 +182,6 @@ def _evaluate_partitions(
 def evaluate_references(con, contract: TableContract) -> ContractReport:
     rows = con.execute(f"SELECT count(*) FROM {contract.table}").fetchone()[0]
     return ContractReport(contract.table, rows, check_foreign_keys(con, contract))
-
-
-@dataclass(frozen=True)
-class Rejection:
-    source: str | None
-    reasons: str
-
-
-def gate_table(con, contract: TableContract, *, source_column: str | None, reject_table: str) -> list[Rejection]:
-    """Move every row of ``contract.table`` that fails its contract to ``reject_table``, with all its reasons.
-
-    Rules, key duplicates (every copy: none of them can be trusted) and references to tables that
-    were gated before this one. Runs inside the caller's transaction. Returns what was rejected.
-    """
-    table = contract.table
-    reasons, any_fail = reasons_sql(contract)
-    failing = [f"SELECT rowid AS rid, {reasons} AS reason FROM {table} WHERE {any_fail}"]
-    for key in contract.unique_keys:
-        join = " AND ".join(f"t.{c} IS NOT DISTINCT FROM d.{c}" for c in key)
-        label = sql_literal(f"duplicate key ({', '.join(key)})")
-        failing.append(f"SELECT t.rowid, {label} FROM {table} t JOIN ({duplicate_keys_sql(key, table)}) d ON {join}")
-    for fk in contract.foreign_keys:
-        value = f"unnest(t.{fk.column})" if fk.element_wise else f"t.{fk.column}"
-        label = f"'{fk.column} ' || {value}::VARCHAR || ' not in {fk.ref_table}'"
-        failing.append(
-            f"SELECT rid, label FROM (SELECT t.rowid AS rid, {value} AS v, {label} AS label FROM {table} t) "
-            f"WHERE v IS NOT NULL AND v NOT IN (SELECT {fk.ref_column} FROM {fk.ref_table} WHERE {fk.ref_column} IS NOT NULL)"
-        )
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _gate AS SELECT rid, string_agg(DISTINCT reason, '; ' ORDER BY reason) AS reasons "
-        f"FROM ({' UNION ALL '.join(failing)}) GROUP BY rid"
-    )
-    # No try/finally cleanup: after a failure the transaction is aborted and any further statement would raise
-    # a secondary error that hides the real one. The temp table goes with the rollback or the next gate.
-    source = f"t.{source_column}" if source_column else "NULL"
-    rows = con.execute(
-        f"SELECT {source}, g.reasons FROM {table} t JOIN _gate g ON t.rowid = g.rid ORDER BY g.rid"
-    ).fetchall()
-    if rows:
-        con.execute(
-            f"INSERT INTO {reject_table} (table_name, source_file, line_number, reasons, row_data) "
-            f"SELECT {sql_literal(table)}, {source}, NULL, g.reasons, to_json(t)::VARCHAR "
-            f"FROM {table} t JOIN _gate g ON t.rowid = g.rid"
-        )
-        con.execute(f"DELETE FROM {table} WHERE rowid IN (SELECT rid FROM _gate)")
-    con.execute("DROP TABLE _gate")
-    return [Rejection(source_value, reason) for source_value, reason in rows]
 
 
 def _sample(con, sql: str) -> list[dict]:

@@ -121,8 +121,8 @@ def test_contract_check_fails_and_shows_failing_rows(pipeline_env):
     assert "| BAD! |" in codes.metadata["sample: code fullmatch"].value
     assert f"code fullmatch: {tampered // 2:,} rows" in codes.description
     assert not refs.passed
-    assert refs.metadata["failing_rows: payer_id references core.payers.payer_id"].value == 1
-    assert "| aetna |" in refs.metadata["sample: payer_id references core.payers.payer_id"].value
+    assert refs.metadata["failing_rows: payer_id is not in core.payers.payer_id"].value == 1
+    assert "| aetna |" in refs.metadata["sample: payer_id is not in core.payers.payer_id"].value
 
 
 def test_rows_failing_the_contract_never_reach_the_table(pipeline_env, monkeypatch):
@@ -152,7 +152,7 @@ def test_rows_failing_the_contract_never_reach_the_table(pipeline_env, monkeypat
         "SELECT table_name, source_file, reasons, reason FROM core.rejected_rows"
     )
     assert table == "core.code_care_sites" and source == "000_39b65fcce32c74e2.txt"
-    assert "source isin (value hallway)" in reasons and legacy == reasons
+    assert "source isin (value 'hallway')" in reasons and legacy == reasons
     [(status, problems)] = pipeline_env.query(
         "SELECT status, problems FROM core.documents WHERE document_id = '000_39b65fcce32c74e2.txt'"
     )
@@ -186,7 +186,7 @@ def test_row_rules_are_enforced_before_writing(pipeline_env, monkeypatch):
     # Its bridges cannot reference a code that was not loaded, so they are held back too, with the reason.
     assert pipeline_env.query("SELECT count(*) FROM core.code_payers WHERE code = 'C9751'") == [(0,)]
     assert pipeline_env.query(
-        "SELECT count(*) > 0 FROM core.rejected_rows WHERE table_name = 'core.code_payers' AND reasons LIKE '%C9751 not in core.codes%'"
+        "SELECT count(*) > 0 FROM core.rejected_rows WHERE table_name = 'core.code_payers' AND reasons LIKE '%code ''C9751'' is not in core.codes.code%'"
     ) == [(True,)]
     [(status,)] = pipeline_env.query(
         "SELECT status FROM core.documents WHERE document_id = 'C9751_bronchoscopic_microwave.txt'"

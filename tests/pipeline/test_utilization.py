@@ -103,14 +103,14 @@ def test_sample_loads_with_text_codes(pipeline_env):
 # Each bad line, tagged in HCPCS_Desc, with every reason the quarantine must list for it.
 BAD_LINES = {
     "no-code": ({"HCPCS_Cd": ""}, ["hcpcs_code is null"]),  # NOT NULL would refuse the whole file
-    "bad-code": ({"HCPCS_Cd": "32X9"}, ["hcpcs_code fullmatch", "(value 32X9)"]),
-    "letter-last": ({"HCPCS_Cd": "1234X"}, ["hcpcs_code fullmatch", "(value 1234X)"]),
+    "bad-code": ({"HCPCS_Cd": "32X9"}, ["hcpcs_code fullmatch", "(value '32X9')"]),
+    "letter-last": ({"HCPCS_Cd": "1234X"}, ["hcpcs_code fullmatch", "(value '1234X')"]),
     "negative": ({"HCPCS_Cd": "20982", "Tot_Benes": "-5"}, ["total_beneficiaries greater_than_or_equal_to"]),
     "two-faults": ({"HCPCS_Cd": "12", "Place_Of_Srvc": "Q"}, ["hcpcs_code fullmatch", "place_of_service isin"]),
     "code-on-national": ({"HCPCS_Cd": "47382", "Rndrng_Prvdr_Geo_Cd": "06"}, ["geo_code matches geo_level"]),
     "unknown-state": (
         {"HCPCS_Cd": "0581T", "Rndrng_Prvdr_Geo_Lvl": "State", "Rndrng_Prvdr_Geo_Cd": "99"},
-        ["geo_code 99 is not in utilization.geographies"],
+        ["geo_code '99' is not in utilization.geographies.geo_code"],
     ),
     "two-unreadable": (
         {"HCPCS_Cd": "50592", "Tot_Srvcs": "lots", "Tot_Benes": "1,23"},  # "1,234" is a number (thousands)
@@ -122,8 +122,14 @@ BAD_LINES = {
         {"HCPCS_Cd": "32998", "Place_Of_Srvc": "O", "Avg_Mdcr_Pymt_Amt": "-inf"},
         ["avg_payment_amount finite", "avg_payment_amount greater_than_or_equal_to"],
     ),
-    "duplicate-1": ({"HCPCS_Cd": "50593", "Place_Of_Srvc": "O"}, ["duplicate grain key"]),
-    "duplicate-2": ({"HCPCS_Cd": "50593", "Place_Of_Srvc": "O"}, ["duplicate grain key"]),
+    "duplicate-1": (
+        {"HCPCS_Cd": "50593", "Place_Of_Srvc": "O"},
+        ["duplicate key (data_year, geo_level, geo_code, hcpcs_code, place_of_service)"],
+    ),
+    "duplicate-2": (
+        {"HCPCS_Cd": "50593", "Place_Of_Srvc": "O"},
+        ["duplicate key (data_year, geo_level, geo_code, hcpcs_code, place_of_service)"],
+    ),
 }
 GOOD_LINES = {
     "national": {"HCPCS_Cd": "32994"},
