@@ -1,0 +1,1 @@
+"""Dagster assets: each reads its inputs, calls the domain code, writes, and reports metadata."""
