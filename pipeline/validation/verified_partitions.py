@@ -25,15 +25,10 @@ from __future__ import annotations
 import hashlib
 
 from pipeline.contracts.table_contract import TableContract
-from pipeline.settings import env_flag
 
 TABLE = "internal.verified_partitions"
 FULL_SCAN_ENV = "CPT_CONTRACT_CHECKS_FULL_SCAN"
 PARTITION_COLUMNS = ("source_file", "data_year")
-
-
-def full_scan_from_env() -> bool:
-    return env_flag(FULL_SCAN_ENV)
 
 
 def is_partitioned(contract: TableContract) -> bool:
