@@ -9,8 +9,9 @@ from dataclasses import fields
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
-from pipeline.settings import DUCKDB_STORAGE_VERSION, REPO_ROOT, VARIABLES, Settings
+from pipeline.settings import DUCKDB_STORAGE_VERSION, REPO_ROOT, VARIABLES, Settings, SettingsError
 
 PIPELINE = REPO_ROOT / "pipeline"
 SETTINGS = PIPELINE / "settings.py"
@@ -94,3 +95,32 @@ def test_a_resource_field_fed_by_a_set_variable_names_it_for_the_ui():
     assert not isinstance(resources["sources"].utilization_dir, dg.EnvVar)
     assert resources["sources"].utilization_dir == str(REPO_ROOT / "sources" / "utilization")
     assert resources["limits"].publish_max_shrink == 0.5
+
+
+def test_settings_refuse_what_does_not_parse_naming_every_variable():
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env({"CPT_PUBLISH_COMPACT_EVERY": "often", "CPT_LOG_LEVEL": "LOUD"})
+    assert len(refused.value.problems) == 2
+    assert Settings.from_env({"CPT_ALLOW_SHRINK": "Yes", "CPT_LOG_LEVEL": "debug"}).allow_shrink
+    assert Settings.from_env({"CPT_LOG_LEVEL": "debug"}).log_level == "DEBUG"
+
+
+def _attributes(tree: ast.AST) -> set[str]:
+    return {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
+
+
+def test_every_limit_and_override_reaches_the_code_that_applies_it():
+    """Each field of the ``limits`` and ``overrides`` resources is read by an asset or check (directly, or
+    through a property of the resource that bundles fields, such as ``zip_caps``)."""
+    from pipeline.defs.resources import LimitsResource, OverridesResource
+
+    resources_py = PIPELINE / "defs" / "resources.py"
+    used = set()
+    for path in sorted(PIPELINE.glob("defs/**/*.py")):
+        if path != resources_py:
+            used |= _attributes(ast.parse(path.read_text()))
+    for node in ast.walk(ast.parse(resources_py.read_text())):
+        if isinstance(node, ast.FunctionDef) and node.name in used:
+            used |= _attributes(node)  # a property the wiring reads: the fields it bundles are read too
+    fields_ = set(LimitsResource.model_fields) | set(OverridesResource.model_fields)
+    assert fields_ - used == set(), "a setting nothing applies"

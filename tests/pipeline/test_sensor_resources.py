@@ -5,8 +5,9 @@ from __future__ import annotations
 import dagster as dg
 
 from pipeline.defs.automation import source_folder_sensor
-from pipeline.defs.resources import SourcesResource, WarehouseResource, resources_from
+from pipeline.defs.resources import SourcesResource, WarehouseResource, resources_from, writer_lock
 from pipeline.settings import REPO_ROOT, Settings
+from tests.pipeline.conftest import run_sensor
 
 
 def test_the_sensor_watches_the_folders_of_the_resource_not_the_environment(sensor_folders, tmp_path, monkeypatch):
@@ -40,3 +41,13 @@ def test_the_sensor_reads_the_serving_file_of_the_resource(sensor_folders, tmp_p
         result = source_folder_sensor(context)
     assert result.run_requests == []
     assert "inside the source folder CPT_DOCUMENTS_DIR" in result.skip_reason.skip_message
+
+
+def test_a_tick_does_not_wait_for_the_writer_lock_a_run_holds(sensor_folders, tmp_path, monkeypatch):
+    """The sensor reads the warehouse resource's paths while a run holds the working file: it must not queue
+    behind that run (resource setup takes the lock only for a run)."""
+    monkeypatch.setenv("CPT_WRITER_LOCK_TIMEOUT_SECONDS", "1")  # a tick that waited would fail at once
+    (sensor_folders["documents"] / "new.txt").write_text("CPT 12345: a new document\n")
+    with writer_lock(tmp_path / "wh" / "cpt.duckdb", timeout_seconds=1):
+        result = run_sensor()
+    assert len(result.run_requests) == 1

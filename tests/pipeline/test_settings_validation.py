@@ -196,6 +196,11 @@ REFUSALS = {
         "payers.csv cannot be decoded: payers.csv line 3: byte 0x81 is not UTF-8",
         "Windows-1252",
     ),
+    "a log level that is not one": (
+        lambda tmp, c: {"CPT_LOG_LEVEL": "LOUD"},
+        "CPT_LOG_LEVEL='LOUD' is not a log level",
+        "DEBUG, INFO, WARNING, ERROR, CRITICAL",
+    ),
     "reference CSV with the wrong columns": (
         lambda tmp, c: (Path(c["CPT_REFERENCE_DIR"]) / "modifiers.csv").write_text("code,text\n99,x\n") and {},
         "modifiers.csv: columns ['code', 'text']",
