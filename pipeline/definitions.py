@@ -14,21 +14,23 @@ from pipeline.defs.automation import (
     utilization_changed,
 )
 from pipeline.defs.checks import SOURCE_ASSETS
-from pipeline.defs.resources import SourcesResource, WarehouseResource
+from pipeline.defs.resources import resources_from
+from pipeline.settings import Settings
 
 ASSETS = [*SOURCE_ASSETS, core_tables, utilization_tables, mart_tables, serving_snapshot]
 CHECKS = [*CORE_CHECKS, *UTILIZATION_CHECKS, *MART_CHECKS]
 JOBS = [materialize_everything, documents_changed, utilization_changed]
 
 
-def build_definitions() -> dg.Definitions:
+def build_definitions(settings: Settings | None = None) -> dg.Definitions:
+    """The code location, its resources built from ``settings`` (default: the environment, read once now)."""
     return dg.Definitions(
         assets=ASSETS,
         asset_checks=CHECKS,
         jobs=JOBS,
         schedules=[daily_refresh],
         sensors=[source_folder_sensor],
-        resources={"warehouse": WarehouseResource.from_env(), "sources": SourcesResource.from_env()},
+        resources=resources_from(settings or Settings.from_env()),
         # One process per run: DuckDB allows a single writer process, and per-step processes would fight for it.
         executor=dg.in_process_executor,
     )

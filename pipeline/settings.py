@@ -1,70 +1,169 @@
-"""Where things live. Every path has a default under the repo and an environment override."""
+"""Configuration in one place: every environment variable the pipeline reads, its default, its check.
+
+``VARIABLES`` is the table (variable, default, kind, minimum); ``Settings.from_env`` reads it once into typed
+values, and nothing else in ``pipeline/`` reads the environment (tests/test_settings_in_one_place.py).  The
+Dagster resources are built from a ``Settings`` (pipeline/defs/resources.py) and hand the values to the domain
+code as arguments.  The README's table of variables is tested against ``VARIABLES``.
+"""
 
 from __future__ import annotations
 
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
+from pipeline.core.text_decoding import DEFAULT_MAX_DOCUMENT_BYTES
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
-
-ENV_DEFAULTS = {
-    "CPT_DOCUMENTS_DIR": "sources/documents",
-    "CPT_UTILIZATION_DIR": "sources/utilization",
-    "CPT_REFERENCE_DIR": "sources/reference",
-    "CPT_WAREHOUSE_PATH": "warehouse/cpt.duckdb",
-    "CPT_SERVING_PATH": "warehouse/serving/cpt_analytics.duckdb",
-}
-
-
-def env_path(name: str) -> Path:
-    """Resolve an env var (or its default) to an absolute path; relative paths are from the repo root."""
-    value = os.environ.get(name) or ENV_DEFAULTS[name]
-    path = Path(value).expanduser()
-    return path if path.is_absolute() else REPO_ROOT / path
-
 
 # The on-disk format of both DuckDB files, written once: the working file is created in it so that a full
 # publish can be an OS-level copy of it (two different values would silently re-encode every row instead).
 DUCKDB_STORAGE_VERSION = "v1.4.0"
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One environment variable: its name, its default (a flag's is False: unset means off), and how it is checked.
+
+    kind: path (relative to the repo root), integer (at least ``minimum``), fraction (0 to 1), positive (a
+    number > 0), flag (1/true/yes mean on), memory (a DuckDB memory limit), level (a log level)."""
+
+    name: str
+    default: object
+    kind: str
+    minimum: int = 0
+
+    @property
+    def field(self) -> str:
+        """Its ``Settings`` attribute: the name without CPT_, lower case."""
+        return self.name.removeprefix("CPT_").lower()
+
+    @property
+    def documented_default(self) -> str:
+        """The default as the README writes it."""
+        if self.kind == "flag":
+            return "unset"
+        return f"{self.default:g}" if isinstance(self.default, float) else str(self.default)
+
+
+VARIABLES = (
+    Variable("CPT_DOCUMENTS_DIR", "sources/documents", "path"),
+    Variable("CPT_UTILIZATION_DIR", "sources/utilization", "path"),
+    Variable("CPT_REFERENCE_DIR", "sources/reference", "path"),
+    Variable("CPT_WAREHOUSE_PATH", "warehouse/cpt.duckdb", "path"),
+    Variable("CPT_SERVING_PATH", "warehouse/serving/cpt_analytics.duckdb", "path"),
+    Variable("CPT_MAX_DOCUMENT_BYTES", DEFAULT_MAX_DOCUMENT_BYTES, "integer", 1),
+    Variable("CPT_DUCKDB_MEMORY_LIMIT", "2GB", "memory"),
+    Variable("CPT_WRITER_LOCK_TIMEOUT_SECONDS", 6 * 3600, "integer", 0),
+    Variable("CPT_ALLOW_SHRINK", False, "flag"),
+    Variable("CPT_UTILIZATION_MAX_FILE_SHRINK", 0.5, "fraction"),
+    Variable("CPT_UTILIZATION_MAX_QUARANTINE_FRACTION", 0.5, "fraction"),
+    Variable("CPT_ZIP_MAX_EXPANDED_BYTES", 20_000_000_000, "integer", 1),
+    Variable("CPT_ZIP_MAX_RATIO", 100.0, "positive"),
+    Variable("CPT_PUBLISH_MAX_SHRINK", 0.5, "fraction"),
+    Variable("CPT_PUBLISH_FULL_REBUILD_ROWS", 1_000_000, "integer", 0),
+    Variable("CPT_PUBLISH_COMPACT_EVERY", 20, "integer", 1),
+    Variable("CPT_PUBLISH_MAX_FREE_FRACTION", 0.25, "fraction"),
+    Variable("CPT_CONTRACT_CHECKS_FULL_SCAN", False, "flag"),
+    Variable("CPT_LOG_LEVEL", "INFO", "level"),
+)
+BY_NAME = {variable.name: variable for variable in VARIABLES}
+DEFAULTS = {variable.field: variable.default for variable in VARIABLES}
+
+PATH_VARIABLES = tuple(v.name for v in VARIABLES if v.kind == "path")
+SOURCE_FOLDER_VARIABLES = ("CPT_DOCUMENTS_DIR", "CPT_UTILIZATION_DIR", "CPT_REFERENCE_DIR")
+INTEGER_VARIABLES = {v.name: v.minimum for v in VARIABLES if v.kind == "integer"}
+FRACTION_VARIABLES = tuple(v.name for v in VARIABLES if v.kind == "fraction")
+POSITIVE_NUMBER_VARIABLES = tuple(v.name for v in VARIABLES if v.kind == "positive")
 ALLOW_SHRINK_ENV = "CPT_ALLOW_SHRINK"
+MEMORY_LIMIT_ENV = "CPT_DUCKDB_MEMORY_LIMIT"
+DEFAULT_MEMORY_LIMIT = BY_NAME[MEMORY_LIMIT_ENV].default
 
 
-def env_flag(name: str) -> bool:
+def resolve_path(value: str | Path) -> Path:
+    """A configured path as used: ``~`` expanded, relative paths taken from the repo root."""
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else REPO_ROOT / path
+
+
+def is_on(value: str | None) -> bool:
     """The one truthy parser of on/off variables: 1, true or yes (any case) mean on."""
-    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes"}
+    return (value or "").strip().lower() in {"1", "true", "yes"}
 
 
-def allow_shrink_from_env() -> bool:
-    """The one reading of the shrink override, shared by the loaders and the publish guard."""
-    return env_flag(ALLOW_SHRINK_ENV)
+def _parse(variable: Variable, raw: str | None) -> object:
+    if variable.kind == "flag":
+        return is_on(raw)
+    if variable.kind == "path":
+        return resolve_path(raw or variable.default)
+    if not raw or not raw.strip():
+        return variable.default
+    if variable.kind == "integer":
+        return int(raw)
+    if variable.kind in ("fraction", "positive"):
+        return float(raw)
+    if variable.kind == "level":
+        return raw.strip().upper()
+    return raw
 
 
-def env_fraction(name: str, default: float) -> float:
-    """A fraction between 0 and 1 from the environment (the one reader of every *_SHRINK / *_FRACTION variable)."""
-    value = os.environ.get(name, "").strip()
-    if not value:
-        return default
-    try:
-        fraction = float(value)
-    except ValueError as exc:
-        raise ValueError(f"{name} must be a fraction between 0 and 1, got {value!r}") from exc
-    if not 0 <= fraction <= 1:
-        raise ValueError(f"{name} must be a fraction between 0 and 1, got {value!r}")
-    return fraction
+@dataclass(frozen=True)
+class Settings:
+    """Every value the pipeline takes from the environment, typed, read once (``from_env``)."""
+
+    documents_dir: Path
+    utilization_dir: Path
+    reference_dir: Path
+    warehouse_path: Path
+    serving_path: Path
+    max_document_bytes: int
+    duckdb_memory_limit: str
+    writer_lock_timeout_seconds: int
+    allow_shrink: bool
+    utilization_max_file_shrink: float
+    utilization_max_quarantine_fraction: float
+    zip_max_expanded_bytes: int
+    zip_max_ratio: float
+    publish_max_shrink: float
+    publish_full_rebuild_rows: int
+    publish_compact_every: int
+    publish_max_free_fraction: float
+    contract_checks_full_scan: bool
+    log_level: str
+    # Dagster's own variable (not ours, so not in VARIABLES): `cpt-warehouse build` uses that instance when set.
+    dagster_home: str | None = None
+    # The variables that were set: a resource field fed by one of them names it (dg.EnvVar) in the Dagster UI.
+    set_variables: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read and parse every variable; ``SettingsError`` (every problem named) when a value does not parse or
+        is out of range.  What needs the file system or DuckDB (paths, memory limit, reference data) is checked by
+        ``validate_settings``, at start and before every run and sensor tick."""
+        environ = os.environ if environ is None else environ
+        problems = _number_problems(environ) + _level_problems(environ)
+        if problems:
+            raise SettingsError(problems)
+        return cls(
+            **{v.field: _parse(v, environ.get(v.name)) for v in VARIABLES},
+            dagster_home=environ.get("DAGSTER_HOME") or None,
+            set_variables=frozenset(v.name for v in VARIABLES if environ.get(v.name)),
+        )
+
+    @classmethod
+    def defaults(cls) -> Settings:
+        return cls.from_env({})
+
+    @property
+    def paths(self) -> Paths:
+        return Paths(*(getattr(self, v.field) for v in VARIABLES if v.kind == "path"))
 
 
-def env_int(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    if not value:
-        return default
-    try:
-        return int(value)
-    except ValueError as exc:
-        raise ValueError(f"{name} must be an integer, got {value!r}") from exc
+SETTINGS_FIELDS = tuple(f.name for f in fields(Settings))
 
 
 @dataclass(frozen=True)
@@ -75,39 +174,8 @@ class Paths:
     warehouse_path: Path
     serving_path: Path
 
-    @classmethod
-    def from_env(cls) -> Paths:
-        return cls(
-            documents_dir=env_path("CPT_DOCUMENTS_DIR"),
-            utilization_dir=env_path("CPT_UTILIZATION_DIR"),
-            reference_dir=env_path("CPT_REFERENCE_DIR"),
-            warehouse_path=env_path("CPT_WAREHOUSE_PATH"),
-            serving_path=env_path("CPT_SERVING_PATH"),
-        )
-
 
 # --- configuration that cannot work is refused at start -------------------------------------------------
-
-PATH_VARIABLES = tuple(ENV_DEFAULTS)
-SOURCE_FOLDER_VARIABLES = ("CPT_DOCUMENTS_DIR", "CPT_UTILIZATION_DIR", "CPT_REFERENCE_DIR")
-MEMORY_LIMIT_ENV = "CPT_DUCKDB_MEMORY_LIMIT"
-DEFAULT_MEMORY_LIMIT = "2GB"
-# Numeric variables: name -> (kind, minimum).  Variables other modules read are listed here too, so a value
-# that does not parse is refused before a run starts instead of failing half-way through it.
-INTEGER_VARIABLES = {
-    "CPT_MAX_DOCUMENT_BYTES": 1,
-    "CPT_WRITER_LOCK_TIMEOUT_SECONDS": 0,
-    "CPT_PUBLISH_FULL_REBUILD_ROWS": 0,
-    "CPT_PUBLISH_COMPACT_EVERY": 1,
-    "CPT_ZIP_MAX_EXPANDED_BYTES": 1,
-}
-FRACTION_VARIABLES = (
-    "CPT_PUBLISH_MAX_SHRINK",
-    "CPT_PUBLISH_MAX_FREE_FRACTION",
-    "CPT_UTILIZATION_MAX_FILE_SHRINK",
-    "CPT_UTILIZATION_MAX_QUARANTINE_FRACTION",
-)
-POSITIVE_NUMBER_VARIABLES = ("CPT_ZIP_MAX_RATIO",)
 
 
 class SettingsError(ValueError):
@@ -147,7 +215,7 @@ def validate_settings(
     if paths is None:
         paths = paths_from(environ)
     problems += _path_problems(paths, already=problems)
-    problems += _number_problems(environ)
+    problems += _number_problems(environ) + _level_problems(environ)
     limit = memory_limit if memory_limit is not None else environ.get(MEMORY_LIMIT_ENV) or DEFAULT_MEMORY_LIMIT
     problem = memory_limit_problem(limit)
     if problem:
@@ -161,11 +229,7 @@ def validate_settings(
 
 
 def paths_from(environ: Mapping[str, str]) -> Paths:
-    def path(name: str) -> Path:
-        value = Path(environ.get(name) or ENV_DEFAULTS[name]).expanduser()
-        return value if value.is_absolute() else REPO_ROOT / value
-
-    return Paths(*(path(name) for name in PATH_VARIABLES))
+    return Paths(*(_parse(BY_NAME[name], environ.get(name)) for name in PATH_VARIABLES))
 
 
 def _path_problems(paths: Paths, already: list[str]) -> list[str]:
@@ -249,6 +313,13 @@ def _number_problems(environ: Mapping[str, str]) -> list[str]:
         elif name in POSITIVE_NUMBER_VARIABLES and not (number > 0 and math.isfinite(number)):
             problems.append(f"{name}={value!r} must be a positive number")
     return problems
+
+
+def _level_problems(environ: Mapping[str, str]) -> list[str]:
+    value = environ.get("CPT_LOG_LEVEL")
+    if value and value.strip().upper() not in LOG_LEVELS:
+        return [f"CPT_LOG_LEVEL={value!r} is not a log level; use one of {', '.join(LOG_LEVELS)}"]
+    return []
 
 
 def memory_limit_problem(limit: str) -> str | None:

@@ -12,7 +12,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from pipeline.defs.resources import SourcesResource, WarehouseResource
+from pipeline.defs.resources import LimitsResource, OverridesResource, SourcesResource, WarehouseResource
 from pipeline.settings import REPO_ROOT
 
 SAMPLE_DOCUMENTS = REPO_ROOT / "sources" / "documents"
@@ -40,6 +40,9 @@ class PipelineEnv:
                 utilization_dir=str(self.utilization_dir),
                 reference_dir=str(REFERENCE),
             ),
+            # Read from the environment when a test runs the pipeline, as a deployment reads it at load.
+            "limits": LimitsResource.from_env(),
+            "overrides": OverridesResource.from_env(),
         }
 
     @property

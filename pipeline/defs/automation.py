@@ -19,6 +19,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from pipeline.defs.resources import SourcesResource, WarehouseResource
 from pipeline.inputs.change_detection import (
     ChangeSet,
     ObservedFile,
@@ -28,7 +29,7 @@ from pipeline.inputs.change_detection import (
     run_key,
 )
 from pipeline.inputs.source_folder import SourceFolderMissing, scan_folder, sha256_file
-from pipeline.settings import Paths, SettingsError, validate_settings
+from pipeline.settings import SettingsError
 
 WRITER_TAG = {"cpt/warehouse": "writer"}
 NO_SNAPSHOT = "no-snapshot"  # the generation of a serving file that does not exist yet
@@ -94,12 +95,12 @@ class WatchedFolder:
         return path.relative_to(self.directory).as_posix() if self.recursive else path.name
 
 
-def watched_folders() -> list[WatchedFolder]:
-    paths = Paths.from_env()
+def watched_folders(sources: SourcesResource) -> list[WatchedFolder]:
+    """The folders of the resource the assets read, so the sensor watches what a run would load."""
     return [
         WatchedFolder(
             "documents",
-            paths.documents_dir,
+            sources.documents,
             True,
             "CPT_DOCUMENTS_DIR",
             documents_changed.name,
@@ -109,7 +110,7 @@ def watched_folders() -> list[WatchedFolder]:
         ),
         WatchedFolder(
             "utilization",
-            paths.utilization_dir,
+            sources.utilization,
             False,
             "CPT_UTILIZATION_DIR",
             utilization_changed.name,
@@ -250,7 +251,9 @@ def plan_requests(
     ),
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
-def source_folder_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+def source_folder_sensor(
+    context: dg.SensorEvaluationContext, warehouse: WarehouseResource, sources: SourcesResource
+) -> dg.SensorResult:
     stored = json.loads(context.cursor) if context.cursor else {}
     # Earlier versions kept one entry per file; only per-folder digests (strings) are meaningful now.
     cursor = (
@@ -259,12 +262,12 @@ def source_folder_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult
     try:
         # Configuration that cannot work (e.g. the serving file inside a source folder, which would make every
         # publish look like a change) requests nothing; the reason is on the sensor page.
-        validate_settings()
+        warehouse.validate(sources=sources)
     except SettingsError as exc:
         context.log.error(str(exc))
         return dg.SensorResult(run_requests=[], cursor=context.cursor, skip_reason=str(exc))
-    folders = watched_folders()
-    recorded, generation = read_published_files(Paths.from_env().serving_path, folders)
+    folders = watched_folders(sources)
+    recorded, generation = read_published_files(warehouse.serving_file, folders)
     requests, notes, next_cursor = plan_requests(folders, recorded, generation, cursor)
     for note in notes:
         context.log.info(note)

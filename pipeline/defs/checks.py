@@ -7,7 +7,7 @@ import dagster as dg
 from dagster_pandera import pandera_schema_to_dagster_type
 
 from pipeline.contracts.table_contract import TableContract
-from pipeline.defs.resources import WAREHOUSE_POOL, WarehouseResource
+from pipeline.defs.resources import WAREHOUSE_POOL, LimitsResource, WarehouseResource
 from pipeline.validation import reasons
 from pipeline.validation.contract_checks import ContractReport, RuleResult, evaluate_contract, evaluate_references
 
@@ -141,7 +141,8 @@ def contract_checks(
     """Blocking checks derived from the contracts, run as one step with one connection.
 
     Per table: ``contract`` (types, formats, enums, row rules, key uniqueness) and, where the
-    table has foreign keys, ``references``.  ``extra_specs`` adds checks with their own evaluators.
+    table has foreign keys, ``references``.  ``extra_specs`` adds checks with their own evaluators.  Every
+    evaluator takes the connection and ``CPT_CONTRACT_CHECKS_FULL_SCAN`` (from the ``limits`` resource).
     """
     specs: list[dg.AssetCheckSpec] = []
     evaluators: dict[dg.AssetCheckKey, Callable] = {}
@@ -154,10 +155,10 @@ def contract_checks(
         evaluators[spec.key] = evaluator
 
     @dg.multi_asset_check(specs=specs, name=name, can_subset=True, pool=WAREHOUSE_POOL)
-    def _checks(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
+    def _checks(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, limits: LimitsResource):
         with warehouse.connect() as con:
             for check_key in sorted(context.selected_asset_check_keys, key=lambda k: k.to_user_string()):
-                result = evaluators[check_key](con)
+                result = evaluators[check_key](con, limits.contract_checks_full_scan)
                 yield dg.AssetCheckResult(
                     asset_key=check_key.asset_key,
                     check_name=check_key.name,
@@ -181,7 +182,9 @@ def _specs_for(contract: TableContract) -> list[tuple[dg.AssetCheckSpec, Callabl
     pairs = [
         (
             contract_spec,
-            lambda con, c=contract: report_to_check_result(evaluate_contract(con, c, record_verified=True)),
+            lambda con, full_scan, c=contract: report_to_check_result(
+                evaluate_contract(con, c, full_scan=full_scan, record_verified=True)
+            ),
         )
     ]
     if contract.foreign_keys:
@@ -195,5 +198,7 @@ def _specs_for(contract: TableContract) -> list[tuple[dg.AssetCheckSpec, Callabl
                 table_asset_key(fk.ref_table) for fk in contract.foreign_keys if fk.ref_table != contract.table
             ],
         )
-        pairs.append((references_spec, lambda con, c=contract: report_to_check_result(evaluate_references(con, c))))
+        pairs.append(
+            (references_spec, lambda con, _full_scan, c=contract: report_to_check_result(evaluate_references(con, c)))
+        )
     return pairs

@@ -12,39 +12,41 @@ otherwise a throwaway one.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 import duckdb
 
 from pipeline.failures import describe
-from pipeline.settings import Paths, SettingsError, validate_settings
+from pipeline.settings import Settings, SettingsError, validate_settings
 
 EXIT_CONFIGURATION = 2
 
 
-def check_configuration() -> int | None:
-    """Refuse configuration that cannot work before anything runs: exit code 2 with every reason."""
+def check_configuration() -> Settings | int:
+    """The settings, or exit code 2 with every reason when the configuration cannot work (nothing has run)."""
     try:
+        settings = Settings.from_env()
         notes = validate_settings()
     except SettingsError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_CONFIGURATION
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
-    return None
+    return settings
 
 
-def build() -> int:
+def build(settings: Settings) -> int:
     import dagster as dg
 
-    from pipeline.definitions import defs
+    from pipeline.definitions import build_definitions
     from pipeline.defs.automation import materialize_everything
 
-    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+    # Built from the settings just checked, not the ones read when pipeline.definitions was first imported.
+    defs = build_definitions(settings)
+    instance = dg.DagsterInstance.get() if settings.dagster_home else dg.DagsterInstance.ephemeral()
     job = defs.resolve_job_def(materialize_everything.name)
-    run_config = {"loggers": {"console": {"config": {"log_level": os.environ.get("CPT_LOG_LEVEL", "INFO")}}}}
+    run_config = {"loggers": {"console": {"config": {"log_level": settings.log_level}}}}
     result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
     failed_checks = [
         evaluation.asset_check_key.to_user_string()
@@ -61,7 +63,7 @@ def build() -> int:
                 print(
                     f"  failed step {event.step_key}: {event.step_failure_data.error.message.strip()}", file=sys.stderr
                 )
-    print_summary(Paths.from_env().serving_path)
+    print_summary(settings.serving_path)
     return 0 if result.success else 1
 
 
@@ -139,21 +141,19 @@ def main(argv: list[str] | None = None) -> int:
     fidelity.add_argument("gold_dir", metavar="GOLD", type=Path)
     args = parser.parse_args(argv)
     if args.command == "fidelity":
-        from pipeline.core.text_decoding import DEFAULT_MAX_DOCUMENT_BYTES
         from pipeline.documents.fidelity import main as fidelity_main
-        from pipeline.settings import env_int, env_path
 
-        max_bytes = env_int("CPT_MAX_DOCUMENT_BYTES", DEFAULT_MAX_DOCUMENT_BYTES)
-        return fidelity_main(args.documents_dir, args.gold_dir, env_path("CPT_REFERENCE_DIR"), max_bytes)
+        settings = Settings.from_env()
+        return fidelity_main(args.documents_dir, args.gold_dir, settings.reference_dir, settings.max_document_bytes)
     if args.command == "build":
-        refused = check_configuration()
-        return refused if refused is not None else build()
+        checked = check_configuration()
+        return checked if isinstance(checked, int) else build(checked)
     if args.command == "dictionary":
         from pipeline.contracts.data_dictionary import markdown
 
         print(markdown())
         return 0
-    print_summary(Paths.from_env().serving_path)
+    print_summary(Settings.from_env().serving_path)
     return 0
 
 

@@ -19,9 +19,20 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
+from pydantic import Field
 
 from pipeline.failures import describe
-from pipeline.settings import DUCKDB_STORAGE_VERSION, Paths, env_int, validate_settings
+from pipeline.publishing.snapshot import PublishSettings
+from pipeline.settings import (
+    BY_NAME,
+    DEFAULTS,
+    DUCKDB_STORAGE_VERSION,
+    Paths,
+    Settings,
+    resolve_path,
+    validate_settings,
+)
+from pipeline.utilization.file_access import ZipCaps
 
 LOCK_POLL_SECONDS = 2.0
 # A new working file is created readable by DuckDB 1.4, like the serving file: a full publish can then be an
@@ -63,36 +74,65 @@ def writer_lock(warehouse_path: Path, *, timeout_seconds: float, log=None) -> It
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _default(name: str) -> str:
-    return str(getattr(Paths.from_env(), name))
+def _fed(settings: Settings, name: str, value: object) -> object:
+    """A resource field's value: the variable itself when it is set, so the Dagster UI names the variable that
+    feeds the field (``dg.EnvVar``, read when a run or tick starts); the default otherwise, since an ``EnvVar``
+    of an unset variable fails.  Fractions and flags have no ``EnvVar`` form: their parsed value is given."""
+    kind = BY_NAME[name].kind
+    if name not in settings.set_variables or kind not in ("path", "integer"):
+        return value if isinstance(value, int | float | bool) else str(value)
+    return dg.EnvVar.int(name) if kind == "integer" else dg.EnvVar(name)
+
+
+def _described(name: str) -> str:
+    return f"{name} (default {BY_NAME[name].documented_default})"
 
 
 class WarehouseResource(DuckDBResource):
     """The pipeline's working DuckDB file (CPT_WAREHOUSE_PATH) and its serving snapshot (CPT_SERVING_PATH)."""
 
-    serving_path: str
-    lock_timeout_seconds: int = 6 * 3600
+    serving_path: str = Field(description=_described("CPT_SERVING_PATH"))
+    lock_timeout_seconds: int = Field(
+        default=DEFAULTS["writer_lock_timeout_seconds"], description=_described("CPT_WRITER_LOCK_TIMEOUT_SECONDS")
+    )
 
     @classmethod
-    def from_env(cls) -> WarehouseResource:
+    def from_settings(cls, settings: Settings) -> WarehouseResource:
         return cls(
-            database=_default("warehouse_path"),
-            serving_path=_default("serving_path"),
+            database=_fed(settings, "CPT_WAREHOUSE_PATH", settings.warehouse_path),
+            serving_path=_fed(settings, "CPT_SERVING_PATH", settings.serving_path),
             connection_config={
-                "memory_limit": os.environ.get("CPT_DUCKDB_MEMORY_LIMIT", "2GB"),
+                "memory_limit": settings.duckdb_memory_limit,
                 # Insertion order is meaningless for these tables; dropping it lets big loads stream.
                 "preserve_insertion_order": False,
             },
-            lock_timeout_seconds=env_int("CPT_WRITER_LOCK_TIMEOUT_SECONDS", 6 * 3600),
+            lock_timeout_seconds=_fed(
+                settings, "CPT_WRITER_LOCK_TIMEOUT_SECONDS", settings.writer_lock_timeout_seconds
+            ),
         )
 
-    def validate(self, log=None) -> None:
+    @classmethod
+    def from_env(cls) -> WarehouseResource:
+        return cls.from_settings(Settings.from_env())
+
+    @property
+    def working_file(self) -> Path:
+        return resolve_path(self.database)
+
+    @property
+    def serving_file(self) -> Path:
+        return resolve_path(self.serving_path)
+
+    def validate(self, log=None, sources: SourcesResource | None = None) -> None:
         """Refuse configuration that cannot work before the run touches anything (``SettingsError``): this
-        resource's own paths and memory limit, the source folders and reference data from the environment."""
-        env = Paths.from_env()
-        paths = Paths(
-            env.documents_dir, env.utilization_dir, env.reference_dir, Path(self.database), Path(self.serving_path)
-        )
+        resource's own files and memory limit, with the source folders of ``sources`` (the sensor passes its
+        resource) or, at run start, where no other resource is at hand, those the environment names."""
+        if sources is not None:
+            folders = (sources.documents, sources.utilization, sources.reference)
+        else:
+            env = Settings.from_env().paths
+            folders = (env.documents_dir, env.utilization_dir, env.reference_dir)
+        paths = Paths(*folders, self.working_file, self.serving_file)
         memory_limit = (self.connection_config or {}).get("memory_limit")
         notes = validate_settings(paths=paths, memory_limit=None if memory_limit is None else str(memory_limit))
         for note in notes:
@@ -101,15 +141,20 @@ class WarehouseResource(DuckDBResource):
 
     @contextmanager
     def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator[WarehouseResource]:
+        if context.run is None:
+            # A sensor tick reads the paths only: it must not wait for the writer lock a run holds, and it
+            # validates with its own sources resource.
+            yield self
+            return
         self.validate(context.log)
-        with writer_lock(Path(self.database), timeout_seconds=self.lock_timeout_seconds, log=context.log):
+        with writer_lock(self.working_file, timeout_seconds=self.lock_timeout_seconds, log=context.log):
             yield self
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """Open the working file once, without retries: this run holds the writer lock, so a failure to open
         is never a wait-and-see contention but a real problem, reported at once with what to do."""
-        path = Path(self.database)
+        path = self.working_file
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             con = duckdb.connect(str(path), read_only=False, config={**WORKING_FILE_CONFIG, **self.connection_config})
@@ -142,14 +187,117 @@ class WorkingFileUnusable(RuntimeError):
 class SourcesResource(dg.ConfigurableResource):
     """Input folders: documents (CPT_DOCUMENTS_DIR), utilization CSVs (CPT_UTILIZATION_DIR), reference CSVs."""
 
-    documents_dir: str
-    utilization_dir: str
-    reference_dir: str
+    documents_dir: str = Field(description=_described("CPT_DOCUMENTS_DIR"))
+    utilization_dir: str = Field(description=_described("CPT_UTILIZATION_DIR"))
+    reference_dir: str = Field(description=_described("CPT_REFERENCE_DIR"))
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SourcesResource:
+        return cls(
+            documents_dir=_fed(settings, "CPT_DOCUMENTS_DIR", settings.documents_dir),
+            utilization_dir=_fed(settings, "CPT_UTILIZATION_DIR", settings.utilization_dir),
+            reference_dir=_fed(settings, "CPT_REFERENCE_DIR", settings.reference_dir),
+        )
 
     @classmethod
     def from_env(cls) -> SourcesResource:
+        return cls.from_settings(Settings.from_env())
+
+    @property
+    def documents(self) -> Path:
+        return resolve_path(self.documents_dir)
+
+    @property
+    def utilization(self) -> Path:
+        return resolve_path(self.utilization_dir)
+
+    @property
+    def reference(self) -> Path:
+        return resolve_path(self.reference_dir)
+
+
+class LimitsResource(dg.ConfigurableResource):
+    """Limits of the loads, the checks and the publish (each field: its CPT_* variable; defaults in settings)."""
+
+    max_document_bytes: int = Field(DEFAULTS["max_document_bytes"], description=_described("CPT_MAX_DOCUMENT_BYTES"))
+    utilization_max_file_shrink: float = Field(
+        DEFAULTS["utilization_max_file_shrink"], description=_described("CPT_UTILIZATION_MAX_FILE_SHRINK")
+    )
+    utilization_max_quarantine_fraction: float = Field(
+        DEFAULTS["utilization_max_quarantine_fraction"],
+        description=_described("CPT_UTILIZATION_MAX_QUARANTINE_FRACTION"),
+    )
+    zip_max_expanded_bytes: int = Field(
+        DEFAULTS["zip_max_expanded_bytes"], description=_described("CPT_ZIP_MAX_EXPANDED_BYTES")
+    )
+    zip_max_ratio: float = Field(DEFAULTS["zip_max_ratio"], description=_described("CPT_ZIP_MAX_RATIO"))
+    publish_max_shrink: float = Field(DEFAULTS["publish_max_shrink"], description=_described("CPT_PUBLISH_MAX_SHRINK"))
+    publish_full_rebuild_rows: int = Field(
+        DEFAULTS["publish_full_rebuild_rows"], description=_described("CPT_PUBLISH_FULL_REBUILD_ROWS")
+    )
+    publish_compact_every: int = Field(
+        DEFAULTS["publish_compact_every"], description=_described("CPT_PUBLISH_COMPACT_EVERY")
+    )
+    publish_max_free_fraction: float = Field(
+        DEFAULTS["publish_max_free_fraction"], description=_described("CPT_PUBLISH_MAX_FREE_FRACTION")
+    )
+    contract_checks_full_scan: bool = Field(
+        DEFAULTS["contract_checks_full_scan"], description=_described("CPT_CONTRACT_CHECKS_FULL_SCAN")
+    )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LimitsResource:
         return cls(
-            documents_dir=_default("documents_dir"),
-            utilization_dir=_default("utilization_dir"),
-            reference_dir=_default("reference_dir"),
+            **{name: _fed(settings, f"CPT_{name.upper()}", getattr(settings, name)) for name in cls.model_fields}
         )
+
+    @classmethod
+    def from_env(cls) -> LimitsResource:
+        return cls.from_settings(Settings.from_env())
+
+    @property
+    def zip_caps(self) -> ZipCaps:
+        return ZipCaps(self.zip_max_expanded_bytes, self.zip_max_ratio)
+
+    @property
+    def publish_settings(self) -> PublishSettings:
+        # A value below 1 would divide by zero; settings validation refuses it, a resource built by hand may not.
+        return PublishSettings(
+            self.publish_full_rebuild_rows, max(1, self.publish_compact_every), self.publish_max_free_fraction
+        )
+
+
+class OverridesResource(dg.ConfigurableResource):
+    """Deliberate exceptions to the safety checks, for one run (run config) or every run (environment).
+
+    Its own resource: run config given for a resource replaces all of that resource's values (unset fields fall
+    back to the class defaults, not to the environment), so ``allow_shrink: true`` here leaves every limit as
+    configured.  Every stage ``CPT_ALLOW_SHRINK=1`` reaches takes it from here: the documents load, the CMS
+    loader (empty folder, cut file, shrunken replacement) and the publish guard."""
+
+    allow_shrink: bool = Field(
+        default=False,
+        description=(
+            "Accept an intended shrink: an emptied source folder, a CMS file replacing one with far fewer rows, a "
+            "table losing rows the publish guard cannot explain. CPT_ALLOW_SHRINK=1 sets it for every run; run "
+            "config resources.overrides.config.allow_shrink: true for one run."
+        ),
+    )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> OverridesResource:
+        return cls(allow_shrink=settings.allow_shrink)
+
+    @classmethod
+    def from_env(cls) -> OverridesResource:
+        return cls.from_settings(Settings.from_env())
+
+
+def resources_from(settings: Settings) -> dict[str, dg.ConfigurableResource]:
+    """Every resource of the code location, from one reading of the environment."""
+    return {
+        "warehouse": WarehouseResource.from_settings(settings),
+        "sources": SourcesResource.from_settings(settings),
+        "limits": LimitsResource.from_settings(settings),
+        "overrides": OverridesResource.from_settings(settings),
+    }

@@ -29,7 +29,7 @@ from pipeline.core.reference_data import ReferenceData
 from pipeline.documents.folder import DocumentSource, iter_documents
 from pipeline.documents.parse_cache import ParseCache, cache_key
 from pipeline.failures import infrastructure_failure
-from pipeline.settings import ALLOW_SHRINK_ENV, allow_shrink_from_env
+from pipeline.settings import ALLOW_SHRINK_ENV
 from pipeline.validation.reject_rows import gate_table
 from pipeline.warehouse.change_log import record_change
 from pipeline.warehouse.tables import ensure_schemas, frame_for, replace_table, table_exists, transaction
@@ -55,7 +55,13 @@ class DocumentsLoad:
 
 
 def load_documents(
-    con, directory: Path, reference: ReferenceData, max_bytes: int, warehouse_path: Path | None = None
+    con,
+    directory: Path,
+    reference: ReferenceData,
+    max_bytes: int,
+    warehouse_path: Path | None = None,
+    *,
+    allow_shrink: bool = False,
 ) -> DocumentsLoad:
     known = KnownNames.from_reference(reference)
     ensure_schemas(con, "core", "internal")
@@ -70,7 +76,8 @@ def load_documents(
         for source in iter_documents(directory, max_bytes)
     ]
     removed = sorted(previous_ids - {f.document_id for f in files})
-    _refuse_empty_folder(directory, files, previous)
+    if not allow_shrink:
+        _refuse_empty_folder(directory, files, previous)
     rows = build_core_rows(files, reference, parsed_at=read_started_at)
     load = DocumentsLoad(parsed=len(cache.fresh), from_cache=sum(1 for f in files if f.sha256) - len(cache.fresh))
     load.removed = removed
@@ -174,7 +181,7 @@ def _refuse_empty_folder(directory: Path, files: list[DocumentFile], previous: d
     """A folder with no document that loads (empty, or only placeholders, skipped and rejected entries)
     while the warehouse holds loaded documents from it looks like a mount that did not mount: refuse it."""
     loaded_before = sum(1 for p in previous.values() if p.status in LOADED_DOCUMENT_STATUSES)
-    if not previous or allow_shrink_from_env() or any(f.parsed.contributes for f in files):
+    if not previous or any(f.parsed.contributes for f in files):
         return
     if files and not loaded_before:
         return  # nothing loaded before either: there is nothing to lose

@@ -8,7 +8,7 @@ working file is compared with the current snapshot.  The publish is refused
   (a network mount that did not come up looks exactly like this);
 - a table that has rows in the snapshot would become empty, and removed source
   files do not explain it;
-- a table would lose more than ``CPT_PUBLISH_MAX_SHRINK`` (default 0.5) of its
+- a table would lose more than ``CPT_PUBLISH_MAX_SHRINK`` of its
   rows beyond what removed source files explain.
 
 Rows that left because their source file was removed on purpose are *explained*:
@@ -17,7 +17,7 @@ hold problem records (rejected rows, quarantine) may shrink freely: fewer
 problems is good news.
 
 Override, for an intentional shrink: ``CPT_ALLOW_SHRINK=1`` in the environment,
-or the serving asset's run config ``allow_shrink: true``.
+or the run config ``resources.overrides.config.allow_shrink: true`` (passed in as ``allow_shrink``).
 
 ``decide`` is pure (no DuckDB, no Dagster); ``guard_publish`` reads the counts
 and raises ``PublishRefused``.
@@ -30,10 +30,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.publishing.snapshot import PublishInputs
-from pipeline.settings import ALLOW_SHRINK_ENV, allow_shrink_from_env, env_fraction
+from pipeline.settings import ALLOW_SHRINK_ENV, DEFAULTS
 from pipeline.warehouse.change_log import explained_removals
 
-DEFAULT_MAX_SHRINK = 0.5
+DEFAULT_MAX_SHRINK = DEFAULTS["publish_max_shrink"]
 MAX_SHRINK_ENV = "CPT_PUBLISH_MAX_SHRINK"
 # Problem records: a fixed document or file legitimately empties them.
 PROBLEM_TABLES = frozenset({"core.rejected_rows", "utilization.quarantine"})
@@ -106,7 +106,7 @@ class GuardDecision:
             "Publish refused: the new snapshot would lose data that no removed source file explains, so the "
             f"previous serving snapshot is kept.\n{reasons}\nCheck that the source folders are mounted and complete. "
             f"If the shrink is intended, rerun with {ALLOW_SHRINK_ENV}=1 (or run config "
-            "ops.serving__cpt_analytics.config.allow_shrink: true).\n\n" + self.markdown()
+            "resources.overrides.config.allow_shrink: true).\n\n" + self.markdown()
         )
 
 
@@ -163,11 +163,14 @@ def folder_state(kind: str, path: Path) -> FolderState:
     return FolderState(kind, path, True, False)
 
 
-def max_shrink_from_env() -> float:
-    return env_fraction(MAX_SHRINK_ENV, DEFAULT_MAX_SHRINK)
-
-
-def guard_publish(con, inputs: PublishInputs, folders: dict[str, Path], *, allow_shrink: bool = False) -> GuardDecision:
+def guard_publish(
+    con,
+    inputs: PublishInputs,
+    folders: dict[str, Path],
+    *,
+    allow_shrink: bool = False,
+    max_shrink: float = DEFAULT_MAX_SHRINK,
+) -> GuardDecision:
     """Decide on the publish described by ``inputs``; raises ``PublishRefused`` (nothing is written) if refused."""
     previous = inputs.previous
     old_rows = previous.row_counts if previous and not previous.error else {}
@@ -177,8 +180,8 @@ def guard_publish(con, inputs: PublishInputs, folders: dict[str, Path], *, allow
         dict(inputs.working_rows),
         {table: rows for table, (rows, _sources) in explained.items()},
         [folder_state(kind, path) for kind, path in folders.items()],
-        max_shrink=max_shrink_from_env(),
-        allow_shrink=allow_shrink or allow_shrink_from_env(),
+        max_shrink=max_shrink,
+        allow_shrink=allow_shrink,
     )
     if not decision.allowed:
         raise PublishRefused(decision)

@@ -40,7 +40,7 @@ from pipeline.contracts.bookkeeping_tables import SNAPSHOT_PUBLISH_CONTRACT, SNA
 from pipeline.contracts.table_contract import TableContract, sql_literal
 from pipeline.failures import InfrastructureFailure, describe, free_space_hint, is_disk_full
 from pipeline.publishing.block_checksums import LayoutUnknown, mismatched_blocks
-from pipeline.settings import DUCKDB_STORAGE_VERSION, env_fraction, env_int
+from pipeline.settings import DEFAULTS, DUCKDB_STORAGE_VERSION
 from pipeline.warehouse.change_log import changed_since, latest_versions
 from pipeline.warehouse.tables import apply_comments, create_table, transaction
 
@@ -59,27 +59,19 @@ FULL, INCREMENTAL = "full", "incremental"
 
 @dataclass(frozen=True)
 class PublishSettings:
-    """When an incremental publish gives way to a full rebuild (environment variables, documented in docs/operations.md).
+    """When an incremental publish gives way to a full rebuild (environment variables; defaults in pipeline/settings.py).
 
-    - ``CPT_PUBLISH_FULL_REBUILD_ROWS`` (1,000,000): a changed table that has at least this many rows in the
+    - ``CPT_PUBLISH_FULL_REBUILD_ROWS``: a changed table that has at least this many rows in the
       previous snapshot triggers a full rebuild, so a big table's old blocks never linger as free space in a
       copy.  (A big table that was empty before, e.g. a first 10M-row file, is written into the copy.)
-    - ``CPT_PUBLISH_COMPACT_EVERY`` (20): every N-th publish is a full rebuild (1 = always full).
-    - ``CPT_PUBLISH_MAX_FREE_FRACTION`` (0.25): a full rebuild when more than this fraction of the previous
+    - ``CPT_PUBLISH_COMPACT_EVERY``: every N-th publish is a full rebuild (1 = always full).
+    - ``CPT_PUBLISH_MAX_FREE_FRACTION``: a full rebuild when more than this fraction of the previous
       file's blocks are free.
     """
 
-    full_rebuild_rows: int = 1_000_000
-    compact_every: int = 20
-    max_free_fraction: float = 0.25
-
-    @classmethod
-    def from_env(cls) -> PublishSettings:
-        return cls(
-            full_rebuild_rows=env_int("CPT_PUBLISH_FULL_REBUILD_ROWS", cls.full_rebuild_rows),
-            compact_every=max(1, env_int("CPT_PUBLISH_COMPACT_EVERY", cls.compact_every)),
-            max_free_fraction=env_fraction("CPT_PUBLISH_MAX_FREE_FRACTION", cls.max_free_fraction),
-        )
+    full_rebuild_rows: int = DEFAULTS["publish_full_rebuild_rows"]
+    compact_every: int = DEFAULTS["publish_compact_every"]
+    max_free_fraction: float = DEFAULTS["publish_max_free_fraction"]
 
 
 @dataclass(frozen=True)
@@ -517,7 +509,7 @@ def publish_inspected(
     con: duckdb.DuckDBPyConnection, inputs: PublishInputs, settings: PublishSettings | None = None
 ) -> PublishResult:
     started = time.perf_counter()
-    plan = plan_publish(inputs, settings or PublishSettings.from_env())
+    plan = plan_publish(inputs, settings or PublishSettings())
     serving_path = inputs.serving_path
     serving_path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temp_files(serving_path)

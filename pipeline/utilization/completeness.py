@@ -25,13 +25,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.settings import env_fraction
-
 TAIL_BYTES = 64 * 1024
 MAX_FILE_SHRINK_ENV = "CPT_UTILIZATION_MAX_FILE_SHRINK"
 MAX_QUARANTINE_FRACTION_ENV = "CPT_UTILIZATION_MAX_QUARANTINE_FRACTION"
-DEFAULT_MAX_FILE_SHRINK = 0.5
-DEFAULT_MAX_QUARANTINE_FRACTION = 0.5
 MIN_LINES_FOR_QUARANTINE_VERDICT = 20
 STILL_BEING_WRITTEN = "still being written"
 
@@ -120,14 +116,6 @@ def ends_with_line_break(path: Path) -> bool:
             return False
         handle.seek(-1, os.SEEK_END)
         return handle.read(1) in (b"\n", b"\r")
-
-
-def max_file_shrink() -> float:
-    return env_fraction(MAX_FILE_SHRINK_ENV, DEFAULT_MAX_FILE_SHRINK)
-
-
-def max_quarantine_fraction() -> float:
-    return env_fraction(MAX_QUARANTINE_FRACTION_ENV, DEFAULT_MAX_QUARANTINE_FRACTION)
 
 
 def shrink_verdict(previous_rows: int, new_rows: int, max_shrink: float, allow_shrink: bool) -> str | None:

@@ -16,7 +16,6 @@ import codecs
 import csv
 import gzip
 import io
-import os
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,14 +24,27 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
+from pipeline.settings import DEFAULTS
+
 # Suffixes of files the loader reads; anything else in the folder is skipped with a reason.
 TEXT_SUFFIXES = (".csv", ".txt")
 ACCEPTED_SUFFIXES = (".csv", ".txt", ".csv.gz", ".txt.gz", ".zip")
 _HEADER_LIMIT = 1 << 16
 _COPY_BUFFER = 1 << 23
 _SNIFF = 1 << 12
-ZIP_MAX_EXPANDED_ENV, ZIP_MAX_EXPANDED_DEFAULT = "CPT_ZIP_MAX_EXPANDED_BYTES", 20_000_000_000
-ZIP_MAX_RATIO_ENV, ZIP_MAX_RATIO_DEFAULT = "CPT_ZIP_MAX_RATIO", 100.0
+ZIP_MAX_EXPANDED_ENV, ZIP_MAX_RATIO_ENV = "CPT_ZIP_MAX_EXPANDED_BYTES", "CPT_ZIP_MAX_RATIO"
+ZIP_MAX_EXPANDED_DEFAULT, ZIP_MAX_RATIO_DEFAULT = DEFAULTS["zip_max_expanded_bytes"], DEFAULTS["zip_max_ratio"]
+
+
+@dataclass(frozen=True)
+class ZipCaps:
+    """How far a zip's CMS member may expand: most bytes, and largest expanded/compressed ratio."""
+
+    max_expanded_bytes: int = ZIP_MAX_EXPANDED_DEFAULT
+    max_ratio: float = ZIP_MAX_RATIO_DEFAULT
+
+
+DEFAULT_ZIP_CAPS = ZipCaps()
 _RATIO_FLOOR = 1 << 20  # below 1 MiB expanded, no ratio is suspicious (tiny files compress oddly)
 
 
@@ -50,6 +62,7 @@ class StoredFile:
     path: Path
     compression: str  # none, gzip or zip
     member: str | None = None  # the CMS file inside a .zip
+    caps: ZipCaps = DEFAULT_ZIP_CAPS  # carried with the file: every reader of the member is capped alike
 
     @property
     def inner_name(self) -> str:
@@ -68,10 +81,10 @@ def compression_of(path: Path) -> str | None:
     return None
 
 
-def open_stored(path: Path, compression: str) -> StoredFile:
+def open_stored(path: Path, compression: str, caps: ZipCaps = DEFAULT_ZIP_CAPS) -> StoredFile:
     if compression != "zip":
-        return StoredFile(path, compression)
-    return StoredFile(path, "zip", _single_cms_member(path))
+        return StoredFile(path, compression, caps=caps)
+    return StoredFile(path, "zip", _single_cms_member(path), caps)
 
 
 def _single_cms_member(path: Path) -> str:
@@ -267,31 +280,13 @@ class _Endings:
         return self.cr or (self.crlf and self.lf)
 
 
-def zip_caps() -> tuple[int, float]:
-    """(most bytes a zip member may expand to, largest expanded/compressed ratio), from the environment."""
-    caps = []
-    for var, default, kind in (
-        (ZIP_MAX_EXPANDED_ENV, ZIP_MAX_EXPANDED_DEFAULT, int),
-        (ZIP_MAX_RATIO_ENV, ZIP_MAX_RATIO_DEFAULT, float),
-    ):
-        raw = os.environ.get(var, "").strip()
-        try:
-            value = kind(float(raw)) if raw else default
-        except ValueError:
-            raise ValueError(f"{var}={raw!r} is not a number (default {default:g})") from None
-        if value <= 0:
-            raise ValueError(f"{var}={raw!r} must be positive (default {default:g})")
-        caps.append(value)
-    return caps[0], caps[1]
-
-
 class _CappedMember(io.RawIOBase):
     """A zip member's stream that stops with ``FileContentError`` once it expands past a cap."""
 
     def __init__(self, handle, stored: StoredFile, compressed: int):
         super().__init__()
         self._handle, self._stored, self._compressed = handle, stored, max(compressed, 1)
-        self._max_bytes, self._max_ratio = zip_caps()
+        self._max_bytes, self._max_ratio = stored.caps.max_expanded_bytes, stored.caps.max_ratio
         self._read = 0
 
     def readable(self) -> bool:

@@ -39,6 +39,7 @@ from pipeline.contracts.utilization_tables import QUARANTINE_CONTRACT, SOURCE_FI
 from pipeline.core.domains import LOADED, REJECTED, SKIPPED
 from pipeline.failures import InfrastructureFailure, free_space_hint, is_content_error, is_disk_full
 from pipeline.inputs.source_folder import FolderScan, SourceFolderEmpty, no_follow_opener, scan_folder, sha256_file
+from pipeline.settings import DEFAULTS
 from pipeline.utilization.cms_layouts import (
     LAYOUTS,
     DataYearError,
@@ -61,8 +62,10 @@ from pipeline.utilization.completeness import (
 )
 from pipeline.utilization.file_access import (
     ACCEPTED_SUFFIXES,
+    DEFAULT_ZIP_CAPS,
     ArchiveContentError,
     FileContentError,
+    ZipCaps,
     compression_of,
     open_stored,
     read_header_line,
@@ -112,8 +115,9 @@ class LoadSettings:
     scratch_dir: Path
     synthetic_digests: frozenset[str] = frozenset()  # SHA-256 of the bundled synthetic samples
     allow_shrink: bool = False
-    max_file_shrink: float = 0.5  # CPT_UTILIZATION_MAX_FILE_SHRINK
-    max_quarantine_fraction: float = 0.5  # CPT_UTILIZATION_MAX_QUARANTINE_FRACTION
+    max_file_shrink: float = DEFAULTS["utilization_max_file_shrink"]
+    max_quarantine_fraction: float = DEFAULTS["utilization_max_quarantine_fraction"]
+    zip_caps: ZipCaps = DEFAULT_ZIP_CAPS
 
 
 @dataclass
@@ -131,7 +135,7 @@ def list_utilization_files(directory: Path) -> list[Path]:
 def load_folder(con, directory: Path, settings: LoadSettings) -> tuple[list[FileOutcome], list[str]]:
     """Load the folder; returns the outcome of every entry and the names of files removed from the warehouse."""
     scan = scan_folder(directory, recursive=False, env_var=ENV_VAR)
-    plan = plan_folder(con, scan)
+    plan = plan_folder(con, scan, settings.zip_caps)
     refuse_empty_folder(con, directory, plan, settings.allow_shrink)
     outcomes: list[FileOutcome] = []
     for group in _groups(plan.candidates):
@@ -144,7 +148,7 @@ def load_folder(con, directory: Path, settings: LoadSettings) -> tuple[list[File
     return sorted(outcomes, key=lambda o: o.file_name), removed
 
 
-def plan_folder(con, scan: FolderScan) -> FolderPlan:
+def plan_folder(con, scan: FolderScan, zip_caps: ZipCaps = DEFAULT_ZIP_CAPS) -> FolderPlan:
     """Read each file's header (only): candidates for loading, content rejections, and files that are not CMS."""
     loaded = _loaded_layout_years(con)
     plan = FolderPlan()
@@ -156,7 +160,7 @@ def plan_folder(con, scan: FolderScan) -> FolderPlan:
         identity = None  # a file that vanished has none; its rejection says why
         try:
             identity = FileIdentity.of(path)
-            plan.candidates.append(_inspect(path, compression, loaded))
+            plan.candidates.append(_inspect(path, compression, loaded, zip_caps))
         except Exception as exc:
             if not _is_content_failure(exc, path):
                 raise InfrastructureFailure(f"reading the header of utilization file {path.name}", exc) from exc
@@ -164,9 +168,9 @@ def plan_folder(con, scan: FolderScan) -> FolderPlan:
     return plan
 
 
-def _inspect(path: Path, compression: str, loaded: dict[str, tuple[str, int]]) -> Candidate:
+def _inspect(path: Path, compression: str, loaded: dict[str, tuple[str, int]], zip_caps: ZipCaps) -> Candidate:
     identity = FileIdentity.of(path)  # before any read: compared again after the load
-    stored = open_stored(path, compression)
+    stored = open_stored(path, compression, zip_caps)
     header, delimiter = read_header_line(stored)
     recognized = recognize_layout(header)
     year = _data_year(path.name, stored.inner_name)

@@ -124,12 +124,12 @@ def check_column_types(con, contract: TableContract, relation: str | None = None
 
 
 def evaluate_contract(
-    con, contract: TableContract, *, full_scan: bool | None = None, record_verified: bool = False
+    con, contract: TableContract, *, full_scan: bool = False, record_verified: bool = False
 ) -> ContractReport:
     """Types, column rules, row rules and key uniqueness of a table (no foreign keys).
 
     Partitioned tables (see ``verified_partitions``) scan only the partitions not verified yet, unless
-    ``full_scan`` (default: ``CPT_CONTRACT_CHECKS_FULL_SCAN``). ``record_verified`` (the pipeline's check, on
+    ``full_scan`` (the pipeline passes ``CPT_CONTRACT_CHECKS_FULL_SCAN``). ``record_verified`` (the pipeline's check, on
     its read-write connection) records the partitions a passing scan covered; without it nothing is written,
     so a read-only connection can evaluate too."""
     results = check_column_types(con, contract)
@@ -137,7 +137,6 @@ def evaluate_contract(
         rows = con.execute(f"SELECT count(*) FROM {contract.table}").fetchone()[0]
         return ContractReport(contract.table, rows, results)
     if verified_partitions.is_partitioned(contract):
-        full_scan = verified_partitions.full_scan_from_env() if full_scan is None else full_scan
         return _evaluate_partitions(con, contract, results, full_scan=full_scan, record_verified=record_verified)
     rows, rule_results = check_rules_and_keys(con, contract)
     return ContractReport(contract.table, rows, results + rule_results)

@@ -24,16 +24,11 @@ from __future__ import annotations
 
 from pipeline.contracts.bookkeeping_tables import VERIFIED_PARTITIONS_CONTRACT
 from pipeline.contracts.table_contract import TableContract
-from pipeline.settings import env_flag
 from pipeline.warehouse.tables import create_missing_table, table_exists
 
 TABLE = VERIFIED_PARTITIONS_CONTRACT.table
 FULL_SCAN_ENV = "CPT_CONTRACT_CHECKS_FULL_SCAN"
 PARTITION_COLUMNS = ("source_file", "data_year")
-
-
-def full_scan_from_env() -> bool:
-    return env_flag(FULL_SCAN_ENV)
 
 
 def is_partitioned(contract: TableContract) -> bool:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
+from pipeline.definitions import defs
 from pipeline.defs import automation
+from pipeline.defs.resources import resources_from
+from pipeline.settings import Settings
 
 
 @pytest.fixture
@@ -40,3 +44,10 @@ def sensor_folders(tmp_path, monkeypatch) -> dict[str, Path]:
     monkeypatch.setenv("CPT_WAREHOUSE_PATH", str(tmp_path / "wh" / "cpt.duckdb"))
     automation._sha256_or_error.cache_clear()
     return paths
+
+
+def run_sensor(cursor: str | None = None) -> dg.SensorResult:
+    """One tick, with the resources a deployment builds from the environment (as the fixtures set it)."""
+    resources = resources_from(Settings.from_env())
+    with dg.build_sensor_context(cursor=cursor, definitions=defs, resources=resources) as context:
+        return automation.source_folder_sensor(context)

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from pipeline.defs.resources import LimitsResource
 from pipeline.publishing.guard import (
     ALLOW_SHRINK_ENV,
     OK,
@@ -164,7 +165,7 @@ def test_guard_refuses_an_unexplained_shrink_and_accepts_it_once_a_removal_expla
 def test_max_shrink_setting_from_the_environment(published, monkeypatch):
     before, after = _drop_most_geo_rows(published)
     monkeypatch.setenv("CPT_PUBLISH_MAX_SHRINK", str(round((before - after) / before + 0.01, 3)))
-    assert _guard(published).allowed
+    assert _guard(published, max_shrink=LimitsResource.from_env().publish_max_shrink).allowed
 
 
 def _serving_failure(result):
@@ -249,7 +250,7 @@ def test_the_run_config_override_publishes_a_refused_shrink(published):
     refused = publish_only()
     assert not refused.success
     assert file_sha256(published.serving_path) == before
-    allowed = publish_only({"ops": {"serving__cpt_analytics": {"config": {"allow_shrink": True}}}})
+    allowed = publish_only({"resources": {"overrides": {"config": {"allow_shrink": True}}}})
     assert allowed.success
     metadata = _guard_metadata(allowed)
     assert "accepted by override" in metadata

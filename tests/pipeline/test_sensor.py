@@ -11,16 +11,15 @@ import dagster as dg
 import duckdb
 import pytest
 
-from pipeline.definitions import defs
 from pipeline.defs.automation import (
     SnapshotUnreadable,
     documents_changed,
     materialize_everything,
-    source_folder_sensor,
     utilization_changed,
 )
 from pipeline.documents.folder import read_document
 from tests.conftest import run_pipeline
+from tests.pipeline.conftest import run_sensor
 
 MAX_CURSOR_BYTES = 2048
 MANY = 1_000
@@ -80,8 +79,7 @@ def publish_records(serving: Path, documents: Path, utilization: Path | None = N
 
 def tick(cursor: str | None = None) -> dg.SensorResult:
     """One evaluation; ``cursor=None`` is a daemon with no stored state (a fresh instance)."""
-    context = dg.build_sensor_context(cursor=cursor, definitions=defs)
-    return source_folder_sensor(context)
+    return run_sensor(cursor)
 
 
 def by_job(result: dg.SensorResult) -> dict[str, dg.RunRequest]:

@@ -14,8 +14,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from pipeline.definitions import defs
-from pipeline.defs.automation import documents_changed, source_folder_sensor, utilization_changed
+from pipeline.defs.automation import documents_changed, utilization_changed
 from pipeline.documents.folder import read_document
 from pipeline.inputs.change_detection import (
     READ_WINDOW,
@@ -24,6 +23,7 @@ from pipeline.inputs.change_detection import (
     changed_since_read,
     compare_folder,
 )
+from tests.pipeline.conftest import run_sensor
 
 EPOCH = datetime(1970, 1, 1)
 
@@ -77,7 +77,7 @@ def edit_keeping_size_and_mtime(path: Path, old: bytes, new: bytes) -> None:
 
 
 def tick() -> dg.SensorResult:
-    return source_folder_sensor(dg.build_sensor_context(cursor=None, definitions=defs))
+    return run_sensor()
 
 
 def write_sources(folders: dict[str, Path]) -> tuple[Path, Path]:

@@ -167,9 +167,9 @@ PAUSED_PIPELINE = textwrap.dedent(
 
     setattr(snapshot, step, paused)
     from pipeline.definitions import ASSETS, CHECKS
-    from pipeline.defs.resources import SourcesResource, WarehouseResource
-    dg.materialize([*ASSETS, *CHECKS], resources={"warehouse": WarehouseResource.from_env(),
-                                                 "sources": SourcesResource.from_env()})
+    from pipeline.defs.resources import resources_from
+    from pipeline.settings import Settings
+    dg.materialize([*ASSETS, *CHECKS], resources=resources_from(Settings.from_env()))
     """
 )
 

@@ -6,16 +6,14 @@ import os
 import shutil
 from pathlib import Path
 
-import dagster as dg
 import pytest
 
 from pipeline.core.reference_data import load_reference_data
-from pipeline.definitions import defs
 from pipeline.defs import cli
-from pipeline.defs.automation import source_folder_sensor
 from pipeline.settings import SettingsError, validate_settings
 from tests.conftest import REFERENCE, run_pipeline
 from tests.faults.test_fault_injection import failure_text, serving_state
+from tests.pipeline.conftest import run_sensor
 
 
 @pytest.fixture
@@ -198,6 +196,11 @@ REFUSALS = {
         "payers.csv cannot be decoded: payers.csv line 3: byte 0x81 is not UTF-8",
         "Windows-1252",
     ),
+    "a log level that is not one": (
+        lambda tmp, c: {"CPT_LOG_LEVEL": "LOUD"},
+        "CPT_LOG_LEVEL='LOUD' is not a log level",
+        "DEBUG, INFO, WARNING, ERROR, CRITICAL",
+    ),
     "reference CSV with the wrong columns": (
         lambda tmp, c: (Path(c["CPT_REFERENCE_DIR"]) / "modifiers.csv").write_text("code,text\n99,x\n") and {},
         "modifiers.csv: columns ['code', 'text']",
@@ -240,7 +243,7 @@ def test_the_sensor_requests_nothing_and_says_why(config, monkeypatch):
     for name, value in {**config, "CPT_WAREHOUSE_PATH": config["CPT_SERVING_PATH"]}.items():
         monkeypatch.setenv(name, value)
     (Path(config["CPT_DOCUMENTS_DIR"]) / "new.txt").write_text("CPT 12345: a new document\n")
-    result = source_folder_sensor(dg.build_sensor_context(cursor=None, definitions=defs))
+    result = run_sensor()
     assert result.run_requests == []
     assert "are the same file" in result.skip_reason.skip_message
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.core.reference_data import ReferenceDataError, synthetic_file_digests
+from pipeline.settings import Settings, SettingsError
 from pipeline.utilization import completeness
 from pipeline.utilization.cms_layouts import recognize_layout
 from pipeline.utilization.completeness import (
@@ -102,10 +103,10 @@ def test_shrink_verdict(previous, new, allow, expected):
 
 def test_shrink_threshold_is_configurable(monkeypatch):
     monkeypatch.setenv(completeness.MAX_FILE_SHRINK_ENV, "0.9")
-    assert shrink_verdict(1000, 150, completeness.max_file_shrink(), False) is None
+    assert shrink_verdict(1000, 150, Settings.from_env().utilization_max_file_shrink, False) is None
     monkeypatch.setenv(completeness.MAX_FILE_SHRINK_ENV, "lots")
-    with pytest.raises(ValueError, match="CPT_UTILIZATION_MAX_FILE_SHRINK must be a fraction"):
-        completeness.max_file_shrink()
+    with pytest.raises(SettingsError, match="CPT_UTILIZATION_MAX_FILE_SHRINK='lots' is not a number"):
+        Settings.from_env()
 
 
 def test_quarantine_verdict():

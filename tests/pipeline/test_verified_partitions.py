@@ -12,7 +12,7 @@ import pytest
 from pipeline.contracts import CONTRACTS_BY_TABLE
 from pipeline.definitions import ASSETS, CHECKS
 from pipeline.defs.checks import asset_key
-from pipeline.defs.resources import SourcesResource
+from pipeline.defs.resources import LimitsResource, SourcesResource
 from pipeline.validation import verified_partitions
 from pipeline.validation.contract_checks import evaluate_contract
 from tests.conftest import REFERENCE, run_pipeline
@@ -116,9 +116,9 @@ def test_a_changed_contract_or_a_full_scan_ignores_the_records(pipeline_env):
 @pytest.mark.parametrize("value", ["1", "true"])
 def test_the_full_scan_setting_is_read_from_the_environment(monkeypatch, value):
     monkeypatch.setenv(verified_partitions.FULL_SCAN_ENV, value)
-    assert verified_partitions.full_scan_from_env()
+    assert LimitsResource.from_env().contract_checks_full_scan
     monkeypatch.setenv(verified_partitions.FULL_SCAN_ENV, "0")
-    assert not verified_partitions.full_scan_from_env()
+    assert not LimitsResource.from_env().contract_checks_full_scan
 
 
 def test_replacing_or_removing_a_file_withdraws_its_record(pipeline_env):

@@ -1,25 +1,23 @@
 """Documents folder → the ``core`` tables, in one batched asset (the work is in ``pipeline.documents.load``)."""
 
-from pathlib import Path
-
 import dagster as dg
 
 from pipeline.contracts.core_tables import CORE_CONTRACTS
-from pipeline.core import text_decoding
 from pipeline.core.document_parser import parser_fingerprint
 from pipeline.core.reference_data import load_reference_data
 from pipeline.defs.checks import asset_key, asset_spec, contract_checks, source_key
-from pipeline.defs.resources import WAREHOUSE_POOL, SourcesResource, WarehouseResource
+from pipeline.defs.resources import (
+    WAREHOUSE_POOL,
+    LimitsResource,
+    OverridesResource,
+    SourcesResource,
+    WarehouseResource,
+)
 from pipeline.documents.load import DOCUMENTS, DocumentsLoad, load_documents
-from pipeline.settings import env_int
 
 GROUP = "core"
 CONTRACTS = {c.table: c for c in CORE_CONTRACTS}
 ATTENTION_LIST_LIMIT = 200
-
-
-def max_document_bytes() -> int:
-    return env_int("CPT_MAX_DOCUMENT_BYTES", text_decoding.DEFAULT_MAX_DOCUMENT_BYTES)
 
 
 @dg.multi_asset(
@@ -33,11 +31,22 @@ def max_document_bytes() -> int:
     code_version=parser_fingerprint(),
     description="Parse the documents folder and rebuild every core table in one transaction.",
 )
-def core_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResource, sources: SourcesResource):
-    reference = load_reference_data(Path(sources.reference_dir))
+def core_tables(
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    sources: SourcesResource,
+    limits: LimitsResource,
+    overrides: OverridesResource,
+):
+    reference = load_reference_data(sources.reference)
     with warehouse.connect() as con:
         load = load_documents(
-            con, Path(sources.documents_dir), reference, max_document_bytes(), warehouse_path=Path(warehouse.database)
+            con,
+            sources.documents,
+            reference,
+            limits.max_document_bytes,
+            warehouse_path=warehouse.working_file,
+            allow_shrink=overrides.allow_shrink,
         )
     context.log.info(
         f"{sum(load.statuses.values())} documents: {load.parsed} parsed, {load.from_cache} from the parse cache; "

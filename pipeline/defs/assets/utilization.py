@@ -8,9 +8,13 @@ from pipeline.contracts.utilization_tables import UTILIZATION_CONTRACTS
 from pipeline.core.domains import REJECTED, SKIPPED
 from pipeline.core.reference_data import synthetic_file_digests
 from pipeline.defs.checks import asset_key, asset_spec, contract_checks, source_key
-from pipeline.defs.resources import WAREHOUSE_POOL, SourcesResource, WarehouseResource
-from pipeline.settings import allow_shrink_from_env
-from pipeline.utilization.completeness import max_file_shrink, max_quarantine_fraction
+from pipeline.defs.resources import (
+    WAREHOUSE_POOL,
+    LimitsResource,
+    OverridesResource,
+    SourcesResource,
+    WarehouseResource,
+)
 from pipeline.utilization.geographies import replace_geographies
 from pipeline.utilization.loader import QUARANTINE, FileOutcome, LoadSettings, load_folder
 from pipeline.warehouse.tables import ensure_schemas, ensure_table, row_count
@@ -33,17 +37,24 @@ DATA_TABLES = ("utilization.physician_geo_service", "utilization.physician_provi
     description="Load new or changed CMS utilization files (.csv, .txt, .csv.gz, .zip) with DuckDB's CSV reader; "
     "quarantine failing lines; record every folder entry in utilization.source_files.",
 )
-def utilization_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResource, sources: SourcesResource):
+def utilization_tables(
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    sources: SourcesResource,
+    limits: LimitsResource,
+    overrides: OverridesResource,
+):
     settings = LoadSettings(
-        scratch_dir=Path(warehouse.database + ".tmp") / "utilization",
-        synthetic_digests=synthetic_file_digests(Path(sources.reference_dir)),
-        allow_shrink=allow_shrink_from_env(),
-        max_file_shrink=max_file_shrink(),
-        max_quarantine_fraction=max_quarantine_fraction(),
+        scratch_dir=warehouse.working_file.with_name(warehouse.working_file.name + ".tmp") / "utilization",
+        synthetic_digests=synthetic_file_digests(sources.reference),
+        allow_shrink=overrides.allow_shrink,
+        max_file_shrink=limits.utilization_max_file_shrink,
+        max_quarantine_fraction=limits.utilization_max_quarantine_fraction,
+        zip_caps=limits.zip_caps,
     )
     with warehouse.connect() as con:
-        prepare_tables(con, Path(sources.reference_dir))
-        outcomes, removed = load_folder(con, Path(sources.utilization_dir), settings)
+        prepare_tables(con, sources.reference)
+        outcomes, removed = load_folder(con, sources.utilization, settings)
         counts = {table: row_count(con, table) for table in CONTRACTS}
     log_outcomes(context, outcomes, removed)
     files_table = [
@@ -92,7 +103,7 @@ def _quarantine_spec(table: str) -> tuple[dg.AssetCheckSpec, object]:
         description=f"Warns when lines meant for {table} failed the contract and were moved to {QUARANTINE}.",
     )
 
-    def evaluate(con) -> dg.AssetCheckResult:
+    def evaluate(con, _full_scan: bool) -> dg.AssetCheckResult:
         count = con.execute(f"SELECT count(*) FROM {QUARANTINE} WHERE table_name = ?", [table]).fetchone()[0]
         sample = con.execute(
             f"SELECT source_file, line_number, reasons, row_data FROM {QUARANTINE} WHERE table_name = ? "
