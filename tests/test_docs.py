@@ -7,12 +7,22 @@ import re
 
 import pytest
 
-from pipeline.contracts.data_dictionary import BEGIN, END, markdown
+from pipeline.contracts import ALL_CONTRACTS
+from pipeline.contracts.data_dictionary import (
+    BEGIN,
+    END,
+    LIST_COLUMNS_BEGIN,
+    LIST_COLUMNS_END,
+    list_columns,
+    list_columns_markdown,
+    markdown,
+)
 from pipeline.settings import REPO_ROOT
 from pipeline.validation import reasons
 
 DICTIONARY_DOC = REPO_ROOT / "docs" / "warehouse.md"
 REASONS_DOC = REPO_ROOT / "docs" / "inputs.md"
+BI_TOOLS_DOC = REPO_ROOT / "docs" / "bi_tools.md"
 
 
 def test_the_docs_embed_the_current_data_dictionary():
@@ -26,6 +36,36 @@ def test_dictionary_names_every_contract_column():
     for table in ("core.codes", "core.code_payers", "utilization.physician_geo_service", "marts.code_utilization"):
         assert f"`{table}`" in text
     assert "| `pos_codes` | VARCHAR[] | no |" in text
+
+
+def test_the_bi_tools_page_embeds_the_current_list_columns():
+    text = BI_TOOLS_DOC.read_text(encoding="utf-8")
+    start, end = text.index(LIST_COLUMNS_BEGIN), text.index(LIST_COLUMNS_END) + len(LIST_COLUMNS_END)
+    assert text[start:end] == list_columns_markdown(), "run: uv run python -m tests.test_docs to refresh"
+
+
+def test_every_list_column_is_documented_as_not_filterable_with_a_working_twin():
+    """Superset cannot filter a DuckDB list: every list-typed column of the warehouse is on the bi_tools list and
+    in its dictionary entry, and each names a twin that exists and is not a list itself."""
+    declared = {
+        (contract.table, column.name): column.sql_type for contract in ALL_CONTRACTS for column in contract.columns
+    }
+    list_typed = {key for key, sql_type in declared.items() if sql_type.endswith("[]")}
+    assert {"core.care_sites.pos_codes", "core.documents.problems_list"} <= {".".join(key) for key in list_typed}
+    documented = BI_TOOLS_DOC.read_text(encoding="utf-8")
+    dictionary = markdown()
+    assert {(table, column) for table, column, _ in list_columns()} == list_typed
+    for table, column, twins in list_columns():
+        assert twins, f"{table}.{column}: declare its Superset twin with list_of_text(...)"
+        assert f"| `{table}.{column}` | " in documented, f"{table}.{column} missing from docs/bi_tools.md"
+        for twin in twins:
+            twin_table, twin_column = twin.rsplit(".", 1)
+            assert (twin_table, twin_column) in declared, f"{table}.{column}: twin {twin} is no column"
+            assert not declared[twin_table, twin_column].endswith("[]"), f"{table}.{column}: twin {twin} is a list"
+        row = next(
+            line for line in dictionary.split(f"\n#### `{table}`")[1].splitlines() if line.startswith(f"| `{column}` |")
+        )
+        assert "Not filterable in Superset" in row and all(f"`{twin}`" in row for twin in twins)
 
 
 def test_the_docs_embed_the_current_reason_list():
@@ -53,6 +93,7 @@ def _refresh(path, begin: str, end_marker: str, generated: str) -> None:
 if __name__ == "__main__":
     _refresh(DICTIONARY_DOC, BEGIN, END, markdown())
     _refresh(REASONS_DOC, reasons.BEGIN, reasons.END, reasons.markdown())
+    _refresh(BI_TOOLS_DOC, LIST_COLUMNS_BEGIN, LIST_COLUMNS_END, list_columns_markdown())
 
 
 def _slug(heading: str) -> str:

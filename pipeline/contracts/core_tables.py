@@ -7,7 +7,7 @@ import pandera.pandas as pa
 from pandera.typing import Series
 
 from pipeline.contracts.rejects import RejectedRow
-from pipeline.contracts.table_contract import LIST_OF_TEXT, TableContract, references, row_rule
+from pipeline.contracts.table_contract import TableContract, list_of_text, references, row_rule
 from pipeline.core.domains import (
     APPROACHES,
     CARE_SITE_SOURCES,
@@ -59,7 +59,7 @@ class Documents(pa.DataFrameModel):
     problems: Series[str] = pa.Field(description="Readable reasons, separated by '; '. Empty when parsed.")
     problems_list: Series[object] = pa.Field(
         description="The same reasons as a list (unnest it to count problem kinds); empty when parsed.",
-        metadata=LIST_OF_TEXT,
+        metadata=list_of_text("core.documents.problems"),
     )
     problem_count: Series[pd.Int64Dtype] = pa.Field(ge=0, description="Number of problems.")
     parsed_at: Series[pd.Timestamp] = pa.Field(description="When this run started reading the documents folder (UTC).")
@@ -164,6 +164,9 @@ class CodeModifiers(pa.DataFrameModel):
     when_to_use: Series[str] = pa.Field(nullable=True, description="Guidance from the document's table.")
     description_in_document: Series[str] = pa.Field(nullable=True, description="Description as the document words it.")
     document_id: Series[str] = pa.Field(description="Document the row came from.", metadata=_DOCUMENT)
+    line_number: Series[pd.Int64Dtype] = pa.Field(
+        ge=1, description="Line of the document holding the modifier's table row (as problems cite it)."
+    )
 
     class Config:
         name = "core.code_modifiers"
@@ -226,7 +229,10 @@ class CareSites(pa.DataFrameModel):
     pos_codes: Series[object] = pa.Field(
         list_items_match={"pattern": POS_CODE},
         description="CMS two-digit Place of Service codes for this site (empty if unresolved).",
-        metadata={**LIST_OF_TEXT, **references("core.place_of_service.place_of_service_code")},
+        metadata={
+            **list_of_text("marts.code_care_sites.pos_code"),
+            **references("core.place_of_service.place_of_service_code"),
+        },
     )
     cms_facility_setting: Series[str] = pa.Field(
         nullable=True,

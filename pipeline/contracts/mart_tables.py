@@ -8,11 +8,13 @@ schema, for SQL users and Python clients; ``marts.*`` has text columns and long-
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
-from pipeline.contracts.table_contract import LIST_OF_TEXT, TableContract, references, sql_literal
+from pipeline.contracts.table_contract import TableContract, list_of_text, references, sql_literal
 from pipeline.core.domains import (
     CODE_SYSTEMS,
     CPT_OR_HCPCS,
@@ -45,14 +47,20 @@ class CodeOverviewLists(pa.DataFrameModel):
     modifiers: Series[object] = pa.Field(
         list_items_match={"pattern": MODIFIER_CODE.strip("^$")},
         description="Real modifiers listed for the code (excludes '00'), sorted.",
-        metadata=LIST_OF_TEXT,
+        metadata=list_of_text("marts.code_overview.modifiers_text", "marts.code_modifiers.modifier_code"),
     )
-    payers: Series[object] = pa.Field(description="Canonical payer names, sorted.", metadata=LIST_OF_TEXT)
-    care_sites: Series[object] = pa.Field(description="Care-site names, sorted.", metadata=LIST_OF_TEXT)
+    payers: Series[object] = pa.Field(
+        description="Canonical payer names, sorted.",
+        metadata=list_of_text("marts.code_overview.payers_text", "marts.code_payers.payer_name"),
+    )
+    care_sites: Series[object] = pa.Field(
+        description="Care-site names, sorted.",
+        metadata=list_of_text("marts.code_overview.care_sites_text", "marts.code_care_sites.care_site_name"),
+    )
     pos_codes: Series[object] = pa.Field(
         list_items_match={"pattern": POS_CODE.strip("^$")},
         description="Distinct POS codes of those care sites, sorted.",
-        metadata=LIST_OF_TEXT,
+        metadata=list_of_text("marts.code_overview.pos_codes_text", "marts.code_care_sites.pos_code"),
     )
 
     class Config:
@@ -69,7 +77,7 @@ class CodeUtilizationCareSites(pa.DataFrameModel):
     )
     care_sites: Series[object] = pa.Field(
         description="Documented care sites whose CMS facility setting is place_of_service, sorted; empty if none.",
-        metadata=LIST_OF_TEXT,
+        metadata=list_of_text("marts.code_utilization.care_sites_text", "marts.code_care_sites.care_site_name"),
     )
 
     class Config:
@@ -216,16 +224,73 @@ class CodeCareSites(pa.DataFrameModel):
         metadata = {"ddl_primary_key": False}  # an unresolved site has a NULL pos_code
 
 
+class CodeModifiers(pa.DataFrameModel):
+    """One row per documented code and modifier its document lists (every row of core.code_modifiers), for filtering
+    codes by modifier. The pseudo-modifier '00' ("no modifier") is kept and flagged: filter on is_pseudo_modifier."""
+
+    code: Series[str] = pa.Field(fullmatch=CPT_OR_HCPCS, description="Billing code.", metadata=_OVERVIEW)
+    title: Series[str] = pa.Field(nullable=True, description="Code title.")
+    modifier_code: Series[str] = pa.Field(
+        fullmatch=MODIFIER_CODE,
+        description="Two-character modifier as the document lists it.",
+        metadata=references("core.modifiers.modifier_code"),
+    )
+    modifier_description: Series[str] = pa.Field(
+        nullable=True,
+        description="Meaning of the modifier from sources/reference/modifiers.csv (core.modifiers); for a modifier "
+        "only seen in documents, the wording of the first document listing it.",
+    )
+    description_in_document: Series[str] = pa.Field(
+        nullable=True, description="The modifier's description as this code's document words it."
+    )
+    when_to_use: Series[str] = pa.Field(nullable=True, description="Guidance from the document's modifier table.")
+    is_pseudo_modifier: Series[pd.BooleanDtype] = pa.Field(
+        description="True for a pseudo-modifier such as '00', which documents use to mean 'no modifier' "
+        "(is_real_modifier = false in sources/reference/modifiers.csv); exclude these to count real modifiers."
+    )
+    document_id: Series[str] = pa.Field(description="Document the row came from.")
+    line_number: Series[pd.Int64Dtype] = pa.Field(
+        ge=1, description="Line of that document holding the modifier's table row."
+    )
+
+    class Config:
+        name = f"{BI_SCHEMA}.code_modifiers"
+        unique = ["code", "modifier_code"]
+
+
+CARDINALITIES = ("one-to-one", "many-to-one", "one-to-many", "many-to-many")
+
+
 class Relationships(pa.DataFrameModel):
     """How the marts join to each other, to marts_lists and to core and utilization tables: one row per join, for
-    BI users (DuckDB cannot declare foreign keys across schemas, and the SQLAlchemy inspector reads none)."""
+    BI users (DuckDB cannot declare foreign keys across schemas, and the SQLAlchemy inspector reads none). Paste
+    join_condition after `FROM <from_table> JOIN <to_table> ON`, or join_condition_aliased after
+    `FROM <from_table> AS <from_alias> JOIN <to_table> AS <to_alias> ON`."""
 
     from_table: Series[str] = pa.Field(description="Schema-qualified table the join starts from.")
     from_columns: Series[str] = pa.Field(description="Its join columns, comma-separated, in the order of to_columns.")
     to_table: Series[str] = pa.Field(description="Schema-qualified table joined to.")
     to_columns: Series[str] = pa.Field(description="Its join columns, comma-separated.")
-    join_condition: Series[str] = pa.Field(description="The ON clause, ready to paste.")
+    join_condition: Series[str] = pa.Field(
+        description="The ON clause with schema-qualified table names, for `FROM <from_table> JOIN <to_table> ON` "
+        "(without aliases: once a table has an alias, only the alias names it)."
+    )
     description: Series[str] = pa.Field(description="What the join means and its cardinality.")
+    cardinality: Series[str] = pa.Field(
+        isin=list(CARDINALITIES),
+        description="Rows of from_table to rows of to_table: one-to-one, many-to-one, one-to-many or many-to-many. "
+        "A many-to-many join repeats rows on both sides: sum measures with semi_join_example instead.",
+    )
+    from_alias: Series[str] = pa.Field(description="The alias join_condition_aliased gives from_table.")
+    to_alias: Series[str] = pa.Field(description="The alias join_condition_aliased gives to_table.")
+    join_condition_aliased: Series[str] = pa.Field(
+        description="The same ON clause for `FROM <from_table> AS <from_alias> JOIN <to_table> AS <to_alias> ON`."
+    )
+    semi_join_example: Series[str] = pa.Field(
+        nullable=True,
+        description="Many-to-many only: a ready query that filters from_table by to_table with EXISTS, so each "
+        "utilization row is counted once (a JOIN would count it once per match); NULL otherwise.",
+    )
 
     class Config:
         name = f"{BI_SCHEMA}.relationships"
@@ -242,12 +307,79 @@ MART_CONTRACTS: tuple[TableContract, ...] = tuple(
         CodeUtilization,
         CodePayers,
         CodeCareSites,
+        CodeModifiers,
         Relationships,
     )
 )
 
 
 # --- marts.relationships: generated from the foreign keys above, plus the joins a ForeignKey cannot express -----
+
+
+def table_alias(table: str) -> str:
+    """The initials of the table name (marts.code_care_sites -> ccs): one alias per table in every hint, so
+    hints can be combined in one query."""
+    return "".join(word[0] for word in table.split(".")[1].split("_"))
+
+
+@dataclass(frozen=True)
+class Relationship:
+    from_table: str
+    from_columns: tuple[str, ...]
+    to_table: str
+    to_columns: tuple[str, ...]
+    cardinality: str
+    meaning: str
+    # Key parts that are NULL on some rows of both sides and must still match (geo_code on National rows).
+    null_safe: frozenset[str] = frozenset()
+    # Many-to-many: a predicate on to_table ({to} is its alias) that the semi-join example filters by.
+    example_filter: str | None = None
+
+    @property
+    def from_alias(self) -> str:
+        return table_alias(self.from_table)
+
+    @property
+    def to_alias(self) -> str:
+        return table_alias(self.to_table)
+
+    def condition(self, from_name: str, to_name: str) -> str:
+        return " AND ".join(
+            f"{from_name}.{f} {'IS NOT DISTINCT FROM' if f in self.null_safe else '='} {to_name}.{t}"
+            for f, t in zip(self.from_columns, self.to_columns, strict=True)
+        )
+
+    def semi_join_example(self) -> str | None:
+        if self.cardinality != "many-to-many":
+            return None
+        if self.from_table != "marts.code_utilization" or not self.example_filter:
+            raise ValueError(f"{self}: a many-to-many hint needs a utilization semi-join example and its filter")
+        u, other = self.from_alias, self.to_alias
+        return (
+            f"SELECT {u}.data_year, sum({u}.total_services) AS total_services "
+            f"FROM {self.from_table} AS {u} "
+            f"WHERE {u}.geo_level = 'National' AND EXISTS (SELECT 1 FROM {self.to_table} AS {other} "
+            f"WHERE {self.condition(u, other)} AND {self.example_filter.format(to=other)}) "
+            f"GROUP BY {u}.data_year ORDER BY {u}.data_year"
+        )
+
+    def row(self) -> tuple[str, ...]:
+        """In the column order of the Relationships contract."""
+        if self.from_alias == self.to_alias:
+            raise ValueError(f"{self.from_table} and {self.to_table} would share the alias {self.from_alias}")
+        return (
+            self.from_table,
+            ", ".join(self.from_columns),
+            self.to_table,
+            ", ".join(self.to_columns),
+            self.condition(self.from_table, self.to_table),
+            f"{self.cardinality}: {self.meaning}",
+            self.cardinality,
+            self.from_alias,
+            self.to_alias,
+            self.condition(self.from_alias, self.to_alias),
+            self.semi_join_example(),
+        )
 
 
 def _single_column_key(contract: TableContract) -> str | None:
@@ -257,61 +389,80 @@ def _single_column_key(contract: TableContract) -> str | None:
     return keys[0] if keys else None
 
 
-def foreign_key_relationships() -> list[tuple[str, str, str, str, str, str]]:
-    """One relationship row per ForeignKey of a mart contract."""
-    rows = []
+def foreign_key_relationships() -> list[Relationship]:
+    """One relationship per ForeignKey of a mart contract."""
+    relationships = []
     for contract in MART_CONTRACTS:
         own_key = _single_column_key(contract)
         for fk in contract.foreign_keys:
             kind = "one-to-one" if fk.column == own_key else "many-to-one"
             nullable = contract.schema.columns[fk.column].nullable
-            description = (
-                f"{kind}: each {contract.table} row has {'at most' if nullable else 'exactly'} one {fk.ref_table} row."
+            meaning = f"each {contract.table} row has {'at most' if nullable else 'exactly'} one {fk.ref_table} row."
+            relationships.append(
+                Relationship(contract.table, (fk.column,), fk.ref_table, (fk.ref_column,), kind, meaning)
             )
-            condition = f"{contract.table}.{fk.column} = {fk.ref_table}.{fk.ref_column}"
-            rows.append((contract.table, fk.column, fk.ref_table, fk.ref_column, condition, description))
-    return rows
+    return relationships
 
+
+_REPEATS = "a JOIN repeats each utilization row once per match: filter with the semi_join_example"
 
 # Joins that are not single-column foreign keys (composite, or many-to-many), declared here by hand.
-EXTRA_RELATIONSHIPS: tuple[tuple[str, str, str, str, str, str], ...] = (
-    (
+EXTRA_RELATIONSHIPS: tuple[Relationship, ...] = (
+    Relationship(
         "marts.code_utilization",
-        "code, place_of_service",
+        ("code", "place_of_service"),
         "marts.code_care_sites",
-        "code, cms_facility_setting",
-        "marts.code_utilization.code = marts.code_care_sites.code "
-        "AND marts.code_utilization.place_of_service = marts.code_care_sites.cms_facility_setting",
-        "many-to-many: the documented care sites (one row per POS code) in the utilization row's CMS setting.",
+        ("code", "cms_facility_setting"),
+        "many-to-many",
+        f"the documented care sites (one row per POS code) in the utilization row's CMS setting; {_REPEATS}.",
+        example_filter="{to}.care_site_name = 'Hospital outpatient department'",
     ),
-    (
+    Relationship(
         "marts.code_utilization",
-        "code, place_of_service",
+        ("code",),
+        "marts.code_payers",
+        ("code",),
+        "many-to-many",
+        f"the documented key payers of the utilization row's code; {_REPEATS}.",
+        example_filter="{to}.payer_name = 'Aetna'",
+    ),
+    Relationship(
+        "marts.code_utilization",
+        ("code",),
+        "marts.code_modifiers",
+        ("code",),
+        "many-to-many",
+        f"the modifiers the utilization row's code is documented with; {_REPEATS}.",
+        example_filter="{to}.modifier_code = 'RT'",
+    ),
+    Relationship(
+        "marts.code_utilization",
+        ("code", "place_of_service"),
         "marts_lists.code_utilization_care_sites",
-        "code, place_of_service",
-        "marts.code_utilization.code = marts_lists.code_utilization_care_sites.code "
-        "AND marts.code_utilization.place_of_service = marts_lists.code_utilization_care_sites.place_of_service",
-        "many-to-one: the care sites of care_sites_text as a list (no match on rows without utilization).",
+        ("code", "place_of_service"),
+        "many-to-one",
+        "the care sites of care_sites_text as a list (no match on rows without utilization).",
     ),
-    (
+    Relationship(
         "marts.code_utilization",
-        "code, place_of_service, geo_level, geo_code, data_year",
+        ("code", "place_of_service", "geo_level", "geo_code", "data_year"),
         "utilization.physician_geo_service",
-        "hcpcs_code, place_of_service, geo_level, geo_code, data_year",
-        "marts.code_utilization.code = utilization.physician_geo_service.hcpcs_code "
-        "AND marts.code_utilization.place_of_service = utilization.physician_geo_service.place_of_service "
-        "AND marts.code_utilization.geo_level = utilization.physician_geo_service.geo_level "
-        "AND marts.code_utilization.geo_code IS NOT DISTINCT FROM utilization.physician_geo_service.geo_code "
-        "AND marts.code_utilization.data_year = utilization.physician_geo_service.data_year",
-        "one-to-one: the CMS row a utilization row comes from (geo_code is NULL on National rows, hence IS NOT "
+        ("hcpcs_code", "place_of_service", "geo_level", "geo_code", "data_year"),
+        "one-to-one",
+        "the CMS row a utilization row comes from (geo_code is NULL on National rows, hence IS NOT "
         "DISTINCT FROM); no match where has_utilization is false.",
+        null_safe=frozenset({"geo_code"}),
     ),
 )
 
 
-def relationship_rows() -> list[tuple[str, str, str, str, str, str]]:
-    """(from_table, from_columns, to_table, to_columns, join_condition, description), sorted."""
-    return sorted(foreign_key_relationships() + list(EXTRA_RELATIONSHIPS))
+def relationships() -> list[Relationship]:
+    return sorted(foreign_key_relationships() + list(EXTRA_RELATIONSHIPS), key=lambda r: r.row())
+
+
+def relationship_rows() -> list[tuple[str | None, ...]]:
+    """The rows of marts.relationships, in its column order, sorted."""
+    return [relationship.row() for relationship in relationships()]
 
 
 def relationships_sql() -> str:

@@ -43,6 +43,14 @@ _TYPES = {
 }
 _PANDAS_FOR_SQL = {sql: pandas for sql, pandas in _TYPES.values()} | {"DATE": "datetime64[ns]"}
 LIST_OF_TEXT = {"sql_type": "VARCHAR[]"}
+SUPERSET_TWINS = "superset_twins"
+
+
+def list_of_text(*twins: str) -> dict:
+    """A VARCHAR[] column for BI users, with the text or long-form columns ('schema.table.column') that stand in
+    for it in Superset: duckdb-engine reports DuckDB lists as NullType, which Superset can neither filter nor
+    chart. docs/bi_tools.md lists every such column with its twins."""
+    return {**LIST_OF_TEXT, SUPERSET_TWINS: twins}
 
 
 @register_check_method(statistics=["pattern"], check_type="vectorized")

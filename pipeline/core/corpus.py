@@ -180,6 +180,7 @@ def _add_modifiers(corpus: _Corpus, f: DocumentFile) -> None:
                 "when_to_use": row.when_to_use,
                 "description_in_document": row.description,
                 "document_id": f.document_id,
+                "line_number": row.line_number,
             }
         )
 

@@ -113,17 +113,19 @@ def _print_join_example(con) -> None:
         print("marts.code_utilization: no documented code has utilization rows yet")
         return
     code = row[0]
+    # One line per year: summing years mixes real CMS rows with the synthetic sample and hides the trend.
     rows = con.execute(
-        "SELECT place_of_service, geo_level, count(*), sum(total_services), max(avg_allowed_amount), "
-        "any_value(care_sites_text), any_value(payer_count), bool_or(is_synthetic) "
-        "FROM marts.code_utilization WHERE code = ? GROUP BY ALL ORDER BY geo_level, place_of_service",
+        "SELECT data_year, place_of_service, geo_level, count(*), sum(total_services), max(avg_allowed_amount), "
+        "any_value(care_sites_text), any_value(payer_count), is_synthetic "
+        "FROM marts.code_utilization WHERE code = ? AND has_utilization GROUP BY ALL "
+        "ORDER BY data_year, geo_level, place_of_service, is_synthetic",
         [code],
     ).fetchall()
-    print(f"marts.code_utilization for {code} (documents joined to CMS utilization):")
-    for pos, level, n, services, allowed, sites, payers, synthetic in rows:
+    print(f"marts.code_utilization for {code} (documents joined to CMS utilization), by year:")
+    for year, pos, level, n, services, allowed, sites, payers, synthetic in rows:
         label = "synthetic sample" if synthetic else "CMS"
         print(
-            f"  {level:8} {pos}: {n} row(s), {services or 0:,.0f} services, max avg allowed ${allowed or 0:,.2f}, "
+            f"  {year} {level:8} {pos}: {n} row(s), {services or 0:,.0f} services, max avg allowed ${allowed or 0:,.2f}, "
             f"care sites {sites or '-'}, {payers} payers ({label})"
         )
 

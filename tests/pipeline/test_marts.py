@@ -8,9 +8,11 @@ import pytest
 
 from pipeline.contracts.mart_tables import (
     BI_SCHEMA,
+    CARDINALITIES,
     LISTS_SCHEMA,
     MART_CONTRACTS,
     relationship_rows,
+    relationships,
     relationships_sql,
 )
 from pipeline.marts.queries import MART_SQL_DIR
@@ -157,9 +159,147 @@ def test_relationships_sql_is_generated_from_the_contracts():
 def test_every_relationship_joins(built):
     rows = built.query("SELECT * FROM marts.relationships ORDER BY ALL")
     assert rows == relationship_rows()
-    for from_table, _, to_table, _, condition, _ in rows:
+    for from_table, _, to_table, _, condition, *_ in rows:
         [(matches,)] = built.query(f"SELECT count(*) FROM {from_table} JOIN {to_table} ON {condition}")
         assert matches > 0, condition
+
+
+def _most_matches_per_row(built, joined: str, alias: str) -> int:
+    """The most rows of the other side one row of ``alias`` meets in ``joined`` (rowid names a base-table row)."""
+    return built.query(f"SELECT max(n) FROM (SELECT count(*) AS n {joined} GROUP BY {alias}.rowid)")[0][0]
+
+
+def test_every_relationship_hint_works_pasted_with_or_without_aliases(built):
+    """Both ON clauses run as pasted, match the same rows, and the cardinality is what the joined rows show."""
+    hints = built.query(
+        "SELECT from_table, to_table, join_condition, from_alias, to_alias, join_condition_aliased, cardinality, "
+        "description FROM marts.relationships ORDER BY ALL"
+    )
+    assert len(hints) == len(relationship_rows()) and {h[6] for h in hints} <= set(CARDINALITIES)
+    for from_table, to_table, condition, from_alias, to_alias, aliased, cardinality, description in hints:
+        assert from_alias != to_alias
+        full = f"FROM {from_table} JOIN {to_table} ON {condition}"
+        short = f"FROM {from_table} AS {from_alias} JOIN {to_table} AS {to_alias} ON {aliased}"
+        [(full_matches,)] = built.query(f"SELECT count(*) {full}")
+        [(aliased_matches,)] = built.query(f"SELECT count(*) {short}")
+        assert full_matches == aliased_matches > 0, aliased
+        if to_table == "utilization.physician_geo_service":
+            # Every CMS-backed row finds its source row, National rows (geo_code NULL) included.
+            [(backed,)] = built.query(f"SELECT count(*) FROM {from_table} WHERE has_utilization")
+            assert full_matches == backed, aliased
+        elif " has exactly one " in description:
+            [(from_rows,)] = built.query(f"SELECT count(*) FROM {from_table}")
+            assert full_matches == from_rows, description
+        to_per_from = _most_matches_per_row(built, short, from_alias)
+        from_per_to = _most_matches_per_row(built, short, to_alias)
+        many_from, many_to = cardinality.split("-to-")
+        if many_to == "one":
+            assert to_per_from == 1, f"{aliased}: a {from_table} row meets {to_per_from} {to_table} rows"
+        if many_from == "one":
+            assert from_per_to == 1, f"{aliased}: a {to_table} row meets {from_per_to} {from_table} rows"
+        if cardinality == "many-to-many":
+            assert to_per_from > 1 and from_per_to > 1, f"{aliased} is not many-to-many on the sample"
+
+
+def test_a_hint_aliased_wrongly_fails_when_pasted(built):
+    """The check above is able to fail: a full-name condition does not bind once the tables have aliases."""
+    import duckdb
+
+    relationship = relationships()[0]
+    with pytest.raises(duckdb.BinderException):
+        built.query(
+            f"SELECT count(*) FROM {relationship.from_table} AS {relationship.from_alias} "
+            f"JOIN {relationship.to_table} AS {relationship.to_alias} "
+            f"ON {relationship.condition(relationship.from_table, relationship.to_table)}"
+        )
+
+
+def test_many_to_many_hints_give_a_semi_join_that_counts_utilization_once(built):
+    many = [r for r in relationships() if r.cardinality == "many-to-many"]
+    assert {r.to_table for r in many} >= {"marts.code_care_sites", "marts.code_payers", "marts.code_modifiers"}
+    stored = dict(
+        built.query("SELECT to_table, semi_join_example FROM marts.relationships WHERE cardinality = 'many-to-many'")
+    )
+    assert built.query(
+        "SELECT count(*) FROM marts.relationships WHERE (cardinality = 'many-to-many') <> (semi_join_example IS NOT NULL)"
+    ) == [(0,)]
+    national = built.query(
+        "SELECT code, place_of_service, data_year, total_services FROM marts.code_utilization "
+        "WHERE geo_level = 'National'"
+    )
+    inflated = False
+    for relationship in many:
+        example = stored[relationship.to_table]
+        columns = ", ".join(relationship.to_columns)
+        predicate = relationship.example_filter.format(to=relationship.to_alias)
+        keys = set(
+            built.query(f"SELECT {columns} FROM {relationship.to_table} AS {relationship.to_alias} WHERE {predicate}")
+        )
+        assert keys, f"{predicate} matches nothing on the sample"
+        position = {"code": 0, "place_of_service": 1}
+        expected: dict[int, float] = {}
+        for row in national:
+            if tuple(row[position[c]] for c in relationship.from_columns) in keys:
+                expected[row[2]] = expected.get(row[2], 0.0) + row[3]
+        result = built.query(example)
+        assert result == sorted(expected.items()) and result, example
+        joined = built.query(
+            f"SELECT sum({relationship.from_alias}.total_services) FROM {relationship.from_table} AS "
+            f"{relationship.from_alias} JOIN {relationship.to_table} AS {relationship.to_alias} ON "
+            f"{relationship.condition(relationship.from_alias, relationship.to_alias)} "
+            f"WHERE {relationship.from_alias}.geo_level = 'National' AND {predicate}"
+        )[0][0]
+        inflated |= joined > sum(expected.values())
+    assert inflated, "no example filter shows why the semi-join is needed"
+
+
+def test_code_modifiers_mart_has_every_core_row_and_flags_the_pseudo_modifier(built):
+    assert built.query("SELECT count(*) FROM marts.code_modifiers") == built.query(
+        "SELECT count(*) FROM core.code_modifiers"
+    )
+    pseudo = built.query("SELECT DISTINCT modifier_code FROM marts.code_modifiers WHERE is_pseudo_modifier")
+    assert pseudo == [("00",)]
+    assert built.query(
+        "SELECT count(*) FROM marts.code_modifiers WHERE modifier_code = '00' AND NOT is_pseudo_modifier"
+    ) == [(0,)]
+    real = built.query("SELECT code, modifier_code FROM marts.code_modifiers WHERE NOT is_pseudo_modifier ORDER BY ALL")
+    assert real == sorted(built.query("SELECT code, unnest(modifiers) FROM marts_lists.code_overview_lists")) and real
+    assert built.query("SELECT count(*) FROM marts.code_modifiers WHERE modifier_description IS NULL") == [(0,)]
+    assert built.query("SELECT modifier_description FROM marts.code_modifiers WHERE modifier_code = 'RT' LIMIT 1") == [
+        ("Right side",)
+    ]
+
+
+def test_code_modifiers_mart_carries_each_value_under_its_own_name(built):
+    """Kills swapped SELECT columns in code_modifiers.sql: every column equals its source column."""
+    mart = built.query(
+        "SELECT code, modifier_code, description_in_document, when_to_use, document_id, line_number "
+        "FROM marts.code_modifiers ORDER BY ALL"
+    )
+    core = built.query(
+        "SELECT code, modifier_code, description_in_document, when_to_use, document_id, line_number "
+        "FROM core.code_modifiers ORDER BY ALL"
+    )
+    assert mart == core and len(core) > 1
+    assert len({row[3] for row in core}) > 1 and len({row[5] for row in core}) > 1
+    assert built.query(
+        "SELECT count(*) FROM marts.code_modifiers cm JOIN core.modifiers m USING (modifier_code) "
+        "JOIN core.codes c USING (code) WHERE cm.modifier_description IS DISTINCT FROM m.description "
+        "OR cm.title IS DISTINCT FROM c.title OR cm.is_pseudo_modifier = m.is_real_modifier"
+    ) == [(0,)]
+
+
+def test_code_modifiers_line_number_points_at_the_modifier_row(built):
+    from pipeline.settings import REPO_ROOT
+
+    rows = built.query("SELECT document_id, modifier_code, line_number FROM marts.code_modifiers")
+    for document_id, modifier_code, line_number in rows:
+        line = (
+            (REPO_ROOT / "sources" / "documents" / document_id)
+            .read_text(encoding="utf-8")
+            .splitlines()[line_number - 1]
+        )
+        assert modifier_code in line, (document_id, line_number, line)
 
 
 def test_blank_coded_state_rows_keep_the_grain_unique(pipeline_env):
@@ -255,3 +395,30 @@ def test_a_mart_returning_its_contract_columns_in_any_order_is_accepted():
 
     contract = _code_overview_contract()
     check_mart_columns(contract, list(reversed(contract.column_names)))
+
+
+def test_the_pseudo_modifier_flag_follows_the_reference_data(pipeline_env, tmp_path):
+    """Which modifiers are pseudo is data in sources/reference/modifiers.csv, not a code written in the mart."""
+    import shutil
+
+    import dagster as dg
+
+    from pipeline.definitions import ASSETS, CHECKS
+    from pipeline.defs.resources import SourcesResource
+
+    reference = tmp_path / "reference"
+    shutil.copytree(pipeline_env.resources["sources"].reference_dir, reference)
+    modifiers = reference / "modifiers.csv"
+    text = modifiers.read_text(encoding="utf-8")
+    assert "\n50,Bilateral procedure,true\n" in text
+    modifiers.write_text(text.replace("\n50,Bilateral procedure,true\n", "\n50,Bilateral procedure,false\n"))
+    resources = pipeline_env.resources
+    resources["sources"] = SourcesResource(
+        documents_dir=str(pipeline_env.documents_dir),
+        utilization_dir=str(pipeline_env.utilization_dir),
+        reference_dir=str(reference),
+    )
+    assert dg.materialize([*ASSETS, *CHECKS], resources=resources, selection=SELECTION).success
+    assert pipeline_env.query(
+        "SELECT DISTINCT modifier_code FROM marts.code_modifiers WHERE is_pseudo_modifier ORDER BY 1"
+    ) == [("00",), ("50",)]
