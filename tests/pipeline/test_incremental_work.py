@@ -88,6 +88,13 @@ def test_a_run_that_changes_nothing_changes_no_data_version_and_not_the_serving_
     sources = {k for k in every_asset if k.startswith("sources/")}
     assert set(data_versions(first)) == every_asset - sources  # every asset the run writes has a data version
     assert data_versions(second) == data_versions(first)
+    # A table's data version is its version in the change log, which moves only when its rows are rewritten.
+    logged = versions(pipeline_env)
+    assert {key: version for key, version in data_versions(second).items() if not key.startswith("serving/")} == {
+        table_asset_key(table).to_user_string(): str(version)
+        for table, version in logged.items()
+        if table_asset_key(table).to_user_string() in every_asset
+    }
     assert serving_file_state(pipeline_env) == published  # same bytes, same mtime, same inode: not republished
     metadata = serving_metadata(second)
     assert (metadata["publish_mode"], metadata["tables_written"]) == ("unchanged", [])
@@ -108,3 +115,20 @@ def test_an_edited_document_changes_the_data_version_of_the_affected_assets_only
     assert not {key for key in moved if key.startswith("utilization/")}
     assert "marts/relationships" not in moved
     assert serving_file_state(pipeline_env)[0] != published[0]
+
+
+def test_a_table_without_a_version_gets_one_instead_of_being_republished_every_run(pipeline_env):
+    """A warehouse from before every writer logged its tables: a table with no version counted as changed on
+    every publish (utilization.physician_provider_service, empty without a provider file)."""
+    run_pipeline(pipeline_env)
+    table = "utilization.physician_provider_service"
+    con = duckdb.connect(str(pipeline_env.warehouse_path))
+    try:
+        con.execute("DELETE FROM internal.table_change_log WHERE table_name = ?", [table])
+    finally:
+        con.close()
+    run_pipeline(pipeline_env)  # gives it a version (published once, with that version)
+    assert table in versions(pipeline_env)
+    published = serving_file_state(pipeline_env)
+    assert serving_metadata(run_pipeline(pipeline_env))["publish_mode"] == "unchanged"
+    assert serving_file_state(pipeline_env) == published
