@@ -77,6 +77,19 @@ def test_changed_document_is_reparsed(pipeline_env):
     assert rows == [("humana",), ("medicare",)]
 
 
+def test_parsed_at_moves_only_for_documents_whose_row_changed(pipeline_env):
+    """An unchanged row keeps the read time of the run that produced it (so a run that changes nothing leaves
+    core.documents as it was); a changed one gets this run's, which the sensor compares change times with."""
+    run_pipeline(pipeline_env, "group:core")
+    first = dict(pipeline_env.query("SELECT document_id, parsed_at FROM core.documents"))
+    path = pipeline_env.documents_dir / "50592_kidney_rfa.txt"
+    path.write_text(path.read_text().replace("Medicare, Aetna, and Cigna Health", "Medicare and Humana"))
+    run_pipeline(pipeline_env, "group:core")
+    second = dict(pipeline_env.query("SELECT document_id, parsed_at FROM core.documents"))
+    assert second.pop("50592_kidney_rfa.txt") > first.pop("50592_kidney_rfa.txt")
+    assert second == first
+
+
 def test_duplicate_code_newest_document_wins(pipeline_env):
     newer = pipeline_env.documents_dir / "zz_32994_revised.txt"
     newer.write_text(good("32994"))
