@@ -4,7 +4,7 @@ import dagster as dg
 
 from pipeline.defs.assets.core_documents import CORE_CHECKS, core_tables
 from pipeline.defs.assets.marts import MART_CHECKS, mart_tables
-from pipeline.defs.assets.serving import serving_snapshot
+from pipeline.defs.assets.serving import serving_freshness, serving_snapshot
 from pipeline.defs.assets.utilization import UTILIZATION_CHECKS, utilization_tables
 from pipeline.defs.automation import (
     daily_refresh,
@@ -24,13 +24,15 @@ JOBS = [materialize_everything, documents_changed, utilization_changed]
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     """The code location, its resources built from ``settings`` (default: the environment, read once now)."""
+    settings = settings or Settings.from_env()
+    freshness_checks, freshness_sensor = serving_freshness(settings.serving_max_age_hours)
     return dg.Definitions(
         assets=ASSETS,
-        asset_checks=CHECKS,
+        asset_checks=[*CHECKS, *freshness_checks],
         jobs=JOBS,
         schedules=[daily_refresh],
-        sensors=[source_folder_sensor],
-        resources=resources_from(settings or Settings.from_env()),
+        sensors=[source_folder_sensor, freshness_sensor],
+        resources=resources_from(settings),
         # One process per run: DuckDB allows a single writer process, and per-step processes would fight for it.
         executor=dg.in_process_executor,
     )

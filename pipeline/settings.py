@@ -69,6 +69,8 @@ VARIABLES = (
     Variable("CPT_PUBLISH_COMPACT_EVERY", 20, "integer", 1),
     Variable("CPT_PUBLISH_MAX_FREE_FRACTION", 0.25, "fraction"),
     Variable("CPT_CONTRACT_CHECKS_FULL_SCAN", False, "flag"),
+    # The daily schedule runs every 24 hours; two hours of grace for a queued or slow run.
+    Variable("CPT_SERVING_MAX_AGE_HOURS", 26.0, "positive"),
     Variable("CPT_LOG_LEVEL", "INFO", "level"),
 )
 BY_NAME = {variable.name: variable for variable in VARIABLES}
@@ -133,6 +135,7 @@ class Settings:
     publish_compact_every: int
     publish_max_free_fraction: float
     contract_checks_full_scan: bool
+    serving_max_age_hours: float
     log_level: str
     # Dagster's own variable (not ours, so not in VARIABLES): `cpt-warehouse build` uses that instance when set.
     dagster_home: str | None = None

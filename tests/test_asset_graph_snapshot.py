@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import dagster as dg
+
 from pipeline.contracts import ALL_CONTRACTS
 from pipeline.contracts.mart_tables import MART_CONTRACTS
 from pipeline.definitions import defs
@@ -86,15 +88,23 @@ def test_asset_names_stay_distinct_when_the_ui_truncates_them():
 
 
 def test_a_failing_check_carries_a_count_and_a_readable_sample():
+    sample = [{"code": "BAD!", "failed_rules": "code fullmatch; code_system isin", "row": '{"code":"BAD!"}'}]
     report = ContractReport(
-        "core.codes", 3, [RuleResult("code fullmatch", 1, [{"code": "BAD!", "code_system": "CPT"}])]
+        "core.codes",
+        3,
+        [RuleResult("code fullmatch", 1), RuleResult("code_system isin", 1), RuleResult("title not null", 0)],
+        failing_rows=1,
+        sample=sample,
     )
     result = report_to_check_result(report)
     assert not result.passed
-    assert result.metadata["failing_rows"].value == 1
-    assert result.metadata["failing_rows: code fullmatch"].value == 1
-    assert "| BAD! | CPT |" in result.metadata["sample: code fullmatch"].value
-    assert result.description == "core.codes: code fullmatch: 1 row"
+    assert result.metadata["failing_rows"].value == 1  # one row, though it breaks two rules
+    assert result.metadata["hits_per_rule"].value == {"code fullmatch": 1, "code_system isin": 1}
+    table = result.metadata["sample"]
+    assert isinstance(table, dg.TableMetadataValue)
+    assert [c.name for c in table.schema.columns] == ["code", "failed_rules", "row"]
+    assert [r.data["code"] for r in table.records] == ["BAD!"]
+    assert result.description == "core.codes: 1 failing row (code fullmatch: 1 row; code_system isin: 1 row)"
 
 
 if __name__ == "__main__":

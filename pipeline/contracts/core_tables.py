@@ -62,7 +62,9 @@ class Documents(pa.DataFrameModel):
         metadata=list_of_text("core.documents.problems"),
     )
     problem_count: Series[pd.Int64Dtype] = pa.Field(ge=0, description="Number of problems.")
-    parsed_at: Series[pd.Timestamp] = pa.Field(description="When this run started reading the documents folder (UTC).")
+    parsed_at: Series[pd.Timestamp] = pa.Field(
+        description="When the run that read this version of the document started reading the documents folder (UTC); a later run that finds the row unchanged keeps it."
+    )
     file_size_bytes: Series[pd.Int64Dtype] = pa.Field(ge=0, description="File size in bytes.")
     file_modified_at: Series[pd.Timestamp] = pa.Field(
         description="File modification time (UTC); the newest document wins when two describe one code."

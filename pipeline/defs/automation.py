@@ -35,7 +35,8 @@ WRITER_TAG = {"cpt/warehouse": "writer"}
 NO_SNAPSHOT = "no-snapshot"  # the generation of a serving file that does not exist yet
 CORE = dg.AssetSelection.groups("core")
 UTILIZATION = dg.AssetSelection.groups("utilization")
-DOWNSTREAM = dg.AssetSelection.groups("marts", "serving")
+# Both mart groups: one multi-asset builds them (it cannot be run in part), and the snapshot publishes them.
+DOWNSTREAM = dg.AssetSelection.groups("marts", "marts_lists", "serving")
 
 materialize_everything = dg.define_asset_job(
     "materialize_everything",

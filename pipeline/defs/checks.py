@@ -1,23 +1,31 @@
 """Dagster-facing views of the table contracts: asset specs, column schemas, source assets and asset checks."""
 
+import hashlib
+import json
+import sys
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 
 import dagster as dg
 from dagster_pandera import pandera_schema_to_dagster_type
 
 from pipeline.contracts.table_contract import TableContract
 from pipeline.defs.resources import WAREHOUSE_POOL, LimitsResource, WarehouseResource
+from pipeline.settings import REPO_ROOT
 from pipeline.validation import reasons
-from pipeline.validation.contract_checks import ContractReport, RuleResult, evaluate_contract, evaluate_references
+from pipeline.validation.contract_checks import ContractReport, evaluate_contract, evaluate_references
 
 OWNERS = ["team:revenue-cycle-data"]
+CODE_REFERENCES = "dagster/code_references"
 # Dagster 1.13 has no group descriptions; each asset carries its group's in metadata, and the README lists them.
 GROUP_DESCRIPTIONS = {
     "sources": "Folders the pipeline reads: overview documents, CMS utilization files, reference CSVs.",
     "core": "Documents parsed into codes, modifiers, payers and care sites, and the bridges between them.",
     "utilization": "CMS Medicare Physician & Other Practitioners files, loaded and validated in DuckDB.",
     "marts": "BI-ready joins of codes and utilization (scalar columns only, filterable in Superset).",
+    "marts_lists": "The list-valued columns of the marts (VARCHAR[]), for SQL and Python users; not for Superset, "
+    "which cannot filter list columns (marts.code_overview carries them as text).",
     "serving": "The read-only DuckDB file BI tools open, replaced atomically after every blocking check passed.",
 }
 SOURCES = {
@@ -86,7 +94,46 @@ def column_schema(contract: TableContract) -> dg.TableSchema:
     )
 
 
-def asset_spec(contract: TableContract, *, group: str, deps=(), kinds=("duckdb",)) -> dg.AssetSpec:
+def source_digest(*paths: Path) -> str:
+    """Digest of source files (a directory: every .py and .sql file under it), for code versions."""
+    digest = hashlib.sha256()
+    for path in paths:
+        files = sorted(p for p in path.rglob("*") if p.suffix in (".py", ".sql")) if path.is_dir() else [path]
+        for file in files:
+            digest.update(file.relative_to(REPO_ROOT).as_posix().encode())
+            digest.update(file.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def code_references(*paths: Path) -> dg.CodeReferencesMetadataValue:
+    """Links, in the asset's page, to the files that define what the asset holds (SQL, Python)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.BetaWarning)  # code references are beta in Dagster 1.13
+        return dg.CodeReferencesMetadataValue(
+            code_references=[
+                dg.LocalFileCodeReference(file_path=str(path), label=path.relative_to(REPO_ROOT).as_posix())
+                for path in paths
+            ]
+        )
+
+
+def module_file(module) -> Path:
+    return Path(module.__file__).resolve()
+
+
+def asset_spec(
+    contract: TableContract,
+    *,
+    group: str,
+    deps=(),
+    kinds=("duckdb",),
+    code_version: str = "",
+    code_files: tuple[Path, ...] = (),
+) -> dg.AssetSpec:
+    """``code_version``: a digest of the code that writes the table; with the contract's DDL digest it is the
+    asset's code version, so Dagster never falls back to the run id (which made every run look like new code).
+    ``code_files``: the files linked from the asset (its SQL, the Python that writes it), beside the contract."""
+    contract_file = module_file(sys.modules[contract.model.__module__])
     return dg.AssetSpec(
         key=asset_key(contract),
         group_name=group,
@@ -94,36 +141,53 @@ def asset_spec(contract: TableContract, *, group: str, deps=(), kinds=("duckdb",
         deps=list(deps),
         kinds=set(kinds),
         owners=OWNERS,
+        code_version=f"{contract.ddl_digest}:{code_version}" if code_version else contract.ddl_digest,
         metadata={
             "dagster/column_schema": column_schema(contract),
             "dagster/table_name": contract.table,
             "primary_key": ", ".join(contract.primary_key) or "(none)",
             "group_description": GROUP_DESCRIPTIONS[group],
+            CODE_REFERENCES: code_references(*code_files, contract_file),
         },
     )
 
 
-def sample_table(result: RuleResult) -> dg.MetadataValue:
-    """Failing rows as a Markdown table, readable without clicking through JSON."""
-    if not result.sample:
-        return dg.MetadataValue.md("(no sample)")
-    columns = list(result.sample[0])
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    for row in result.sample:
-        cells = (str(row.get(c, "")).replace("|", "/").replace("\n", " ")[:120] for c in columns)
-        lines.append("| " + " | ".join(cells) + " |")
-    return dg.MetadataValue.md("\n".join(lines))
+def table_data_version(versions: dict[str, int], table: str) -> dg.DataVersion:
+    """A table's data version is its latest version in ``internal.table_change_log``: it moves only when a
+    writer changed the table's rows, so a run that changes nothing shows no new data downstream."""
+    return dg.DataVersion(str(versions.get(table, 0)))
+
+
+SAMPLE_CELL_CHARS = 300
+
+
+def sample_table(sample: list[dict]) -> dg.TableMetadataValue:
+    """Failing rows as a table in the check's metadata: each row's key columns, every rule it breaks, the row."""
+    columns = list(sample[0]) if sample else ["failed_rules"]
+    schema = dg.TableSchema(columns=[dg.TableColumn(name=c, type="string") for c in columns])
+    records = [dg.TableRecord({c: _cell(row.get(c)) for c in columns}) for row in sample]
+    return dg.MetadataValue.table(records=records, schema=schema)
+
+
+def _cell(value) -> str:
+    text = "" if value is None else value if isinstance(value, str) else json.dumps(value)
+    return text if len(text) <= SAMPLE_CELL_CHARS else text[: SAMPLE_CELL_CHARS - 1] + "…"
 
 
 def report_to_check_result(report: ContractReport) -> dg.AssetCheckResult:
-    failing = sum(r.failing_rows for r in report.failures)
-    metadata: dict = {"rows_checked": report.rows, "rules_checked": len(report.results), "failing_rows": failing}
+    """``failing_rows`` counts each failing row once; ``hits_per_rule`` says how many rows (for a reference:
+    distinct missing values; for a key: duplicated keys) each failing rule caught; ``sample`` shows failing rows."""
+    metadata: dict = {"rows_checked": report.rows, "rules_checked": len(report.results)}
+    if report.failing_rows is not None:
+        metadata["failing_rows"] = report.failing_rows
+    else:  # the columns do not match the contract: no row was checked
+        metadata["failing_columns"] = sum(r.failing_rows for r in report.failures)
     if report.rows_scanned is not None:
         metadata["rows_scanned"] = report.rows_scanned
         metadata["scope"] = report.scope or "every row of the table"
-    for result in report.failures:
-        metadata[f"failing_rows: {result.rule}"] = result.failing_rows
-        metadata[f"sample: {result.rule}"] = sample_table(result)
+    if report.failures:
+        metadata["hits_per_rule"] = dg.MetadataValue.json({r.rule: r.failing_rows for r in report.failures})
+        metadata["sample"] = sample_table(report.sample)
     return dg.AssetCheckResult(
         passed=report.passed,
         severity=dg.AssetCheckSeverity.ERROR,

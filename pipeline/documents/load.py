@@ -37,6 +37,7 @@ from pipeline.warehouse.tables import ensure_schemas, frame_for, replace_table, 
 CONTRACTS = {c.table: c for c in CORE_CONTRACTS}
 DOCUMENTS = "core.documents"
 REJECTED_ROWS = "core.rejected_rows"
+PREVIOUS_DOCUMENTS = "previous_documents"  # temporary: the rows before this run, for parsed_at
 
 
 class EmptySourceFolder(RuntimeError):
@@ -226,6 +227,8 @@ def gate_order(contracts: list[TableContract]) -> list[TableContract]:
 
 def _write_and_gate(con, tables: dict[str, list[dict]], removed: list[str]) -> list[str]:
     before = {table: _fingerprint(con, table) for table in CONTRACTS}
+    if before[DOCUMENTS] is not None:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {PREVIOUS_DOCUMENTS} AS SELECT * FROM {DOCUMENTS}")
     leaving = _rows_of_removed_documents(con, removed, before)
     replace_table(con, CONTRACTS[REJECTED_ROWS], frame_for(CONTRACTS[REJECTED_ROWS], []))
     problems: dict[str, list[str]] = {}
@@ -241,9 +244,25 @@ def _write_and_gate(con, tables: dict[str, list[dict]], removed: list[str]) -> l
                 )
     documents = absorb_rejections(tables["documents"], problems)
     replace_table(con, CONTRACTS[DOCUMENTS], frame_for(CONTRACTS[DOCUMENTS], documents))
+    if before[DOCUMENTS] is not None:
+        _keep_parsed_at_of_unchanged_rows(con)
     gate_table(con, CONTRACTS[DOCUMENTS], source_column="document_id", reject_table=REJECTED_ROWS)
     _copy_legacy_reject_columns(con)
     return _log_changes(con, before, leaving, removed)
+
+
+def _keep_parsed_at_of_unchanged_rows(con) -> None:
+    """A document row identical to the previous run's but for ``parsed_at`` keeps that run's ``parsed_at``: the
+    row records when the run that read this version of the document started, so a run that changes nothing
+    leaves core.documents (its change-log version, and the serving snapshot) as it was.  The sensor then
+    compares change times with an earlier read time: a file is re-hashed more readily, never less."""
+    same = " AND ".join(
+        f"d.{column} IS NOT DISTINCT FROM p.{column}"
+        for column in CONTRACTS[DOCUMENTS].column_names
+        if column != "parsed_at"
+    )
+    con.execute(f"UPDATE {DOCUMENTS} AS d SET parsed_at = p.parsed_at FROM {PREVIOUS_DOCUMENTS} AS p WHERE {same}")
+    con.execute(f"DROP TABLE {PREVIOUS_DOCUMENTS}")
 
 
 def _source_column(contract: TableContract) -> str | None:

@@ -25,6 +25,8 @@ table contracts as ``COMMENT ON`` statements.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import time
@@ -55,6 +57,8 @@ STATE_SCHEMA = SNAPSHOT_TABLES_CONTRACT.schema_name
 TABLES_STATE = SNAPSHOT_TABLES_CONTRACT.table
 PUBLISH_STATE = SNAPSHOT_PUBLISH_CONTRACT.table
 FULL, INCREMENTAL = "full", "incremental"
+# Nothing changed since the snapshot was published: the file is left as it is (same bytes, same mtime).
+UNCHANGED = "unchanged"
 
 
 @dataclass(frozen=True)
@@ -222,6 +226,15 @@ def inspect_publish(
     )
 
 
+def snapshot_digest(inputs: PublishInputs) -> str:
+    """What a snapshot published from ``inputs`` holds: each table's change-log version, contract and row count.
+    The same after a publish that left the file as it was (nothing changed), so it serves as its data version."""
+    state = [
+        [c.table, inputs.versions.get(c.table), c.ddl_digest, inputs.working_rows[c.table]] for c in inputs.contracts
+    ]
+    return hashlib.sha256(json.dumps(state).encode()).hexdigest()[:16]
+
+
 def working_database_path(con: duckdb.DuckDBPyConnection) -> Path | None:
     try:
         (path,) = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
@@ -248,6 +261,9 @@ def copyable_working_file(con: duckdb.DuckDBPyConnection) -> tuple[Path | None, 
 
 
 def plan_publish(inputs: PublishInputs, settings: PublishSettings) -> PublishPlan:
+    if not inputs.changed and _structural_reason(inputs) is None:
+        # Not even a compaction: a run that changes nothing must leave the file BI tools read untouched.
+        return PublishPlan(UNCHANGED, "no table changed since the snapshot was published; file left as is", ())
     reason = full_rebuild_reason(inputs, settings)
     if reason:
         copy = (
@@ -263,6 +279,11 @@ def plan_publish(inputs: PublishInputs, settings: PublishSettings) -> PublishPla
 
 
 def full_rebuild_reason(inputs: PublishInputs, settings: PublishSettings) -> str | None:
+    return _structural_reason(inputs) or _compaction_reason(inputs, inputs.previous, settings)
+
+
+def _structural_reason(inputs: PublishInputs) -> str | None:
+    """Why the previous snapshot cannot be reused at all, or None."""
     previous = inputs.previous
     if previous is None:
         return "no previous snapshot"
@@ -275,7 +296,7 @@ def full_rebuild_reason(inputs: PublishInputs, settings: PublishSettings) -> str
     moved = [c.table for c in inputs.contracts if previous.tables[c.table].contract_digest != c.ddl_digest]
     if moved:
         return f"contract changed: {', '.join(moved)}"
-    return _compaction_reason(inputs, previous, settings)
+    return None
 
 
 def _compaction_reason(inputs: PublishInputs, previous: PreviousSnapshot, settings: PublishSettings) -> str | None:
@@ -511,6 +532,10 @@ def publish_inspected(
     started = time.perf_counter()
     plan = plan_publish(inputs, settings or PublishSettings())
     serving_path = inputs.serving_path
+    if plan.mode == UNCHANGED:
+        return PublishResult(
+            serving_path, dict(inputs.working_rows), serving_path.stat().st_size, plan.mode, plan.reason, (), 0.0
+        )
     serving_path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temp_files(serving_path)
     temp = temp_path_for(serving_path)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pipeline.contracts.table_contract import TableContract
+from pipeline.contracts.table_contract import TableContract, sql_literal
 from pipeline.validation import reasons, verified_partitions
 
 SAMPLE_ROWS = 5
@@ -24,18 +24,28 @@ SAMPLE_ROWS = 5
 
 @dataclass
 class RuleResult:
+    """``failing_rows``: the rule's hits, counted in ``unit`` (rows; for a key, duplicated keys; for a reference,
+    distinct missing values)."""
+
     rule: str
     failing_rows: int
     sample: list[dict] = field(default_factory=list)
+    unit: str = "row"
 
 
 @dataclass
 class ContractReport:
+    """``results`` count hits per rule (a row breaking two rules is a hit of each); ``failing_rows`` counts each
+    failing row once, and ``sample`` shows some of them: key columns, every rule the row breaks, the row.
+    ``failing_rows`` is None when the table's columns do not match the contract (no row is checked then)."""
+
     table: str
     rows: int
     results: list[RuleResult]
     rows_scanned: int | None = None  # None: every row was scanned
     scope: str = ""  # what was scanned, when not every row
+    failing_rows: int | None = 0
+    sample: list[dict] = field(default_factory=list)
 
     @property
     def failures(self) -> list[RuleResult]:
@@ -51,8 +61,10 @@ class ContractReport:
             return f"{self.table}: {plural(self.rows, 'row')}; {self.scope}"
         if self.passed:
             return f"{self.table}: {plural(self.rows, 'row')}, all {plural(len(self.results), 'rule')} pass{scope}"
-        failures = "; ".join(f"{r.rule}: {plural(r.failing_rows, 'row')}" for r in self.failures)
-        return f"{self.table}: {failures}{scope}"
+        failures = "; ".join(f"{r.rule}: {plural(r.failing_rows, r.unit)}" for r in self.failures)
+        if self.failing_rows is None:
+            return f"{self.table}: {failures}{scope}"
+        return f"{self.table}: {plural(self.failing_rows, 'failing row')} ({failures}){scope}"
 
 
 def plural(count: int, noun: str) -> str:
@@ -70,6 +82,49 @@ def duplicate_keys_sql(columns: tuple[str, ...], relation: str) -> str:
     return f"SELECT {cols}, count(*) AS copies FROM {relation} GROUP BY ALL HAVING count(*) > 1"
 
 
+def sample_key(contract: TableContract) -> tuple[str, ...]:
+    """The columns that identify a row in a sample: the primary key, else the first unique column."""
+    keys = contract.unique_keys
+    return keys[0] if keys else ()
+
+
+def distinct_failing_rows(
+    con,
+    contract: TableContract,
+    relation: str,
+    rules: list[tuple[str, str]],
+    duplicate_keys: list[tuple[str, ...]] = (),
+    *,
+    references: bool = False,
+) -> tuple[int, list[dict]]:
+    """Rows of ``relation`` breaking any of ``rules`` ((rule, predicate true for a failing row)) or holding a
+    duplicated key, each counted once; a sample of them with their key, the rules each breaks, and the row."""
+    from pipeline.validation.reject_rows import reference_lists  # reject_rows imports this module
+
+    copies = [f"count(*) OVER (PARTITION BY {', '.join(key)}) AS _copies_{i}" for i, key in enumerate(duplicate_keys)]
+    rules = list(rules) + [(reasons.duplicate_key(key), f"_copies_{i} > 1") for i, key in enumerate(duplicate_keys)]
+    base = f"(SELECT *, {', '.join(copies)} FROM {relation})" if copies else relation
+    source = f"{base} t{reference_lists(contract) if references else ''}"
+    any_fail = " OR ".join(f"({predicate})" for _, predicate in rules) or "false"
+    count = con.execute(f"SELECT count(*) FROM {source} WHERE {any_fail}").fetchone()[0]
+    if not count:
+        return 0, []
+    key = sample_key(contract)
+    broken = ", ".join(f"CASE WHEN {predicate} THEN {sql_literal(rule)} END" for rule, predicate in rules)
+    row = "{" + ", ".join(f"{sql_literal(c)}: t.{c}" for c in contract.column_names) + "}"
+    order = ", ".join(f"t.{c}" for c in key) or "1"
+    selected = [
+        *(f"t.{c} AS {c}" for c in key),
+        f"concat_ws('; ', {broken}) AS failed_rules",
+        f"to_json({row})::VARCHAR AS row",
+    ]
+    cursor = con.execute(
+        f"SELECT {', '.join(selected)} FROM {source} WHERE {any_fail} ORDER BY {order} LIMIT {SAMPLE_ROWS}"
+    )
+    names = [d[0] for d in cursor.description]
+    return count, [{n: _jsonable(v) for n, v in zip(names, values, strict=True)} for values in cursor.fetchall()]
+
+
 def check_rules_and_keys(con, contract: TableContract, relation: str | None = None) -> tuple[int, list[RuleResult]]:
     """Every row rule and key-uniqueness count in a single scan; samples only for what fails."""
     relation = relation or contract.table
@@ -83,7 +138,7 @@ def check_rules_and_keys(con, contract: TableContract, relation: str | None = No
     for key, shortfall in zip(keys, values[len(rules) : -1], strict=True):
         sql = duplicate_keys_sql(key, relation)
         count = con.execute(f"SELECT count(*) FROM ({sql})").fetchone()[0] if shortfall else 0
-        results.append(RuleResult(reasons.duplicate_key(key), count, _sample(con, sql) if count else []))
+        results.append(RuleResult(reasons.duplicate_key(key), count, _sample(con, sql) if count else [], "key"))
     return values[-1], results
 
 
@@ -103,7 +158,7 @@ def check_foreign_keys(con, contract: TableContract, relation: str | None = None
         sql = missing_references_sql(contract, fk, relation)
         count = con.execute(f"SELECT count(*) FROM ({sql})").fetchone()[0]
         rule = reasons.unresolved_reference(fk.column, fk.ref_table, fk.ref_column)
-        results.append(RuleResult(rule, count, _sample(con, sql) if count else []))
+        results.append(RuleResult(rule, count, _sample(con, sql) if count else [], "missing value"))
     return results
 
 
@@ -120,7 +175,7 @@ def check_column_types(con, contract: TableContract, relation: str | None = None
         for c in contract.columns
         if actual.get(c.name) != c.sql_type
     ]
-    return [RuleResult("columns and types match the contract", len(wrong), wrong[:SAMPLE_ROWS])]
+    return [RuleResult("columns and types match the contract", len(wrong), wrong[:SAMPLE_ROWS], "column")]
 
 
 def evaluate_contract(
@@ -135,11 +190,24 @@ def evaluate_contract(
     results = check_column_types(con, contract)
     if results[0].failing_rows:
         rows = con.execute(f"SELECT count(*) FROM {contract.table}").fetchone()[0]
-        return ContractReport(contract.table, rows, results)
+        return ContractReport(contract.table, rows, results, failing_rows=None, sample=results[0].sample)
     if verified_partitions.is_partitioned(contract):
         return _evaluate_partitions(con, contract, results, full_scan=full_scan, record_verified=record_verified)
     rows, rule_results = check_rules_and_keys(con, contract)
-    return ContractReport(contract.table, rows, results + rule_results)
+    report = ContractReport(contract.table, rows, results + rule_results)
+    _add_failing_rows(con, contract, contract.table, report)
+    return report
+
+
+def _add_failing_rows(con, contract: TableContract, relation: str, report: ContractReport) -> None:
+    """Fill in the distinct failing rows and their sample, only when some rule failed (the clean case costs
+    nothing more than its one scan)."""
+    failed = {r.rule for r in report.failures}
+    if not failed:
+        return
+    rules = [(rule, predicate) for rule, predicate, _ in contract.violation_rules() if rule in failed]
+    keys = [key for key in contract.unique_keys if reasons.duplicate_key(key) in failed]
+    report.failing_rows, report.sample = distinct_failing_rows(con, contract, relation, rules, keys)
 
 
 def _evaluate_partitions(
@@ -167,6 +235,7 @@ def _evaluate_partitions(
     relation = f"(SELECT * FROM {contract.table} WHERE data_year IN ({year_list}))"
     scanned, rule_results = check_rules_and_keys(con, contract, relation)
     report = ContractReport(contract.table, total, results + rule_results, rows_scanned=scanned)
+    _add_failing_rows(con, contract, relation, report)
     if scanned < total:
         report.scope = (
             f"scanned {plural(scanned, 'row')} of data years {year_list}; the other "
@@ -179,8 +248,22 @@ def _evaluate_partitions(
 
 
 def evaluate_references(con, contract: TableContract) -> ContractReport:
+    """Hits per reference are the distinct missing values; the failing rows are the rows holding one."""
+    from pipeline.validation.reject_rows import reference_failure  # reject_rows imports this module
+
     rows = con.execute(f"SELECT count(*) FROM {contract.table}").fetchone()[0]
-    return ContractReport(contract.table, rows, check_foreign_keys(con, contract))
+    report = ContractReport(contract.table, rows, check_foreign_keys(con, contract))
+    failed = {r.rule for r in report.failures}
+    rules = [
+        (rule, reference_failure(fk, i)[0])
+        for i, fk in enumerate(contract.foreign_keys)
+        if (rule := reasons.unresolved_reference(fk.column, fk.ref_table, fk.ref_column)) in failed
+    ]
+    if rules:
+        report.failing_rows, report.sample = distinct_failing_rows(
+            con, contract, contract.table, rules, references=True
+        )
+    return report
 
 
 def _sample(con, sql: str) -> list[dict]:

@@ -57,10 +57,10 @@ def move_failing_rows(
     relation = relation or contract.table
     where = f"WHERE {scope}" if scope else ""
     failures = [(pred, f"CASE WHEN {pred} THEN {reason} END") for _, pred, reason in contract.violation_rules()]
-    failures += [_reference_failure(fk, i) for i, fk in enumerate(contract.foreign_keys)]
+    failures += [reference_failure(fk, i) for i, fk in enumerate(contract.foreign_keys)]
     any_fail = " OR ".join(f"({predicate})" for predicate, _ in failures) or "false"
     keys = contract.unique_keys
-    source = f"{relation} t{_reference_lists(contract)}"
+    source = f"{relation} t{reference_lists(contract)}"
     counts = [f"count_if({any_fail})"] + [key_shortfall_sql(key) for key in keys]
     failing, *shortfalls = con.execute(f"SELECT {', '.join(counts)} FROM {source} {where}").fetchone()
     if not failing and not any(shortfalls):
@@ -97,7 +97,7 @@ def move_failing_rows(
     return moved
 
 
-def _reference_failure(fk: ForeignKey, index: int) -> tuple[str, str]:
+def reference_failure(fk: ForeignKey, index: int) -> tuple[str, str]:
     """(predicate true for a row with a value its referenced table lacks, the reasons naming each such value)."""
     parts = {"column": fk.column, "ref_table": fk.ref_table, "ref_column": fk.ref_column}
     if not fk.element_wise:
@@ -114,7 +114,7 @@ def _reference_failure(fk: ForeignKey, index: int) -> tuple[str, str]:
     return f"len({missing}) > 0", f"nullif(array_to_string({each}, {sql_literal(reasons.SEPARATOR)}), '')"
 
 
-def _reference_lists(contract: TableContract) -> str:
+def reference_lists(contract: TableContract) -> str:
     return "".join(
         f", (SELECT coalesce(list({fk.ref_column}), []) AS _references_{i} FROM {fk.ref_table} "
         f"WHERE {fk.ref_column} IS NOT NULL)"

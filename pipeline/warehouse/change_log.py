@@ -43,6 +43,16 @@ def record_changes(con, tables: Iterable[str]) -> None:
         record_change(con, table)
 
 
+def record_unversioned(con, tables: Iterable[str]) -> list[str]:
+    """Give a first version to each of ``tables`` that has none (created empty, never written): a table without
+    a version counts as changed for every publish, so it would be copied into the snapshot on every run."""
+    current = latest_versions(con)
+    missing = [t for t in tables if t not in current]
+    for table in missing:
+        record_change(con, table)
+    return missing
+
+
 def latest_versions(con) -> dict[str, int]:
     """Works on a read-only connection too (an empty log before the first write)."""
     if not table_exists(con, CHANGE_LOG_CONTRACT):

@@ -77,6 +77,19 @@ def test_changed_document_is_reparsed(pipeline_env):
     assert rows == [("humana",), ("medicare",)]
 
 
+def test_parsed_at_moves_only_for_documents_whose_row_changed(pipeline_env):
+    """An unchanged row keeps the read time of the run that produced it (so a run that changes nothing leaves
+    core.documents as it was); a changed one gets this run's, which the sensor compares change times with."""
+    run_pipeline(pipeline_env, "group:core")
+    first = dict(pipeline_env.query("SELECT document_id, parsed_at FROM core.documents"))
+    path = pipeline_env.documents_dir / "50592_kidney_rfa.txt"
+    path.write_text(path.read_text().replace("Medicare, Aetna, and Cigna Health", "Medicare and Humana"))
+    run_pipeline(pipeline_env, "group:core")
+    second = dict(pipeline_env.query("SELECT document_id, parsed_at FROM core.documents"))
+    assert second.pop("50592_kidney_rfa.txt") > first.pop("50592_kidney_rfa.txt")
+    assert second == first
+
+
 def test_duplicate_code_newest_document_wins(pipeline_env):
     newer = pipeline_env.documents_dir / "zz_32994_revised.txt"
     newer.write_text(good("32994"))
@@ -112,17 +125,53 @@ def test_contract_check_fails_and_shows_failing_rows(pipeline_env):
     con.execute("DELETE FROM core.payers WHERE payer_id = 'aetna'")
     codes = report_to_check_result(evaluate_contract(con, CONTRACTS_BY_TABLE["core.codes"]))
     refs = report_to_check_result(evaluate_references(con, CONTRACTS_BY_TABLE["core.code_payers"]))
+    [(aetna_rows,)] = con.execute("SELECT count(*) FROM core.code_payers WHERE payer_id = 'aetna'").fetchall()
     con.close()
     [(tampered,)] = pipeline_env.query("SELECT count(*) FROM core.codes")
+    bad = tampered // 2
     assert not codes.passed
-    assert codes.metadata["failing_rows: code fullmatch"].value == tampered // 2
-    assert codes.metadata["failing_rows: code_system isin"].value == tampered // 2
-    assert codes.metadata["failing_rows"].value >= tampered  # two rules fail on every tampered row
-    assert "| BAD! |" in codes.metadata["sample: code fullmatch"].value
-    assert f"code fullmatch: {tampered // 2:,} rows" in codes.description
+    hits = codes.metadata["hits_per_rule"].value
+    assert hits["code fullmatch"] == hits["code_system isin"] == bad
+    assert hits["duplicate key (code)"] == 1  # one key, 'BAD!', held by every tampered row
+    assert codes.metadata["failing_rows"].value == bad  # each tampered row once, whatever it breaks
+    sample = codes.metadata["sample"]
+    assert [c.name for c in sample.schema.columns] == ["code", "failed_rules", "row"]
+    assert {r.data["code"] for r in sample.records} == {"BAD!"}
+    assert "code fullmatch" in sample.records[0].data["failed_rules"]
+    assert f"code fullmatch: {bad:,} rows" in codes.description
     assert not refs.passed
-    assert refs.metadata["failing_rows: payer_id is not in core.payers.payer_id"].value == 1
-    assert "| aetna |" in refs.metadata["sample: payer_id is not in core.payers.payer_id"].value
+    assert refs.metadata["hits_per_rule"].value == {"payer_id is not in core.payers.payer_id": 1}  # one value
+    assert refs.metadata["failing_rows"].value == aetna_rows > 1  # every row holding it
+    [key_columns, rows] = _sample_keys(refs.metadata["sample"], ["code", "payer_id"])
+    assert key_columns == ["code", "payer_id"]  # the row's key, not only the bad value
+    assert {payer for _, payer in rows} == {"aetna"} and all(code for code, _ in rows)
+
+
+def test_one_row_breaking_two_rules_is_one_failing_row(pipeline_env):
+    run_pipeline(pipeline_env, "group:core")
+    con = duckdb.connect(str(pipeline_env.warehouse_path))
+    # A valid HCPCS-shaped code and system; a laterality and an approach outside their lists: two column rules.
+    con.execute(
+        "INSERT INTO core.codes SELECT * REPLACE ('C9999' AS code, 'HCPCS' AS code_system, "
+        "'sideways' AS laterality, 'telepathic' AS approach) FROM core.codes WHERE code = '32994'"
+    )
+    result = report_to_check_result(evaluate_contract(con, CONTRACTS_BY_TABLE["core.codes"]))
+    con.close()
+    assert not result.passed
+    assert result.metadata["failing_rows"].value == 1
+    assert result.metadata["hits_per_rule"].value == {"laterality isin": 1, "approach isin": 1}
+    [columns, rows] = _sample_keys(result.metadata["sample"], ["code", "failed_rules"])
+    assert columns[0] == "code"
+    assert rows == [("C9999", "laterality isin; approach isin")]
+    assert result.description.startswith("core.codes: 1 failing row (")
+
+
+def _sample_keys(sample, columns: list[str]) -> tuple[list[str], list[tuple]]:
+    """The sample's column names, and the given columns of each of its rows."""
+    assert sample.schema is not None
+    return [c.name for c in sample.schema.columns][: len(columns)], [
+        tuple(r.data[c] for c in columns) for r in sample.records
+    ]
 
 
 def test_rows_failing_the_contract_never_reach_the_table(pipeline_env, monkeypatch):

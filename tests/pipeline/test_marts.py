@@ -18,7 +18,7 @@ from pipeline.contracts.mart_tables import (
 from pipeline.marts.queries import MART_SQL_DIR
 from tests.conftest import run_pipeline
 
-SELECTION = "group:core or group:utilization or group:marts"
+SELECTION = "group:core or group:utilization or group:marts or group:marts_lists"
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ from pipeline.contracts import CONTRACTS_BY_TABLE
 from pipeline.publishing.snapshot import (
     FULL,
     INCREMENTAL,
+    UNCHANGED,
     PreviousSnapshot,
     PublishInputs,
     PublishSettings,
@@ -43,4 +44,11 @@ def test_a_changed_big_table_makes_it_a_full_rebuild_naming_it():
 
 def test_nothing_changed_writes_nothing():
     plan = plan_publish(inputs(set()), SETTINGS)
-    assert (plan.mode, plan.tables_to_write) == (INCREMENTAL, ())
+    assert (plan.mode, plan.tables_to_write) == (UNCHANGED, ())
+
+
+def test_nothing_changed_is_no_reason_to_compact():
+    """Compaction waits for a publish that writes anyway: a run that changes nothing leaves the file alone."""
+    always = PublishSettings(full_rebuild_rows=1, compact_every=1, max_free_fraction=0.0)
+    assert plan_publish(inputs(set()), always).mode == UNCHANGED
+    assert plan_publish(inputs({SMALL}), always).mode == FULL

@@ -23,6 +23,7 @@ from pipeline.publishing.snapshot import (
     PUBLISHED_CONTRACTS,
     PUBLISHED_SCHEMAS,
     TABLES_STATE,
+    UNCHANGED,
     PublishSettings,
     publish_snapshot,
 )
@@ -358,11 +359,13 @@ def test_incremental_publish_rewrites_only_the_changed_table(published):
 
 def test_nothing_changed_rewrites_nothing(published):
     simulate_writers_logging(published)
-    before = published_tables_checksum(published.serving_path)
+    before, stat = file_sha256(published.serving_path), published.serving_path.stat()
     with working(published) as con:
         result = publish_snapshot(con, published.serving_path, settings=NEVER_COMPACT)
-    assert (result.mode, result.tables_written) == (INCREMENTAL, ())
-    assert published_tables_checksum(published.serving_path) == before
+    assert (result.mode, result.tables_written) == (UNCHANGED, ())
+    after = published.serving_path.stat()
+    assert file_sha256(published.serving_path) == before
+    assert (after.st_ino, after.st_mtime_ns) == (stat.st_ino, stat.st_mtime_ns)  # not even replaced by a copy
 
 
 def test_a_table_changed_without_a_logged_version_is_still_copied(published):
@@ -404,8 +407,11 @@ def test_twenty_incremental_cycles_keep_the_storage_version_and_a_bounded_size(p
 def test_every_nth_publish_is_a_full_rebuild(published):
     simulate_writers_logging(published)  # publish 2 (incremental); publish 1 was the full first one
     settings = PublishSettings(full_rebuild_rows=10**12, compact_every=4, max_free_fraction=1.0)
+    results = []
     with working(published) as con:
-        results = [publish_snapshot(con, published.serving_path, settings=settings) for _ in range(5)]
+        for _ in range(5):
+            record_change(con, "core.codes")  # a publish that writes something: an unchanged one writes nothing
+            results.append(publish_snapshot(con, published.serving_path, settings=settings))
     assert [r.mode for r in results] == [INCREMENTAL, INCREMENTAL, FULL, INCREMENTAL, INCREMENTAL]
     assert "CPT_PUBLISH_COMPACT_EVERY=4" in results[2].reason
 
@@ -422,6 +428,7 @@ def test_free_space_past_the_threshold_compacts_the_file(published):
         )[0]
         assert free > 0, "rewriting a table inside the copy leaves its old blocks free"
         just_below = PublishSettings(full_rebuild_rows=10**12, compact_every=10**6, max_free_fraction=free / total / 2)
+        record_change(con, "core.codes")  # the next publish that writes anything compacts (an unchanged one waits)
         result = publish_snapshot(con, published.serving_path, settings=just_below)
     assert result.mode == FULL
     assert "CPT_PUBLISH_MAX_FREE_FRACTION" in result.reason

@@ -1,11 +1,22 @@
 """Documents folder → the ``core`` tables, in one batched asset (the work is in ``pipeline.documents.load``)."""
 
+import sys
+
 import dagster as dg
 
 from pipeline.contracts.core_tables import CORE_CONTRACTS
+from pipeline.core import corpus
 from pipeline.core.document_parser import parser_fingerprint
 from pipeline.core.reference_data import load_reference_data
-from pipeline.defs.checks import asset_key, asset_spec, contract_checks, source_key
+from pipeline.defs.checks import (
+    asset_key,
+    asset_spec,
+    contract_checks,
+    module_file,
+    source_digest,
+    source_key,
+    table_data_version,
+)
 from pipeline.defs.resources import (
     WAREHOUSE_POOL,
     LimitsResource,
@@ -13,22 +24,35 @@ from pipeline.defs.resources import (
     SourcesResource,
     WarehouseResource,
 )
+from pipeline.documents import load as documents_load
 from pipeline.documents.load import DOCUMENTS, DocumentsLoad, load_documents
+from pipeline.warehouse.change_log import latest_versions
 
 GROUP = "core"
 CONTRACTS = {c.table: c for c in CORE_CONTRACTS}
 ATTENTION_LIST_LIMIT = 200
 
 
+PYTHON_FILES = (module_file(documents_load), module_file(corpus), module_file(sys.modules[__name__]))
+# The parser modules, and the code that turns parsed documents into rows.
+CODE_VERSION = f"{parser_fingerprint()}:{source_digest(module_file(documents_load), module_file(corpus))}"
+
+
 @dg.multi_asset(
     name="core_tables",
     specs=[
-        asset_spec(c, group=GROUP, kinds=("duckdb", "pandera"), deps=[source_key("documents"), source_key("reference")])
+        asset_spec(
+            c,
+            group=GROUP,
+            kinds=("duckdb", "pandera"),
+            deps=[source_key("documents"), source_key("reference")],
+            code_version=CODE_VERSION,
+            code_files=PYTHON_FILES,
+        )
         for c in CORE_CONTRACTS
     ],
     can_subset=False,
     pool=WAREHOUSE_POOL,
-    code_version=parser_fingerprint(),
     description="Parse the documents folder and rebuild every core table in one transaction.",
 )
 def core_tables(
@@ -48,6 +72,7 @@ def core_tables(
             warehouse_path=warehouse.working_file,
             allow_shrink=overrides.allow_shrink,
         )
+        versions = latest_versions(con)
     context.log.info(
         f"{sum(load.statuses.values())} documents: {load.parsed} parsed, {load.from_cache} from the parse cache; "
         f"tables changed: {', '.join(load.changed_tables) or 'none'}"
@@ -56,7 +81,9 @@ def core_tables(
         metadata = {"dagster/row_count": count, "changed_in_this_run": table in load.changed_tables}
         if table == DOCUMENTS:
             metadata.update(_documents_metadata(load))
-        yield dg.MaterializeResult(asset_key=asset_key(CONTRACTS[table]), metadata=metadata)
+        yield dg.MaterializeResult(
+            asset_key=asset_key(CONTRACTS[table]), data_version=table_data_version(versions, table), metadata=metadata
+        )
 
 
 def _documents_metadata(load: DocumentsLoad) -> dict:

@@ -1,8 +1,12 @@
 """Publish the serving snapshot that BI tools read, after every upstream blocking check has passed."""
 
+import sys
+import warnings
+from datetime import timedelta
+
 import dagster as dg
 
-from pipeline.defs.checks import OWNERS, asset_key
+from pipeline.defs.checks import CODE_REFERENCES, OWNERS, asset_key, code_references, module_file, source_digest
 from pipeline.defs.resources import (
     WAREHOUSE_POOL,
     LimitsResource,
@@ -10,19 +14,25 @@ from pipeline.defs.resources import (
     SourcesResource,
     WarehouseResource,
 )
+from pipeline.publishing import guard, snapshot
 from pipeline.publishing.guard import PublishRefused, guard_publish
-from pipeline.publishing.snapshot import PUBLISHED_CONTRACTS, inspect_publish, publish_inspected
+from pipeline.publishing.snapshot import PUBLISHED_CONTRACTS, inspect_publish, publish_inspected, snapshot_digest
 
 PUBLISHED = list(PUBLISHED_CONTRACTS)
+SERVING_KEY = dg.AssetKey(["serving", "cpt_analytics"])
+PUBLISHING_CODE = module_file(snapshot).parent  # snapshot.py, guard.py, block_checksums.py
+PYTHON_FILES = (module_file(snapshot), module_file(guard), module_file(sys.modules[__name__]))
 
 
 @dg.asset(
-    key=["serving", "cpt_analytics"],
+    key=SERVING_KEY,
     group_name="serving",
     deps=[asset_key(c) for c in PUBLISHED],
     kinds={"duckdb"},
     owners=OWNERS,
     pool=WAREHOUSE_POOL,
+    code_version=source_digest(PUBLISHING_CODE),
+    metadata={CODE_REFERENCES: code_references(*PYTHON_FILES)},
     description=(
         "Read-only DuckDB file for BI tools (CPT_SERVING_PATH): every contract table, with column comments. "
         "Replaced atomically; runs only when every upstream blocking check passed. Copies the previous file and "
@@ -55,6 +65,8 @@ def serving_snapshot(
         f"{len(result.tables_written)} table(s) written in {result.seconds:.2f}s; guard {decision.summary()}"
     )
     return dg.MaterializeResult(
+        # What the file holds (every table's version and contract): unchanged when nothing was written.
+        data_version=dg.DataVersion(snapshot_digest(inputs)),
         metadata={
             "path": dg.MetadataValue.path(str(result.path)),
             "size_mb": round(result.bytes_written / 1e6, 2),
@@ -64,5 +76,27 @@ def serving_snapshot(
             "publish_seconds": round(result.seconds, 3),
             "tables": dg.MetadataValue.json(result.tables),
             "publish_guard": dg.MetadataValue.md(decision.markdown()),
-        }
+        },
     )
+
+
+def serving_freshness(max_age_hours: float) -> tuple[list[dg.AssetChecksDefinition], dg.SensorDefinition]:
+    """The serving snapshot's ``freshness_check`` (CPT_SERVING_MAX_AGE_HOURS) and the sensor that evaluates it.
+
+    Every successful run materializes the serving asset, also when nothing changed and the file is left as it
+    was: the asset's last materialization is when a run last confirmed that the file holds the current
+    sources. The check fails when that is older than the threshold (failed or missing runs, a stuck queue, a
+    stopped schedule), so the UI shows the BI file as overdue."""
+    with warnings.catch_warnings():
+        # Superseded by FreshnessPolicy in Dagster 1.11+, but a policy only shows a state in the UI: a check has
+        # a pass/fail result with its threshold and last-update time that can be tested and alerted on.
+        warnings.simplefilter("ignore", dg.SupersessionWarning)
+        checks = dg.build_last_update_freshness_checks(
+            assets=[SERVING_KEY],
+            lower_bound_delta=timedelta(hours=max_age_hours),
+            severity=dg.AssetCheckSeverity.ERROR,
+        )
+        sensor = dg.build_sensor_for_freshness_checks(
+            freshness_checks=checks, name="serving_freshness_sensor", default_status=dg.DefaultSensorStatus.RUNNING
+        )
+    return list(checks), sensor

@@ -1,5 +1,6 @@
 """Utilization folder → ``utilization`` tables, loaded and validated inside DuckDB."""
 
+import sys
 from pathlib import Path
 
 import dagster as dg
@@ -7,7 +8,15 @@ import dagster as dg
 from pipeline.contracts.utilization_tables import UTILIZATION_CONTRACTS
 from pipeline.core.domains import REJECTED, SKIPPED
 from pipeline.core.reference_data import synthetic_file_digests
-from pipeline.defs.checks import asset_key, asset_spec, contract_checks, source_key
+from pipeline.defs.checks import (
+    asset_key,
+    asset_spec,
+    contract_checks,
+    module_file,
+    source_digest,
+    source_key,
+    table_data_version,
+)
 from pipeline.defs.resources import (
     WAREHOUSE_POOL,
     LimitsResource,
@@ -15,20 +24,31 @@ from pipeline.defs.resources import (
     SourcesResource,
     WarehouseResource,
 )
+from pipeline.utilization import loader
 from pipeline.utilization.geographies import replace_geographies
 from pipeline.utilization.loader import QUARANTINE, FileOutcome, LoadSettings, load_folder
-from pipeline.warehouse.tables import ensure_schemas, ensure_table, row_count
+from pipeline.warehouse.change_log import latest_versions, record_changes, record_unversioned
+from pipeline.warehouse.tables import ensure_schemas, ensure_table, row_count, transaction
 
 GROUP = "utilization"
 CONTRACTS = {c.table: c for c in UTILIZATION_CONTRACTS}
 DATA_TABLES = ("utilization.physician_geo_service", "utilization.physician_provider_service")
 
 
+UTILIZATION_CODE = Path(loader.__file__).resolve().parent  # the loader and its helpers, one package
+PYTHON_FILES = (module_file(loader), module_file(sys.modules[__name__]))
+
+
 @dg.multi_asset(
     name="utilization_tables",
     specs=[
         asset_spec(
-            contract, group=GROUP, kinds=("duckdb", "csv"), deps=[source_key("utilization"), source_key("reference")]
+            contract,
+            group=GROUP,
+            kinds=("duckdb", "csv"),
+            deps=[source_key("utilization"), source_key("reference")],
+            code_version=source_digest(UTILIZATION_CODE),
+            code_files=PYTHON_FILES,
         )
         for contract in UTILIZATION_CONTRACTS
     ],
@@ -56,6 +76,7 @@ def utilization_tables(
         prepare_tables(con, sources.reference)
         outcomes, removed = load_folder(con, sources.utilization, settings)
         counts = {table: row_count(con, table) for table in CONTRACTS}
+        versions = latest_versions(con)
     log_outcomes(context, outcomes, removed)
     files_table = [
         {"file": o.file_name, "status": o.status, "loaded": o.rows_loaded, "quarantined": o.rows_quarantined,
@@ -66,15 +87,23 @@ def utilization_tables(
         metadata = {"dagster/row_count": counts[table]}
         if table == "utilization.source_files":
             metadata["files"] = dg.MetadataValue.json(files_table)
-        yield dg.MaterializeResult(asset_key=asset_key(contract), metadata=metadata)
+        yield dg.MaterializeResult(
+            asset_key=asset_key(contract), data_version=table_data_version(versions, table), metadata=metadata
+        )
 
 
 def prepare_tables(con, reference_dir: Path) -> None:
     ensure_schemas(con, "utilization")
-    recreated = [table for table, contract in CONTRACTS.items() if ensure_table(con, contract)]
-    if any(table != "utilization.geographies" for table in recreated):
-        # A table rebuilt for a new contract is empty (or lost its quarantine rows): every file loads again.
-        con.execute("DELETE FROM utilization.source_files")
+    with transaction(con):
+        recreated = [table for table, contract in CONTRACTS.items() if ensure_table(con, contract)]
+        if any(table != "utilization.geographies" for table in recreated):
+            # A table rebuilt for a new contract is empty (or lost its quarantine rows): every file loads again.
+            con.execute("DELETE FROM utilization.source_files")
+            recreated.append("utilization.source_files")
+        # A (re)created table is a new version; one no file ever wrote to (no provider file yet) gets its first
+        # version here, or every publish would count it as changed.
+        record_changes(con, sorted(set(recreated)))
+        record_unversioned(con, CONTRACTS)
     replace_geographies(con, reference_dir)
 
 
