@@ -20,6 +20,20 @@ SAMPLE_UTILIZATION = REPO_ROOT / "sources" / "utilization"
 REFERENCE = REPO_ROOT / "sources" / "reference"
 SEED = SAMPLE_DOCUMENTS  # holds an unmodified copy of ../shared/seed/000_39b65fcce32c74e2.txt
 
+# The inner loop, `pytest -m "not slow"`, runs the property tests with a tenth of their examples; every other
+# run (the full suite, CI) runs them all. Set when pytest starts, before the test modules are collected.
+_INNER_LOOP = False
+
+
+def pytest_configure(config):
+    global _INNER_LOOP
+    _INNER_LOOP = (config.getoption("markexpr", "") or "").replace(" ", "") == "notslow"
+
+
+def property_examples(full: int) -> int:
+    """``max_examples`` for a property test: ``full`` in the full suite, a tenth (at least 5) in the inner loop."""
+    return max(full // 10, 5) if _INNER_LOOP else full
+
 
 @dataclass
 class PipelineEnv:

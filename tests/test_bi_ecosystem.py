@@ -228,7 +228,9 @@ def bi_view(tmp_path_factory) -> dict:
     return view
 
 
-pytestmark = pytest.mark.slow
+# Slow: installs and runs the Superset stack. One worker runs the module (pytest-xdist loadgroup), so the
+# module-scoped probe runs once.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("bi_ecosystem")]
 
 
 def test_probe_ran_superset_versions(bi_view):

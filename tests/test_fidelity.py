@@ -9,7 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from pipeline.settings import REPO_ROOT
+
+# Slow: each test runs the fidelity command in a child process (Python start, imports, the whole corpus).
+pytestmark = pytest.mark.slow
 
 CORPUS = REPO_ROOT / "tests" / "fidelity" / "corpus"
 GOLD = REPO_ROOT / "tests" / "fidelity" / "gold"

@@ -7,7 +7,7 @@ import pytest
 from pipeline.core.known_names import KnownNames
 from pipeline.core.list_items import read_list, split_list
 from pipeline.core.reference_data import load_reference_data
-from tests.conftest import REFERENCE
+from tests.conftest import REFERENCE, property_examples
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +124,7 @@ _WORDS = st.sampled_from(
 _SEPARATORS = st.sampled_from([" ", ", ", "; ", " and ", ", and ", ",", ". ", ".", "  ", " . "])
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=property_examples(400), deadline=None)
 @given(st.lists(st.tuples(_WORDS, _SEPARATORS), max_size=12), st.booleans())
 def test_plain_reading_agrees_with_the_token_reading(pieces, end_with_period):
     text = "".join(word + separator for word, separator in pieces).strip() + ("." if end_with_period else "")
@@ -133,7 +133,7 @@ def test_plain_reading_agrees_with_the_token_reading(pieces, end_with_period):
         assert plain == _read(text, len(text), _KNOWN)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=property_examples(300), deadline=None)
 @given(st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=60))
 def test_plain_reading_agrees_on_any_text(text):
     plain = read_plain_list(text, _KNOWN)

@@ -9,6 +9,7 @@ from pipeline.core.document_parser import DOCUMENT_STATUSES, parse_document, par
 from pipeline.core.known_names import fold_tokens
 from pipeline.core.list_items import CLAUSE_WORDS, CORPORATE_SUFFIXES, NOT_ITEMS
 from tests.bad_documents import good
+from tests.conftest import property_examples
 
 LINES = st.one_of(
     st.text(max_size=80),
@@ -34,7 +35,7 @@ LINES = st.one_of(
 )
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=property_examples(300), suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(LINES, max_size=40))
 def test_parse_text_never_raises_and_keeps_every_line(lines):
     text = "\n".join(line.replace("\r", " ") for line in lines)
@@ -48,7 +49,7 @@ def test_parse_text_never_raises_and_keeps_every_line(lines):
     assert len(kept) == len(heading_lines)
 
 
-@settings(max_examples=300)
+@settings(max_examples=property_examples(300))
 @given(st.binary(max_size=2000))
 def test_parse_document_never_raises_on_bytes(data):
     doc = parse_document(data)
@@ -140,7 +141,7 @@ def _wrap(text: str, width: int) -> str:
     )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=property_examples(150), deadline=None)
 @given(
     st.lists(st.sampled_from(PAYER_NAMES), min_size=1, max_size=7, unique=True),
     st.lists(st.sampled_from(SITE_NAMES), min_size=1, max_size=4, unique=True),
@@ -160,7 +161,7 @@ def test_wrapping_at_any_width_gives_the_same_facts(payers, sites, width):
     assert _facts(wrapped) == _facts(unwrapped)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=property_examples(200), deadline=None)
 @given(st.lists(st.sampled_from(PAYER_NAMES), min_size=1, max_size=8, unique=True))
 def test_any_known_payer_name_survives_list_splitting(payers):
     doc = parse_text(
@@ -207,7 +208,7 @@ HTML_PIECES = st.one_of(
 )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=property_examples(200), deadline=None)
 @given(st.lists(HTML_PIECES, max_size=60))
 def test_parse_never_raises_on_html_like_input(pieces):
     doc = parse_document(("<!DOCTYPE html>" + "".join(pieces)).encode("utf-8", "surrogatepass"), known_names=KNOWN)

@@ -21,6 +21,10 @@ import pytest
 
 from tests.conftest import kill_when_marker_appears, run_pipeline
 
+# Slow: fault-injection and inputs-in-motion scenarios, each building and publishing the whole sample
+# warehouse and running the pipeline again one to three times; the full suite runs them.
+pytestmark = pytest.mark.slow
+
 SECRET = "root-password-hash-that-must-never-be-published"
 
 

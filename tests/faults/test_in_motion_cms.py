@@ -27,6 +27,10 @@ from tests.faults.test_fault_injection import (
 )
 from tests.synthetic.cms import GEO_HEADER, PROVIDER_HEADER, geo_rows, provider_rows, write_csv
 
+# Slow: fault-injection and inputs-in-motion scenarios, each building and publishing the whole sample
+# warehouse and running the pipeline again one to three times; the full suite runs them.
+pytestmark = pytest.mark.slow
+
 SAMPLE = "MUP_PHY_R25_P05_V20_D23_Geo.csv"
 PROVIDER = "MUP_PHY_R25_P05_V20_D21_Prov_Svc.csv"
 OTHER_YEAR = "MUP_PHY_R25_P05_V20_D22_Prov_Svc.csv"  # a file the warehouse holds no rows of

@@ -15,6 +15,10 @@ from tests.conftest import run_pipeline
 from tests.faults.test_fault_injection import serving_state, working_counts
 from tests.synthetic.cms import PROVIDER_HEADER, provider_rows
 
+# Slow: fault-injection and inputs-in-motion scenarios, each building and publishing the whole sample
+# warehouse and running the pipeline again one to three times; the full suite runs them.
+pytestmark = pytest.mark.slow
+
 PROVIDER = "MUP_PHY_R24_P05_V10_D22_Prov_Svc.csv"
 PROVIDER_TABLE = "utilization.physician_provider_service"
 ROWS = 3_000

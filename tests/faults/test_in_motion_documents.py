@@ -19,6 +19,10 @@ from tests.bad_documents import good
 from tests.conftest import run_pipeline
 from tests.faults.test_fault_injection import serving_state, working_counts
 
+# Slow: fault-injection and inputs-in-motion scenarios, each building and publishing the whole sample
+# warehouse and running the pipeline again one to three times; the full suite runs them.
+pytestmark = pytest.mark.slow
+
 CHANGED = "50592_kidney_rfa.txt"
 TAIL = b"\nKey payers covered in this overview include Humana.\n"
 

@@ -24,6 +24,10 @@ from pipeline.publishing.snapshot import (
 from tests.conftest import run_pipeline
 from tests.faults.test_fault_injection import serving_state
 
+# Slow: fault-injection and inputs-in-motion scenarios, each building and publishing the whole sample
+# warehouse and running the pipeline again one to three times; the full suite runs them.
+pytestmark = pytest.mark.slow
+
 HEADER_BYTES = 3 * 4096  # DuckDB's file header and its two database headers come before block 0
 BLOCK_HEADER_BYTES = 8  # each block starts with its checksum
 

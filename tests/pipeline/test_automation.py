@@ -133,6 +133,7 @@ def project_queue(tmp_path: Path, without_pools: bool = False):
         yield instance, workspace, lambda: list(queue.run_iteration(workspace))
 
 
+@pytest.mark.slow  # a Dagster workspace, GraphQL launches and the run-queue daemon
 @pytest.mark.parametrize("without_pools", [False, True], ids=["project config", "same config without pools"])
 def test_ui_run_without_tags_queues_behind_a_running_one(tmp_path, without_pools):
     with project_queue(tmp_path, without_pools) as (instance, workspace, dequeue):
@@ -154,6 +155,7 @@ def test_ui_run_without_tags_queues_behind_a_running_one(tmp_path, without_pools
     assert launched_at_once == without_pools
 
 
+@pytest.mark.slow  # a Dagster workspace and the run-queue daemon
 def test_the_queue_also_waits_for_a_run_started_outside_it(tmp_path):
     """A run started by `dagster asset materialize` or `cpt-warehouse build` in the same DAGSTER_HOME.
 

@@ -19,6 +19,10 @@ FACT_QUERIES = {
 }
 
 
+# One worker runs this module (pytest-xdist loadgroup): its module-scoped pipeline run is made once.
+pytestmark = pytest.mark.xdist_group("bad_input_corpus")
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """One run over the good sample alone, one over the sample plus the bad corpus."""

@@ -20,6 +20,7 @@ from pipeline.contracts import ALL_CONTRACTS
 from pipeline.contracts.table_contract import TableContract, check_sql
 from pipeline.validation.contract_checks import duplicate_keys_sql
 from pipeline.warehouse.tables import frame_for
+from tests.conftest import property_examples
 
 ROWS = st.integers(min_value=1, max_value=5)
 
@@ -107,7 +108,7 @@ def sql_rejects(contract: TableContract, frame: pd.DataFrame) -> set[int]:
 
 @pytest.mark.parametrize("contract", ALL_CONTRACTS, ids=lambda c: c.table)
 def test_sql_rejects_exactly_what_pandera_rejects(contract):
-    @settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=property_examples(20), deadline=None, suppress_health_check=list(HealthCheck))
     @given(frame=frames(contract))
     def check(frame):
         assert sql_rejects(contract, frame) == pandera_rejects(contract, frame), frame.to_dict("records")

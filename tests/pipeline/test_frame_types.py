@@ -53,6 +53,7 @@ def _column_types(con, table: str) -> list[tuple[str, str]]:
     ).fetchall()
 
 
+@pytest.mark.slow  # 50,000 documents per case
 @pytest.mark.parametrize(
     "imperfect_at",
     [0, SAMPLE_WINDOW - 1, SAMPLE_WINDOW, SAMPLE_WINDOW + 1, 20_480, ROWS - 1],

@@ -21,6 +21,10 @@ from tests.conftest import run_pipeline
 SELECTION = "group:core or group:utilization or group:marts or group:marts_lists"
 
 
+# One worker runs this module (pytest-xdist loadgroup): its module-scoped pipeline run is made once.
+pytestmark = pytest.mark.xdist_group("marts")
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     from tests.conftest import make_pipeline_env

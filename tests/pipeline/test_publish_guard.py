@@ -198,6 +198,7 @@ def test_an_emptied_documents_folder_is_refused_by_the_guard(published):
     assert ALLOW_SHRINK_ENV in message
 
 
+@pytest.mark.slow  # a build, then the guard inside a second whole run
 def test_an_emptied_documents_folder_fails_the_run_and_keeps_the_snapshot(published):
     before = file_sha256(published.serving_path)
     _empty(published.documents_dir)
@@ -215,6 +216,7 @@ def test_an_emptied_documents_folder_fails_the_run_and_keeps_the_snapshot(publis
     assert not any(e.is_step_success for e in result.all_events if e.step_key == "serving__cpt_analytics")
 
 
+@pytest.mark.slow  # a build, then the guard inside a second whole run
 def test_a_missing_documents_folder_publishes_nothing(published):
     before = file_sha256(published.serving_path)
     published.documents_dir.rename(published.root / "unmounted")
@@ -222,6 +224,7 @@ def test_a_missing_documents_folder_publishes_nothing(published):
     assert file_sha256(published.serving_path) == before
 
 
+@pytest.mark.slow  # a build, then the guard inside a second whole run
 def test_the_environment_override_publishes_an_intended_empty_folder(published, monkeypatch):
     for path in published.utilization_dir.iterdir():
         path.unlink()
@@ -231,6 +234,7 @@ def test_the_environment_override_publishes_an_intended_empty_folder(published, 
     assert published.query("SELECT count(*) FROM utilization.source_files", serving=True) == [(0,)]
 
 
+@pytest.mark.slow  # a build, then the guard inside a second whole run
 def test_the_run_config_override_publishes_a_refused_shrink(published):
     """Only the serving step runs, on a working file that lost most of a table without an explanation."""
     from pipeline.definitions import ASSETS, CHECKS
@@ -258,6 +262,7 @@ def test_the_run_config_override_publishes_a_refused_shrink(published):
     assert published.query(f"SELECT count(*) FROM {T}", serving=True) == [(after_rows,)]
 
 
+@pytest.mark.slow  # a build, then the guard inside a second whole run
 def test_removing_one_document_on_purpose_is_published(published):
     documents = published.query("SELECT count(*) FROM core.documents", serving=True)[0][0]
     (published.documents_dir / "20982_bone_rfa.txt").unlink()

@@ -28,7 +28,7 @@ from pipeline.publishing.snapshot import (
     publish_snapshot,
 )
 from pipeline.warehouse.change_log import record_change
-from tests.conftest import kill_when_marker_appears, run_pipeline
+from tests.conftest import PipelineEnv, kill_when_marker_appears, make_pipeline_env, run_pipeline
 
 PUBLISHED_TABLES = [c.table for c in PUBLISHED_CONTRACTS]
 # Incremental unless a test says otherwise: no size, count or free-space trigger fires.
@@ -68,26 +68,48 @@ def published(pipeline_env):
     return pipeline_env
 
 
-def test_snapshot_has_the_published_schemas_with_comments(published):
-    rows = published.query(
+@pytest.fixture(scope="module")
+def built_once(tmp_path_factory) -> PipelineEnv:
+    env = make_pipeline_env(tmp_path_factory.mktemp("built_once"))
+    assert run_pipeline(env).success
+    return env
+
+
+@pytest.fixture
+def built(built_once, tmp_path) -> PipelineEnv:
+    """A file copy of one build of the sample (folders, working and serving file) under tmp_path: for the tests
+    that read the snapshot or call publish_snapshot on the copy, never the pipeline (the copy's
+    core.documents.source_path still names the first build's folder). A copy costs far less than a build."""
+    shutil.copytree(built_once.root, tmp_path, dirs_exist_ok=True)
+    return PipelineEnv(
+        tmp_path,
+        tmp_path / built_once.documents_dir.relative_to(built_once.root),
+        tmp_path / built_once.utilization_dir.relative_to(built_once.root),
+        tmp_path / built_once.warehouse_path.relative_to(built_once.root),
+        tmp_path / built_once.serving_path.relative_to(built_once.root),
+    )
+
+
+def test_snapshot_has_the_published_schemas_with_comments(built):
+    rows = built.query(
         "SELECT DISTINCT schema_name FROM duckdb_tables() WHERE schema_name <> 'internal' ORDER BY 1", serving=True
     )
     assert [r[0] for r in rows] == sorted(PUBLISHED_SCHEMAS)
-    tables = published.query(
+    tables = built.query(
         "SELECT schema_name || '.' || table_name FROM duckdb_tables() WHERE schema_name <> 'internal'", serving=True
     )
     assert sorted(t for (t,) in tables) == sorted(PUBLISHED_TABLES)
     schemas = ", ".join(f"'{s}'" for s in PUBLISHED_SCHEMAS)
-    missing = published.query(
+    missing = built.query(
         "SELECT schema_name || '.' || table_name || '.' || column_name FROM duckdb_columns() "
         f"WHERE schema_name IN ({schemas}) AND (comment IS NULL OR comment = '')",
         serving=True,
     )
     assert missing == []
-    assert published.query(
-        "SELECT count(*) FROM duckdb_tables() WHERE comment IS NULL OR comment = ''", serving=True
-    ) == [(0,)]
-    assert published.query("SELECT count(*) FROM marts.code_utilization WHERE code = '32994'", serving=True)[0][0] > 2
+    assert built.query("SELECT count(*) FROM duckdb_tables() WHERE comment IS NULL OR comment = ''", serving=True) == [
+        (0,)
+    ]
+    assert built.query("SELECT count(*) FROM marts.code_utilization WHERE code = '32994'", serving=True)[0][0] > 2
 
 
 READER = textwrap.dedent(
@@ -102,6 +124,7 @@ READER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # a reader in a child process while the whole pipeline runs
 def test_reader_holding_the_old_file_through_a_full_run(published):
     reader = subprocess.Popen(
         [sys.executable, "-c", READER, str(published.serving_path)],
@@ -175,6 +198,7 @@ PAUSED_PIPELINE = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # a child process per case, importing Dagster and running the whole pipeline
 @pytest.mark.parametrize(
     ("mode", "step", "when"),
     [
@@ -222,17 +246,18 @@ def test_stale_wal_beside_the_serving_file_is_removed(published):
 
 
 @pytest.fixture(params=[FULL, INCREMENTAL])
-def published_either_way(request, published):
+def published_either_way(request, built):
     """The snapshot as a full rebuild wrote it, or after an incremental publish that rewrote one table."""
     if request.param == INCREMENTAL:
-        simulate_writers_logging(published)
-        with working(published) as con:
+        simulate_writers_logging(built)
+        with working(built) as con:
             con.execute("UPDATE core.codes SET title = title || ' (revised)' WHERE code = '32994'")
             record_change(con, "core.codes")
-            assert publish_snapshot(con, published.serving_path, settings=NEVER_COMPACT).mode == INCREMENTAL
-    return published
+            assert publish_snapshot(con, built.serving_path, settings=NEVER_COMPACT).mode == INCREMENTAL
+    return built
 
 
+@pytest.mark.slow  # runs released DuckDB CLIs from PyPI (`uv tool run`)
 @pytest.mark.parametrize("cli_version", ["1.4.4", "1.5.6"])
 def test_older_duckdb_clients_open_the_snapshot(published_either_way, cli_version):
     published = published_either_way
@@ -262,9 +287,9 @@ def test_older_duckdb_clients_open_the_snapshot(published_either_way, cli_versio
     assert int(count) > 2
 
 
-def test_superset_style_sqlalchemy_inspection(published):
+def test_superset_style_sqlalchemy_inspection(built):
     sa = pytest.importorskip("sqlalchemy")
-    engine = sa.create_engine(f"duckdb:///{published.serving_path}", connect_args={"read_only": True})
+    engine = sa.create_engine(f"duckdb:///{built.serving_path}", connect_args={"read_only": True})
     try:
         inspector = sa.inspect(engine)
         assert {"code_overview", "code_utilization"} <= set(inspector.get_table_names(schema="marts"))
@@ -335,68 +360,67 @@ def publish_state(path: Path) -> tuple:
         con.close()
 
 
-def test_incremental_publish_rewrites_only_the_changed_table(published):
-    simulate_writers_logging(published)
-    before = published_tables_checksum(published.serving_path)
-    with working(published) as con:
+def test_incremental_publish_rewrites_only_the_changed_table(built):
+    simulate_writers_logging(built)
+    before = published_tables_checksum(built.serving_path)
+    with working(built) as con:
         con.execute("UPDATE core.codes SET title = title || ' (revised)' WHERE code = '32994'")
         record_change(con, "core.codes")
-        result = publish_snapshot(con, published.serving_path, settings=NEVER_COMPACT)
-    after = published_tables_checksum(published.serving_path)
+        result = publish_snapshot(con, built.serving_path, settings=NEVER_COMPACT)
+    after = published_tables_checksum(built.serving_path)
     assert (result.mode, result.tables_written) == (INCREMENTAL, ("core.codes",))
     assert {t for t in PUBLISHED_TABLES if before[t] != after[t]} == {"core.codes"}
-    assert published.query("SELECT title FROM core.codes WHERE code = '32994'", serving=True)[0][0].endswith(
-        "(revised)"
-    )
-    assert publish_state(published.serving_path)[3] == ["core.codes"]
+    assert built.query("SELECT title FROM core.codes WHERE code = '32994'", serving=True)[0][0].endswith("(revised)")
+    assert publish_state(built.serving_path)[3] == ["core.codes"]
     # Comments survive the copy and the rewrite.
     schemas = ", ".join(f"'{s}'" for s in PUBLISHED_SCHEMAS)
-    assert published.query(
+    assert built.query(
         f"SELECT count(*) FROM duckdb_columns() WHERE schema_name IN ({schemas}) AND (comment IS NULL OR comment = '')",
         serving=True,
     ) == [(0,)]
 
 
-def test_nothing_changed_rewrites_nothing(published):
-    simulate_writers_logging(published)
-    before, stat = file_sha256(published.serving_path), published.serving_path.stat()
-    with working(published) as con:
-        result = publish_snapshot(con, published.serving_path, settings=NEVER_COMPACT)
+def test_nothing_changed_rewrites_nothing(built):
+    simulate_writers_logging(built)
+    before, stat = file_sha256(built.serving_path), built.serving_path.stat()
+    with working(built) as con:
+        result = publish_snapshot(con, built.serving_path, settings=NEVER_COMPACT)
     assert (result.mode, result.tables_written) == (UNCHANGED, ())
-    after = published.serving_path.stat()
-    assert file_sha256(published.serving_path) == before
+    after = built.serving_path.stat()
+    assert file_sha256(built.serving_path) == before
     assert (after.st_ino, after.st_mtime_ns) == (stat.st_ino, stat.st_mtime_ns)  # not even replaced by a copy
 
 
-def test_a_table_changed_without_a_logged_version_is_still_copied(published):
+def test_a_table_changed_without_a_logged_version_is_still_copied(built):
     """A writer that forgot to log its change: a row count that moved counts as a change."""
-    simulate_writers_logging(published)
-    with working(published) as con:
+    simulate_writers_logging(built)
+    with working(built) as con:
         con.execute("DELETE FROM core.place_of_service WHERE place_of_service_code = '19'")
-        result = publish_snapshot(con, published.serving_path, settings=NEVER_COMPACT)
+        result = publish_snapshot(con, built.serving_path, settings=NEVER_COMPACT)
         expected = con.execute("SELECT count(*) FROM core.place_of_service").fetchone()[0]
     assert result.tables_written == ("core.place_of_service",)
-    assert published.query("SELECT count(*) FROM core.place_of_service", serving=True) == [(expected,)]
+    assert built.query("SELECT count(*) FROM core.place_of_service", serving=True) == [(expected,)]
 
 
-def test_twenty_incremental_cycles_keep_the_storage_version_and_a_bounded_size(published):
-    simulate_writers_logging(published)
-    first_size = published.serving_path.stat().st_size
-    with working(published) as con:
+@pytest.mark.slow  # twenty publish cycles
+def test_twenty_incremental_cycles_keep_the_storage_version_and_a_bounded_size(built):
+    simulate_writers_logging(built)
+    first_size = built.serving_path.stat().st_size
+    with working(built) as con:
         for cycle in range(20):
             con.execute("UPDATE core.codes SET title = ? WHERE code = '32994'", [f"cycle {cycle}"])
             con.execute("UPDATE core.documents SET title = ? WHERE code = '32994'", [f"cycle {cycle}"])
             record_change(con, "core.codes")
             record_change(con, "core.documents")
-            assert publish_snapshot(con, published.serving_path, settings=NEVER_COMPACT).mode == INCREMENTAL
-    assert publish_state(published.serving_path)[2] == 21
-    assert published.query("SELECT title FROM core.codes WHERE code = '32994'", serving=True) == [("cycle 19",)]
-    tags = published.query("SELECT tags FROM duckdb_databases() WHERE NOT internal AND path IS NOT NULL", serving=True)
+            assert publish_snapshot(con, built.serving_path, settings=NEVER_COMPACT).mode == INCREMENTAL
+    assert publish_state(built.serving_path)[2] == 21
+    assert built.query("SELECT title FROM core.codes WHERE code = '32994'", serving=True) == [("cycle 19",)]
+    tags = built.query("SELECT tags FROM duckdb_databases() WHERE NOT internal AND path IS NOT NULL", serving=True)
     assert tags[0][0]["storage_version"].startswith("v1.4.0")
     # Freed blocks are reused: twenty rewrites of two tables do not grow the file by twenty copies of them.
-    block = published.query("SELECT block_size FROM pragma_database_size()", serving=True)[0][0]
-    assert published.serving_path.stat().st_size <= first_size + 4 * block
-    assert duckdb_cli("1.4.4", published.serving_path, "SELECT title FROM core.codes WHERE code = '32994'")[1:] == [
+    block = built.query("SELECT block_size FROM pragma_database_size()", serving=True)[0][0]
+    assert built.serving_path.stat().st_size <= first_size + 4 * block
+    assert duckdb_cli("1.4.4", built.serving_path, "SELECT title FROM core.codes WHERE code = '32994'")[1:] == [
         "cycle 19"
     ]
 
@@ -404,35 +428,35 @@ def test_twenty_incremental_cycles_keep_the_storage_version_and_a_bounded_size(p
 # --- full rebuilds --------------------------------------------------------------------------------------
 
 
-def test_every_nth_publish_is_a_full_rebuild(published):
-    simulate_writers_logging(published)  # publish 2 (incremental); publish 1 was the full first one
+def test_every_nth_publish_is_a_full_rebuild(built):
+    simulate_writers_logging(built)  # publish 2 (incremental); publish 1 was the full first one
     settings = PublishSettings(full_rebuild_rows=10**12, compact_every=4, max_free_fraction=1.0)
     results = []
-    with working(published) as con:
+    with working(built) as con:
         for _ in range(5):
             record_change(con, "core.codes")  # a publish that writes something: an unchanged one writes nothing
-            results.append(publish_snapshot(con, published.serving_path, settings=settings))
+            results.append(publish_snapshot(con, built.serving_path, settings=settings))
     assert [r.mode for r in results] == [INCREMENTAL, INCREMENTAL, FULL, INCREMENTAL, INCREMENTAL]
     assert "CPT_PUBLISH_COMPACT_EVERY=4" in results[2].reason
 
 
-def test_free_space_past_the_threshold_compacts_the_file(published):
-    simulate_writers_logging(published)
-    with working(published) as con:
+def test_free_space_past_the_threshold_compacts_the_file(built):
+    simulate_writers_logging(built)
+    with working(built) as con:
         con.execute("DELETE FROM core.document_sections WHERE ordinal > 3")
         record_change(con, "core.document_sections")
-        publish_snapshot(con, published.serving_path, settings=NEVER_COMPACT)
-        total, free = published.query(
+        publish_snapshot(con, built.serving_path, settings=NEVER_COMPACT)
+        total, free = built.query(
             "SELECT total_blocks, free_blocks FROM pragma_database_size() WHERE database_name = current_database()",
             serving=True,
         )[0]
         assert free > 0, "rewriting a table inside the copy leaves its old blocks free"
         just_below = PublishSettings(full_rebuild_rows=10**12, compact_every=10**6, max_free_fraction=free / total / 2)
         record_change(con, "core.codes")  # the next publish that writes anything compacts (an unchanged one waits)
-        result = publish_snapshot(con, published.serving_path, settings=just_below)
+        result = publish_snapshot(con, built.serving_path, settings=just_below)
     assert result.mode == FULL
     assert "CPT_PUBLISH_MAX_FREE_FRACTION" in result.reason
-    assert published.query(
+    assert built.query(
         "SELECT free_blocks FROM pragma_database_size() WHERE database_name = current_database()", serving=True
     ) == [(0,)]
 
@@ -454,22 +478,22 @@ def _tamper_snapshot(path: Path, sql: str) -> None:
         ("garbage", "could not be opened"),
     ],
 )
-def test_full_rebuild_triggers(published, tamper, reason):
-    simulate_writers_logging(published)
+def test_full_rebuild_triggers(built, tamper, reason):
+    simulate_writers_logging(built)
     settings = NEVER_COMPACT
-    with working(published) as con:
+    with working(built) as con:
         if tamper == "large":
             rows = con.execute("SELECT count(*) FROM core.document_sections").fetchone()[0]
             settings = PublishSettings(full_rebuild_rows=rows, compact_every=10**6, max_free_fraction=1.0)
             record_change(con, "core.document_sections")
         elif tamper == "garbage":
-            published.serving_path.write_bytes(b"not a duckdb file" * 100)
+            built.serving_path.write_bytes(b"not a duckdb file" * 100)
         else:
-            _tamper_snapshot(published.serving_path, tamper)
-        result = publish_snapshot(con, published.serving_path, settings=settings)
+            _tamper_snapshot(built.serving_path, tamper)
+        result = publish_snapshot(con, built.serving_path, settings=settings)
     assert result.mode == FULL
     assert reason in result.reason
-    assert sorted(published_tables_checksum(published.serving_path)) == sorted(PUBLISHED_TABLES)
+    assert sorted(published_tables_checksum(built.serving_path)) == sorted(PUBLISHED_TABLES)
 
 
 def test_serving_metadata_says_which_path_ran_and_why(published):
@@ -502,6 +526,7 @@ def fake_error_class(fake) -> str:
     return "OSError" if fake is _disk_full else "IOException"
 
 
+@pytest.mark.slow  # fault injection, like tests/faults: a build, then a run failing at each publish step
 @pytest.mark.parametrize(
     ("target", "fake", "step"),
     [

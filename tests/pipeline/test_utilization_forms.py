@@ -34,6 +34,10 @@ def fixture_rows(name: str, *, delimiter: str = ",", encoding: str = "utf-8") ->
         return list(csv.DictReader(handle, delimiter=delimiter))
 
 
+# One worker runs this module (pytest-xdist loadgroup): its module-scoped pipeline run is made once.
+pytestmark = pytest.mark.xdist_group("utilization_forms")
+
+
 @pytest.fixture(scope="module")
 def loaded(tmp_path_factory):
     """One pipeline run over a folder holding every form, plus stray files."""

@@ -163,7 +163,7 @@ def quarantine(env) -> list[tuple]:
     return env.query("SELECT line_number, reasons, row_data FROM utilization.quarantine ORDER BY line_number")
 
 
-@pytest.mark.parametrize("rows", [5_000, 100_000])
+@pytest.mark.parametrize("rows", [5_000, pytest.param(100_000, marks=pytest.mark.slow)])  # slow: a 100,000-row file
 def test_an_unterminated_quote_loses_no_other_line(pipeline_env, rows):
     lines = provider_lines(rows)
     broken = 3  # the header is line 1
