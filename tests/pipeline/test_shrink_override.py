@@ -49,6 +49,7 @@ def test_a_shrunken_cms_replacement_is_accepted_by_either_override(pipeline_env,
     assert pipeline_env.query(GEO_ROWS) == [(1,)]
 
 
+@pytest.mark.slow  # a build, then the guard inside two more whole runs
 @pytest.mark.parametrize("how", ["environment", "run config"])
 def test_an_emptied_documents_folder_is_published_with_either_override(pipeline_env, monkeypatch, how):
     assert run_pipeline(pipeline_env).success
