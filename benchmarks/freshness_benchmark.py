@@ -40,6 +40,7 @@ sys.path.insert(0, str(REPO))
 
 from benchmarks._measure import finish, pipeline_env  # noqa: E402
 from benchmarks.utilization_benchmark import FILE_NAME, provide_csv  # noqa: E402
+from pipeline.settings import DEFAULTS  # noqa: E402
 from tests.synthetic.documents import documents as synthetic_documents  # noqa: E402
 
 CHANGED_DOCUMENT = "20982_bone_rfa.txt"
@@ -111,8 +112,12 @@ SENSOR = """
 import json, sys
 import dagster as dg
 from pipeline.defs.automation import source_folder_sensor
-context = dg.build_sensor_context(cursor=sys.argv[1] or None, instance=dg.DagsterInstance.ephemeral())
-result = source_folder_sensor(context)
+from pipeline.defs.resources import SourcesResource, WarehouseResource
+resources = {"warehouse": WarehouseResource.from_env(), "sources": SourcesResource.from_env()}
+with dg.build_sensor_context(
+    cursor=sys.argv[1] or None, instance=dg.DagsterInstance.ephemeral(), resources=resources
+) as context:
+    result = source_folder_sensor(context)
 if isinstance(result, dg.SensorResult):
     requests, cursor = list(result.run_requests or []), result.cursor
 elif isinstance(result, dg.SkipReason) or result is None:
@@ -193,7 +198,7 @@ def new_big_file(args, work: Path, utilization: Path, serving: Path, env: dict) 
     generated = work / "generated" / FILE_NAME
     generated.parent.mkdir()
     provide_csv(generated, rows=args.rows, existing=args.csv)
-    memory_limit = env.get("CPT_DUCKDB_MEMORY_LIMIT", "2GB")
+    memory_limit = env.get("CPT_DUCKDB_MEMORY_LIMIT", DEFAULTS["duckdb_memory_limit"])
     types = json.dumps(provider_column_types(generated))
 
     def bare() -> float:

@@ -26,10 +26,11 @@ import duckdb
 
 from pipeline.publishing.block_checksums import mismatched_blocks
 from pipeline.publishing.snapshot import scan_every_block
+from pipeline.settings import DUCKDB_STORAGE_VERSION
 
 
 def build(path: Path, rows: int) -> None:
-    con = duckdb.connect(str(path), config={"storage_compatibility_version": "v1.4.0"})
+    con = duckdb.connect(str(path), config={"storage_compatibility_version": DUCKDB_STORAGE_VERSION})
     con.execute(
         "CREATE TABLE provider AS SELECT (1000000000 + i % 900000)::VARCHAR AS npi, "
         "lpad((i % 9000 + 10000)::VARCHAR, 5, '0') AS hcpcs_code, ['F', 'O'][1 + i % 2] AS place_of_service, "

@@ -43,7 +43,8 @@ FILE_NAME = "MUP_PHY_R25_P05_V20_D23_Prov_Svc.csv"
 
 BARE = """
 import sys, time, duckdb
-con = duckdb.connect(sys.argv[2], config={"memory_limit": "2GB", "preserve_insertion_order": False})
+from pipeline.settings import DEFAULTS
+con = duckdb.connect(sys.argv[2], config={"memory_limit": DEFAULTS["duckdb_memory_limit"], "preserve_insertion_order": False})
 start = time.perf_counter()
 con.execute("CREATE TABLE t AS SELECT * FROM read_csv(?, header = true, auto_detect = false, delim = ',', "
             "quote = '\\"', escape = '\\"', columns = " + sys.argv[3] + ")", [sys.argv[1]])
@@ -58,10 +59,12 @@ PROJECT = """
 import sys, time
 import dagster as dg
 from pipeline.defs.assets.utilization import UTILIZATION_CHECKS, utilization_tables
-from pipeline.defs.resources import SourcesResource, WarehouseResource
+from pipeline.defs.resources import LimitsResource, OverridesResource, SourcesResource, WarehouseResource
 resources = {
     "warehouse": WarehouseResource.from_env(),
     "sources": SourcesResource.from_env(),
+    "limits": LimitsResource.from_env(),
+    "overrides": OverridesResource.from_env(),
 }
 start = time.perf_counter()
 result = dg.materialize([utilization_tables, *UTILIZATION_CHECKS], resources=resources)
@@ -78,9 +81,9 @@ print_peak_rss_line()
 FULL = """
 import dagster as dg
 from pipeline.definitions import ASSETS, CHECKS
-from pipeline.defs.resources import SourcesResource, WarehouseResource
-result = dg.materialize([*ASSETS, *CHECKS], resources={"warehouse": WarehouseResource.from_env(),
-                                                     "sources": SourcesResource.from_env()})
+from pipeline.defs.resources import resources_from
+from pipeline.settings import Settings
+result = dg.materialize([*ASSETS, *CHECKS], resources=resources_from(Settings.from_env()))
 assert result.success
 from benchmarks._measure import print_peak_rss_line
 print_peak_rss_line()

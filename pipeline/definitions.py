@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from pipeline.defs.asset_specs import SOURCE_ASSETS
 from pipeline.defs.assets.core_documents import CORE_CHECKS, core_tables
 from pipeline.defs.assets.marts import MART_CHECKS, mart_tables
 from pipeline.defs.assets.serving import serving_freshness, serving_snapshot
@@ -13,7 +14,6 @@ from pipeline.defs.automation import (
     source_folder_sensor,
     utilization_changed,
 )
-from pipeline.defs.checks import SOURCE_ASSETS
 from pipeline.defs.resources import resources_from
 from pipeline.settings import Settings
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.core.text_decoding import DEFAULT_MAX_DOCUMENT_BYTES
@@ -82,6 +82,9 @@ INTEGER_VARIABLES = {v.name: v.minimum for v in VARIABLES if v.kind == "integer"
 FRACTION_VARIABLES = tuple(v.name for v in VARIABLES if v.kind == "fraction")
 POSITIVE_NUMBER_VARIABLES = tuple(v.name for v in VARIABLES if v.kind == "positive")
 ALLOW_SHRINK_ENV = "CPT_ALLOW_SHRINK"
+# How every refusal that the shrink override lifts names it: both ways, since a run-config override reaches
+# exactly the stages the variable reaches.
+ALLOW_SHRINK_HINT = f"{ALLOW_SHRINK_ENV}=1 (or, for one run, run config resources.overrides.config.allow_shrink: true)"
 MEMORY_LIMIT_ENV = "CPT_DUCKDB_MEMORY_LIMIT"
 DEFAULT_MEMORY_LIMIT = BY_NAME[MEMORY_LIMIT_ENV].default
 
@@ -164,9 +167,6 @@ class Settings:
     @property
     def paths(self) -> Paths:
         return Paths(*(getattr(self, v.field) for v in VARIABLES if v.kind == "path"))
-
-
-SETTINGS_FIELDS = tuple(f.name for f in fields(Settings))
 
 
 @dataclass(frozen=True)

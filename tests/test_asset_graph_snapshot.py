@@ -14,7 +14,8 @@ import dagster as dg
 from pipeline.contracts import ALL_CONTRACTS
 from pipeline.contracts.mart_tables import MART_CONTRACTS
 from pipeline.definitions import defs
-from pipeline.defs.checks import SOURCE_ASSETS, asset_key, report_to_check_result, table_asset_key
+from pipeline.defs.asset_specs import SOURCE_ASSETS, asset_key, table_asset_key
+from pipeline.defs.checks import report_to_check_result
 from pipeline.marts.build import mart_inputs
 from pipeline.validation.contract_checks import ContractReport, RuleResult
 

@@ -12,9 +12,9 @@ from dagster._core.test_utils import freeze_time
 
 from pipeline.contracts.mart_tables import MART_CONTRACTS
 from pipeline.definitions import build_definitions, defs
+from pipeline.defs.asset_specs import CODE_REFERENCES, GROUP_DESCRIPTIONS, asset_key
 from pipeline.defs.assets.serving import SERVING_KEY, serving_freshness
 from pipeline.defs.automation import DOWNSTREAM, documents_changed, utilization_changed
-from pipeline.defs.checks import CODE_REFERENCES, GROUP_DESCRIPTIONS, asset_key
 from pipeline.marts.queries import MART_SQL_DIR
 from pipeline.settings import BY_NAME, Settings
 

@@ -124,3 +124,14 @@ def test_every_limit_and_override_reaches_the_code_that_applies_it():
             used |= _attributes(node)  # a property the wiring reads: the fields it bundles are read too
     fields_ = set(LimitsResource.model_fields) | set(OverridesResource.model_fields)
     assert fields_ - used == set(), "a setting nothing applies"
+
+
+def test_from_env_gives_plain_values_that_scripts_can_read(monkeypatch, tmp_path):
+    """``from_env()`` serves scripts, tests and benchmarks outside a Dagster run, where an ``EnvVar`` field
+    cannot be read: it holds the values themselves even when the variable is set."""
+    from pipeline.defs.resources import LimitsResource, WarehouseResource
+
+    monkeypatch.setenv("CPT_WAREHOUSE_PATH", str(tmp_path / "w.duckdb"))
+    monkeypatch.setenv("CPT_PUBLISH_COMPACT_EVERY", "3")
+    assert WarehouseResource.from_env().working_file == tmp_path / "w.duckdb"
+    assert LimitsResource.from_env().publish_compact_every == 3

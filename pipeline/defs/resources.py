@@ -74,12 +74,14 @@ def writer_lock(warehouse_path: Path, *, timeout_seconds: float, log=None) -> It
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _fed(settings: Settings, name: str, value: object) -> object:
-    """A resource field's value: the variable itself when it is set, so the Dagster UI names the variable that
-    feeds the field (``dg.EnvVar``, read when a run or tick starts); the default otherwise, since an ``EnvVar``
-    of an unset variable fails.  Fractions and flags have no ``EnvVar`` form: their parsed value is given."""
+def _fed(settings: Settings, name: str, value: object, env_vars: bool) -> object:
+    """A resource field's value.  In the code location (``env_vars``), the variable itself when it is set, so
+    the Dagster UI names the variable that feeds the field (``dg.EnvVar``, read when a run or tick starts); the
+    default otherwise, since an ``EnvVar`` of an unset variable fails.  Fractions and flags have no ``EnvVar``
+    form: their parsed value is given.  Outside it (``from_env()`` in scripts and tests) always the plain value:
+    an ``EnvVar`` field cannot be read outside a Dagster run."""
     kind = BY_NAME[name].kind
-    if name not in settings.set_variables or kind not in ("path", "integer"):
+    if not env_vars or name not in settings.set_variables or kind not in ("path", "integer"):
         return value if isinstance(value, int | float | bool) else str(value)
     return dg.EnvVar.int(name) if kind == "integer" else dg.EnvVar(name)
 
@@ -97,23 +99,23 @@ class WarehouseResource(DuckDBResource):
     )
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> WarehouseResource:
+    def from_settings(cls, settings: Settings, env_vars: bool = True) -> WarehouseResource:
         return cls(
-            database=_fed(settings, "CPT_WAREHOUSE_PATH", settings.warehouse_path),
-            serving_path=_fed(settings, "CPT_SERVING_PATH", settings.serving_path),
+            database=_fed(settings, "CPT_WAREHOUSE_PATH", settings.warehouse_path, env_vars),
+            serving_path=_fed(settings, "CPT_SERVING_PATH", settings.serving_path, env_vars),
             connection_config={
                 "memory_limit": settings.duckdb_memory_limit,
                 # Insertion order is meaningless for these tables; dropping it lets big loads stream.
                 "preserve_insertion_order": False,
             },
             lock_timeout_seconds=_fed(
-                settings, "CPT_WRITER_LOCK_TIMEOUT_SECONDS", settings.writer_lock_timeout_seconds
+                settings, "CPT_WRITER_LOCK_TIMEOUT_SECONDS", settings.writer_lock_timeout_seconds, env_vars
             ),
         )
 
     @classmethod
     def from_env(cls) -> WarehouseResource:
-        return cls.from_settings(Settings.from_env())
+        return cls.from_settings(Settings.from_env(), env_vars=False)
 
     @property
     def working_file(self) -> Path:
@@ -192,16 +194,16 @@ class SourcesResource(dg.ConfigurableResource):
     reference_dir: str = Field(description=_described("CPT_REFERENCE_DIR"))
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> SourcesResource:
+    def from_settings(cls, settings: Settings, env_vars: bool = True) -> SourcesResource:
         return cls(
-            documents_dir=_fed(settings, "CPT_DOCUMENTS_DIR", settings.documents_dir),
-            utilization_dir=_fed(settings, "CPT_UTILIZATION_DIR", settings.utilization_dir),
-            reference_dir=_fed(settings, "CPT_REFERENCE_DIR", settings.reference_dir),
+            documents_dir=_fed(settings, "CPT_DOCUMENTS_DIR", settings.documents_dir, env_vars),
+            utilization_dir=_fed(settings, "CPT_UTILIZATION_DIR", settings.utilization_dir, env_vars),
+            reference_dir=_fed(settings, "CPT_REFERENCE_DIR", settings.reference_dir, env_vars),
         )
 
     @classmethod
     def from_env(cls) -> SourcesResource:
-        return cls.from_settings(Settings.from_env())
+        return cls.from_settings(Settings.from_env(), env_vars=False)
 
     @property
     def documents(self) -> Path:
@@ -246,14 +248,17 @@ class LimitsResource(dg.ConfigurableResource):
     )
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> LimitsResource:
+    def from_settings(cls, settings: Settings, env_vars: bool = True) -> LimitsResource:
         return cls(
-            **{name: _fed(settings, f"CPT_{name.upper()}", getattr(settings, name)) for name in cls.model_fields}
+            **{
+                name: _fed(settings, f"CPT_{name.upper()}", getattr(settings, name), env_vars)
+                for name in cls.model_fields
+            }
         )
 
     @classmethod
     def from_env(cls) -> LimitsResource:
-        return cls.from_settings(Settings.from_env())
+        return cls.from_settings(Settings.from_env(), env_vars=False)
 
     @property
     def zip_caps(self) -> ZipCaps:
@@ -285,12 +290,12 @@ class OverridesResource(dg.ConfigurableResource):
     )
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> OverridesResource:
+    def from_settings(cls, settings: Settings, env_vars: bool = True) -> OverridesResource:
         return cls(allow_shrink=settings.allow_shrink)
 
     @classmethod
     def from_env(cls) -> OverridesResource:
-        return cls.from_settings(Settings.from_env())
+        return cls.from_settings(Settings.from_env(), env_vars=False)
 
 
 def resources_from(settings: Settings) -> dict[str, dg.ConfigurableResource]:

@@ -29,7 +29,7 @@ from pipeline.core.reference_data import ReferenceData
 from pipeline.documents.folder import DocumentSource, iter_documents
 from pipeline.documents.parse_cache import ParseCache, cache_key
 from pipeline.failures import infrastructure_failure
-from pipeline.settings import ALLOW_SHRINK_ENV
+from pipeline.settings import ALLOW_SHRINK_HINT
 from pipeline.validation.reject_rows import gate_table
 from pipeline.warehouse.change_log import record_change
 from pipeline.warehouse.tables import ensure_schemas, frame_for, replace_table, table_exists, transaction
@@ -195,7 +195,7 @@ def _refuse_empty_folder(directory: Path, files: list[DocumentFile], previous: d
     raise EmptySourceFolder(
         f"documents folder {directory} {what} but the warehouse holds {loaded_before or len(previous)} documents "
         f"from it; is a mount missing? Nothing was changed; the last published data is still served. "
-        f"Set {ALLOW_SHRINK_ENV}=1 to remove them on purpose."
+        f"Set {ALLOW_SHRINK_HINT} to remove them on purpose."
     )
 
 

@@ -30,11 +30,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.publishing.snapshot import PublishInputs
-from pipeline.settings import ALLOW_SHRINK_ENV, DEFAULTS
+from pipeline.settings import ALLOW_SHRINK_HINT, DEFAULTS
 from pipeline.warehouse.change_log import explained_removals
 
 DEFAULT_MAX_SHRINK = DEFAULTS["publish_max_shrink"]
-MAX_SHRINK_ENV = "CPT_PUBLISH_MAX_SHRINK"
 # Problem records: a fixed document or file legitimately empties them.
 PROBLEM_TABLES = frozenset({"core.rejected_rows", "utilization.quarantine"})
 # The table that lists every file of each source folder.
@@ -105,8 +104,7 @@ class GuardDecision:
         return (
             "Publish refused: the new snapshot would lose data that no removed source file explains, so the "
             f"previous serving snapshot is kept.\n{reasons}\nCheck that the source folders are mounted and complete. "
-            f"If the shrink is intended, rerun with {ALLOW_SHRINK_ENV}=1 (or run config "
-            "resources.overrides.config.allow_shrink: true).\n\n" + self.markdown()
+            f"If the shrink is intended, rerun with {ALLOW_SHRINK_HINT}.\n\n" + self.markdown()
         )
 
 

@@ -25,6 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.settings import ALLOW_SHRINK_HINT
+
 TAIL_BYTES = 64 * 1024
 MAX_FILE_SHRINK_ENV = "CPT_UTILIZATION_MAX_FILE_SHRINK"
 MAX_QUARANTINE_FRACTION_ENV = "CPT_UTILIZATION_MAX_QUARANTINE_FRACTION"
@@ -125,12 +127,12 @@ def shrink_verdict(previous_rows: int, new_rows: int, max_shrink: float, allow_s
     if new_rows == 0:
         return (
             f"has no data rows where the version it replaces had {previous_rows:,}: an emptied or header-only "
-            "file is not loaded (set CPT_ALLOW_SHRINK=1 to empty the year on purpose)"
+            f"file is not loaded (set {ALLOW_SHRINK_HINT} to empty the year on purpose)"
         )
     if new_rows < (1 - max_shrink) * previous_rows:
         return (
             f"lost most of its rows: {new_rows:,} rows where the version it replaces had {previous_rows:,} "
-            f"(more than {MAX_FILE_SHRINK_ENV}={max_shrink:g} of them gone; set CPT_ALLOW_SHRINK=1 to accept "
+            f"(more than {MAX_FILE_SHRINK_ENV}={max_shrink:g} of them gone; set {ALLOW_SHRINK_HINT} to accept "
             "it on purpose)"
         )
     return None

@@ -39,7 +39,7 @@ from pipeline.contracts.utilization_tables import QUARANTINE_CONTRACT, SOURCE_FI
 from pipeline.core.domains import LOADED, REJECTED, SKIPPED
 from pipeline.failures import InfrastructureFailure, free_space_hint, is_content_error, is_disk_full
 from pipeline.inputs.source_folder import FolderScan, SourceFolderEmpty, no_follow_opener, scan_folder, sha256_file
-from pipeline.settings import DEFAULTS
+from pipeline.settings import ALLOW_SHRINK_HINT, DEFAULTS
 from pipeline.utilization.cms_layouts import (
     LAYOUTS,
     DataYearError,
@@ -72,8 +72,8 @@ from pipeline.utilization.file_access import (
     readable_path,
     wide_encoding_of,
 )
+from pipeline.utilization.file_load import create_staging, insert_from_file, publish_staging, quarantine_failing_rows
 from pipeline.utilization.in_thread import InThread
-from pipeline.utilization.validation import create_staging, insert_from_file, publish_staging, quarantine_failing_rows
 from pipeline.utilization.year_claims import Candidate, conflict_reason, rank_candidates, why_holder_wins
 from pipeline.validation import verified_partitions
 from pipeline.warehouse.change_log import record_change
@@ -125,11 +125,6 @@ class FolderPlan:
     candidates: list[Candidate] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
     not_cms: list[Path] = field(default_factory=list)
-
-
-def list_utilization_files(directory: Path) -> list[Path]:
-    """Every regular file of the folder (each gets a source_files row); links, FIFOs and hidden files excluded."""
-    return scan_folder(directory, recursive=False, env_var=ENV_VAR).files
 
 
 def load_folder(con, directory: Path, settings: LoadSettings) -> tuple[list[FileOutcome], list[str]]:
@@ -228,7 +223,7 @@ def refuse_empty_folder(con, directory: Path, plan: FolderPlan, allow_shrink: bo
     if rows:
         raise SourceFolderEmpty(
             f"utilization folder {directory} has no CMS files but the warehouse holds {rows:,} rows from "
-            f"{files} files; is a mount missing? Set CPT_ALLOW_SHRINK=1 to remove them on purpose"
+            f"{files} files; is a mount missing? Set {ALLOW_SHRINK_HINT} to remove them on purpose"
             + _placeholder_note(plan)
         )
 

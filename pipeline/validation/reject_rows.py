@@ -6,7 +6,7 @@ the key shortfall; the clean case, almost always, stops there, so a ten-million-
 Reasons, duplicate groups and the move run only when something fails.
 
 ``insert_rejects`` is the only statement that writes into a reject table: the moved rows, and the lines of a CMS
-file DuckDB could not read at all (``pipeline/utilization/validation.py``, ``line_exact.py``).
+file DuckDB could not read at all (``pipeline/utilization/file_load.py``, ``line_exact.py``).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ import hashlib
 import duckdb
 
 from pipeline.definitions import defs
-from pipeline.defs.checks import table_asset_key
+from pipeline.defs.asset_specs import table_asset_key
 from pipeline.warehouse.change_log import latest_versions
 from tests.conftest import run_pipeline
 

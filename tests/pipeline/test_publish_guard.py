@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 
 from pipeline.defs.resources import LimitsResource
 from pipeline.publishing.guard import (
-    ALLOW_SHRINK_ENV,
     OK,
     OVERRIDDEN,
     PROBLEM_TABLES,
@@ -26,6 +25,7 @@ from pipeline.publishing.guard import (
     guard_publish,
 )
 from pipeline.publishing.snapshot import inspect_publish
+from pipeline.settings import ALLOW_SHRINK_ENV
 from pipeline.warehouse.change_log import record_change
 from tests.conftest import run_pipeline
 

@@ -27,6 +27,7 @@ from pipeline.publishing.snapshot import (
     PublishSettings,
     publish_snapshot,
 )
+from pipeline.settings import DUCKDB_STORAGE_VERSION
 from pipeline.warehouse.change_log import record_change
 from tests.conftest import PipelineEnv, kill_when_marker_appears, make_pipeline_env, run_pipeline
 
@@ -416,7 +417,7 @@ def test_twenty_incremental_cycles_keep_the_storage_version_and_a_bounded_size(b
     assert publish_state(built.serving_path)[2] == 21
     assert built.query("SELECT title FROM core.codes WHERE code = '32994'", serving=True) == [("cycle 19",)]
     tags = built.query("SELECT tags FROM duckdb_databases() WHERE NOT internal AND path IS NOT NULL", serving=True)
-    assert tags[0][0]["storage_version"].startswith("v1.4.0")
+    assert tags[0][0]["storage_version"].startswith(DUCKDB_STORAGE_VERSION)
     # Freed blocks are reused: twenty rewrites of two tables do not grow the file by twenty copies of them.
     block = built.query("SELECT block_size FROM pragma_database_size()", serving=True)[0][0]
     assert built.serving_path.stat().st_size <= first_size + 4 * block

@@ -60,3 +60,13 @@ def test_an_emptied_documents_folder_is_published_with_either_override(pipeline_
     result = run_with(pipeline_env, how, monkeypatch)
     assert result.success
     assert pipeline_env.query("SELECT count(*) FROM core.documents", serving=True) == [(0,)]
+
+
+@pytest.mark.parametrize("previous_rows, new_rows", [(100, 0), (100, 10)], ids=["emptied", "shrunk"])
+def test_a_shrink_refusal_names_both_ways_to_override_it(previous_rows, new_rows):
+    """The run-config override reaches the same stages as the variable, so every refusal it lifts names both."""
+    from pipeline.utilization.completeness import shrink_verdict
+
+    reason = shrink_verdict(previous_rows, new_rows, max_shrink=0.5, allow_shrink=False)
+    assert "CPT_ALLOW_SHRINK=1" in reason and "resources.overrides.config.allow_shrink: true" in reason
+    assert shrink_verdict(previous_rows, new_rows, max_shrink=0.5, allow_shrink=True) is None

@@ -47,3 +47,29 @@ def test_versions_only_grow_and_changed_since_compares_them(con):
     assert second > first and latest_versions(con) == {TABLE: second}
     assert changed_since(con, {TABLE: first}, [TABLE, "core.codes"]) == {TABLE, "core.codes"}
     assert changed_since(con, {TABLE: second}, [TABLE]) == set()
+
+
+def test_the_guard_asks_only_for_removals_after_the_published_versions(con, tmp_path):
+    """Wired end to end through ``guard_publish``: a removal the snapshot already reflects excuses nothing."""
+    from pipeline.publishing.guard import PublishRefused, guard_publish
+    from pipeline.publishing.snapshot import PreviousSnapshot, PublishInputs, SnapshotTable
+
+    published = record_change(con, TABLE, removed_rows=600, removed_sources=["a.csv"])
+    previous = PreviousSnapshot(
+        size_bytes=1,
+        tables={TABLE: SnapshotTable(version=published, contract_digest="d", rows=1000)},
+        row_counts={TABLE: 1000},
+    )
+    shrunk = PublishInputs(
+        serving_path=tmp_path / "serving.duckdb",
+        contracts=(),
+        previous=previous,
+        working_rows={TABLE: 300},
+        versions={TABLE: published + 1},
+        changed=frozenset({TABLE}),
+    )
+    with pytest.raises(PublishRefused, match="no removed file explains"):
+        guard_publish(con, shrunk, {}, max_shrink=0.5)
+    # A removal logged after the snapshot does excuse the same shrink.
+    record_change(con, TABLE, removed_rows=700, removed_sources=["b.csv"])
+    assert guard_publish(con, shrunk, {}, max_shrink=0.5).allowed

@@ -11,7 +11,7 @@ import pytest
 
 from pipeline.contracts import CONTRACTS_BY_TABLE
 from pipeline.definitions import ASSETS, CHECKS
-from pipeline.defs.checks import asset_key
+from pipeline.defs.asset_specs import asset_key
 from pipeline.defs.resources import LimitsResource, SourcesResource
 from pipeline.validation import verified_partitions
 from pipeline.validation.contract_checks import evaluate_contract

@@ -8,15 +8,8 @@ from pipeline.contracts.core_tables import CORE_CONTRACTS
 from pipeline.core import corpus
 from pipeline.core.document_parser import parser_fingerprint
 from pipeline.core.reference_data import load_reference_data
-from pipeline.defs.checks import (
-    asset_key,
-    asset_spec,
-    contract_checks,
-    module_file,
-    source_digest,
-    source_key,
-    table_data_version,
-)
+from pipeline.defs.asset_specs import asset_key, asset_spec, module_file, source_digest, source_key, table_data_version
+from pipeline.defs.checks import contract_checks
 from pipeline.defs.resources import (
     WAREHOUSE_POOL,
     LimitsResource,

@@ -7,15 +7,15 @@ import dagster as dg
 
 from pipeline.contracts.mart_tables import LISTS_SCHEMA, MART_CONTRACTS
 from pipeline.contracts.table_contract import TableContract
-from pipeline.defs.checks import (
+from pipeline.defs.asset_specs import (
     asset_key,
     asset_spec,
-    contract_checks,
     module_file,
     source_digest,
     table_asset_key,
     table_data_version,
 )
+from pipeline.defs.checks import contract_checks
 from pipeline.defs.resources import WAREHOUSE_POOL, WarehouseResource
 from pipeline.marts import build
 from pipeline.marts.build import mart_inputs, rebuild_stale_marts

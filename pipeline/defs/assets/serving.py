@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import dagster as dg
 
-from pipeline.defs.checks import CODE_REFERENCES, OWNERS, asset_key, code_references, module_file, source_digest
+from pipeline.defs.asset_specs import CODE_REFERENCES, OWNERS, asset_key, code_references, module_file, source_digest
 from pipeline.defs.resources import (
     WAREHOUSE_POOL,
     LimitsResource,

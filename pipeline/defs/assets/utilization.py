@@ -8,15 +8,8 @@ import dagster as dg
 from pipeline.contracts.utilization_tables import UTILIZATION_CONTRACTS
 from pipeline.core.domains import REJECTED, SKIPPED
 from pipeline.core.reference_data import synthetic_file_digests
-from pipeline.defs.checks import (
-    asset_key,
-    asset_spec,
-    contract_checks,
-    module_file,
-    source_digest,
-    source_key,
-    table_data_version,
-)
+from pipeline.defs.asset_specs import asset_key, asset_spec, module_file, source_digest, source_key, table_data_version
+from pipeline.defs.checks import contract_checks
 from pipeline.defs.resources import (
     WAREHOUSE_POOL,
     LimitsResource,
