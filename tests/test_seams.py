@@ -403,3 +403,30 @@ def _moved(model) -> set[str]:
 )
 def test_each_digest_moves_with_what_depends_on_it(model, moved):
     assert _moved(model) == moved
+
+
+def test_bookkeeping_rows_are_inserted_by_name_and_a_wrong_key_raises():
+    """Bookkeeping rows name their columns: a dict in any order lands under the right names, ``NOW`` is the
+    database's clock, and a misspelt key raises instead of leaving a column empty."""
+    import duckdb
+
+    from pipeline.contracts.bookkeeping_tables import CHANGE_LOG_CONTRACT
+    from pipeline.warehouse.tables import NOW, RowKeysMismatch, create_missing_table, ensure_schemas, insert_rows
+
+    con = duckdb.connect()
+    ensure_schemas(con, "internal")
+    create_missing_table(con, CHANGE_LOG_CONTRACT)
+    row = {
+        "removed_sources": ["a.csv"],
+        "removed_rows": 7,
+        "changed_at": NOW,
+        "version": 42,
+        "table_name": "core.codes",
+    }
+    insert_rows(con, CHANGE_LOG_CONTRACT, [row])
+    assert con.execute(
+        f"SELECT table_name, version, removed_rows, removed_sources, changed_at IS NOT NULL FROM {CHANGE_LOG_CONTRACT.table}"
+    ).fetchall() == [("core.codes", 42, 7, ["a.csv"], True)]
+    misspelt = {**{k: v for k, v in row.items() if k != "removed_rows"}, "removed_row": 7}
+    with pytest.raises(RowKeysMismatch, match="removed_row"):
+        insert_rows(con, CHANGE_LOG_CONTRACT, [misspelt])

@@ -80,6 +80,7 @@ class ParseCache:
                 [self.key],
             )
             con.execute(
-                f"INSERT INTO {CACHE_TABLE} SELECT CAST(sha256 AS VARCHAR), CAST(parser_version AS VARCHAR), "
-                "CAST(payload AS VARCHAR) FROM _fresh_payloads"
+                f"INSERT INTO {CACHE_TABLE} BY NAME SELECT CAST(sha256 AS VARCHAR) AS sha256, "
+                "CAST(parser_version AS VARCHAR) AS parser_version, CAST(payload AS VARCHAR) AS payload "
+                "FROM _fresh_payloads"
             )

@@ -12,7 +12,14 @@ from pipeline.contracts.mart_tables import MART_CONTRACTS
 from pipeline.contracts.table_contract import TableContract
 from pipeline.marts.queries import mart_query, tables_read
 from pipeline.warehouse.change_log import explained_removals, latest_versions, record_change
-from pipeline.warehouse.tables import create_missing_table, create_table, ensure_schemas, row_count, table_exists
+from pipeline.warehouse.tables import (
+    create_missing_table,
+    create_table,
+    ensure_schemas,
+    insert_rows,
+    row_count,
+    table_exists,
+)
 
 BUILDS_TABLE = MART_BUILDS_CONTRACT.table
 
@@ -23,7 +30,7 @@ def mart_inputs(contract: TableContract) -> tuple[str, ...]:
 
 def rebuild_stale_marts(con) -> list[str]:
     create_missing_table(con, MART_BUILDS_CONTRACT)
-    built = {mart: (inputs, digest) for mart, inputs, digest in con.execute(f"SELECT * FROM {BUILDS_TABLE}").fetchall()}
+    built = {mart: (inputs, digest) for mart, inputs, digest in con.execute(f"SELECT mart, inputs, contract_digest FROM {BUILDS_TABLE}").fetchall()}
     _create_missing_inputs(con)
     rebuilt = []
     for contract in MART_CONTRACTS:  # in dependency order: a mart reading another mart comes after it
@@ -40,7 +47,8 @@ def rebuild_stale_marts(con) -> list[str]:
         check_mart_columns(contract, _returned_columns(con, query))
         # By name, never by position: a reordered SELECT must not put one column's values under another's name.
         con.execute(f"INSERT INTO {contract.table} BY NAME {query}")
-        con.execute(f"INSERT OR REPLACE INTO {BUILDS_TABLE} VALUES (?, ?, ?)", [contract.table, inputs, definition])
+        build = {"mart": contract.table, "inputs": inputs, "contract_digest": definition}
+        insert_rows(con, MART_BUILDS_CONTRACT, [build], replace=True)
         previous_inputs = json.loads(built[contract.table][0]) if contract.table in built else {}
         explained = {t: e for t, e in explained_removals(con, previous_inputs).items() if t in previous_inputs}
         removed_rows = max(0, rows_before - row_count(con, contract.table)) if explained else 0

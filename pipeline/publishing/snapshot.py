@@ -44,7 +44,7 @@ from pipeline.failures import InfrastructureFailure, describe, free_space_hint, 
 from pipeline.publishing.block_checksums import LayoutUnknown, mismatched_blocks
 from pipeline.settings import DEFAULTS, DUCKDB_STORAGE_VERSION
 from pipeline.warehouse.change_log import changed_since, latest_versions
-from pipeline.warehouse.tables import apply_comments, create_table, transaction
+from pipeline.warehouse.tables import NOW, apply_comments, create_table, insert_rows, transaction
 
 # Every contract table is published; the schema list follows the contracts.
 PUBLISHED_CONTRACTS: tuple[TableContract, ...] = ALL_CONTRACTS
@@ -387,16 +387,26 @@ def write_snapshot_state(con: duckdb.DuckDBPyConnection, inputs: PublishInputs, 
     """Record what the snapshot was built from, for the next publish's plan."""
     tables, publish = f"{SNAPSHOT_ALIAS}.{TABLES_STATE}", f"{SNAPSHOT_ALIAS}.{PUBLISH_STATE}"
     create_table(con, SNAPSHOT_TABLES_CONTRACT, tables)
-    con.executemany(
-        f"INSERT INTO {tables} VALUES (?, ?, ?, ?)",
-        [[c.table, inputs.versions.get(c.table), c.ddl_digest, inputs.working_rows[c.table]] for c in inputs.contracts],
-    )
+    published = [
+        {
+            "table_name": c.table,
+            "version": inputs.versions.get(c.table),
+            "contract_digest": c.ddl_digest,
+            "rows": inputs.working_rows[c.table],
+        }
+        for c in inputs.contracts
+    ]
+    insert_rows(con, SNAPSHOT_TABLES_CONTRACT, published, into=tables)
     since = 0 if plan.mode == FULL else inputs.previous.publishes_since_rebuild + 1
     create_table(con, SNAPSHOT_PUBLISH_CONTRACT, publish)
-    con.execute(
-        f"INSERT INTO {publish} VALUES (now()::TIMESTAMP, ?, ?, ?, ?)",
-        [plan.mode, plan.reason, since, list(plan.tables_to_write)],
-    )
+    this_publish = {
+        "published_at": NOW,
+        "mode": plan.mode,
+        "reason": plan.reason,
+        "publishes_since_rebuild": since,
+        "tables_written": list(plan.tables_to_write),
+    }
+    insert_rows(con, SNAPSHOT_PUBLISH_CONTRACT, [this_publish], into=publish)
 
 
 def checkpoint_snapshot(con: duckdb.DuckDBPyConnection) -> None:

@@ -48,7 +48,7 @@ def create_staging(con, layout: Layout) -> str:
 
 
 def publish_staging(con, layout: Layout) -> None:
-    con.execute(f"INSERT INTO {layout.table} SELECT * FROM {STAGING}")
+    con.execute(f"INSERT INTO {layout.table} BY NAME SELECT * FROM {STAGING}")
     con.execute(f"DROP TABLE {STAGING}")
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from pipeline.contracts.bookkeeping_tables import VERIFIED_PARTITIONS_CONTRACT
 from pipeline.contracts.table_contract import TableContract
-from pipeline.warehouse.tables import create_missing_table, table_exists
+from pipeline.warehouse.tables import NOW, create_missing_table, insert_rows, table_exists
 
 TABLE = VERIFIED_PARTITIONS_CONTRACT.table
 FULL_SCAN_ENV = "CPT_CONTRACT_CHECKS_FULL_SCAN"
@@ -68,12 +68,22 @@ def record(con, contract: TableContract, partitions: list[tuple[str, int, int]],
     if not partitions or not is_partitioned(contract):
         return
     ensure_table(con)
-    con.executemany(
-        f"INSERT OR REPLACE INTO {TABLE} VALUES (?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
+    insert_rows(
+        con,
+        VERIFIED_PARTITIONS_CONTRACT,
         [
-            [contract.table, file, int(year), int(rows), contract.rules_digest, verified_by]
+            {
+                "table_name": contract.table,
+                "source_file": file,
+                "data_year": int(year),
+                "row_count": int(rows),
+                "contract_digest": contract.rules_digest,
+                "verified_by": verified_by,
+                "verified_at": NOW,
+            }
             for file, year, rows in partitions
         ],
+        replace=True,
     )
 
 

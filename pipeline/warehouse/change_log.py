@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterable
 
 from pipeline.contracts.bookkeeping_tables import CHANGE_LOG_CONTRACT
-from pipeline.warehouse.tables import create_missing_table, table_exists
+from pipeline.warehouse.tables import NOW, create_missing_table, insert_rows, table_exists
 
 LOG_TABLE = CHANGE_LOG_CONTRACT.table
 
@@ -31,10 +31,14 @@ def record_change(con, table: str, *, removed_rows: int = 0, removed_sources: It
     ensure_change_log(con)
     # Time-based, so a rebuilt working file never reuses a version the serving snapshot was built from.
     version = max(latest_versions(con).get(table, 0) + 1, time.time_ns() // 1000)
-    con.execute(
-        f"INSERT INTO {LOG_TABLE} VALUES (?, ?, now()::TIMESTAMP, ?, ?)",
-        [table, version, int(removed_rows), sorted(set(removed_sources))],
-    )
+    change = {
+        "table_name": table,
+        "version": version,
+        "changed_at": NOW,
+        "removed_rows": int(removed_rows),
+        "removed_sources": sorted(set(removed_sources)),
+    }
+    insert_rows(con, CHANGE_LOG_CONTRACT, [change])
     return version
 
 

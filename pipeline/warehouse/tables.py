@@ -45,6 +45,25 @@ def _check_row_keys(contract: TableContract, rows: list[dict]) -> None:
             )
 
 
+# A row value meaning "the database's current UTC time" (the insert writes now(), not a Python clock).
+NOW = object()
+
+
+def insert_rows(con, contract: TableContract, rows: list[dict], *, into: str | None = None, replace: bool = False):
+    """Insert ``rows`` (dicts carrying exactly the contract's columns, ``NOW`` allowed) into ``into`` (default: the
+    contract's table), naming every column: a reordered contract never puts one value under another's name."""
+    if not rows:
+        return
+    _check_row_keys(contract, rows)
+    names = contract.column_names
+    values = ", ".join("now()::TIMESTAMP" if rows[0][name] is NOW else "?" for name in names)
+    verb = "INSERT OR REPLACE" if replace else "INSERT"
+    con.executemany(
+        f"{verb} INTO {into or contract.table} ({', '.join(names)}) VALUES ({values})",
+        [[row[name] for name in names if row[name] is not NOW] for row in rows],
+    )
+
+
 @contextmanager
 def transaction(con) -> Iterator[None]:
     """The block in one transaction: committed when it ends, rolled back when anything escapes it, and the
