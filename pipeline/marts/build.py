@@ -30,7 +30,10 @@ def mart_inputs(contract: TableContract) -> tuple[str, ...]:
 
 def rebuild_stale_marts(con) -> list[str]:
     create_missing_table(con, MART_BUILDS_CONTRACT)
-    built = {mart: (inputs, digest) for mart, inputs, digest in con.execute(f"SELECT mart, inputs, contract_digest FROM {BUILDS_TABLE}").fetchall()}
+    built = {
+        mart: (inputs, digest)
+        for mart, inputs, digest in con.execute(f"SELECT mart, inputs, contract_digest FROM {BUILDS_TABLE}").fetchall()
+    }
     _create_missing_inputs(con)
     rebuilt = []
     for contract in MART_CONTRACTS:  # in dependency order: a mart reading another mart comes after it
