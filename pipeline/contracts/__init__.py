@@ -1,8 +1,8 @@
 """Table contracts: one pandera model per warehouse table.
 
 Each model is the single source of a table's column names, types, descriptions
-and checks.  DDL, DuckDB ``COMMENT ON`` statements, Dagster column metadata and
-the SQL asset checks are all derived from it (see ``table_contract``).
+and checks.  DDL, DuckDB ``COMMENT ON`` statements and the SQL checks are derived from it
+in ``table_contract``; Dagster's column metadata in ``pipeline/defs/asset_specs.py``.
 """
 
 from pipeline.contracts.bookkeeping_tables import BOOKKEEPING_CONTRACTS

@@ -4,7 +4,7 @@ DuckDB allows one read-write process per file.  The warehouse resource takes an
 exclusive ``flock`` on ``<warehouse>.lock`` for the whole run (resources are set
 up once per run with the in-process executor), so a second run *waits* for the
 first instead of failing with "Could not set lock on file".  BI tools never open
-this file: they read the published serving snapshot (see assets/serving.py).
+this file: they read the published serving snapshot (see pipeline/defs/assets/serving.py).
 """
 
 from __future__ import annotations

@@ -23,12 +23,11 @@ _EPOCH = datetime(1970, 1, 1)
 _ONE_MICROSECOND = timedelta(microseconds=1)
 # The warehouse keeps mtimes as microseconds; a writer may round or truncate the nanoseconds.
 _MTIME_TOLERANCE_NS = 1_000
-# How long before the recorded read time a change time still counts as "after the read".  The recorded times
-# are taken when the run had read the files (core.documents.parsed_at once every document is parsed;
-# utilization.source_files.loaded_at once the file is loaded), so an edit keeping size and mtime made between a
-# file's read and that moment is not seen; a window here would close that gap at the cost of re-hashing, after
-# every run, each file changed shortly before it.  Taking parsed_at before the folder is listed closes it for
-# documents without that cost.
+# How long before the recorded read time a change time still counts as "after the read".  core.documents.parsed_at
+# is taken before the folder is listed (and kept while a document is unchanged), so no document edit escapes;
+# utilization.source_files.loaded_at is taken once the file is loaded, so an edit keeping size and mtime made
+# between a CMS file's read and that moment is not seen.  A window here would close that gap at the cost of
+# re-hashing, after every run, each file changed shortly before it.
 READ_WINDOW = timedelta(0)
 
 
