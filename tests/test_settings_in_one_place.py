@@ -135,3 +135,17 @@ def test_from_env_gives_plain_values_that_scripts_can_read(monkeypatch, tmp_path
     monkeypatch.setenv("CPT_PUBLISH_COMPACT_EVERY", "3")
     assert WarehouseResource.from_env().working_file == tmp_path / "w.duckdb"
     assert LimitsResource.from_env().publish_compact_every == 3
+
+
+def test_every_variable_named_in_the_code_is_one_the_settings_read():
+    """Messages and resource descriptions name variables as text: a misspelt name would send a user to set a
+    variable nothing reads."""
+    known = {v.name for v in VARIABLES}
+    named = set()
+    for path in PIPELINE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                named.update((path.name, name) for name in re.findall(r"\bCPT_[A-Z_]*[A-Z]\b", node.value))
+    unknown = sorted((file, name) for file, name in named if name not in known)
+    assert not unknown, f"not a CPT_* variable the settings read: {unknown}"
+    assert len({name for _, name in named}) >= 10  # the scan sees the names (it would pass vacuously otherwise)
