@@ -684,13 +684,24 @@ def _record(
         "note": note,
         "loaded_at": datetime.now(UTC).replace(tzinfo=None),
         "file_modified_at": _timestamp_ns(mtime_ns) if mtime_ns is not None else None,
-        "is_synthetic": sha256 is not None and sha256 in settings.synthetic_digests,
+        "is_synthetic": _rows_are_synthetic(con, path.name, status, sha256, settings),
     }
     con.execute(f"DELETE FROM {SOURCE_FILES} WHERE file_name = ?", [path.name])
     con.execute(
         f"INSERT INTO {SOURCE_FILES} ({', '.join(values)}) VALUES ({', '.join('?' for _ in values)})",
         list(values.values()),
     )
+
+
+def _rows_are_synthetic(con, file_name: str, status: str, sha256: str | None, settings: LoadSettings) -> bool:
+    """The label of the rows the warehouse holds from this file: a loaded file's own content decides; a file
+    that did not replace its rows (rejected, still being written) keeps the label of the version they came from,
+    so a cut copy of the synthetic sample does not turn the sample's kept rows into "CMS" data."""
+    if status != LOADED:
+        previous = con.execute(f"SELECT is_synthetic FROM {SOURCE_FILES} WHERE file_name = ?", [file_name]).fetchone()
+        if previous is not None:
+            return bool(previous[0])
+    return sha256 is not None and sha256 in settings.synthetic_digests
 
 
 def _lstat_or_none(path: Path):

@@ -243,6 +243,19 @@ def test_is_synthetic_follows_the_sample_content_not_its_name(published):
     assert published.query("SELECT bool_or(is_synthetic) FROM marts.code_utilization", serving=True) == [(False,)]
 
 
+def test_a_cut_copy_of_the_sample_keeps_its_kept_rows_labelled_synthetic(published):
+    """A rejected replacement does not replace the rows it would have: their label stays the one of the version
+    they came from, run after run (found trying a download cut mid-line on the bundled sample)."""
+    path = published.utilization_dir / SAMPLE
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) - 37])  # cut mid-line
+    for _ in range(2):
+        assert run_pipeline(published).success
+        status, *_, synthetic = file_record(published, SAMPLE)
+        assert status == "rejected" and synthetic is True
+        assert published.query("SELECT bool_and(is_synthetic) FROM marts.code_utilization", serving=True) == [(True,)]
+
+
 def test_a_layout_change_under_the_same_name_withdraws_the_old_rows(published):
     name = "MUP_PHY_R25_P05_V20_D22_Geo.csv"
     write_csv(published.utilization_dir / name, GEO_HEADER, geo_rows(random.Random(4), 2022))
