@@ -22,11 +22,12 @@ from pathlib import Path
 from pipeline.contracts.core_tables import CORE_CONTRACTS
 from pipeline.contracts.table_contract import TableContract
 from pipeline.core.corpus import DocumentFile, absorb_rejections, build_core_rows
-from pipeline.core.document_parser import ParsedDocument, parse_document, parser_fingerprint, reject_oversize
+from pipeline.core.document_parser import ParsedDocument, parser_fingerprint, reject_oversize
 from pipeline.core.domains import LOADED_DOCUMENT_STATUSES, PARSED, PARTIAL, REJECTED, SKIPPED
 from pipeline.core.known_names import KnownNames
 from pipeline.core.reference_data import ReferenceData
 from pipeline.documents.folder import DocumentSource, iter_documents
+from pipeline.documents.formats import formats_fingerprint, parse_any_document
 from pipeline.documents.parse_cache import ParseCache, cache_key
 from pipeline.failures import infrastructure_failure
 from pipeline.settings import ALLOW_SHRINK_HINT
@@ -66,7 +67,7 @@ def load_documents(
 ) -> DocumentsLoad:
     known = KnownNames.from_reference(reference)
     ensure_schemas(con, "core", "internal")
-    cache = ParseCache(con, cache_key(parser_fingerprint(), known.digest, max_bytes))
+    cache = ParseCache(con, cache_key(parser_fingerprint() + formats_fingerprint(), known.digest, max_bytes))
     previous = _previous_documents(con)
     previous_ids = set(previous)
     # Taken before anything is read: the sensor re-hashes files whose change time is at or after it, so an
@@ -164,7 +165,7 @@ def _parse(source: DocumentSource, cache: ParseCache, known: KnownNames, max_byt
         return reject_oversize(source.size_bytes, max_bytes)
     parsed = cache.get(source.sha256)
     if parsed is None:
-        parsed = parse_document(source.data, max_bytes=max_bytes, known_names=known)
+        parsed = parse_any_document(source.data, max_bytes=max_bytes, known_names=known)
         cache.put(source.sha256, parsed)
     return parsed
 
