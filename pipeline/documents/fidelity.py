@@ -69,7 +69,9 @@ class FactExtractor:
         self.max_bytes = max_bytes
 
     def facts(self, data: bytes) -> dict[str, object]:
-        doc = parse_any_document(data, max_bytes=self.max_bytes, known_names=self.known_names)
+        return self.facts_of(parse_any_document(data, max_bytes=self.max_bytes, known_names=self.known_names))
+
+    def facts_of(self, doc: ParsedDocument) -> dict[str, object]:
         facts: dict[str, object] = {name: getattr(doc, name) for name in FIELDS[:8]}
         facts["modifiers"] = _modifiers(doc)
         facts["payers"] = self._payers(doc)
@@ -122,7 +124,7 @@ def run_fidelity(
             if field_name not in gold or (field_name == "problems_contain" and not gold[field_name]):
                 continue
             expected = gold[field_name]
-            ok, shown = _compare(field_name, expected, actual)
+            ok, shown = compare(field_name, expected, actual)
             report.total[field_name] += 1
             form[2] += 1
             if ok:
@@ -162,7 +164,7 @@ def _document_gold_pairs(documents_dir: Path, gold_dir: Path) -> list[tuple[str,
     return [(p.name, p, gold_dir / f"{p.name}.json") for p in documents]
 
 
-def _compare(field_name: str, expected: object, actual: dict[str, object]) -> tuple[bool, object]:
+def compare(field_name: str, expected: object, actual: dict[str, object]) -> tuple[bool, object]:
     if field_name == "problems_contain":
         problems = _normalize(actual["problems"])
         missing = [text for text in expected if _normalize(text) not in problems]

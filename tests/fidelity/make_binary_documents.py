@@ -59,6 +59,11 @@ PDF_MODIFIERS = [
 
 
 def make_printed_pdf(path: Path) -> None:
+    path.write_bytes(printed_pdf_bytes())
+
+
+def printed_pdf_bytes(modifiers: list[tuple[str, str, str]] = PDF_MODIFIERS, clinical_paragraphs: int = 3) -> bytes:
+    """The printed page; the benchmarks make longer ones (more table rows, more prose) with the same layout."""
     from reportlab import rl_config
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import letter
@@ -98,7 +103,7 @@ def make_printed_pdf(path: Path) -> None:
             Paragraph("Clinical &amp; Coding Specifications", styles["Heading2"]),
             Paragraph("Clinical Context", styles["Heading3"]),
         ]
-        for _ in range(3):
+        for _ in range(clinical_paragraphs):
             text.append(
                 Paragraph(
                     "A 77-year-old woman with osteoporosis has a painful T11 compression fracture that has not "
@@ -111,7 +116,7 @@ def make_printed_pdf(path: Path) -> None:
             )
         text += [Paragraph("Coding Specifications", styles["Heading3"]), Spacer(1, 4)]
         rows = [["Modifier", "Description", "When to Use"]]
-        rows += [[code, Paragraph(name, cell), Paragraph(use, cell)] for code, name, use in PDF_MODIFIERS]
+        rows += [[code, Paragraph(name, cell), Paragraph(use, cell)] for code, name, use in modifiers]
         table = Table(rows, colWidths=[60, 170, 250], repeatRows=1)
         table.setStyle(
             TableStyle(
@@ -145,7 +150,7 @@ def make_printed_pdf(path: Path) -> None:
     total = build(io.BytesIO(), 0)
     buffer = io.BytesIO()
     build(buffer, total)
-    path.write_bytes(buffer.getvalue())
+    return buffer.getvalue()
 
 
 def make_scanned_pdf(path: Path) -> None:
@@ -180,6 +185,11 @@ DOCX_NAME = "64628_basivertebral_nerve_ablation.docx"
 
 
 def make_docx(path: Path) -> None:
+    path.write_bytes(docx_bytes())
+
+
+def docx_bytes(extra_rows: int = 0) -> bytes:
+    """The Word overview; the benchmarks add ``extra_rows`` modifier rows to its table."""
     from docx import Document
 
     document = Document()
@@ -238,6 +248,7 @@ def make_docx(path: Path) -> None:
         ("59", "Distinct procedural service", "A separate, unrelated procedure at another site the same day."),
         ("KX", "Requirements met", "Policy criteria (Modic changes, 6 months of pain) are documented."),
     ]
+    rows += [(f"{index % 100:02d}", "Repeated row", f"Row {index} of a long table.") for index in range(extra_rows)]
     table = document.add_table(rows=len(rows), cols=3)
     table.style = "Table Grid"
     for row, values in zip(table.rows, rows, strict=True):
@@ -249,7 +260,7 @@ def make_docx(path: Path) -> None:
                 cell.text = value
     buffer = io.BytesIO()
     document.save(buffer)
-    path.write_bytes(_fixed_zip_times(buffer.getvalue()))
+    return _fixed_zip_times(buffer.getvalue())
 
 
 def _fixed_zip_times(data: bytes) -> bytes:

@@ -78,6 +78,6 @@ def formats_fingerprint() -> str:
     package = Path(__file__).parent
     for module in sorted(package.glob("*.py")):
         digest.update(module.read_bytes())
-    for library in ("pypdfium2", "python-docx", "striprtf"):
+    for library in ("pypdfium2", "lxml", "striprtf"):
         digest.update(f"{library}={version(library)}".encode())
     return digest.hexdigest()[:16]
