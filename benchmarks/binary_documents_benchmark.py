@@ -125,7 +125,7 @@ def compare_libraries(extractor: FactExtractor, known: KnownNames, seconds: floa
                     total += 1
                     right += compare(field_name, gold[field_name], facts)[0]
         printed = (CORPUS / "22513_kyphoplasty_printed_page.pdf").read_bytes()
-        per_second, _ = rate(lambda pages_of=pages_of: convert_pages(pages_of(printed)), seconds)
+        per_second, _ = rate(lambda pages_of=pages_of, printed=printed: convert_pages(pages_of(printed)), seconds)
         print(f"  {library:12} {right:>10}/{total:<7} {per_second:>12,.0f}")
 
 
