@@ -60,19 +60,44 @@ def _segments(textpage, height: float) -> list[Segment]:
 
 
 def _split_line(textpage, start: int, line: str, rects: list[tuple[float, float, float, float]]) -> list[str]:
+    """The line's text cut at its rectangles' left edges.  Characters run left to right along a line, so each
+    cut is found by bisection over the line's visible characters: a few boxes asked per cut, not one per
+    character; if the order is not left to right after all, every visible character is placed one by one."""
     if len(rects) <= 1:
         return [line] * len(rects)
+    visible = [offset for offset, char in enumerate(line) if char.strip()]
+
+    def middle(position: int) -> float:
+        left, _, right, _ = textpage.get_charbox(start + visible[position])
+        return (left + right) / 2
+
+    cuts, low = [], 0
+    for rect in rects[1:]:
+        edge, high = rect[0] - 0.5, len(visible)
+        while low < high:
+            mid = (low + high) // 2
+            if middle(mid) < edge:
+                low = mid + 1
+            else:
+                high = mid
+        cuts.append(low)
+    bounds = [0, *(visible[cut] if cut < len(visible) else len(line) for cut in cuts), len(line)]
+    pieces = [line[bounds[i] : bounds[i + 1]] for i in range(len(rects))]
+    if all(piece.strip() for piece in pieces):
+        return pieces
+    return _split_line_by_each_character(textpage, start, line, rects)
+
+
+def _split_line_by_each_character(textpage, start: int, line: str, rects) -> list[str]:
     pieces = [""] * len(rects)
-    current = 0
     for offset, char in enumerate(line):
         if not char.strip():
-            pieces[current] += char
+            pieces[max(i for i in range(len(rects)) if not i or pieces[i])] += char
             continue
         left, _, right, _ = textpage.get_charbox(start + offset)
-        middle = (left + right) / 2
-        while current + 1 < len(rects) and middle >= rects[current + 1][0] - 0.5:
-            current += 1
-        pieces[current] += char
+        centre = (left + right) / 2
+        inside = [i for i, rect in enumerate(rects) if rect[0] - 0.5 <= centre <= rect[2] + 0.5]
+        pieces[inside[0] if inside else 0] += char
     return pieces
 
 

@@ -32,6 +32,8 @@ def sniff(data: bytes) -> str | None:
 
 
 def _is_word_archive(data: bytes) -> bool:
+    if b"word/document.xml" not in data:  # the member's name is stored uncompressed: a quick no
+        return False
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             return "word/document.xml" in archive.namelist()
