@@ -155,6 +155,35 @@ def test_word_headings_lists_tables_and_split_runs():
     assert [m.modifier_code for m in doc.modifiers] == ["00", "52", "59", "KX"]
 
 
+def _minimal_docx(body: str, styles: str) -> bytes:
+    namespace = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("word/document.xml", f"<w:document {namespace}><w:body>{body}</w:body></w:document>")
+        zipped.writestr("word/styles.xml", f"<w:styles {namespace}>{styles}</w:styles>")
+    return archive.getvalue()
+
+
+def test_word_lists_by_numbering_and_headings_by_style_name_in_any_language():
+    """A German Word names its heading style's id "berschrift1" (its name stays "heading 1"); a list item is a
+    plain paragraph with numbering properties; a tab stop definition is not a tab in the text."""
+    styles = '<w:style w:type="paragraph" w:styleId="berschrift1"><w:name w:val="heading 1"/></w:style>'
+    body = (
+        '<w:p><w:pPr><w:pStyle w:val="berschrift1"/></w:pPr><w:r><w:t>Kodierung</w:t></w:r></w:p>'
+        '<w:p><w:pPr><w:tabs><w:tab w:val="left" w:pos="720"/></w:tabs><w:numPr><w:ilvl w:val="0"/>'
+        '<w:numId w:val="3"/></w:numPr></w:pPr><w:r><w:t>Aet</w:t></w:r><w:r><w:t>na</w:t></w:r></w:p>'
+        '<w:p><w:r><w:t xml:space="preserve">Service type: </w:t></w:r>'
+        "<w:r><w:rPr><w:vanish/></w:rPr><w:t>hidden </w:t></w:r><w:r><w:t>Ablation</w:t></w:r></w:p>"
+    )
+    kind, conversion = convert(_minimal_docx(body, styles))
+    assert kind == "docx"
+    assert [line for line in conversion.text.splitlines() if line] == [
+        "# Kodierung",
+        "- Aetna",
+        "Service type: Ablation",
+    ]
+
+
 def test_a_damaged_word_file_is_rejected_with_a_reason():
     data = WORD.read_bytes()
     archive = io.BytesIO()
