@@ -47,10 +47,17 @@ def test_each_form_is_recognised_by_content_not_name():
     # A mail pasted into a text file (From/Sent/To/Subject, no MIME headers) is read as text, as before.
     assert sniff((CORPUS / "32408_lung_core_biopsy_email.txt").read_bytes()) is None
     assert sniff(b"Service type: Tumor ablation\nDate: 2026\n\nCPT 32994: x\n") is None
+    assert sniff(b"CPT 32994: Export notes\nSaved with %PDF-1.7 settings.\n") is None  # text that names a PDF
+
+
+def test_other_archives_and_legacy_office_files_are_rejected_with_what_they_are():
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as zipped:
         zipped.writestr("xl/workbook.xml", "<workbook/>")
-    assert sniff(archive.getvalue()) is None
+    spreadsheet = parse_any_document(archive.getvalue())
+    assert spreadsheet.status == REJECTED and "zip archive that is not a Word .docx" in spreadsheet.problems[0]
+    legacy = parse_any_document(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 512)
+    assert legacy.status == REJECTED and "Word 97-2003 .doc" in legacy.problems[0]
 
 
 def test_printed_pdf_drops_running_lines_and_joins_the_table_across_the_page_break():
@@ -128,6 +135,14 @@ def test_a_table_continued_without_its_header_is_joined_and_a_page_number_alone_
         "| 00 | Routine. |",
         "| RT | Right side. |",
     ]
+
+
+def test_a_single_page_keeps_its_text_but_drops_a_footer_with_a_page_number():
+    page = _page(
+        _row(300, (50, "Service type: Tumor ablation")),
+        _row(780, (40, "https://codebook.example/cpt/22513"), (520, "Page 1 of 1"), height=7),
+    )
+    assert [line for line in layout([page]).lines if line] == ["Service type: Tumor ablation"]
 
 
 def test_short_lines_end_their_paragraph_and_full_lines_are_joined():

@@ -21,7 +21,7 @@ from pipeline.core.domains import PARSED, PARTIAL, REJECTED
 from pipeline.core.known_names import KnownNames
 from pipeline.core.text_decoding import DEFAULT_MAX_DOCUMENT_BYTES
 from pipeline.documents.formats.conversion import Conversion
-from pipeline.documents.formats.sniff import DOCX, EML, PDF, RTF, sniff
+from pipeline.documents.formats.sniff import DOCX, EML, LEGACY_OFFICE, OTHER_ZIP, PDF, RTF, sniff
 
 __all__ = ["Conversion", "convert", "formats_fingerprint", "parse_any_document", "sniff"]
 
@@ -33,7 +33,19 @@ def _converters() -> dict[str, Callable[[bytes], Conversion]]:
     from pipeline.documents.formats.pdf import convert_pdf
     from pipeline.documents.formats.rtf import convert_rtf
 
-    return {PDF: convert_pdf, DOCX: convert_docx, RTF: convert_rtf, EML: convert_eml}
+    return {
+        PDF: convert_pdf,
+        DOCX: convert_docx,
+        RTF: convert_rtf,
+        EML: convert_eml,
+        LEGACY_OFFICE: lambda _: Conversion.rejected(
+            "legacy binary Office file (Word 97-2003 .doc or similar): not read; save it as .docx, PDF or text"
+        ),
+        OTHER_ZIP: lambda _: Conversion.rejected(
+            "zip archive that is not a Word .docx (a spreadsheet, a presentation or a zip of files): not read; "
+            "save the overview as .docx, PDF or text, or unpack the archive into the folder"
+        ),
+    }
 
 
 def convert(data: bytes) -> tuple[str, Conversion] | None:

@@ -151,18 +151,19 @@ def _running_key(text: str) -> str:
 def _running_lines(pages: list[Page], page_lines: list[list[_Line]]) -> dict[int, set[str]]:
     """Per page, the keys of its lines that are running headers, footers or page numbers."""
     banded: list[set[str]] = []
+    numbered: list[set[str]] = []  # lines with a page number in one of their cells ("https://… | Page 1 of 1")
     for page, lines in zip(pages, page_lines, strict=True):
         band = page.height * RUNNING_BAND
-        banded.append(
-            {_running_key(line.text) for line in lines if line.top < band or line.bottom > page.height - band}
+        in_band = [line for line in lines if line.top < band or line.bottom > page.height - band]
+        banded.append({_running_key(line.text) for line in in_band})
+        numbered.append(
+            {_running_key(line.text) for line in in_band if any(_PAGE_NUMBER.match(c.text) for c in line.cells)}
         )
     counts = Counter(key for keys in banded for key in keys)
-    running: dict[int, set[str]] = {}
-    for index, keys in enumerate(banded):
-        running[index] = {
-            key for key in keys if (len(pages) > 1 and counts[key] > 1) or _PAGE_NUMBER.match(key.replace("#", "1"))
-        }
-    return running
+    return {
+        index: {key for key in keys if len(pages) > 1 and counts[key] > 1} | numbered[index]
+        for index, keys in enumerate(banded)
+    }
 
 
 def _body_size(pages: list[list[_Line]]) -> float:
