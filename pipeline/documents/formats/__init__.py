@@ -12,6 +12,7 @@ recorded in the document's ``encoding`` (``pdf``, ``docx``, ``rtf``, ``eml``).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +27,7 @@ from pipeline.documents.formats.sniff import DOCX, EML, LEGACY_OFFICE, OTHER_ZIP
 __all__ = ["Conversion", "convert", "formats_fingerprint", "parse_any_document", "sniff"]
 
 
+@functools.cache
 def _converters() -> dict[str, Callable[[bytes], Conversion]]:
     # Imported on first use: a folder of text documents never loads PDFium or python-docx.
     from pipeline.documents.formats.docx import convert_docx
