@@ -1,0 +1,79 @@
+"""Runs inside the Superset environment (not the project's): every chart of the imported dashboard, asked for
+its data through Superset's real app (Flask test client, REST API, JWT login) the way the dashboard asks:
+the chart's saved query context, with a native filter's value added to ``queries[0].filters`` as the
+dashboard's ``extra_form_data`` does.
+
+Usage: python superset_chart_data.py CASES.json  (SUPERSET_CONFIG_PATH set); prints JSON.
+CASES.json: {"dashboard_slug": …, "user": …, "password": …, "cases": {name: {column: [values]}}}
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+
+def main(spec_path: str) -> dict:  # pragma: no cover - runs in the Superset env
+    from superset.app import create_app
+
+    spec = json.loads(open(spec_path, encoding="utf-8").read())
+    app = create_app()
+    client = app.test_client()
+    login = client.post(
+        "/api/v1/security/login",
+        json={"username": spec["user"], "password": spec["password"], "provider": "db", "refresh": False},
+    )
+    assert login.status_code == 200, login.text
+    headers = {"Authorization": f"Bearer {login.json['access_token']}"}
+
+    def get(url: str) -> dict:
+        answer = client.get(url, headers=headers)
+        assert answer.status_code == 200, (url, answer.status_code, answer.text[:2000])
+        return answer.json
+
+    dashboard = get(f"/api/v1/dashboard/{spec['dashboard_slug']}")["result"]
+    metadata = json.loads(dashboard["json_metadata"])
+    filters = [
+        {"name": f["name"], "column": f["targets"][0]["column"]["name"], "dataset_id": f["targets"][0]["datasetId"]}
+        for f in metadata["native_filter_configuration"]
+    ]
+    charts = get(f"/api/v1/dashboard/{spec['dashboard_slug']}/charts")["result"]
+    out = {"filters": filters, "charts": {}, "feature_flags": app.config["FEATURE_FLAGS"]}
+    for listed in charts:
+        chart = get(f"/api/v1/chart/{listed['id']}")["result"]
+        context = json.loads(chart["query_context"])
+        form_data = json.loads(chart["params"])
+        datasource_id = int(form_data["datasource"].split("__")[0])
+        results = {}
+        for case, chosen in spec["cases"].items():
+            request = json.loads(json.dumps(context))
+            request["datasource"] = {"id": datasource_id, "type": "table"}
+            request["form_data"]["datasource"] = form_data["datasource"]
+            request["force"] = True
+            for column, values in chosen.items():
+                extra = {"filters": [{"col": column, "op": "IN", "val": values}]}
+                request["form_data"]["extra_form_data"] = extra
+                request["queries"][0]["filters"] += extra["filters"]
+            answer = client.post("/api/v1/chart/data", json=request, headers=headers)
+            if answer.status_code != 200:
+                results[case] = {"status": answer.status_code, "error": answer.text[:3000]}
+                continue
+            result = answer.json["result"][0]
+            results[case] = {
+                "status": 200,
+                "data": result["data"],
+                "query": result.get("query"),
+                "applied": [f["column"] for f in result.get("applied_filters", [])],
+                "rejected": [f["column"] for f in result.get("rejected_filters", [])],
+            }
+        out["charts"][chart["slice_name"]] = {
+            "uuid": chart.get("uuid"),
+            "datasource_id": datasource_id,
+            "form_data": form_data,
+            "results": results,
+        }
+    return out
+
+
+if __name__ == "__main__":  # pragma: no cover
+    print("@@RESULT@@" + json.dumps(main(sys.argv[1]), default=str))
