@@ -16,7 +16,8 @@ import sys
 def main(spec_path: str) -> dict:  # pragma: no cover - runs in the Superset env
     from superset.app import create_app
 
-    spec = json.loads(open(spec_path, encoding="utf-8").read())
+    with open(spec_path, encoding="utf-8") as handle:
+        spec = json.load(handle)
     app = create_app()
     client = app.test_client()
     login = client.post(

@@ -136,7 +136,15 @@ class Chart:
 NATIONAL = (("geo_type", "==", "national"),)
 STATES = (("geo_type", "==", "state"),)
 CHARTS = (
-    Chart("services_national", "Medicare services, national", "utilization", "big_number_total", (), "total_services", NATIONAL),
+    Chart(
+        "services_national",
+        "Medicare services, national",
+        "utilization",
+        "big_number_total",
+        (),
+        "total_services",
+        NATIONAL,
+    ),
     Chart(
         "services_by_code_year",
         "Medicare services by code, year and setting (national)",
@@ -146,10 +154,25 @@ CHARTS = (
         "total_services",
         NATIONAL,
     ),
-    Chart("services_by_state", "Medicare services by state", "utilization", "table", ("geo_desc",), "total_services", STATES),
+    Chart(
+        "services_by_state",
+        "Medicare services by state",
+        "utilization",
+        "table",
+        ("geo_desc",),
+        "total_services",
+        STATES,
+    ),
     Chart("codes_by_payer", "Codes by payer", "payers", "table", ("payer_name",), "codes"),
     Chart("codes_by_care_site", "Codes by care site", "care_sites", "table", ("care_site_name",), "codes"),
-    Chart("codes_by_modifier", "Codes by modifier", "modifiers", "table", ("modifier_code", "modifier_description"), "codes"),
+    Chart(
+        "codes_by_modifier",
+        "Codes by modifier",
+        "modifiers",
+        "table",
+        ("modifier_code", "modifier_description"),
+        "codes",
+    ),
     Chart("codes", "Codes", "overview", "table", ("code", "title"), "count"),
 )
 
