@@ -47,9 +47,8 @@ def main(spec_path: str) -> dict:  # pragma: no cover - runs in the Superset env
         datasource_id = int(form_data["datasource"].split("__")[0])
         results = {}
         for case, chosen in spec["cases"].items():
+            # The saved query context as the import left it (Superset rewrites its datasource to the new id).
             request = json.loads(json.dumps(context))
-            request["datasource"] = {"id": datasource_id, "type": "table"}
-            request["form_data"]["datasource"] = form_data["datasource"]
             request["force"] = True
             for column, values in chosen.items():
                 extra = {"filters": [{"col": column, "op": "IN", "val": values}]}
@@ -70,9 +69,51 @@ def main(spec_path: str) -> dict:  # pragma: no cover - runs in the Superset env
         out["charts"][chart["slice_name"]] = {
             "uuid": chart.get("uuid"),
             "datasource_id": datasource_id,
+            "query_context_datasource": context["datasource"],
             "form_data": form_data,
             "results": results,
         }
+    if spec.get("cache_check"):
+        out["cache_check"] = _cache_check(client, headers, charts, spec["cache_check"])
+    return out
+
+
+def _cache_check(client, headers, charts, check: dict) -> dict:  # pragma: no cover - runs in the Superset env
+    """A chart with a data cache configured, across a publish: cached, still cached after it, fresh when forced.
+
+    The publish is simulated as the pipeline does it: a changed copy renamed over the serving file (restored after).
+    """
+    import os
+    import shutil
+
+    import duckdb
+
+    chart_id = next(c["id"] for c in charts if c["slice_name"] == check["chart"])
+    chart = client.get(f"/api/v1/chart/{chart_id}", headers=headers).json["result"]
+    context = json.loads(chart["query_context"])
+
+    def ask(force: bool) -> dict:
+        request = json.loads(json.dumps(context)) | {"force": force}
+        answer = client.post("/api/v1/chart/data", json=request, headers=headers)
+        assert answer.status_code == 200, answer.text[:2000]
+        result = answer.json["result"][0]
+        return {"data": result["data"], "is_cached": bool(result.get("is_cached"))}
+
+    serving = check["serving_path"]
+    backup, changed = f"{serving}.backup", f"{serving}.next"
+    shutil.copy(serving, backup)
+    out = {"first": ask(False), "second": ask(False)}
+    shutil.copy(serving, changed)
+    writer = duckdb.connect(changed)
+    writer.execute(check["change_sql"])
+    writer.close()
+    os.replace(changed, serving)
+    try:
+        out["after_publish"] = ask(False)
+        out["forced"] = ask(True)
+        out["after_forced"] = ask(False)
+    finally:
+        os.replace(backup, serving)
     return out
 
 

@@ -34,6 +34,12 @@ SUPERSET_REQUIREMENTS = (
     "rich==15.0.0",
 )
 ADMIN = ("admin", "admin-password-for-tests")
+CACHED_CHART = "Medicare services, national"
+# What the simulated publish changes: one code's national rows disappear.
+PUBLISH_CHANGE = (
+    "DELETE FROM marts.code_utilization WHERE geo_type = 'national' "
+    "AND code = (SELECT min(code) FROM marts.code_utilization WHERE geo_type = 'national')"
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("superset_dashboard")]
 
@@ -100,7 +106,10 @@ def dashboard(tmp_path_factory) -> dict:
     config.write_text(
         (REPO / "bi" / "superset" / "superset_config.py").read_text(encoding="utf-8")
         + f"\nSECRET_KEY = {'test-' + os.urandom(16).hex()!r}\n"
-        + f"SQLALCHEMY_DATABASE_URI = {'sqlite:///' + str(root / 'superset.db')!r}\n",
+        + f"SQLALCHEMY_DATABASE_URI = {'sqlite:///' + str(root / 'superset.db')!r}\n"
+        # A real chart-data cache (off by default), to see what a publish does to cached numbers.
+        + f"DATA_CACHE_CONFIG = {{'CACHE_TYPE': 'FileSystemCache', 'CACHE_DIR': {str(root / 'cache')!r}, "
+        + "'CACHE_DEFAULT_TIMEOUT': 3600}\n",
         encoding="utf-8",
     )
     environment = _clean_env(SUPERSET_CONFIG_PATH=str(config), FLASK_APP="superset", SUPERSET_HOME=str(root))
@@ -155,7 +164,19 @@ def dashboard(tmp_path_factory) -> dict:
     cases = _cases(served)
     spec = root / "cases.json"
     spec.write_text(
-        json.dumps({"dashboard_slug": "cpt-analytics", "user": user, "password": password, "cases": cases}),
+        json.dumps(
+            {
+                "dashboard_slug": "cpt-analytics",
+                "user": user,
+                "password": password,
+                "cases": cases,
+                "cache_check": {
+                    "chart": CACHED_CHART,
+                    "serving_path": str(served.serving_path),
+                    "change_sql": PUBLISH_CHANGE,
+                },
+            }
+        ),
         encoding="utf-8",
     )
     started = time.monotonic()
@@ -245,7 +266,20 @@ def test_superset_runs_with_template_processing(dashboard):
 def test_the_dashboard_has_its_native_filters(dashboard):
     filters = {f["name"]: f["column"] for f in dashboard["result"]["filters"]}
     assert filters == {f.name: f.column for f in NATIVE_FILTERS}
-    assert set(filters) == {"Payer", "Care site", "Modifier", "State", "Year", "Code"}
+    assert filters == {
+        "Payer": "payer_name",
+        "Care site": "care_site_name",
+        "Modifier": "modifier_code",
+        "State": "geo_desc",
+        "Year": "data_year",
+        "Code": "code",
+    }
+
+
+def test_saved_query_contexts_point_at_the_imported_datasets(dashboard):
+    """Reports, cache warm-up and GET /api/v1/chart/<id>/data use the saved query context as it is."""
+    for title, chart in dashboard["result"]["charts"].items():
+        assert chart["query_context_datasource"] == {"id": chart["datasource_id"], "type": "table"}, title
 
 
 def test_every_chart_was_imported(dashboard):
@@ -272,3 +306,15 @@ def test_a_bridge_filter_changes_utilization_and_two_payers_do_not_inflate(dashb
     assert "payer_name" in national["payer"]["applied"]
     assert one < total
     assert two <= total  # a join would count the codes both payers list twice
+
+
+def test_a_publish_reaches_a_cached_chart_only_when_forced(dashboard):
+    """docs/bi_tools.md: with a data cache, a chart keeps its cached numbers after a publish until a forced refresh
+    (the dashboard's *Refresh dashboard*, or "force": true), which also stores the fresh numbers in the cache."""
+    check = dashboard["result"]["cache_check"]
+    before = check["first"]["data"]
+    assert check["second"] == {"data": before, "is_cached": True}
+    assert check["after_publish"] == {"data": before, "is_cached": True}
+    assert not check["forced"]["is_cached"]
+    assert check["forced"]["data"] != before
+    assert check["after_forced"] == {"data": check["forced"]["data"], "is_cached": True}
