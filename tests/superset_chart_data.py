@@ -92,8 +92,10 @@ def _cache_check(client, headers, charts, check: dict) -> dict:  # pragma: no co
     chart = client.get(f"/api/v1/chart/{chart_id}", headers=headers).json["result"]
     context = json.loads(chart["query_context"])
 
-    def ask(force: bool) -> dict:
+    def ask(force: bool, chosen: dict | None = None) -> dict:
         request = json.loads(json.dumps(context)) | {"force": force}
+        for column, values in (chosen or {}).items():
+            request["queries"][0]["filters"].append({"col": column, "op": "IN", "val": values})
         answer = client.post("/api/v1/chart/data", json=request, headers=headers)
         assert answer.status_code == 200, answer.text[:2000]
         result = answer.json["result"][0]
@@ -112,6 +114,8 @@ def _cache_check(client, headers, charts, check: dict) -> dict:  # pragma: no co
         out["after_publish"] = ask(False)
         out["forced"] = ask(True)
         out["after_forced"] = ask(False)
+        # A filtered view cached while the changed file was served: only an invalidation can drop it.
+        out["filtered_forced"] = ask(True, check["filtered"])
     finally:
         os.replace(backup, serving)
     return out

@@ -109,7 +109,9 @@ def dashboard(tmp_path_factory) -> dict:
         + f"SQLALCHEMY_DATABASE_URI = {'sqlite:///' + str(root / 'superset.db')!r}\n"
         # A real chart-data cache (off by default), to see what a publish does to cached numbers.
         + f"DATA_CACHE_CONFIG = {{'CACHE_TYPE': 'FileSystemCache', 'CACHE_DIR': {str(root / 'cache')!r}, "
-        + "'CACHE_DEFAULT_TIMEOUT': 3600}\n",
+        + "'CACHE_DEFAULT_TIMEOUT': 3600}\n"
+        # What the post-publish refresh needs (pipeline/bi/superset_refresh.py): cache keys recorded, one store.
+        + "CACHE_CONFIG = DATA_CACHE_CONFIG\nSTORE_CACHE_KEYS_IN_METADATA_DB = True\n",
         encoding="utf-8",
     )
     environment = _clean_env(SUPERSET_CONFIG_PATH=str(config), FLASK_APP="superset", SUPERSET_HOME=str(root))
@@ -174,6 +176,7 @@ def dashboard(tmp_path_factory) -> dict:
                     "chart": CACHED_CHART,
                     "serving_path": str(served.serving_path),
                     "change_sql": PUBLISH_CHANGE,
+                    "filtered": cases["two payers"],
                 },
             }
         ),
@@ -188,7 +191,14 @@ def dashboard(tmp_path_factory) -> dict:
     timings["chart_data"] = time.monotonic() - started
     print("superset timings (s):", {k: round(v, 1) for k, v in timings.items()})
     result = json.loads(done.stdout.split("@@RESULT@@", 1)[1])
-    return {"served": served, "cases": cases, "result": result, "timings": timings}
+    return {
+        "served": served,
+        "cases": cases,
+        "result": result,
+        "timings": timings,
+        "superset": superset,
+        "environment": environment,
+    }
 
 
 def _first(served, sql: str) -> list:
@@ -318,3 +328,96 @@ def test_a_publish_reaches_a_cached_chart_only_when_forced(dashboard):
     assert not check["forced"]["is_cached"]
     assert check["forced"]["data"] != before
     assert check["after_forced"] == {"data": check["forced"]["data"], "is_cached": True}
+
+
+# --- The optional post-publish refresh, against this Superset running as a server -------------------------------
+
+
+@pytest.fixture(scope="module")
+def server(dashboard, tmp_path_factory):
+    """``superset run`` on a free port, with the same metadata database and cache as the requests above."""
+    import socket
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = tmp_path_factory.mktemp("superset_server") / "server.log"
+    with open(log, "w") as out:
+        process = subprocess.Popen(
+            [dashboard["superset"], "run", "-h", "127.0.0.1", "-p", str(port), "--with-threads"],
+            env=dashboard["environment"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 180
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=5) as answer:
+                if answer.status == 200:
+                    break
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"superset run did not start: {log.read_text()[-3000:]}")
+        time.sleep(1)
+    yield url
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def _api(url: str, method: str, path: str, body: dict | None = None, token: str | None = None) -> dict:
+    import urllib.request
+
+    headers = {"Content-Type": "application/json"} | ({"Authorization": f"Bearer {token}"} if token else {})
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url + path, data=data, headers=headers, method=method)
+    with urllib.request.urlopen(request, timeout=120) as answer:
+        return json.loads(answer.read())
+
+
+def _ask(url: str, token: str, chart_title: str, chosen: dict | None = None) -> dict:
+    charts = _api(url, "GET", "/api/v1/dashboard/cpt-analytics/charts", token=token)["result"]
+    chart_id = next(c["id"] for c in charts if c["slice_name"] == chart_title)
+    context = json.loads(_api(url, "GET", f"/api/v1/chart/{chart_id}", token=token)["result"]["query_context"])
+    for column, values in (chosen or {}).items():
+        context["queries"][0]["filters"].append({"col": column, "op": "IN", "val": values})
+    result = _api(url, "POST", "/api/v1/chart/data", context | {"force": False}, token=token)["result"][0]
+    return {"data": result["data"], "is_cached": bool(result.get("is_cached"))}
+
+
+def test_the_post_publish_refresh_replaces_stale_cached_numbers(dashboard, server):
+    """The cache holds numbers of a snapshot that is no longer served (the publish check above left them): the
+    unfiltered view and a two-payer view. The pipeline's refresh step makes both answer the served file again."""
+    from pipeline.bi.superset_refresh import refresh_dashboard_cache
+
+    user, password = ADMIN
+    token = _api(server, "POST", "/api/v1/security/login", {"username": user, "password": password, "provider": "db"})[
+        "access_token"
+    ]
+    check = dashboard["result"]["cache_check"]
+    chosen = dashboard["cases"]["two payers"]
+    assert _ask(server, token, CACHED_CHART) == {"data": check["forced"]["data"], "is_cached": True}
+    assert _ask(server, token, CACHED_CHART, chosen) == {"data": check["filtered_forced"]["data"], "is_cached": True}
+
+    outcome = refresh_dashboard_cache(server, user, password, "cpt-analytics")
+    assert outcome.ok, outcome.summary
+    assert (outcome.invalidated_datasets, outcome.refreshed_charts) == (len(DATASETS), len(CHARTS))
+
+    chart = next(c for c in CHARTS if c.title == CACHED_CHART)
+    for view in ({}, chosen):
+        expected, _ = _expected(dashboard["served"], chart, view)
+        assert _rows(chart, _ask(server, token, CACHED_CHART, view)["data"]) == expected, view
+
+
+def test_the_refresh_reports_a_refusing_superset(server):
+    from pipeline.bi.superset_refresh import refresh_dashboard_cache
+
+    outcome = refresh_dashboard_cache(server, ADMIN[0], "wrong password", "cpt-analytics")
+    assert not outcome.ok
+    assert outcome.summary.startswith("warning:") and "401" in outcome.summary
