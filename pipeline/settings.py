@@ -30,7 +30,8 @@ class Variable:
     """One environment variable: its name, its default (a flag's is False: unset means off), and how it is checked.
 
     kind: path (relative to the repo root), integer (at least ``minimum``), fraction (0 to 1), positive (a
-    number > 0), flag (1/true/yes mean on), memory (a DuckDB memory limit), level (a log level)."""
+    number > 0), flag (1/true/yes mean on), memory (a DuckDB memory limit), level (a log level), text (as given;
+    an empty default means unset)."""
 
     name: str
     default: object
@@ -45,7 +46,7 @@ class Variable:
     @property
     def documented_default(self) -> str:
         """The default as the README writes it."""
-        if self.kind == "flag":
+        if self.kind == "flag" or self.default == "":
             return "unset"
         return f"{self.default:g}" if isinstance(self.default, float) else str(self.default)
 
@@ -72,6 +73,11 @@ VARIABLES = (
     # The daily schedule runs every 24 hours; two hours of grace for a queued or slow run.
     Variable("CPT_SERVING_MAX_AGE_HOURS", 26.0, "positive"),
     Variable("CPT_LOG_LEVEL", "INFO", "level"),
+    # Optional: after a publish, refresh this Superset dashboard's cache (pipeline/bi/superset_refresh.py).
+    Variable("CPT_SUPERSET_URL", "", "text"),
+    Variable("CPT_SUPERSET_USERNAME", "", "text"),
+    Variable("CPT_SUPERSET_PASSWORD", "", "text"),
+    Variable("CPT_SUPERSET_DASHBOARD", "cpt-analytics", "text"),
 )
 BY_NAME = {variable.name: variable for variable in VARIABLES}
 DEFAULTS = {variable.field: variable.default for variable in VARIABLES}
@@ -140,6 +146,10 @@ class Settings:
     contract_checks_full_scan: bool
     serving_max_age_hours: float
     log_level: str
+    superset_url: str
+    superset_username: str
+    superset_password: str
+    superset_dashboard: str
     # Dagster's own variable (not ours, so not in VARIABLES): `cpt-warehouse build` uses that instance when set.
     dagster_home: str | None = None
     # The variables that were set: a resource field fed by one of them names it (dg.EnvVar) in the Dagster UI.

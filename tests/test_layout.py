@@ -20,6 +20,7 @@ DOMAINS = {
     "warehouse": "tables, transactions and the change log of the working file",
     "marts": "mart SQL and its build",
     "publishing": "the publish plan, the BI snapshot and its guard",
+    "bi": "what BI tools are handed: the Superset dashboard bundle and its cache refresh after a publish",
     "defs": "Dagster wiring: assets, checks, jobs, schedules, sensors, resources, the CLI",
 }
 PURE_FORBIDDEN = {"dagster", "duckdb", "pandas", "pandera", "numpy"}

@@ -4,6 +4,7 @@
     cpt-warehouse summary   print the summary of the current serving snapshot
     cpt-warehouse dictionary  print the data dictionary derived from the table contracts
     cpt-warehouse fidelity DIR GOLD  parse DIR and compare every fact with GOLD/<file>.json (exit 0 at 100%)
+    cpt-warehouse superset-bundle --out FILE  the Superset dashboard bundle (bi/superset/) for the serving file
 
 ``build`` uses the Dagster instance in $DAGSTER_HOME when set (runs then show in the UI),
 otherwise a throwaway one.
@@ -141,7 +142,20 @@ def main(argv: list[str] | None = None) -> int:
     fidelity = sub.add_parser("fidelity", help="parse DIR and compare each document's facts with GOLD/<file>.json")
     fidelity.add_argument("documents_dir", metavar="DIR", type=Path)
     fidelity.add_argument("gold_dir", metavar="GOLD", type=Path)
+    bundle = sub.add_parser(
+        "superset-bundle", help="zip bi/superset/bundle for `superset import-dashboards`, pointing at the serving file"
+    )
+    bundle.add_argument(
+        "--serving-path", type=Path, help="the serving file as the Superset host sees it (default: CPT_SERVING_PATH)"
+    )
+    bundle.add_argument("--out", type=Path, default=Path("cpt_superset_bundle.zip"), help="the ZIP file to write")
     args = parser.parse_args(argv)
+    if args.command == "superset-bundle":
+        from pipeline.bi.superset_bundle import write_bundle_zip
+
+        written = write_bundle_zip(args.serving_path or Settings.from_env().serving_path, args.out)
+        print(f"wrote {written}; import it with: superset import-dashboards -p {written} -u <admin user>")
+        return 0
     if args.command == "fidelity":
         from pipeline.documents.fidelity import main as fidelity_main
 

@@ -298,6 +298,32 @@ class OverridesResource(dg.ConfigurableResource):
         return cls.from_settings(Settings.from_env(), env_vars=False)
 
 
+class SupersetResource(dg.ConfigurableResource):
+    """The Superset whose dashboard cache is refreshed after a publish; off while ``url`` is empty."""
+
+    url: str = Field(DEFAULTS["superset_url"], description=_described("CPT_SUPERSET_URL"))
+    username: str = Field(DEFAULTS["superset_username"], description=_described("CPT_SUPERSET_USERNAME"))
+    password: str = Field(DEFAULTS["superset_password"], description=_described("CPT_SUPERSET_PASSWORD"))
+    dashboard: str = Field(DEFAULTS["superset_dashboard"], description=_described("CPT_SUPERSET_DASHBOARD"))
+
+    @classmethod
+    def from_settings(cls, settings: Settings, env_vars: bool = True) -> SupersetResource:
+        # The password is shown in the Dagster UI by its variable's name only, never by value.
+        password = settings.superset_password
+        if env_vars and "CPT_SUPERSET_PASSWORD" in settings.set_variables:
+            password = dg.EnvVar("CPT_SUPERSET_PASSWORD")
+        return cls(
+            url=settings.superset_url,
+            username=settings.superset_username,
+            password=password,
+            dashboard=settings.superset_dashboard,
+        )
+
+    @classmethod
+    def from_env(cls) -> SupersetResource:
+        return cls.from_settings(Settings.from_env(), env_vars=False)
+
+
 def resources_from(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     """Every resource of the code location, from one reading of the environment."""
     return {
@@ -305,4 +331,5 @@ def resources_from(settings: Settings) -> dict[str, dg.ConfigurableResource]:
         "sources": SourcesResource.from_settings(settings),
         "limits": LimitsResource.from_settings(settings),
         "overrides": OverridesResource.from_settings(settings),
+        "superset": SupersetResource.from_settings(settings),
     }
