@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from pipeline.core.document_parser import DOCUMENT_STATUSES, parse_document, parse_text, split_list
 from pipeline.core.known_names import fold_tokens
 from pipeline.core.list_items import CLAUSE_WORDS, CORPORATE_SUFFIXES, NOT_ITEMS
+from pipeline.core.prose_facts import approach, imaging_guidance_included, laterality
 from tests.bad_documents import good
 from tests.conftest import property_examples
 
@@ -214,3 +215,75 @@ def test_parse_never_raises_on_html_like_input(pieces):
     doc = parse_document(("<!DOCTYPE html>" + "".join(pieces)).encode("utf-8", "surrogatepass"), known_names=KNOWN)
     assert doc.status in DOCUMENT_STATUSES
     assert (doc.status == "parsed") == (not doc.problems)
+
+
+# Negation and contrast: a mention taken back is no fact, whatever surrounds it (issue 18, point 4).
+APPROACH_FORMS = {
+    "percutaneous": ["percutaneous", "percutaneously", "Percutaneous"],
+    "laparoscopic": ["laparoscopic", "laparoscopically", "Laparoscopic"],
+    "thoracoscopic": ["thoracoscopic", "thoracoscopically"],
+    "endoscopic": ["endoscopic", "endoscopically", "Endoscopic"],
+    "transcatheter": ["transcatheter"],
+    "robotic": ["robotic", "robotically", "Robotic"],
+}
+NEGATIONS = ["without", "Without", "rather than", "instead of", "not", "with or without", "other than", "non-"]
+FILLER_WORDS = st.lists(
+    st.sampled_from(["removal", "of", "the", "lesion", "Tumor", "Insertion", "device", "with", "one", "or", "more"]),
+    max_size=6,
+).map(" ".join)
+
+
+def _form(draw_approach: str, index: int) -> str:
+    forms = APPROACH_FORMS[draw_approach]
+    return forms[index % len(forms)]
+
+
+@settings(max_examples=property_examples(300), deadline=None)
+@given(
+    st.sampled_from(sorted(APPROACH_FORMS)),
+    st.integers(0, 5),
+    st.sampled_from(NEGATIONS),
+    FILLER_WORDS,
+    FILLER_WORDS,
+)
+def test_a_negated_or_contrasted_approach_is_never_a_fact(name, index, negation, before, after):
+    mention = f"{negation}{_form(name, index)}" if negation.endswith("-") else f"{negation} {_form(name, index)}"
+    title = f"{before} {mention} {after}".strip()
+    assert approach(title, "") is None, title
+    assert approach(None, f"The procedure is performed {mention} {after}.") is None
+    assert approach(None, f"The {name} approach is not used.") is None
+
+
+@settings(max_examples=property_examples(300), deadline=None)
+@given(
+    st.sampled_from(sorted(APPROACH_FORMS)),
+    st.integers(0, 5),
+    st.sampled_from(NEGATIONS),
+    st.sampled_from(["open", "percutaneous", "robotic"]),
+    FILLER_WORDS,
+)
+def test_the_affirmed_approach_wins_over_a_contrasted_one(name, index, negation, other, filler):
+    if other == name or negation.endswith("-"):
+        return
+    other_mention = "an open approach" if other == "open" else f"a {other} approach"
+    prose = f"The device is placed {_form(name, index)} {negation} {other_mention}, {filler}."
+    assert approach(None, prose) == name, prose
+    # The contrasted one alone is not a fact either.
+    assert approach(None, f"The device is placed {negation} {other_mention}.") is None
+
+
+@settings(max_examples=property_examples(200), deadline=None)
+@given(st.sampled_from(["unilateral", "bilateral"]), st.sampled_from(NEGATIONS), FILLER_WORDS)
+def test_a_negated_laterality_is_never_a_fact(side, negation, filler):
+    mention = f"{negation}{side}" if negation.endswith("-") else f"{negation} {side}"
+    assert laterality(f"Treatment {mention} {filler}") is None
+
+
+@settings(max_examples=property_examples(200), deadline=None)
+@given(
+    st.sampled_from(["CT", "ultrasound", "MR", "fluoroscopic", "imaging", "image"]),
+    st.sampled_from(["without", "rather than", "instead of", "with or without"]),
+    st.sampled_from(["included", "reported separately", "bundled", "not included"]),
+)
+def test_a_negated_imaging_guidance_mention_decides_nothing(modality, negation, verb):
+    assert imaging_guidance_included(f"The biopsy is done {negation} {modality} guidance {verb}.") is None
