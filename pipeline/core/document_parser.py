@@ -318,6 +318,8 @@ class _DocumentReader:
     def _read_pending(self, line: Line) -> bool:
         """A value on the line after its key, or the bullets after '… include:'; True when consumed."""
         text = line.text
+        if self.pending_key is not None and self.pending_key[0] != "service_type" and is_bullet(text):
+            self.awaiting_bullets, self.pending_key = self.pending_key, None  # 'Key payers:' over a bulleted list
         if self.pending_key is not None and not is_bullet(text) and not _is_known_key_line(text):
             fact, _ = self.pending_key
             self.pending_key = None

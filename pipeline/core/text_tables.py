@@ -141,11 +141,9 @@ def _cut(line: str, columns: list[int]) -> list[str]:
     expanded = line.expandtabs()
     bounds = [0]
     for column in columns[1:]:
-        column = min(column, len(expanded))
-        while (
-            column > bounds[-1] and expanded[column - 1] != " " and column < len(expanded) and expanded[column] != " "
-        ):
-            column -= 1  # never left of the previous cut, so a line costs its own length at most
+        column = min(max(column, bounds[-1]), len(expanded))  # cuts only move right: a line costs its length
+        while 0 < column < len(expanded) and expanded[column - 1] != " " and expanded[column] != " ":
+            column += 1
         bounds.append(column)
     bounds.append(len(expanded))
     return [" ".join(expanded[a:b].split()) for a, b in zip(bounds, bounds[1:], strict=False)]
