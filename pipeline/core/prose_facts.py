@@ -15,6 +15,10 @@ from collections.abc import Iterable
 from pipeline.core.domains import APPROACHES
 
 _LATERALITY = re.compile(r"\b(unilateral|bilateral)\b", re.IGNORECASE)
+# "Unilateral or Bilateral Cannulation": either side count, so neither is stated.
+_EITHER_LATERALITY = re.compile(
+    r"\b(?:unilateral|bilateral)\s*(?:/|\bor\b|\band/or\b)\s*(?:unilateral|bilateral)\b", re.IGNORECASE
+)
 # "percutaneously", "laparoscopically": the adverb states the approach as surely as the adjective.
 _APPROACH_WORDS = r"(percutaneous|laparoscopic|thoracoscopic|endoscopic|transcatheter|robotic)(?:al)?(?:ly)?"
 # "open" alone is too common a word ("open MRI", "remains open"): in prose it counts before a procedure,
@@ -83,6 +87,8 @@ def laterality(prose: str) -> str | None:
     # text: most prose is settled by that test, without the (slow, word-boundary-led) regular expression.
     if "lateral" not in prose.lower():
         return None
+    if "or" in prose or "/" in prose:
+        prose = _EITHER_LATERALITY.sub(lambda either: " " * len(either.group()), prose)
     match = _affirmed(_LATERALITY, prose)
     return match.group(1).lower() if match else None
 

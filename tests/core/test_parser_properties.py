@@ -277,6 +277,10 @@ def test_the_affirmed_approach_wins_over_a_contrasted_one(name, index, negation,
 def test_a_negated_laterality_is_never_a_fact(side, negation, filler):
     mention = f"{negation}{side}" if negation.endswith("-") else f"{negation} {side}"
     assert laterality(f"Treatment {mention} {filler}") is None
+    other = "bilateral" if side == "unilateral" else "unilateral"
+    for either in (" or ", "/", " and/or "):  # either side: neither is stated
+        assert laterality(f"{filler} {side.title()}{either}{other} Cannulation {filler}") is None
+    assert laterality(f"{filler} {side} {filler}") == side
 
 
 @settings(max_examples=property_examples(200), deadline=None)
