@@ -77,6 +77,12 @@ _PAYER_SENTENCE = re.compile(
 )
 # '[Aetna](https://www.aetna.com "Aetna")' reads 'Aetna': the link target is markup, not a fact.
 _MARKDOWN_LINK = re.compile(r"\[([^\[\]\n]*)\]\((?:<[^<>\n]*>|[^()\s]*)(?:\s+\"[^\"\n]*\")?\)")
+# A heading over a bulleted list of payers ("Key Payers", "Payers Covered in This Overview"); a heading that
+# only mentions payers ("Payer Coverage Considerations") lists other things.
+_PAYER_HEADING = re.compile(
+    r"(?:key|major|main|covered|top|participating)?\s*payers?(?:\s+(?:list|covered(?:\s+in\s+this\s+overview)?))?",
+    re.IGNORECASE,
+)
 _USED_ACROSS = re.compile(r"\bthe\s+code\s+is\s+used\s+across\b\s*:?", re.IGNORECASE)
 _NOT_AVAILABLE = re.compile(r"^\W*not\s+available\W*$", re.IGNORECASE)
 _LIST_SENTENCES = (("payers", _PAYER_SENTENCE, "payers"), ("summary_sites", _USED_ACROSS, "across"))
@@ -264,7 +270,7 @@ class _DocumentReader:
         self._end_block_facts()
         self._close_section()
         self.heading, self.body, self.have_heading = heading, [], True
-        self.payer_heading = self.last_number if "payer" in heading.casefold() else None
+        self.payer_heading = self.last_number if _PAYER_HEADING.fullmatch(heading.strip(" :*")) else None
         self.heading_lines = self.section_lines.setdefault(heading.casefold(), [])
 
     def _close_section(self) -> None:

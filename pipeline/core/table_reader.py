@@ -25,7 +25,10 @@ from pipeline.core.modifier_table import (
     split_table_row,
 )
 
-_PAYER_HEADERS = ("payer", "health plan", "insurer", "insurance", "carrier", "plan")
+# A payer table's name column: "Payer", "Payer name", "Payers" … or one of these exactly.
+_PAYER_HEADERS = frozenset(
+    {"health plan", "health plans", "plan", "plans", "insurer", "insurers", "carrier", "carriers"}
+)
 
 
 class TableReader:
@@ -45,7 +48,7 @@ class TableReader:
 
     def read(self, text: str, number: int) -> None:
         if self.header is not None:
-            if is_separator_row(text):  # a box-drawn table's border between rows
+            if _is_separator(text):  # a box-drawn table's border between rows
                 self._flush_row()
                 return
             cells = split_table_row(text)
@@ -58,11 +61,11 @@ class TableReader:
             self._flush_row()
             self.row = (cells, number, text)
             return
-        if self.pending is not None and is_separator_row(text):
+        if self.pending is not None and _is_separator(text):
             self._start(*self.pending)
             self.pending = None
             return
-        if self.pending is None and is_separator_row(text):  # a box-drawn table's top border
+        if self.pending is None and _is_separator(text):  # a box-drawn table's top border
             return
         cells = split_table_row(text)
         if self.pending is not None and len(cells) == len(self.pending[0]) and cells[:1] == [""] and any(cells):
@@ -193,4 +196,12 @@ def payer_column(header: list[str]) -> int | None:
     """The column of a payer table's header that names the payers (``Payer``, ``Health plan`` …), if any."""
     if len(header) > 12:
         return None
-    return next((i for i, cell in enumerate(header) if clean_cell(cell).casefold().startswith(_PAYER_HEADERS)), None)
+    for index, cell in enumerate(header):
+        name = clean_cell(cell).casefold().strip(" :")
+        if name.startswith("payer") or name in _PAYER_HEADERS:
+            return index
+    return None
+
+
+def _is_separator(text: str) -> bool:
+    return "-" in text and is_separator_row(text)  # most rows have no dash: skip splitting them again

@@ -225,3 +225,17 @@ def test_utf16_with_a_byte_order_mark_is_parsed_without_a_problem():
     for encoding in ("utf-16", "utf-32", "utf-16-le"):
         doc = parse_document(text.encode(encoding))
         assert doc.status == "parsed" and doc.problems == [], (encoding, doc.problems)
+
+
+def test_bullets_under_a_heading_that_only_mentions_payers_are_not_payers():
+    text = HEAD.replace("Coding Specifications\n", "") + (
+        "Payer Coverage Considerations\n- Prior authorization is often required\n"
+        "Coding Specifications\n| Modifier | Description | When to Use |\n|---|---|---|\n| 00 | None | Routine. |\n"
+    )
+    assert parse_text(text).payers == ["Aetna", "Cigna", "Medicare"]
+    assert parse_text(text.replace("Payer Coverage Considerations", "Payers Covered in This Overview")).payers == [
+        "Aetna",
+        "Cigna",
+        "Medicare",
+        "Prior authorization is often required",
+    ]
