@@ -270,7 +270,8 @@ class _DocumentReader:
         self._end_block_facts()
         self._close_section()
         self.heading, self.body, self.have_heading = heading, [], True
-        self.payer_heading = self.last_number if _PAYER_HEADING.fullmatch(heading.strip(" :*")) else None
+        payers = "payer" in heading.lower() and _PAYER_HEADING.fullmatch(heading.strip(" :*"))
+        self.payer_heading = self.last_number if payers else None
         self.heading_lines = self.section_lines.setdefault(heading.casefold(), [])
 
     def _close_section(self) -> None:

@@ -187,19 +187,20 @@ _MODIFIER_TERM = re.compile(r"^(?:modifier\s+)?([0-9A-Z]{2})(?![\w-])\s*(?:[-–
 
 
 def _convert(markup: str) -> tuple[str, bool]:
+    lowered = markup.lower()  # which of the rarer shapes to look for: each query walks the whole tree
     tree = LexborHTMLParser(markup)
     tree.strip_tags(DROPPED_TAGS)
     root = tree.body or tree.root
     if root is None:
         return "", False
-    preformatted = _keep_preformatted(root)
-    for grid in root.css(_GRID):
+    preformatted = _keep_preformatted(root) if "<pre" in lowered else ([], False)
+    for grid in root.css(_GRID) if "role" in lowered else ():
         if len(grid.css(_GRID)) == 1:  # innermost only, as for tables
             _replace_grid(grid)
     for table in root.css("table"):
         if len(table.css("table")) == 1:  # innermost only (css() includes the node itself); outer ones are layout
             _replace_table(table)
-    for definitions in root.css("dl"):
+    for definitions in root.css("dl") if "<dl" in lowered else ():
         if len(definitions.css("dl")) == 1:
             _replace_definitions(definitions)
     _prefix(root, ", ".join(_HEADINGS), "## ")

@@ -38,7 +38,7 @@ _NEGATION = re.compile(
     re.IGNORECASE,
 )
 _NEGATION_WINDOW_WORDS = 5
-_CLAUSE_END = ".,;:()[]!?"
+_CLAUSE_END = re.compile(r"[.,;:()\[\]!?]")
 # Said just after a mention (within its clause): "an open approach is not used".
 _NEGATED_AFTER = re.compile(
     r"^[^.,;:()]{0,40}?\b(?:is|are|was|were)\s+not\b|^[^.,;:()]{0,40}?\bnot\s+(?:be\s+)?(?:included|used|performed)\b",
@@ -68,12 +68,14 @@ def is_affirmative(text: str, start: int, end: int, *, look_after: bool = True) 
 
     ``look_after``: also "… is not used" after it (imaging guidance has its own reading of what follows:
     "is not included" is a fact about billing there, not a negated mention)."""
-    before = text[max(0, start - 120) : start]
-    cut = max(before.rfind(mark) for mark in _CLAUSE_END)
-    words = before[cut + 1 :].split()[-_NEGATION_WINDOW_WORDS:]
+    clause = _CLAUSE_END.split(text[max(0, start - 120) : start])[-1]
+    words = clause.split()[-_NEGATION_WINDOW_WORDS:]
     if words and _NEGATION.search(" ".join(words).replace("-", " ")):
         return False
-    return not (look_after and _NEGATED_AFTER.search(text[end : end + 80]))
+    if not look_after:
+        return True
+    after = text[end : end + 80]
+    return "not" not in after.lower() or not _NEGATED_AFTER.search(after)
 
 
 def _affirmed(pattern: re.Pattern[str], text: str, *, look_after: bool = True) -> re.Match[str] | None:
@@ -85,9 +87,10 @@ def _affirmed(pattern: re.Pattern[str], text: str, *, look_after: bool = True) -
 def laterality(prose: str) -> str | None:
     # The letters of "lateral" match only their ASCII cases, so a match needs "lateral" in the lower-cased
     # text: most prose is settled by that test, without the (slow, word-boundary-led) regular expression.
-    if "lateral" not in prose.lower():
+    lowered = prose.lower()
+    if "lateral" not in lowered:
         return None
-    if "or" in prose or "/" in prose:
+    if "lateral or" in lowered or "lateral and/or" in lowered or "lateral/" in lowered or "lateral /" in lowered:
         prose = _EITHER_LATERALITY.sub(lambda either: " " * len(either.group()), prose)
     match = _affirmed(_LATERALITY, prose)
     return match.group(1).lower() if match else None

@@ -95,19 +95,12 @@ class TableReader:
             self._flag_orphan(self.pending)
         self.pending = self.header = self.columns = self.payer_column = None
 
-    def _key_column(self) -> int | None:
-        return self.columns.code if self.columns is not None else self.payer_column
-
     def _continues_row(self, cells: list[str]) -> bool:
-        key = self._key_column()
-        return (
-            self.row is not None
-            and key is not None
-            and len(cells) == len(self.row[0])
-            and key < len(cells)
-            and not cells[key]
-            and any(cells)
-        )
+        """An empty key cell (modifier code, payer name) under a row: the row's cells wrapped onto this line."""
+        key = self.columns.code if self.columns is not None else self.payer_column
+        if key is None or self.row is None or key >= len(cells) or cells[key]:
+            return False  # the common case, settled by one cell
+        return len(cells) == len(self.row[0]) and any(cells)
 
     def _flush_row(self) -> None:
         if self.row is None:
@@ -204,4 +197,5 @@ def payer_column(header: list[str]) -> int | None:
 
 
 def _is_separator(text: str) -> bool:
-    return "-" in text and is_separator_row(text)  # most rows have no dash: skip splitting them again
+    # Only '|', '-', ':' and spaces: most rows are settled without splitting them again.
+    return "-" in text and not text.strip("|-: \t") and is_separator_row(text)

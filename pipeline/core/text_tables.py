@@ -26,17 +26,26 @@ _BOX_CORNERS = frozenset("+┌┐└┘├┤┬┴┼╔╗╚╝╠╣╦╩�
 _BOX_RULES = frozenset("-=─━═")
 _VERTICALS = str.maketrans({"│": "|", "┃": "|", "║": "|"})
 _DASH_RUNS = re.compile(r"-{2,}")
+_BOX_TEXT = re.compile("[│┃║┌├└╔╠╚┏┣┗╒╞╘╓╟╙]")  # a Unicode box's verticals and left corners
+# A dash underline: two or more runs of dashes with spaces between, alone on its line.
+_UNDERLINE = re.compile(r"^[ \t]*-{2,}[ \t]+-{2,}[ \t-]*$", re.MULTILINE)
 _LONGEST_TABLE_LINE = 2_000  # a longer line is prose (or an attack), never a row to cut into columns
 
 
 def normalize_text_tables(text: str) -> str:
     """The text with tab-separated, box-drawn and fixed-width tables rewritten as pipe rows."""
-    if "\t" not in text and "--" not in text and not any(c in text for c in "│┃║─━═"):
-        return text  # most documents: nothing to look at
+    boxed = "+-" in text or "+=" in text or (not text.isascii() and _BOX_TEXT.search(text) is not None)
+    tabbed = "\t" in text
+    underlined = ("-- " in text or "--\t" in text) and _UNDERLINE.search(text) is not None
+    if not (boxed or tabbed or underlined):
+        return text  # most documents (a markdown table's |---| is no underline): nothing to rewrite
     lines = text.split("\n")
-    _box_tables(lines)
-    _tab_blocks(lines)
-    _fixed_width_tables(lines)
+    if boxed:
+        _box_tables(lines)
+    if tabbed:
+        _tab_blocks(lines)
+    if underlined:
+        _fixed_width_tables(lines)
     return "\n".join(lines)
 
 
