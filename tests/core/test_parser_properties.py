@@ -291,3 +291,78 @@ def test_a_negated_laterality_is_never_a_fact(side, negation, filler):
 )
 def test_a_negated_imaging_guidance_mention_decides_nothing(modality, negation, verb):
     assert imaging_guidance_included(f"The biopsy is done {negation} {modality} guidance {verb}.") is None
+
+
+# Table shapes (issue 18, point 2): the same rows drawn as a box, a fixed-width report or a spreadsheet paste,
+# with cells wrapped at any width, read as the same modifier rows.
+CELL_WORDS = st.lists(
+    st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,'()-/", min_size=1, max_size=12),
+    min_size=1,
+    max_size=12,
+).map(" ".join)
+MODIFIER_ROWS = st.lists(
+    st.tuples(st.sampled_from(["00", "50", "59", "RT", "LT", "XS", "80", "62"]), CELL_WORDS, CELL_WORDS),
+    min_size=1,
+    max_size=6,
+    unique_by=lambda row: row[0],
+)
+
+
+def _wrap_cell(text: str, width: int) -> list[str]:
+    lines, line = [], ""
+    for word in text.split():
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    return [*lines, line]
+
+
+def _drawn(rows, width: int, style: str) -> str:
+    header = ("Modifier", "Description", "When to Use")
+    widths = [8, max(width, 12), max(width, 12)]
+    cells = [[[h] for h in header]] + [[[code], _wrap_cell(d, width), _wrap_cell(w, width)] for code, d, w in rows]
+    widths = [max(widths[i], *(len(x) for r in cells for x in r[i])) for i in range(3)]
+    out = []
+    border = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
+    for index, row in enumerate(cells):
+        height = max(len(c) for c in row)
+        for k in range(height):
+            parts = [c[k] if k < len(c) else "" for c in row]
+            if style == "box":
+                out.append("| " + " | ".join(p.ljust(w) for p, w in zip(parts, widths, strict=True)) + " |")
+            else:
+                out.append("  ".join(p.ljust(w) for p, w in zip(parts, widths, strict=True)).rstrip())
+        if style == "box":
+            out.append(border)
+        elif index == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return "\n".join(([border] if style == "box" else [""]) + out) + "\n"
+
+
+@settings(max_examples=property_examples(200), deadline=None)
+@given(MODIFIER_ROWS, st.integers(8, 40), st.sampled_from(["box", "fixed"]))
+def test_a_table_drawn_with_wrapped_cells_reads_as_its_rows(rows, width, style):
+    text = (
+        "CPT 32994: Ablation\nService type: Ablation\nTypical site of service: Office\n"
+        "Key payers covered in this overview include Aetna.\nCoding Specifications\n" + _drawn(rows, width, style)
+    )
+    doc = parse_text(text)
+    assert [(m.modifier_code, m.description, m.when_to_use) for m in doc.modifiers] == [
+        (code, " ".join(d.split()), " ".join(w.split())) for code, d, w in rows
+    ], text
+    assert doc.status == "parsed", doc.problems
+
+
+@settings(max_examples=property_examples(200), deadline=None)
+@given(MODIFIER_ROWS, st.integers(0, 3))
+def test_a_spreadsheet_paste_with_any_padding_reads_as_its_rows(rows, padding):
+    lines = ["Modifier\tDescription\tWhen to Use"] + [f"{c}\t{d}\t{w}" + "\t" * padding for c, d, w in rows]
+    text = (
+        "CPT 32994: Ablation\nService type: Ablation\nTypical site of service: Office\n"
+        "Key payers covered in this overview include Aetna.\nCoding Specifications\n" + "\n".join(lines) + "\n"
+    )
+    doc = parse_text(text)
+    assert [(m.modifier_code, m.when_to_use) for m in doc.modifiers] == [(c, " ".join(w.split())) for c, _, w in rows]
+    assert doc.status == "parsed", doc.problems
