@@ -74,7 +74,13 @@ class TableReader:
             return
         if self.pending is not None:
             columns = modifier_columns(self.pending[0])
-            payer_header = columns is None and payer_column(self.pending[0]) is not None
+            # Without a |---| line, only a row of short labels is a payer table's header ("Payers⇥Aetna, Cigna" is a
+            # key and its value, not a table).
+            payer_header = (
+                columns is None
+                and payer_column(self.pending[0]) is not None
+                and all(len(cell.split()) <= 4 and "," not in cell for cell in self.pending[0])
+            )
             if (columns is not None and looks_like_modifier_row(cells)) or (
                 payer_header and len(cells) == len(self.pending[0])
             ):

@@ -91,16 +91,15 @@ def _tab_blocks(lines: list[str]) -> None:
         if end - start >= 2 and _is_header(header):
             width = len(header)
             for index in range(start, end):
-                cells = _tab_cells(lines[index])
-                while len(cells) > width and not cells[-1]:
-                    cells.pop()
+                cells = _tab_cells(lines[index])  # trailing empty cells dropped: padding past the header
                 cells += [""] * (width - len(cells))
-                lines[index] = _pipe_row(cells)
+                lines[index] = _pipe_row(cells) if any(cells) else ""  # an empty spreadsheet row ends the table
         start = end
 
 
 def _has_inner_tab(line: str) -> bool:
-    return "\t" in line.strip() and "|" not in line and len(line) <= _LONGEST_TABLE_LINE
+    """A row of a pasted block: a tab between or after cells ('Cigna⇥' has an empty last cell)."""
+    return "\t" in line.strip(" \r\n") and "|" not in line and len(line) <= _LONGEST_TABLE_LINE
 
 
 def _tab_cells(line: str) -> list[str]:

@@ -243,3 +243,14 @@ def test_bullets_under_a_heading_that_only_mentions_payers_are_not_payers():
         "Medicare",
         "Prior authorization is often required",
     ]
+
+
+def test_tab_aligned_keys_without_colons_are_not_a_payer_table():
+    text = HEAD.replace("Key payers covered in this overview include Aetna, Cigna, and Medicare.\n", "") + (
+        "| Modifier | Description | When to Use |\n|---|---|---|\n| 00 | None | Routine. |\n\n"
+        "Payers\tAetna, Cigna\nSites\tOffice\n"
+    )
+    doc = parse_text(text)
+    assert doc.payers == [] and "no 'Key payers covered in this overview include …' sentence" in doc.problems
+    tab_table = text.replace("Payers\tAetna, Cigna\nSites\tOffice\n", "Payer\tNotes\nAetna\tCovered\nCigna\t\n")
+    assert parse_text(tab_table).payers == ["Aetna", "Cigna"]
