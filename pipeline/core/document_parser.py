@@ -83,6 +83,9 @@ _PAYER_HEADING = re.compile(
     r"(?:key|major|main|covered|top|participating)?\s*payers?(?:\s+(?:list|covered(?:\s+in\s+this\s+overview)?))?",
     re.IGNORECASE,
 )
+# 'Aetna (https://www.aetna.com)', 'Aetna <https://www.aetna.com>': the address after a name is not part of it.
+# One leading space at most: a run of spaces before no link must not be scanned again from each of its spaces.
+_BARE_LINK = re.compile(r" ?(?:\( ?<?|<)(?:https?|ftp)://[^\s()<>]*>? ?[)>]")
 _USED_ACROSS = re.compile(r"\bthe\s+code\s+is\s+used\s+across\b\s*:?", re.IGNORECASE)
 _NOT_AVAILABLE = re.compile(r"^\W*not\s+available\W*$", re.IGNORECASE)
 _LIST_SENTENCES = (("payers", _PAYER_SENTENCE, "payers"), ("summary_sites", _USED_ACROSS, "across"))
@@ -242,6 +245,8 @@ class _DocumentReader:
         table.last_row_ragged = False
         if "](" in line.text:
             line.text = _MARKDOWN_LINK.sub(r"\1", line.text)
+        if "://" in line.text:
+            line.text = _BARE_LINK.sub("", line.text)
         if kind == PIPE:
             self.body.extend(line.raw)
             if self.ignored_from is None:

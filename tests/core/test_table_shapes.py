@@ -254,3 +254,15 @@ def test_tab_aligned_keys_without_colons_are_not_a_payer_table():
     assert doc.payers == [] and "no 'Key payers covered in this overview include …' sentence" in doc.problems
     tab_table = text.replace("Payers\tAetna, Cigna\nSites\tOffice\n", "Payer\tNotes\nAetna\tCovered\nCigna\t\n")
     assert parse_text(tab_table).payers == ["Aetna", "Cigna"]
+
+
+def test_an_address_written_after_a_payer_name_is_not_part_of_it():
+    text = (
+        HEAD.replace(
+            "include Aetna, Cigna, and Medicare.",
+            "include Aetna (https://www.aetna.com/), Cigna <https://www.cigna.com>, and Medicare (<https://www.medicare.gov>).",
+        )
+        + "| Modifier | Description | When to Use |\n|---|---|---|\n| 00 | None | Routine. |\n"
+    )
+    doc = parse_text(text)
+    assert doc.payers == ["Aetna", "Cigna", "Medicare"] and doc.status == "parsed", doc.problems

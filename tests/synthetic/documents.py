@@ -213,6 +213,8 @@ def adversarial_documents(size: int) -> dict[str, bytes]:
         "box-drawn continuation rows": (base + "+----+----+\n| 00 | a |\n" + "|    | b |\n" * (size // 12)).encode(),
         "box borders": (base + "+--+\n| 00 |\n" + "+-+-+-+-+\n" * (size // 10)).encode(),
         "link brackets": base.replace(payers, "[a](" * (size // 4)).encode(),
+        "spaces before an address": base.replace(payers, "Aetna" + " " * size + "(http://x").encode(),
+        "addresses": base.replace(payers, "Aetna (https://a.b/c) " * (size // 22)).encode(),
         "nested link brackets": base.replace(payers, "[" * (size // 2) + "](" * (size // 4)).encode(),
         "definition list": ("<html><body><dl>" + "<dt>50 – x</dt><dd>y</dd>" * (size // 25) + "</dl>" + base).encode(),
         "aria grid": (
