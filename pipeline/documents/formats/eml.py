@@ -17,7 +17,7 @@ from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 
-from pipeline.core.html_text import html_to_text_and_problems
+from pipeline.core.html_text import convert_page
 from pipeline.documents.formats.conversion import Conversion
 
 _FORWARD_MARKER = re.compile(
@@ -39,8 +39,9 @@ def convert_eml(data: bytes) -> Conversion:
         return Conversion.rejected(f"e-mail body cannot be decoded ({exc})")
     from_html = body.get_content_subtype() == "html"
     if from_html:
-        text, html_problems = html_to_text_and_problems(content)
-        problems += html_problems
+        page = convert_page(content)
+        text = page.text
+        problems += page.problems
     else:
         text = content
     text = without_forwarded_headers(text.replace("\r\n", "\n").replace("\r", "\n"))
