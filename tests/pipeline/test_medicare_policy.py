@@ -335,3 +335,19 @@ def test_the_bundled_sample_fills_the_payments_mart(pipeline_env):
     assert c9751 is not None  # shown although C9751 is not in the fee schedule
     statuses = dict(pipeline_env.query("SELECT file_name, status FROM medicare.source_files"))
     assert statuses.pop("README.md") == "skipped" and set(statuses.values()) == {"loaded"}
+
+
+def test_the_sensor_requests_one_run_per_batch_of_fee_schedule_files(sensor_folders):
+    from pipeline.defs.automation import medicare_policy_changed
+    from tests.pipeline.conftest import run_sensor
+    from tests.pipeline.test_sensor import by_job, counts, publish_records
+
+    # A snapshot published before the folder was watched: it has no medicare.source_files.
+    publish_records(sensor_folders["serving"], sensor_folders["documents"], sensor_folders["utilization"])
+    quiet = run_sensor()
+    assert quiet.run_requests == [], quiet.skip_reason
+    for quarter in "ABCD":
+        F.write(sensor_folders["medicare_policy"] / f"RVU25{quarter}.zip", F.zipped({"PPRRVU.csv": b"x"}))
+    requests = by_job(run_sensor(quiet.cursor))
+    assert set(requests) == {medicare_policy_changed.name}
+    assert counts(requests[medicare_policy_changed.name]) == {"added": 4, "changed": 0, "removed": 0}
