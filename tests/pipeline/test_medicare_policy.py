@@ -351,3 +351,13 @@ def test_the_sensor_requests_one_run_per_batch_of_fee_schedule_files(sensor_fold
     requests = by_job(run_sensor(quiet.cursor))
     assert set(requests) == {medicare_policy_changed.name}
     assert counts(requests[medicare_policy_changed.name]) == {"added": 4, "changed": 0, "removed": 0}
+
+
+def test_a_quarantined_record_spanning_lines_is_reported_at_its_first_line(con, tmp_path):
+    bad = F.pfs_row(
+        "G0105", "A", "abc", "5.94", "1.87", "0.40", "9.60", "5.53", "32.3465", desc="Colorectal scrn;\nhi risk"
+    )
+    F.write(tmp_path / "PPRRVU25_OCT.csv", F.pprrvu_csv([bad, *F.ROWS_2025_OCT], title=TITLE_2025))
+    load(con, tmp_path)
+    assert con.execute("SELECT line_number FROM medicare.quarantine").fetchall() == [(11,)]
+    assert con.execute("SELECT min(line_number) FROM medicare.pfs_rvu").fetchone() == (13,)
