@@ -361,3 +361,25 @@ def test_a_quarantined_record_spanning_lines_is_reported_at_its_first_line(con, 
     load(con, tmp_path)
     assert con.execute("SELECT line_number FROM medicare.quarantine").fetchall() == [(11,)]
     assert con.execute("SELECT min(line_number) FROM medicare.pfs_rvu").fetchone() == (13,)
+
+
+def test_a_file_still_being_written_is_skipped_and_keeps_its_rows(con, tmp_path, monkeypatch):
+    from pipeline.utilization import completeness
+
+    first, second = _disagreeing()
+    path = F.write(tmp_path / "a.csv", first)
+    load(con, tmp_path)
+    path.write_bytes(second)
+
+    def copy_goes_on(read: Path) -> None:
+        with open(read, "ab") as handle:
+            handle.write(b"\r\n")
+
+    monkeypatch.setattr(completeness, "BEFORE_READ_HOOK", copy_goes_on)
+    outcomes, _ = load(con, tmp_path)
+    assert outcomes["a.csv"].status == "skipped" and "changed while it was read" in outcomes["a.csv"].error
+    assert {r[3] for r in pfs_rows(con) if r[0] == "32994"} == {4456.05}  # the earlier rows stay
+    monkeypatch.setattr(completeness, "BEFORE_READ_HOOK", None)  # the copy finished
+    outcomes, _ = load(con, tmp_path)
+    assert outcomes["a.csv"].status == "loaded"
+    assert {r[3] for r in pfs_rows(con) if r[0] == "32994"} == {round(137.77 * 32.3465, 2)}
