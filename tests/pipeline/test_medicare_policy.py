@@ -407,3 +407,16 @@ def test_an_addendum_b_workbook_with_six_title_rows_and_the_2020_header(con, tmp
         "SELECT hcpcs_code, apc, relative_weight, payment_rate, national_unadjusted_copayment, changed_flag, line_number "
         "FROM medicare.opps_rates WHERE hcpcs_code = 'G0463'"
     ).fetchall() == [("G0463", "5012", 1.4879, 136.02, None, True, 8)]
+
+
+def test_a_damaged_zip_is_rejected_and_keeps_what_it_loaded_before(con, tmp_path):
+    path = F.write(
+        tmp_path / "RVU25D.zip", F.zipped({"PPRRVU2025_Oct.csv": F.pprrvu_csv(F.ROWS_2025_OCT, title=TITLE_2025)})
+    )
+    load(con, tmp_path)
+    path.write_bytes(path.read_bytes()[:200])  # a download cut short
+    outcomes, _ = load(con, tmp_path)
+    outcome = outcomes["RVU25D.zip"]
+    assert outcome.status == "rejected" and "not a readable zip file" in outcome.error
+    assert "the 4 rows loaded earlier from this file are kept" in outcome.error
+    assert len(pfs_rows(con)) == 4
