@@ -20,6 +20,7 @@ MUE_SETTINGS = ("practitioner", "hospital_outpatient", "dme")
 PTP_MODIFIER_INDICATORS = ("0", "1", "9")
 MUE_ADJUDICATION_INDICATORS = (1, 2, 3)
 HCPCS_RECORD_KINDS = ("code", "modifier")
+CODING_EDIT_LAYOUTS = ("ncci_ptp", "ncci_mue", "hcpcs_level2")
 VERDICTS = ("ok", "needs_documentation", "conflict", "no_data")
 # Codes as NCCI and HCPCS files write them: five characters (CPT, Category II/III, PLA or Level II).
 EDIT_CODE = r"^[0-9A-Z]{5}$"

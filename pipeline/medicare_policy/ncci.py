@@ -65,6 +65,10 @@ class NcciFileError(ValueError):
     date): the folder reader records it as rejected with this reason."""
 
 
+class SupersededRelease(NcciFileError):
+    """A PTP release older than the one loaded for its setting: not loaded (skipped, not an error)."""
+
+
 @dataclass(frozen=True)
 class BadLine:
     line_number: int
@@ -199,10 +203,10 @@ def load_ptp(con, path: Path, file_name: str, recognized: NcciFile) -> LoadResul
     newest = con.execute(
         f"SELECT max(ncci_version) FROM {PTP_TABLE} WHERE setting = ? AND source_file <> ?", [setting, file_name]
     ).fetchone()[0]
-    if newest is not None and _version_key(newest) > _version_key(version):
-        raise NcciFileError(f"NCCI {version} is older than the {setting} release already loaded ({newest})")
+    if newest is not None and version_key(newest) > version_key(version):
+        raise SupersededRelease(f"NCCI {version} is older than the {setting} release already loaded ({newest})")
     notes = []
-    if newest is not None and _version_key(newest) < _version_key(version):
+    if newest is not None and version_key(newest) < version_key(version):
         removed = con.execute(
             f"DELETE FROM {PTP_TABLE} WHERE setting = ? AND ncci_version <> ?", [setting, version]
         ).fetchone()[0]
@@ -244,7 +248,7 @@ def load_ptp(con, path: Path, file_name: str, recognized: NcciFile) -> LoadResul
     return LoadResult(loaded, bad, notes)
 
 
-def _version_key(version: str) -> tuple[int, int]:
+def version_key(version: str) -> tuple[int, int]:
     match = re.fullmatch(r"v([0-9]{3})r([0-9]+)", version)
     return (int(match[1]), int(match[2])) if match else (-1, -1)
 
