@@ -28,6 +28,7 @@ from pipeline.medicare_policy.hcpcs_level2 import HcpcsFile, load_hcpcs, recogni
 from pipeline.medicare_policy.ncci import (
     PTP_NAME,
     PTP_SETTINGS_BY_PREFIX,
+    DuplicateEdits,
     LoadResult,
     NcciFile,
     NcciFileError,
@@ -195,10 +196,6 @@ def _load(con, file_name: str, path: Path, member: MemberLoad, found, still_same
             result = load_mue(con, path, file_name, found)
         else:
             result = load_hcpcs(con, path, file_name, found)
-        if member.layout == "ncci_ptp":
-            overlap = _ptp_overlap(con, file_name, member.setting)
-            if overlap:
-                raise _Duplicate(overlap)
         _quarantine(con, file_name, member, result)
         still_same()
         record_change(con, table)
@@ -217,23 +214,6 @@ def _newer_ptp_release(folder: Path, member: MemberLoad) -> str | None:
         if same_setting and version_key(match["version"].lower()) > version_key(member.release):
             newer.append(sibling.name)
     return sorted(newer)[-1] if newer else None
-
-
-class _Duplicate(Exception):
-    def __init__(self, holders: dict[str, int]):
-        self.holders = holders
-
-
-def _ptp_overlap(con, file_name: str, setting: str) -> dict[str, int]:
-    """Edits of this file that another file of the same setting already holds (the same key)."""
-    rows = con.execute(
-        f"SELECT o.source_file, count(*) FROM {NCCI_PTP_CONTRACT.table} AS n JOIN {NCCI_PTP_CONTRACT.table} AS o "
-        "ON o.setting = n.setting AND o.column_1_code = n.column_1_code AND o.column_2_code = n.column_2_code "
-        "AND o.effective_date = n.effective_date AND o.deletion_date IS NOT DISTINCT FROM n.deletion_date "
-        "WHERE n.source_file = ? AND o.source_file <> ? AND n.setting = ? GROUP BY o.source_file",
-        [file_name, file_name, setting],
-    ).fetchall()
-    return dict(rows)
 
 
 def _quarantine(con, file_name: str, member: MemberLoad, result: LoadResult) -> None:
@@ -271,12 +251,8 @@ def load_member_safely(con, entry: Path, path: Path, member: MemberLoad, found, 
             return
     try:
         _load(con, entry.name, path, member, found, still_same)
-    except _Duplicate as dup:
-        held = ", ".join(f"{name} ({count:,} edits)" for name, count in sorted(dup.holders.items()))
-        member.error = (
-            f"conflict: {member.inner_name} repeats NCCI PTP edits already loaded from {held}, which keep them; "
-            "remove the duplicate file"
-        )
+    except DuplicateEdits as exc:
+        member.error = f"conflict: {member.inner_name} {exc}; remove the duplicate file"
     except SupersededRelease as exc:
         member.skip = f"{member.inner_name}: {exc}"
     except NcciFileError as exc:

@@ -213,39 +213,94 @@ def load_ptp(con, path: Path, file_name: str, recognized: NcciFile) -> LoadResul
         notes.append(f"replaced {removed} edits of the older {setting} release {newest}")
     con.execute(f"DELETE FROM {PTP_TABLE} WHERE source_file = ?", [file_name])
     _drop_rejects(con)
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE ncci_ptp_stage AS "
-        f"SELECT * FROM read_csv({sql_literal(str(path))}, {PTP_READ_OPTIONS}, store_rejects = true, "
+    problem = _ptp_problem_sql()
+    read = (
+        f"read_csv({sql_literal(str(path))}, {PTP_READ_OPTIONS}, store_rejects = true, "
         "rejects_table = 'ncci_rejects', rejects_scan = 'ncci_reject_scans')"
     )
-    refused = _reader_rejects(con)
-    problem = _ptp_problem_sql()
-    keys = "column_1_code, column_2_code, effective_date, deletion_date"
-    # A key repeated in one file is two contradicting statements of one edit: neither is loaded.
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE ncci_ptp_repeated AS "
-        f"SELECT {keys} FROM ncci_ptp_stage GROUP BY ALL HAVING count(*) > 1"
-    )
-    con.execute(
+    # One pass straight into the table: the rows that break a rule are found again only if some line is
+    # unaccounted for (neither loaded nor refused by the reader), which costs a second read of this file.
+    inserted = con.execute(
         f"INSERT INTO {PTP_TABLE} BY NAME SELECT {sql_literal(setting)} AS setting, column_1_code, column_2_code, "
         "effective_date, deletion_date, CAST(modifier_indicator AS VARCHAR) AS modifier_indicator, "
         "pre_1996 IS NULL AS in_existence_before_1996, nullif(trim(rationale), '') AS rationale, "
         f"{sql_literal(version)} AS ncci_version, {sql_literal(file_name)} AS source_file "
-        f"FROM ncci_ptp_stage AS s WHERE {problem} IS NULL "
-        f"AND NOT EXISTS (SELECT 1 FROM ncci_ptp_repeated AS r WHERE ({keys}) IS NOT DISTINCT FROM "
-        f"(s.column_1_code, s.column_2_code, s.effective_date, s.deletion_date))"
-    )
-    loaded = con.execute(f"SELECT count(*) FROM {PTP_TABLE} WHERE source_file = ?", [file_name]).fetchone()[0]
-    broken = con.execute(
-        f"SELECT column_1_code, column_2_code, effective_date, deletion_date, {problem} FROM ncci_ptp_stage "
-        f"WHERE {problem} IS NOT NULL"
-    ).fetchall()
-    repeated = con.execute(f"SELECT {keys} FROM ncci_ptp_repeated").fetchall()
-    con.execute("DROP TABLE ncci_ptp_stage")
-    con.execute("DROP TABLE ncci_ptp_repeated")
+        f"FROM {read} WHERE {problem} IS NULL"
+    ).fetchone()[0]
+    refused = _reader_rejects(con)
     _drop_rejects(con)
+    broken = []
+    if inserted + len(refused) != _data_lines(path, PTP_PREAMBLE_LINES):
+        broken = con.execute(
+            f"SELECT column_1_code, column_2_code, effective_date, deletion_date, {problem} "
+            f"FROM read_csv({sql_literal(str(path))}, {PTP_READ_OPTIONS}, ignore_errors = true) "
+            f"WHERE {problem} IS NOT NULL"
+        ).fetchall()
+    repeated, held_elsewhere = _repeated_keys(con, file_name, setting)
+    if held_elsewhere:
+        raise DuplicateEdits(held_elsewhere)
+    if repeated:
+        # A key repeated in one file is two contradicting statements of one edit: neither is loaded.
+        con.execute("CREATE OR REPLACE TEMP TABLE ncci_ptp_repeated AS SELECT * FROM (VALUES " + ", ".join(
+            "(" + ", ".join(sql_literal(v) if not isinstance(v, date) else f"DATE '{v}'" for v in key) + ")"
+            for key in repeated) + ") AS r(c1, c2, eff, del)")  # fmt: skip
+        con.execute(
+            f"DELETE FROM {PTP_TABLE} AS t USING ncci_ptp_repeated AS r WHERE t.source_file = ? AND "
+            "t.column_1_code = r.c1 AND t.column_2_code = r.c2 AND t.effective_date = r.eff AND "
+            "t.deletion_date IS NOT DISTINCT FROM r.del",
+            [file_name],
+        )
+        con.execute("DROP TABLE ncci_ptp_repeated")
+    loaded = con.execute(f"SELECT count(*) FROM {PTP_TABLE} WHERE source_file = ?", [file_name]).fetchone()[0]
     bad = _locate_ptp_lines(path, refused, broken, repeated)
     return LoadResult(loaded, bad, notes)
+
+
+class DuplicateEdits(NcciFileError):
+    """Edits of this file are already loaded from another file of the setting: the file is a duplicate."""
+
+    def __init__(self, holders: dict[str, int]):
+        self.holders = holders
+        held = ", ".join(f"{name} ({count:,} edits)" for name, count in sorted(holders.items()))
+        super().__init__(f"repeats NCCI PTP edits already loaded from {held}, which keep them")
+
+
+def _repeated_keys(con, file_name: str, setting: str) -> tuple[list[tuple], dict[str, int]]:
+    """Keys this file states twice, and the other files holding keys this file also states.
+
+    CMS splits a release into files by column 1 code, so only rows whose column 1 code lies within this file's
+    range can repeat its keys: the range lets DuckDB's zone maps skip the other files' row groups."""
+    keys = "column_1_code, column_2_code, effective_date, deletion_date"
+    groups = con.execute(
+        f"WITH span AS (SELECT min(column_1_code) AS lo, max(column_1_code) AS hi FROM {PTP_TABLE} "
+        "WHERE source_file = ?) "
+        f"SELECT {keys}, count(*) FILTER (WHERE source_file = ?) AS here, "
+        "list(DISTINCT source_file) FILTER (WHERE source_file <> ?) AS elsewhere "
+        f"FROM {PTP_TABLE}, span WHERE setting = ? AND column_1_code BETWEEN span.lo AND span.hi "
+        f"GROUP BY {keys} HAVING count(*) > 1",
+        [file_name, file_name, file_name, setting],
+    ).fetchall()
+    repeated = [tuple(g[:4]) for g in groups if g[4] > 1 and not g[5]]
+    held: dict[str, int] = {}
+    for group in groups:
+        for other in group[5] or []:
+            held[other] = held.get(other, 0) + 1
+    return repeated, held
+
+
+def _data_lines(path: Path, preamble: int) -> int:
+    """Non-blank lines after the preamble, counted on the bytes (as DuckDB skips blank lines)."""
+    lines = blank = 0
+    previous = b"\n"
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 24):
+            joined = previous + chunk
+            lines += chunk.count(b"\n")
+            blank += joined.count(b"\n\n") + joined.count(b"\n\r\n")
+            previous = chunk[-1:]
+        if previous not in (b"\n", b""):
+            lines += 1  # a last line without a line break
+    return lines - blank - preamble
 
 
 def version_key(version: str) -> tuple[int, int]:
