@@ -269,16 +269,24 @@ def _repeated_keys(con, file_name: str, setting: str) -> tuple[list[tuple], dict
     """Keys this file states twice, and the other files holding keys this file also states.
 
     CMS splits a release into files by column 1 code, so only rows whose column 1 code lies within this file's
-    range can repeat its keys: the range lets DuckDB's zone maps skip the other files' row groups."""
+    range can repeat its keys: the range lets DuckDB's zone maps skip the other files' row groups. A distinct
+    count of the keys' hashes settles the usual case (no repeat) in one cheap pass; only when it finds one are
+    the groups themselves listed."""
     keys = "column_1_code, column_2_code, effective_date, deletion_date"
+    lo, hi = con.execute(
+        f"SELECT min(column_1_code), max(column_1_code) FROM {PTP_TABLE} WHERE source_file = ?", [file_name]
+    ).fetchone()
+    if lo is None:
+        return [], {}
+    span = f"FROM {PTP_TABLE} WHERE setting = ? AND column_1_code BETWEEN ? AND ?"
+    repeats = con.execute(f"SELECT count(*) - count(DISTINCT hash({keys})) {span}", [setting, lo, hi]).fetchone()[0]
+    if not repeats:
+        return [], {}
     groups = con.execute(
-        f"WITH span AS (SELECT min(column_1_code) AS lo, max(column_1_code) AS hi FROM {PTP_TABLE} "
-        "WHERE source_file = ?) "
         f"SELECT {keys}, count(*) FILTER (WHERE source_file = ?) AS here, "
         "list(DISTINCT source_file) FILTER (WHERE source_file <> ?) AS elsewhere "
-        f"FROM {PTP_TABLE}, span WHERE setting = ? AND column_1_code BETWEEN span.lo AND span.hi "
-        f"GROUP BY {keys} HAVING count(*) > 1",
-        [file_name, file_name, file_name, setting],
+        f"{span} GROUP BY {keys} HAVING count(*) > 1 AND here > 0",
+        [file_name, file_name, setting, lo, hi],
     ).fetchall()
     repeated = [tuple(g[:4]) for g in groups if g[4] > 1 and not g[5]]
     held: dict[str, int] = {}
@@ -289,18 +297,14 @@ def _repeated_keys(con, file_name: str, setting: str) -> tuple[list[tuple], dict
 
 
 def _data_lines(path: Path, preamble: int) -> int:
-    """Non-blank lines after the preamble, counted on the bytes (as DuckDB skips blank lines)."""
-    lines = blank = 0
-    previous = b"\n"
+    """Lines after the preamble. A blank line (which DuckDB skips) only makes the load look for broken rows
+    once more; it never hides one."""
+    lines, last = 0, b"\n"
     with path.open("rb") as handle:
         while chunk := handle.read(1 << 24):
-            joined = previous + chunk
             lines += chunk.count(b"\n")
-            blank += joined.count(b"\n\n") + joined.count(b"\n\r\n")
-            previous = chunk[-1:]
-        if previous not in (b"\n", b""):
-            lines += 1  # a last line without a line break
-    return lines - blank - preamble
+            last = chunk[-1:]
+    return lines + (last != b"\n") - preamble
 
 
 def version_key(version: str) -> tuple[int, int]:
@@ -367,6 +371,8 @@ def _locate_ptp_lines(path: Path, refused: dict[int, str], broken: list[tuple], 
             for number in numbers:
                 others = ", ".join(str(n) for n in numbers if n != number)
                 reasons[number] = f"the same edit (both codes and both dates) is also on line(s) {others}"
+    if not reasons:
+        return []
     texts = _lines_of(path, set(reasons))
     return [BadLine(n, reasons[n], texts.get(n, "")) for n in sorted(reasons)]
 
