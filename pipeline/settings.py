@@ -56,6 +56,7 @@ VARIABLES = (
     Variable("CPT_REFERENCE_DIR", "sources/reference", "path"),
     Variable("CPT_WAREHOUSE_PATH", "warehouse/cpt.duckdb", "path"),
     Variable("CPT_SERVING_PATH", "warehouse/serving/cpt_analytics.duckdb", "path"),
+    Variable("CPT_MEDICARE_POLICY_DIR", "sources/medicare_policy", "path"),
     Variable("CPT_MAX_DOCUMENT_BYTES", DEFAULT_MAX_DOCUMENT_BYTES, "integer", 1),
     Variable("CPT_DUCKDB_MEMORY_LIMIT", "2GB", "memory"),
     Variable("CPT_WRITER_LOCK_TIMEOUT_SECONDS", 6 * 3600, "integer", 0),
@@ -125,6 +126,7 @@ class Settings:
     reference_dir: Path
     warehouse_path: Path
     serving_path: Path
+    medicare_policy_dir: Path
     max_document_bytes: int
     duckdb_memory_limit: str
     writer_lock_timeout_seconds: int
@@ -176,6 +178,7 @@ class Paths:
     reference_dir: Path
     warehouse_path: Path
     serving_path: Path
+    medicare_policy_dir: Path | None = None  # None: a caller that names only the first three folders
 
 
 # --- configuration that cannot work is refused at start -------------------------------------------------
@@ -241,6 +244,8 @@ def _path_problems(paths: Paths, already: list[str]) -> list[str]:
     folders = dict(
         zip(SOURCE_FOLDER_VARIABLES, (paths.documents_dir, paths.utilization_dir, paths.reference_dir), strict=True)
     )
+    if paths.medicare_policy_dir is not None:
+        folders["CPT_MEDICARE_POLICY_DIR"] = paths.medicare_policy_dir
     for name, path in {**folders, **files}.items():
         if any(part != part.strip() for part in path.parts) and not any(p.startswith(name + "=") for p in already):
             problems.append(f"{name}: {str(path)!r} has a path part with leading or trailing whitespace; remove it")

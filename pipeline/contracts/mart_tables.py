@@ -14,6 +14,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
+from pipeline.contracts.medicare_tables import PAYMENT_SETTINGS
 from pipeline.contracts.table_contract import TableContract, list_of_text, references, sql_literal
 from pipeline.core.domains import (
     CODE_SYSTEMS,
@@ -396,6 +397,112 @@ class CodeUnitLimits(pa.DataFrameModel):
         name = f"{BI_SCHEMA}.code_unit_limits"
         unique = ["code", "mue_setting", "data_year"]
         metadata = {"ddl_primary_key": False}  # data_year is NULL for codes without utilization
+class CodeSitePayments(pa.DataFrameModel):
+    """What Medicare pays for each documented code in each payment setting and data year, from the latest fee
+    schedule release of that year, next to what Medicare actually allowed (CMS utilization of the same year):
+    one row per code, data year and setting (office, hospital_outpatient, ambulatory_surgery_center). National,
+    unadjusted amounts (no locality or GPCI adjustment). Amounts are USD."""
+
+    code: Series[str] = pa.Field(fullmatch=CPT_OR_HCPCS, description="Documented billing code.", metadata=_OVERVIEW)
+    title: Series[str] = pa.Field(nullable=True, description="Code title from its document.")
+    data_year: Series[pd.Int32Dtype] = pa.Field(
+        ge=2000,
+        description="Calendar year of the fee schedules (and of the utilization in cms_*).",
+        metadata={"sql_type": "INTEGER"},
+    )
+    setting: Series[str] = pa.Field(
+        isin=list(PAYMENT_SETTINGS),
+        description="office (PFS non-facility rate), hospital_outpatient (PFS facility rate + OPPS) or "
+        "ambulatory_surgery_center (PFS facility rate + ASC).",
+    )
+    documented_setting: Series[pd.BooleanDtype] = pa.Field(
+        description="True when the code's document names a care site in this setting (its POS code maps to the "
+        "setting in medicare.payment_settings: 11 office; 19, 22 hospital outpatient; 24 ASC)."
+    )
+    pfs_release: Series[str] = pa.Field(
+        nullable=True,
+        description="PFS release that priced professional_payment (e.g. RVU25D); NULL if the code "
+        "is not in that year's fee schedule.",
+    )
+    conversion_factor_variant: Series[str] = pa.Field(
+        nullable=True, description="PFS conversion-factor variant used: standard, or non_qpp from 2026."
+    )
+    modifier: Series[str] = pa.Field(
+        nullable=True,
+        description="Modifier of the PFS row used: always NULL, the global service (26/TC rows are "
+        "in medicare.pfs_rvu).",
+    )
+    status_code: Series[str] = pa.Field(
+        nullable=True, description="PFS status code of the global row (A, R, T are paid)."
+    )
+    payable: Series[pd.BooleanDtype] = pa.Field(
+        nullable=True,
+        description="True when the PFS status is A, R or T (the professional part is paid from the "
+        "RVUs); NULL when the code is not in the fee schedule. Says nothing about the facility part.",
+    )
+    global_days: Series[str] = pa.Field(nullable=True, description="PFS global period (000, 010, 090, XXX …).")
+    total_rvu: Series[float] = pa.Field(
+        nullable=True, description="PFS total RVU of the setting: non-facility for office, facility otherwise."
+    )
+    conversion_factor: Series[float] = pa.Field(nullable=True, description="PFS conversion factor (USD per RVU).")
+    professional_payment: Series[float] = pa.Field(
+        nullable=True,
+        ge=0,
+        description="PFS national amount: non-facility total RVU x CF for office, facility total "
+        "RVU x CF for the two facility settings, rounded to the cent; NULL where the setting is not priced (NA) or "
+        "the status is not payable.",
+    )
+    opps_release: Series[str] = pa.Field(
+        nullable=True, description="OPPS Addendum B release (YYYY-MM) on hospital_outpatient rows; NULL otherwise."
+    )
+    status_indicator: Series[str] = pa.Field(
+        nullable=True, description="OPPS status indicator on hospital_outpatient rows (J1, T, N packaged …)."
+    )
+    apc: Series[str] = pa.Field(nullable=True, description="OPPS APC on hospital_outpatient rows; NULL if packaged.")
+    asc_release: Series[str] = pa.Field(
+        nullable=True, description="ASC Addendum AA release (YYYY-MM) on ambulatory_surgery_center rows."
+    )
+    payment_indicator: Series[str] = pa.Field(
+        nullable=True, description="ASC payment indicator on ambulatory_surgery_center rows (J8, G2, N1 packaged …)."
+    )
+    facility_payment: Series[float] = pa.Field(
+        nullable=True,
+        ge=0,
+        description="Facility payment: NULL for office; the OPPS payment rate for hospital "
+        "outpatient; the ASC payment rate for ASC; shown whenever the facility schedule prices the code, even for "
+        "a code absent from the fee schedule.",
+    )
+    total_payment: Series[float] = pa.Field(
+        nullable=True,
+        ge=0,
+        description="professional_payment + facility_payment (a missing part counts 0); NULL when neither is known.",
+    )
+    cms_place_of_service: Series[str] = pa.Field(
+        isin=list(FACILITY_SETTINGS),
+        description="CMS utilization setting matched: O for office, F for both facility settings.",
+    )
+    cms_total_services: Series[float] = pa.Field(
+        nullable=True,
+        ge=0,
+        description="National Medicare services for the code in cms_place_of_service, same data "
+        "year (utilization.physician_geo_service). CMS does not split F into hospital outpatient and ASC: both "
+        "facility rows show the same F figure. NULL when that year has no utilization.",
+    )
+    cms_avg_allowed_amount: Series[float] = pa.Field(
+        nullable=True,
+        ge=0,
+        description="National average Medicare allowed amount (USD) of the professional claims "
+        "in cms_place_of_service, same data year; F covers hospital outpatient and ASC together (CMS does not split "
+        "them). NULL when that year has no utilization.",
+    )
+    is_synthetic: Series[pd.BooleanDtype] = pa.Field(
+        description="True when a fee schedule or utilization value of the row comes from the bundled sample (partly "
+        "made-up values, see sources/medicare_policy/README.md)."
+    )
+
+    class Config:
+        name = f"{BI_SCHEMA}.code_site_payments"
+        unique = ["code", "data_year", "setting"]
 
 
 CARDINALITIES = ("one-to-one", "many-to-one", "one-to-many", "many-to-many")
@@ -448,6 +555,9 @@ MART_CONTRACTS: tuple[TableContract, ...] = tuple(
         CodePayers,
         CodeCareSites,
         CodeModifiers,
+        CodeSitePayments,
+        ModifierChecks,
+        CodeUnitLimits,
         Relationships,
     )
 )
@@ -459,7 +569,12 @@ MART_CONTRACTS: tuple[TableContract, ...] = tuple(
 def table_alias(table: str) -> str:
     """The initials of the table name (marts.code_care_sites -> ccs): one alias per table in every hint, so
     hints can be combined in one query."""
-    return "".join(word[0] for word in table.split(".")[1].split("_"))
+    alias = "".join(word[0] for word in table.split(".")[1].split("_"))
+    return _ALIAS_OVERRIDES.get(table, alias)
+
+
+# Initials that are SQL keywords (medicare.opps_rates would be "or").
+_ALIAS_OVERRIDES = {"medicare.opps_rates": "opr"}
 
 
 @dataclass(frozen=True)
@@ -592,6 +707,63 @@ EXTRA_RELATIONSHIPS: tuple[Relationship, ...] = (
         "the CMS row a utilization row comes from (geo_code is NULL on National rows, hence IS NOT "
         "DISTINCT FROM); no match where has_utilization is false.",
         null_safe=frozenset({"geo_code"}),
+    ),
+    Relationship(
+        "marts.code_site_payments",
+        ("code", "data_year", "pfs_release", "conversion_factor_variant", "modifier"),
+        "medicare.pfs_rvu",
+        ("hcpcs_code", "data_year", "release", "conversion_factor_variant", "modifier"),
+        "many-to-one",
+        "the fee-schedule row that priced professional_payment (the global row: modifier is NULL on both sides, "
+        "hence IS NOT DISTINCT FROM); no match where pfs_release is NULL.",
+        null_safe=frozenset({"modifier"}),
+    ),
+    Relationship(
+        "marts.code_site_payments",
+        ("code", "data_year", "opps_release"),
+        "medicare.opps_rates",
+        ("hcpcs_code", "data_year", "release"),
+        "many-to-one",
+        "the OPPS Addendum B row of a hospital_outpatient row; no match on other settings.",
+    ),
+    Relationship(
+        "marts.code_site_payments",
+        ("code", "data_year", "asc_release"),
+        "medicare.asc_rates",
+        ("hcpcs_code", "data_year", "release"),
+        "many-to-one",
+        "the ASC Addendum AA row of an ambulatory_surgery_center row; no match on other settings.",
+    ),
+    Relationship(
+        "marts.code_utilization",
+        ("code", "data_year", "place_of_service"),
+        "marts.code_site_payments",
+        ("code", "data_year", "cms_place_of_service"),
+        "many-to-many",
+        f"the payment rows of the utilization row's code, year and CMS setting (F matches both facility settings); "
+        f"{_REPEATS}.",
+        example_filter="{to}.setting = 'ambulatory_surgery_center' AND {to}.payable",
+    ),
+)
+
+
+EXTRA_RELATIONSHIPS += (
+    Relationship(
+        "marts.modifier_checks",
+        ("code", "modifier"),
+        "marts.code_modifiers",
+        ("code", "modifier_code"),
+        "many-to-one",
+        "the documented (code, modifier) a check judges (one row per check and setting on the left).",
+    ),
+    Relationship(
+        "marts.code_unit_limits",
+        ("code", "data_year"),
+        "marts.code_utilization",
+        ("code", "data_year"),
+        "one-to-many",
+        "the code's CMS utilization rows of the same data year (every geography and place of service); no match "
+        "where data_year is NULL.",
     ),
 )
 

@@ -131,10 +131,12 @@ class WarehouseResource(DuckDBResource):
         resource) or, at run start, where no other resource is at hand, those the environment names."""
         if sources is not None:
             folders = (sources.documents, sources.utilization, sources.reference)
+            medicare = sources.medicare_policy
         else:
             env = Settings.from_env().paths
             folders = (env.documents_dir, env.utilization_dir, env.reference_dir)
-        paths = Paths(*folders, self.working_file, self.serving_file)
+            medicare = env.medicare_policy_dir
+        paths = Paths(*folders, self.working_file, self.serving_file, medicare)
         memory_limit = (self.connection_config or {}).get("memory_limit")
         notes = validate_settings(paths=paths, memory_limit=None if memory_limit is None else str(memory_limit))
         for note in notes:
@@ -192,6 +194,8 @@ class SourcesResource(dg.ConfigurableResource):
     documents_dir: str = Field(description=_described("CPT_DOCUMENTS_DIR"))
     utilization_dir: str = Field(description=_described("CPT_UTILIZATION_DIR"))
     reference_dir: str = Field(description=_described("CPT_REFERENCE_DIR"))
+    # None only where a caller builds the resource by hand (tests): no medicare policy folder is read then.
+    medicare_policy_dir: str | None = Field(None, description=_described("CPT_MEDICARE_POLICY_DIR"))
 
     @classmethod
     def from_settings(cls, settings: Settings, env_vars: bool = True) -> SourcesResource:
@@ -199,6 +203,7 @@ class SourcesResource(dg.ConfigurableResource):
             documents_dir=_fed(settings, "CPT_DOCUMENTS_DIR", settings.documents_dir, env_vars),
             utilization_dir=_fed(settings, "CPT_UTILIZATION_DIR", settings.utilization_dir, env_vars),
             reference_dir=_fed(settings, "CPT_REFERENCE_DIR", settings.reference_dir, env_vars),
+            medicare_policy_dir=_fed(settings, "CPT_MEDICARE_POLICY_DIR", settings.medicare_policy_dir, env_vars),
         )
 
     @classmethod
@@ -216,6 +221,10 @@ class SourcesResource(dg.ConfigurableResource):
     @property
     def reference(self) -> Path:
         return resolve_path(self.reference_dir)
+
+    @property
+    def medicare_policy(self) -> Path | None:
+        return resolve_path(self.medicare_policy_dir) if self.medicare_policy_dir else None
 
 
 class LimitsResource(dg.ConfigurableResource):

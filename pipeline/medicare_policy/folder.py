@@ -128,10 +128,6 @@ def load_folder(con, directory: Path, settings: PolicySettings = PolicySettings(
 
 def _read_entry(con, entry: Entry, first_index: int) -> list[Candidate]:
     path = entry.path
-    if path.suffix.lower() not in ACCEPTED_SUFFIXES:
-        entry.skips.append(f"not a Medicare payment policy file: {path.name} (read are {', '.join(ACCEPTED_SUFFIXES)})")
-        return []
-    entry.compression = "zip" if path.suffix.lower() == ".zip" else "none"
     try:
         entry.identity = FileIdentity.of(path)
         before_read(path)
@@ -140,12 +136,17 @@ def _read_entry(con, entry: Entry, first_index: int) -> list[Candidate]:
         check_still(path, entry.identity)
     except StillBeingWritten as exc:
         entry.skips.append(str(exc))
-        entry.identity = None
+        entry.identity = None  # no size or time recorded: the next run and the sensor see it as changed
         return []
     except OSError as exc:
         entry.errors.append(f"cannot be read: {exc.strerror or exc}")
         return []
+    # Hashed whatever it is, so the sensor can tell an unchanged README from a changed one.
     entry.sha256 = hashlib.sha256(data).hexdigest()
+    if path.suffix.lower() not in ACCEPTED_SUFFIXES:
+        entry.skips.append(f"not a Medicare payment policy file: {path.name} (read are {', '.join(ACCEPTED_SUFFIXES)})")
+        return []
+    entry.compression = "zip" if path.suffix.lower() == ".zip" else "none"
     if _unchanged_since_loaded(con, entry):
         entry.unchanged = True
         return []

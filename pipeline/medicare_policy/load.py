@@ -108,7 +108,7 @@ def stage(con, found: Recognized, source_file: str) -> Staged:
     unreadable = [
         (
             f"{_number_text(cell, 'r.' + cell.target)} IS NOT NULL AND TRY_CAST({_number_text(cell, 'r.' + cell.target)} AS DOUBLE) IS NULL",
-            reasons.UNREADABLE_VALUE.sql(error="CAST", column=cell.source, message=reasons.Sql(f"'not a number: ' || r.{cell.target}")),
+            reasons.UNREADABLE_VALUE.sql(error="CAST", column=cell.source, message=reasons.Sql("'not a number: ' || " + reasons.quoted_value_sql(f"r.{cell.target}"))),
         )
         for cell in numeric
     ]  # fmt: skip

@@ -105,7 +105,7 @@ def _recognise_delimited(sheet: Sheet) -> Recognized | None:
     missing = [target for target in missing if target not in OPTIONAL]
     if missing:
         raise LayoutError(f"PPRRVU header lacks {', '.join(_NAMES[t].upper() for t in missing)}")
-    title = " ".join(" ".join(cells) for _, cells in preview[:top])
+    title = "\n".join(" ".join(cells) for _, cells in preview[:top])
     return _recognized(sheet, bottom + 1, positions, title)
 
 
@@ -133,7 +133,7 @@ def _recognise_fixed_width(sheet: Sheet) -> Recognized | None:
     if len(first) < cf_end or not _CODE.fullmatch(first[:5]) or not _is_number(first[cf_start - 1 : cf_end]):
         return None
     positions = {target: (start - 1, end) for target, (start, end) in FIXED_WIDTH.items()}
-    return _recognized(sheet, data, positions, " ".join(line[3:] for line in headers))
+    return _recognized(sheet, data, positions, "\n".join(line[3:] for line in headers))
 
 
 def _is_number(text: str) -> bool:

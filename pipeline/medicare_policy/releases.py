@@ -26,11 +26,11 @@ MONTHS = {
     "jul": 7, "aug": 8, "sep": 9, "oct": 10, "nov": 11, "dec": 12,
 }  # fmt: skip
 QUARTER_LETTER = {1: "A", 4: "B", 7: "C", 10: "D"}
-_MONTH = r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:tember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
+_MONTH = r"(?<![a-z])(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:tember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
 _RVU = re.compile(r"(?<![a-z0-9])rvu(\d{2})([a-d])(r?)(?![a-z0-9])", re.IGNORECASE)
 _PPRRVU = re.compile(r"pprrvu(\d{2}|\d{4})_?" + _MONTH, re.IGNORECASE)
 _MONTH_YEAR = re.compile(_MONTH + r"[^0-9a-z]{0,3}(20\d\d)", re.IGNORECASE)
-_YEAR_MONTH = re.compile(r"(20\d\d)[^0-9]{0,40}?" + _MONTH + r"(?![a-z])", re.IGNORECASE)
+_YEAR_MONTH = re.compile(r"(20\d\d)[^0-9\n]{0,80}?" + _MONTH + r"(?![a-z])", re.IGNORECASE)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from pipeline.contracts.mart_tables import (
 from pipeline.marts.queries import MART_SQL_DIR
 from tests.conftest import run_pipeline
 
-SELECTION = "group:core or group:utilization or group:marts or group:marts_lists"
+SELECTION = "group:core or group:utilization or group:medicare or group:marts or group:marts_lists"
 
 
 # One worker runs this module (pytest-xdist loadgroup): its module-scoped pipeline run is made once.
@@ -240,7 +240,7 @@ def test_many_to_many_hints_give_a_semi_join_that_counts_utilization_once(built)
             built.query(f"SELECT {columns} FROM {relationship.to_table} AS {relationship.to_alias} WHERE {predicate}")
         )
         assert keys, f"{predicate} matches nothing on the sample"
-        position = {"code": 0, "place_of_service": 1}
+        position = {"code": 0, "place_of_service": 1, "data_year": 2}
         expected: dict[int, float] = {}
         for row in national:
             if tuple(row[position[c]] for c in relationship.from_columns) in keys:
