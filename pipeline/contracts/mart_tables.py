@@ -397,6 +397,8 @@ class CodeUnitLimits(pa.DataFrameModel):
         name = f"{BI_SCHEMA}.code_unit_limits"
         unique = ["code", "mue_setting", "data_year"]
         metadata = {"ddl_primary_key": False}  # data_year is NULL for codes without utilization
+
+
 class CodeSitePayments(pa.DataFrameModel):
     """What Medicare pays for each documented code in each payment setting and data year, from the latest fee
     schedule release of that year, next to what Medicare actually allowed (CMS utilization of the same year):
