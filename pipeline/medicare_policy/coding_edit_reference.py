@@ -59,6 +59,10 @@ def _problem(line: int, row: dict[str, str]) -> str | None:
         if GENERIC_CHECKS.get(check) != column:
             return f"line {line}: a '*' rule must be one of {sorted(GENERIC_CHECKS)} with its column"
         return None
+    if column == "none":
+        if value != "*":
+            return f"line {line}: an advice rule (indicator_column none) holds for any value: indicator_value *"
+        return None
     if check == PTP_CHECK:
         if column != "modifier_indicator" or value not in PTP_VALUES:
             return f"line {line}: an {PTP_CHECK} rule judges modifier_indicator, valued {', '.join(PTP_VALUES)}"

@@ -324,3 +324,11 @@ def test_a_code_without_utilization_keeps_a_row_per_setting(con):
     assert sorted(r["mue_setting"] for r in rows) == ["dme", "hospital_outpatient", "practitioner"]
     hospital = only(rows, mue_setting="hospital_outpatient")
     assert (hospital["data_year"], hospital["mue_value"], hospital["mue_in_force_on"]) == (None, 1, REFERENCE_DATE)
+
+
+def test_modifier_59_asks_for_the_more_specific_x_modifier_whatever_the_indicators(con):
+    document(con, CODE, "59", "XS")
+    rows = checks(con)
+    row = only(rows, modifier="59", check_name="specific_modifier")
+    assert row["verdict"] == "needs_documentation" and "XE, XS, XP or XU" in row["reason"]
+    assert not [r for r in rows if r["modifier"] == "XS" and r["check_name"] == "specific_modifier"]

@@ -183,8 +183,10 @@ def hcpcs_text(entries: list[HcpcsEntry], extra_records: list[str] = (), *, newl
 
 # --- The bundled samples ------------------------------------------------------------------------------------
 
-# Made-up pairs of Level II codes, covering: active 1, active 0, deleted (exclusive end), 9-tombstone,
-# a duplicate key of tombstone + active, the `*` pre-1996 flag and a non-ASCII (latin-1) rationale byte.
+# Made-up pairs (NOT NCCI edits: invented to exercise the layout and the marts), covering: active 1, active 0,
+# deleted (exclusive end), 9-tombstone, a duplicate key of tombstone + active, the `*` pre-1996 flag and a
+# non-ASCII (latin-1) rationale byte; the last pairs involve the sample documents' codes so that the bundled
+# build shows every verdict of marts.modifier_checks.
 SAMPLE_PTP = {
     "practitioner": [
         PtpEdit("C9751", "G0463", "20240101", "*", "1", rationale="Misuse of Column Two code with Column One code"),
@@ -194,10 +196,13 @@ SAMPLE_PTP = {
         PtpEdit("G0105", "G0121", "19960101", "19960101", "9", rationale="HCPCS/CPT procedure code definition"),
         PtpEdit("G0105", "G0121", "19960101", "*", "0", pre_1996=True, rationale="HCPCS/CPT procedure code definition"),
         PtpEdit("G0121", "G0500", "20250401", "*", "1", rationale="Mutually exclusive procedures (r\u00e9vis\u00e9e)"),
+        PtpEdit("C9751", "20982", "20250101", "*", "1", rationale="Misuse of Column Two code with Column One code"),
+        PtpEdit("47383", "47382", "20250101", "*", "0", rationale="Mutually exclusive procedures"),
     ],
     "hospital_outpatient": [
         PtpEdit("C9751", "G0463", "20240101", "*", "0", rationale="Misuse of Column Two code with Column One code"),
         PtpEdit("G0105", "G0121", "20100101", "*", "1", rationale="HCPCS/CPT procedure code definition"),
+        PtpEdit("50593", "50592", "20250101", "*", "1", rationale="Standards of medical/surgical practice"),
     ],
 }
 SAMPLE_MUE = {
@@ -206,6 +211,8 @@ SAMPLE_MUE = {
         Mue("G0105", "1", "2", "Code Descriptor / CPT Instruction"),
         Mue("G0463", "1", "3", "Nature of Service/Procedure"),
         Mue("J7050", "10", "3", "Clinical: CMS Workgroup"),
+        Mue("32998", "1", "2", "Code Descriptor / CPT Instruction"),
+        Mue("50593", "1", "3", "Nature of Service/Procedure"),
     ],
     "hospital_outpatient": [Mue("C9751", "1", "3", "Nature of Service/Procedure"), Mue("G0463", "3", "1")],
     "dme": [Mue("E0100", "1", "1", "Nature of Service/Procedure")],

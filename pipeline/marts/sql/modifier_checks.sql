@@ -9,6 +9,7 @@
 --     after it; indicator 9 never counts) in which the code is column 1 or column 2: '1' if any allows a
 --     modifier, '0' if there are edits and none does, 'none' if there is none, 'no_release' if no release of that
 --     setting is loaded.
+--   advice: a rule of the modifier with indicator_column 'none' holds whatever the indicators say.
 -- A modifier no rule names gets the '*' unchecked rule; a value no rule names the '*' unmatched_value rule.
 WITH parameters AS (
     SELECT coalesce(max(reference_date), current_date) AS reference_date FROM medicare.coding_edit_parameters
@@ -50,7 +51,7 @@ indicator_values AS (
 fee_checks AS (
     SELECT DISTINCT modifier_code, check_name, indicator_column
     FROM rules
-    WHERE modifier_code <> '*' AND check_name <> 'ncci_ptp'
+    WHERE modifier_code <> '*' AND check_name <> 'ncci_ptp' AND indicator_column <> 'none'
 ),
 fee_judged AS (
     SELECT
@@ -144,6 +145,24 @@ ptp_ruled AS (
     LEFT JOIN rules AS rule
         ON rule.modifier_code = j.modifier AND rule.check_name = 'ncci_ptp' AND rule.indicator_value = j.judged_value
 ),
+advice AS (
+    -- Rules that hold whatever the indicators say (indicator_column 'none'), such as CMS's preference for XE, XS,
+    -- XP or XU over 59.
+    SELECT
+        d.*,
+        rule.check_name,
+        CAST(NULL AS VARCHAR) AS setting,
+        CAST(NULL AS VARCHAR) AS indicator_column,
+        CAST(NULL AS VARCHAR) AS judged_value,
+        CAST(NULL AS VARCHAR) AS release,
+        CAST(NULL AS VARCHAR) AS ncci_version,
+        CAST(NULL AS BIGINT) AS edits_allowing_modifier,
+        CAST(NULL AS BIGINT) AS edits_not_allowing_modifier,
+        rule.verdict AS rule_verdict,
+        rule.reason_template AS rule_reason
+    FROM documented AS d
+    JOIN rules AS rule ON rule.modifier_code = d.modifier AND rule.indicator_column = 'none'
+),
 unchecked AS (
     SELECT
         d.*,
@@ -165,6 +184,8 @@ judged AS (
     SELECT * FROM fee_judged
     UNION ALL BY NAME
     SELECT * FROM ptp_ruled
+    UNION ALL BY NAME
+    SELECT * FROM advice
     UNION ALL BY NAME
     SELECT * FROM unchecked
 ),
