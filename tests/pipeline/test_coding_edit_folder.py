@@ -13,7 +13,16 @@ import pytest
 from pipeline.medicare_policy.folder import load_folder, prepare_tables
 from pipeline.settings import REPO_ROOT
 from tests.synthetic.coding_edits import SAMPLE_HCPCS as coding_edit_hcpcs
-from tests.synthetic.coding_edits import SAMPLE_MUE, SAMPLE_PTP, Mue, PtpEdit, mue_file_name, mue_text, ptp_text
+from tests.synthetic.coding_edits import (
+    SAMPLE_MUE,
+    SAMPLE_MUE_2023,
+    SAMPLE_PTP,
+    Mue,
+    PtpEdit,
+    mue_file_name,
+    mue_text,
+    ptp_text,
+)
 from tests.synthetic.coding_edits import sample_files as coding_edit_samples
 
 REFERENCE_DIR = REPO_ROOT / "sources" / "reference"
@@ -57,7 +66,7 @@ def test_every_bundled_layout_loads_from_the_folder(con, folder):
     ).fetchone()
     assert counts == (
         sum(len(edits) for edits in SAMPLE_PTP.values()),
-        sum(len(rows) for rows in SAMPLE_MUE.values()),
+        sum(len(rows) for rows in SAMPLE_MUE.values()) + len(SAMPLE_MUE_2023),
         len(coding_edit_hcpcs),
     )
     # A second run over an unchanged folder reads nothing again and changes nothing.

@@ -217,6 +217,7 @@ SAMPLE_MUE = {
     "hospital_outpatient": [Mue("C9751", "1", "3", "Nature of Service/Procedure"), Mue("G0463", "3", "1")],
     "dme": [Mue("E0100", "1", "1", "Nature of Service/Procedure")],
 }
+SAMPLE_MUE_2023 = [Mue("32998", "1", "2", "Code Descriptor / CPT Instruction"), Mue("50593", "2", "3")]
 SAMPLE_HCPCS = [
     HcpcsEntry(
         "C9751",
@@ -322,6 +323,9 @@ SAMPLE_HCPCS = [
 def sample_files() -> dict[str, bytes]:
     files = {ptp_file_name(s, "v322r0", 1): ptp_text(edits) for s, edits in SAMPLE_PTP.items()}
     files |= {mue_file_name(s): mue_text(s, rows) for s, rows in SAMPLE_MUE.items()}
+    # An earlier quarter, so that marts.code_unit_limits shows the MUE in force at the end of the sample's
+    # utilization year (2023), not the newest one.
+    files[mue_file_name("practitioner", "10-01-2023")] = mue_text("practitioner", SAMPLE_MUE_2023)
     files["HCPC2026_APR_ANWEB.txt"] = hcpcs_text(SAMPLE_HCPCS)
     return files
 
