@@ -107,7 +107,7 @@ def pprrvu_csv(rows: list[dict], *, title: list[str], pricing: bool = False, ctr
 
 
 def _quoted(text: str) -> str:
-    return f'"{text}"' if "," in text or '"' in text else text
+    return f'"{text}"' if any(c in text for c in ',"\n') else text
 
 
 # Fixed-width positions (1-based, inclusive), RVU26A layout.

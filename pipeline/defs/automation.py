@@ -87,6 +87,8 @@ class WatchedFolder:
     # The table and column holding when the recording run read the file (an older snapshot may lack it).
     table: str = ""
     read_at_column: str = ""
+    # Watched since after some snapshots were published: a snapshot without its table records none of its files.
+    newer_than_some_snapshots: bool = False
 
     def recorded_query(self, con: duckdb.DuckDBPyConnection) -> str:
         """``recorded_sql`` plus the read time, or NULL when the snapshot has no such column."""
@@ -118,6 +120,7 @@ def watched_folders(sources: SourcesResource) -> list[WatchedFolder]:
                 "SELECT file_name, sha256, file_size_bytes, file_modified_at FROM medicare.source_files",
                 "medicare.source_files",
                 "loaded_at",
+                newer_than_some_snapshots=True,
             )
         )
     return [
@@ -184,8 +187,9 @@ def read_published_files(
 
 
 def _has_table(con: duckdb.DuckDBPyConnection, folder: WatchedFolder) -> bool:
-    """A snapshot published before a folder was watched has no table of it: everything in it counts as added."""
-    return table_exists(con, folder.table)
+    """A snapshot published before a folder was watched has no table of it: everything in it counts as added. For
+    the older folders a missing table means a broken snapshot, which the query reports."""
+    return not folder.newer_than_some_snapshots or table_exists(con, folder.table)
 
 
 def folder_changes(folder: WatchedFolder, recorded: dict[str, RecordedFile]) -> ChangeSet:

@@ -9,9 +9,13 @@ The staged rows replace the slot's rows only when the folder reader decides the 
 
 from __future__ import annotations
 
+import csv
+import operator
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-
-import pandas as pd
+from pathlib import Path
 
 from pipeline.contracts.medicare_tables import QUARANTINE_CONTRACT
 from pipeline.contracts.table_contract import sql_literal
@@ -19,7 +23,6 @@ from pipeline.medicare_policy import layouts as L
 from pipeline.medicare_policy.layouts import Recognized
 from pipeline.validation import reasons
 from pipeline.validation.reject_rows import RejectTarget, insert_rejects, move_failing_rows
-from pipeline.warehouse.tables import registered
 
 QUARANTINE = QUARANTINE_CONTRACT.table
 STAGE = "_medicare_stage"
@@ -39,24 +42,38 @@ class Staged:
     digest: tuple[int, int]  # (rows, order-free hash of their facts): equal for files that agree
 
 
-def raw_frame(found: Recognized) -> pd.DataFrame:
-    """line_number and one text column per target, cut from the sheet's data records."""
+def raw_rows(found: Recognized):
+    """(line number, one text per layout cell) for each data record: the cells cut out of the sheet."""
     sheet, positions = found.sheet, found.positions
     records = sheet.records[found.data_start :]
-    columns: dict[str, list] = {"line_number": [number for number, _ in records]}
-    for cell in found.layout.cells:
-        where = positions.get(cell.target)
-        if where is None:
-            columns[cell.target] = [None] * len(records)
-        elif isinstance(where, tuple):
-            start, end = where
-            columns[cell.target] = [cells[0][start:end] for _, cells in records]
-        else:
-            columns[cell.target] = [cells[where] if where < len(cells) else None for _, cells in records]
-    frame = pd.DataFrame(columns)
-    for cell in found.layout.cells:
-        frame[cell.target] = frame[cell.target].astype("string")
-    return frame
+    wanted = [positions[cell.target] for cell in present_cells(found)]
+    if sheet.form == "txt":
+        slices = [slice(*where) for where in wanted]
+        return ((number, *(cells[0][part] for part in slices)) for number, cells in records)
+    width = max(wanted) + 1
+    pick = operator.itemgetter(*wanted) if len(wanted) > 1 else (lambda cells: (cells[wanted[0]],))
+    # A short record reads as empty cells.
+    return ((number, *pick(cells if len(cells) >= width else cells + [""] * (width - len(cells))))
+            for number, cells in records)  # fmt: skip
+
+
+def present_cells(found: Recognized) -> list[L.Cell]:
+    """The layout's cells this file has (an optional column, e.g. the 2026 Pricing Indicator, may be absent)."""
+    return [cell for cell in found.layout.cells if cell.target in found.positions]
+
+
+@contextmanager
+def raw_file(found: Recognized, scratch_dir: Path | None = None) -> Iterator[str]:
+    """The cut cells as a plain CSV for DuckDB's reader: writing them is cheaper than building a frame."""
+    with tempfile.NamedTemporaryFile("w", suffix=".csv", dir=scratch_dir, encoding="utf-8", newline="") as handle:
+        csv.writer(handle, lineterminator="\n").writerows(raw_rows(found))
+        handle.flush()
+        types = {"line_number": "BIGINT"} | {cell.target: "VARCHAR" for cell in present_cells(found)}
+        columns = ", ".join(f"{sql_literal(name)}: {sql_literal(kind)}" for name, kind in types.items())
+        yield (
+            f"read_csv({sql_literal(handle.name)}, header = false, auto_detect = false, delim = ',', quote = '\"', "
+            f"escape = '\"', columns = {{{columns}}})"
+        )
 
 
 def _typed(cell: L.Cell, form: str) -> str:
@@ -104,7 +121,8 @@ def stage(con, found: Recognized, source_file: str) -> Staged:
     contract = layout.contract
     con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGE} AS SELECT * FROM {contract.table} LIMIT 0")
     con.execute(f"CREATE OR REPLACE TEMP TABLE {STAGED_QUARANTINE} AS SELECT * FROM {QUARANTINE} LIMIT 0")
-    numeric = [cell for cell in layout.cells if cell.kind in L.NUMERIC_KINDS]
+    present = present_cells(found)
+    numeric = [cell for cell in present if cell.kind in L.NUMERIC_KINDS]
     unreadable = [
         (
             f"{_number_text(cell, 'r.' + cell.target)} IS NOT NULL AND TRY_CAST({_number_text(cell, 'r.' + cell.target)} AS DOUBLE) IS NULL",
@@ -113,7 +131,7 @@ def stage(con, found: Recognized, source_file: str) -> Staged:
         for cell in numeric
     ]  # fmt: skip
     any_bad = " OR ".join(f"({predicate})" for predicate, _ in unreadable) or "false"
-    values = {cell.target: _typed(cell, sheet.form) for cell in layout.cells}
+    values = {cell.target: _typed(cell, sheet.form) if cell in present else "NULL" for cell in layout.cells}
     values |= {
         "data_year": str(found.release.data_year),
         "release": sql_literal(found.release.label),
@@ -124,9 +142,9 @@ def stage(con, found: Recognized, source_file: str) -> Staged:
     }
     if "conversion_factor_variant" in contract.column_names:
         values["conversion_factor_variant"] = sql_literal(found.variant)
-    frame = raw_frame(found)
     target = quarantine_target(found, source_file)
-    with registered(con, _RAW, frame):
+    with raw_file(found) as relation:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {_RAW} AS SELECT * FROM {relation}")
         con.execute(
             f"INSERT INTO {STAGE} BY NAME SELECT {', '.join(f'{v} AS {k}' for k, v in values.items())} "
             f"FROM {_RAW} AS r WHERE NOT ({any_bad})"
@@ -147,6 +165,7 @@ def stage(con, found: Recognized, source_file: str) -> Staged:
             f"SELECT count(*) FROM {_RAW} AS r WHERE trim(r.hcpcs_code) <> regexp_replace(trim(r.hcpcs_code), "
             f"'{_NON_PRINTING_TAIL}', '')"
         ).fetchall()[0][0]
+        con.execute(f"DROP TABLE {_RAW}")
     if "nonfacility_national_amount" in contract.column_names:
         con.execute(f"UPDATE {STAGE} SET {_national_amounts()}")
     move_failing_rows(con, contract, RejectTarget(STAGED_QUARANTINE, target.columns), relation=STAGE)

@@ -335,3 +335,29 @@ def test_the_bundled_sample_fills_the_payments_mart(pipeline_env):
     assert c9751 is not None  # shown although C9751 is not in the fee schedule
     statuses = dict(pipeline_env.query("SELECT file_name, status FROM medicare.source_files"))
     assert statuses.pop("README.md") == "skipped" and set(statuses.values()) == {"loaded"}
+
+
+def test_the_sensor_requests_one_run_per_batch_of_fee_schedule_files(sensor_folders):
+    from pipeline.defs.automation import medicare_policy_changed
+    from tests.pipeline.conftest import run_sensor
+    from tests.pipeline.test_sensor import by_job, counts, publish_records
+
+    # A snapshot published before the folder was watched: it has no medicare.source_files.
+    publish_records(sensor_folders["serving"], sensor_folders["documents"], sensor_folders["utilization"])
+    quiet = run_sensor()
+    assert quiet.run_requests == [], quiet.skip_reason
+    for quarter in "ABCD":
+        F.write(sensor_folders["medicare_policy"] / f"RVU25{quarter}.zip", F.zipped({"PPRRVU.csv": b"x"}))
+    requests = by_job(run_sensor(quiet.cursor))
+    assert set(requests) == {medicare_policy_changed.name}
+    assert counts(requests[medicare_policy_changed.name]) == {"added": 4, "changed": 0, "removed": 0}
+
+
+def test_a_quarantined_record_spanning_lines_is_reported_at_its_first_line(con, tmp_path):
+    bad = F.pfs_row(
+        "G0105", "A", "abc", "5.94", "1.87", "0.40", "9.60", "5.53", "32.3465", desc="Colorectal scrn;\nhi risk"
+    )
+    F.write(tmp_path / "PPRRVU25_OCT.csv", F.pprrvu_csv([bad, *F.ROWS_2025_OCT], title=TITLE_2025))
+    load(con, tmp_path)
+    assert con.execute("SELECT line_number FROM medicare.quarantine").fetchall() == [(11,)]
+    assert con.execute("SELECT min(line_number) FROM medicare.pfs_rvu").fetchone() == (13,)
