@@ -759,13 +759,13 @@ EXTRA_RELATIONSHIPS += (
         "the documented (code, modifier) a check judges (one row per check and setting on the left).",
     ),
     Relationship(
-        "marts.code_unit_limits",
-        ("code", "data_year"),
         "marts.code_utilization",
         ("code", "data_year"),
-        "one-to-many",
-        "the code's CMS utilization rows of the same data year (every geography and place of service); no match "
-        "where data_year is NULL.",
+        "marts.code_unit_limits",
+        ("code", "data_year"),
+        "many-to-many",
+        f"the code's MUEs (one per MUE setting) in force at the end of the utilization row's data year; {_REPEATS}.",
+        example_filter="{to}.mue_setting = 'practitioner' AND {to}.adjudication_indicator = 2",
     ),
 )
 
