@@ -60,15 +60,17 @@ def document(con, code: str, *modifiers: str) -> None:
         )
 
 
-def fee_schedule(con, code: str, release: str = "RVU26C", year: int = 2026, modifier=None, **indicators) -> None:
+def fee_schedule(
+    con, code: str, release: str = "RVU26C", year: int = 2026, modifier=None, variant="standard", **indicators
+) -> None:
     row = {"status_code": "A", "bilateral_indicator": "0", "assistant_indicator": "0", "cosurgeon_indicator": "0",
            "team_indicator": "0", "pctc_indicator": "0", "global_days": "000"} | indicators  # fmt: skip
     columns = ", ".join(f"? AS {name}" for name in row)
     con.execute(
         f"INSERT INTO medicare.pfs_rvu BY NAME SELECT ? AS data_year, ? AS release, ? AS hcpcs_code, ? AS modifier, "
-        f"'f.csv' AS source_file, 'csv' AS file_form, 1 AS line_number, 'standard' AS conversion_factor_variant, "
+        f"'f.csv' AS source_file, 'csv' AS file_form, 1 AS line_number, ? AS conversion_factor_variant, "
         f"true AS nonfacility_priced, true AS facility_priced, 33.4 AS conversion_factor, {columns}",
-        [year, release, code, modifier, *row.values()],
+        [year, release, code, modifier, variant, *row.values()],
     )
 
 
@@ -133,7 +135,10 @@ def test_fee_schedule_indicator_rules(con, modifier, check, column, value, verdi
     # An older release and a modifier row say the opposite: only the latest release's global row counts.
     opposite = "2" if value != "2" else "0"
     fee_schedule(con, CODE, release="RVU25D", year=2025, **{column: opposite if column != "global_days" else "ZZZ"})
-    fee_schedule(con, CODE, modifier="26", **{column: opposite if column != "global_days" else "ZZZ"})
+    # The modifier row sorts first among the release's rows of the code: only the modifier filter keeps it out.
+    fee_schedule(
+        con, CODE, modifier="26", variant="non_qpp", **{column: opposite if column != "global_days" else "ZZZ"}
+    )
     row = only(checks(con), modifier=modifier, check_name=check)
     assert (row["indicator_column"], row["indicator_value"], row["verdict"]) == (column, value, verdict)
     assert row["release"] == "RVU26C" and row["setting"] is None
