@@ -262,3 +262,25 @@ def write(path: Path, data: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     return path
+
+
+def xlsx_of(rows: list[list]) -> bytes:
+    """Any rows as an xlsx sheet; cells that read as numbers are stored as numbers, as CMS's workbooks do."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    for row in rows:
+        sheet.append([_number_or_text(value) for value in row])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def _number_or_text(value):
+    if value in ("", None):
+        return None
+    try:
+        return float(value) if "." in value else int(value) if value.isdigit() and not value.startswith("0") else value
+    except ValueError:
+        return value

@@ -19,6 +19,7 @@ import duckdb
 
 from pipeline.failures import describe
 from pipeline.settings import Settings, SettingsError, validate_settings
+from pipeline.warehouse.tables import table_exists
 
 EXIT_CONFIGURATION = 2
 
@@ -92,6 +93,7 @@ def print_summary(serving_path: Path) -> None:
             detail = error if error else f"{loaded} rows loaded, {quarantined} quarantined"
             print(f"Utilization file {name}: {status} ({detail})")
         _print_join_example(con)
+        _print_payments(con)
         print("Rows per table:")
         tables = con.execute(
             "SELECT schema_name || '.' || table_name FROM duckdb_tables() WHERE schema_name <> 'internal' "
@@ -127,6 +129,32 @@ def _print_join_example(con) -> None:
         print(
             f"  {year} {level:8} {pos}: {n} row(s), {services or 0:,.0f} services, max avg allowed ${allowed or 0:,.2f}, "
             f"care sites {sites or '-'}, {payers} payers ({label})"
+        )
+
+
+def _print_payments(con) -> None:
+    """The fee-schedule files and what Medicare pays for one code per setting, so a run proves the payments mart."""
+    if not table_exists(con, "medicare.source_files") or not table_exists(con, "marts.code_site_payments"):
+        return
+    for name, status, release, error, loaded, quarantined in con.execute(
+        "SELECT file_name, status, release, error, rows_loaded, rows_quarantined FROM medicare.source_files ORDER BY 1"
+    ).fetchall():
+        detail = error if error else f"{release}: {loaded} rows loaded, {quarantined} quarantined"
+        print(f"Medicare policy file {name}: {status} ({detail[:200]})")
+    rows = con.execute(
+        "SELECT data_year, setting, professional_payment, facility_payment, total_payment, cms_avg_allowed_amount, "
+        "is_synthetic FROM marts.code_site_payments WHERE code = '32994' ORDER BY data_year, setting"
+    ).fetchall()
+    if rows:
+        print("marts.code_site_payments for 32994 (national Medicare payment per setting, and what CMS allowed):")
+
+    def money(value) -> str:
+        return "-" if value is None else f"${value:,.2f}"
+
+    for year, setting, professional, facility, total, allowed, synthetic in rows:
+        print(
+            f"  {year} {setting:26} professional {money(professional):>10}, facility {money(facility):>10}, "
+            f"total {money(total):>10}; CMS avg allowed {money(allowed)}{' (sample)' if synthetic else ''}"
         )
 
 

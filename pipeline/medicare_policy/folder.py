@@ -40,6 +40,7 @@ from pipeline.medicare_policy.layouts import LayoutError, Recognized, recognise
 from pipeline.medicare_policy.load import STAGE, STAGED_QUARANTINE, Staged, digest, stage
 from pipeline.medicare_policy.sheets import ACCEPTED_SUFFIXES, SheetContentError, sheets_of
 from pipeline.utilization.completeness import FileIdentity, StillBeingWritten, before_read, check_still
+from pipeline.validation.reject_rows import RejectTarget, insert_rejects
 from pipeline.warehouse.change_log import record_change
 from pipeline.warehouse.tables import insert_rows, transaction
 
@@ -327,7 +328,13 @@ def _replace_slot(con, slot: tuple, winner: Candidate, entry: Entry) -> None:
                 con.execute(f"DELETE FROM {table} WHERE source_file = ?", [winner.file_name])
             con.execute(f"DELETE FROM {QUARANTINE} WHERE source_file = ?", [winner.file_name])
             con.execute(f"INSERT INTO {contract.table} BY NAME SELECT * FROM {rows_table}")
-            con.execute(f"INSERT INTO {QUARANTINE} BY NAME SELECT * FROM {quarantine_table}")
+            kept = ("table_name", "source_file", "layout", "release", "data_year")
+            insert_rejects(
+                con,
+                RejectTarget(QUARANTINE, {column: column for column in kept}),
+                quarantine_table,
+                {"line_number": "line_number", "reasons": "reasons", "row_data": "row_data"},
+            )
             for table in DATA_TABLES:
                 if table == contract.table or before[table]:
                     record_change(con, table)

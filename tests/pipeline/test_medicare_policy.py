@@ -148,6 +148,7 @@ def test_a_bad_money_cell_is_quarantined_and_addendum_b_quirks_are_read(con, tmp
         1,
     )
     assert "stray non-printing byte" in outcome.note
+    assert con.execute("SELECT encoding FROM medicare.source_files").fetchall() == [("latin-1",)]
     assert con.execute(
         "SELECT hcpcs_code, status_indicator, apc, payment_rate, national_unadjusted_copayment, ira_coinsurance_percent, "
         "description FROM medicare.opps_rates ORDER BY 1"
@@ -361,3 +362,61 @@ def test_a_quarantined_record_spanning_lines_is_reported_at_its_first_line(con, 
     load(con, tmp_path)
     assert con.execute("SELECT line_number FROM medicare.quarantine").fetchall() == [(11,)]
     assert con.execute("SELECT min(line_number) FROM medicare.pfs_rvu").fetchone() == (13,)
+
+
+def test_a_file_still_being_written_is_skipped_and_keeps_its_rows(con, tmp_path, monkeypatch):
+    from pipeline.utilization import completeness
+
+    first, second = _disagreeing()
+    path = F.write(tmp_path / "a.csv", first)
+    load(con, tmp_path)
+    path.write_bytes(second)
+
+    def copy_goes_on(read: Path) -> None:
+        with open(read, "ab") as handle:
+            handle.write(b"\r\n")
+
+    monkeypatch.setattr(completeness, "BEFORE_READ_HOOK", copy_goes_on)
+    outcomes, _ = load(con, tmp_path)
+    assert outcomes["a.csv"].status == "skipped" and "changed while it was read" in outcomes["a.csv"].error
+    assert {r[3] for r in pfs_rows(con) if r[0] == "32994"} == {4456.05}  # the earlier rows stay
+    monkeypatch.setattr(completeness, "BEFORE_READ_HOOK", None)  # the copy finished
+    outcomes, _ = load(con, tmp_path)
+    assert outcomes["a.csv"].status == "loaded"
+    assert {r[3] for r in pfs_rows(con) if r[0] == "32994"} == {round(137.77 * 32.3465, 2)}
+
+
+def test_an_addendum_b_workbook_with_six_title_rows_and_the_2020_header(con, tmp_path):
+    header_2020 = ["HCPCS Code", "Short Descriptor", "SI", "APC", "Relative Weight", "Payment Rate",
+                   "National Unadjusted Copayment", "Minimum Unadjusted Copayment",
+                   "Note: Actual copayments would be lower due to the cap", "* Indicates a Change"]  # fmt: skip
+    title = [
+        ["Addendum B.-- Final OPPS Payment by HCPCS Code for CY 2020"],
+        ["July 2020"],
+        ["CPT codes AMA"],
+        [""],
+        [""],
+        [""],
+    ]
+    rows = [["G0463", "Hospital outpt clinic visit", "J2", "5012", "1.4879", "$136.02 ", ".", "$27.21", "", "*"],
+            ["0701", "", "N", "", "", "", "", "", "", ""]]  # fmt: skip
+    F.write(tmp_path / "b.xlsx", F.xlsx_of([*title, header_2020, *rows]))
+    outcomes, _ = load(con, tmp_path)
+    assert (outcomes["b.xlsx"].status, outcomes["b.xlsx"].release) == ("loaded", "2020-07"), outcomes["b.xlsx"]
+    assert con.execute(
+        "SELECT hcpcs_code, apc, relative_weight, payment_rate, national_unadjusted_copayment, changed_flag, line_number "
+        "FROM medicare.opps_rates WHERE hcpcs_code = 'G0463'"
+    ).fetchall() == [("G0463", "5012", 1.4879, 136.02, None, True, 8)]
+
+
+def test_a_damaged_zip_is_rejected_and_keeps_what_it_loaded_before(con, tmp_path):
+    path = F.write(
+        tmp_path / "RVU25D.zip", F.zipped({"PPRRVU2025_Oct.csv": F.pprrvu_csv(F.ROWS_2025_OCT, title=TITLE_2025)})
+    )
+    load(con, tmp_path)
+    path.write_bytes(path.read_bytes()[:200])  # a download cut short
+    outcomes, _ = load(con, tmp_path)
+    outcome = outcomes["RVU25D.zip"]
+    assert outcome.status == "rejected" and "not a readable zip file" in outcome.error
+    assert "the 4 rows loaded earlier from this file are kept" in outcome.error
+    assert len(pfs_rows(con)) == 4
