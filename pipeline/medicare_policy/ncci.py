@@ -244,16 +244,15 @@ def load_ptp(con, path: Path, file_name: str, recognized: NcciFile) -> LoadResul
         con.execute("CREATE OR REPLACE TEMP TABLE ncci_ptp_repeated AS SELECT * FROM (VALUES " + ", ".join(
             "(" + ", ".join(sql_literal(v) if not isinstance(v, date) else f"DATE '{v}'" for v in key) + ")"
             for key in repeated) + ") AS r(c1, c2, eff, del)")  # fmt: skip
-        con.execute(
+        inserted -= con.execute(
             f"DELETE FROM {PTP_TABLE} AS t USING ncci_ptp_repeated AS r WHERE t.source_file = ? AND "
             "t.column_1_code = r.c1 AND t.column_2_code = r.c2 AND t.effective_date = r.eff AND "
             "t.deletion_date IS NOT DISTINCT FROM r.del",
             [file_name],
-        )
+        ).fetchone()[0]
         con.execute("DROP TABLE ncci_ptp_repeated")
-    loaded = con.execute(f"SELECT count(*) FROM {PTP_TABLE} WHERE source_file = ?", [file_name]).fetchone()[0]
     bad = _locate_ptp_lines(path, refused, broken, repeated)
-    return LoadResult(loaded, bad, notes)
+    return LoadResult(inserted, bad, notes)
 
 
 class DuplicateEdits(NcciFileError):
