@@ -347,7 +347,30 @@ def main(argv: list[str] | None = None) -> int:
     if stale:
         print(f"stale bundled samples (rerun without --check): {stale}", file=sys.stderr)
         return 1
+    if not args.check and args.out == SAMPLE_DIR:
+        _list_as_synthetic(sample_files())
     return 0
+
+
+DIGESTS = REPO / "sources" / "reference" / "synthetic_utilization_files.csv"
+DIGEST_NOTE = (
+    "Bundled coding-edit sample: the real CMS layout with MADE-UP rows (never NCCI or CMS data), written by "
+    "tests/synthetic/coding_edits.py."
+)
+
+
+def _list_as_synthetic(files: dict[str, bytes]) -> None:
+    """Rewrite this generator's lines of the synthetic-file list (matched by SHA-256, so rows say is_synthetic)."""
+    import csv
+    import hashlib
+    import io
+
+    kept = [row for row in csv.reader(io.StringIO(DIGESTS.read_text(encoding="utf-8"))) if row and row[1] not in files]
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerows(kept)
+    writer.writerows([hashlib.sha256(data).hexdigest(), name, DIGEST_NOTE] for name, data in files.items())
+    DIGESTS.write_text(out.getvalue(), encoding="utf-8")
 
 
 if __name__ == "__main__":
