@@ -39,6 +39,7 @@ from pipeline.medicare_policy.coding_edit_files import CODING_EDIT_TABLES, load_
 from pipeline.medicare_policy.layouts import LayoutError, Recognized, recognise
 from pipeline.medicare_policy.load import STAGE, STAGED_QUARANTINE, Staged, digest, stage
 from pipeline.medicare_policy.sheets import ACCEPTED_SUFFIXES, SheetContentError, sheets_of
+from pipeline.settings import DEFAULTS
 from pipeline.utilization.completeness import FileIdentity, StillBeingWritten, before_read, check_still
 from pipeline.validation.reject_rows import RejectTarget, insert_rejects
 from pipeline.warehouse.change_log import record_change
@@ -92,6 +93,8 @@ class Entry:
 @dataclass(frozen=True)
 class PolicySettings:
     synthetic_digests: frozenset[str] = frozenset()
+    # More failing lines than this share is a file of another shape or a damaged one, not a few bad cells.
+    max_quarantine_fraction: float = DEFAULTS["utilization_max_quarantine_fraction"]
 
 
 @dataclass(frozen=True)
@@ -115,7 +118,7 @@ def load_folder(con, directory: Path, settings: PolicySettings = PolicySettings(
     entries = [Entry(path) for path in scan.files]
     candidates: list[Candidate] = []
     for entry in entries:
-        candidates += _read_entry(con, entry, len(candidates))
+        candidates += _read_entry(con, entry, len(candidates), settings)
     by_name = {entry.name: entry for entry in entries}
     for slot, members in _by_slot(candidates).items():
         _settle_slot(con, slot, members, by_name)
@@ -127,7 +130,7 @@ def load_folder(con, directory: Path, settings: PolicySettings = PolicySettings(
     return sorted(outcomes, key=lambda o: o.file_name), removed
 
 
-def _read_entry(con, entry: Entry, first_index: int) -> list[Candidate]:
+def _read_entry(con, entry: Entry, first_index: int, settings: PolicySettings) -> list[Candidate]:
     path = entry.path
     try:
         entry.identity = FileIdentity.of(path)
@@ -195,6 +198,14 @@ def _read_entry(con, entry: Entry, first_index: int) -> list[Candidate]:
                 f"{recognized.sheet.inner_name}: a stray non-printing byte after the code stripped on "
                 f"{staged.stripped_codes} line(s)"
             )
+        lines = staged.rows + staged.quarantined
+        if staged.quarantined > settings.max_quarantine_fraction * lines:
+            first = con.execute(f"SELECT line_number, reasons FROM {tables[1]} ORDER BY line_number LIMIT 1").fetchone()
+            entry.errors.append(
+                f"{recognized.sheet.inner_name}: {staged.quarantined:,} of {lines:,} data lines fail the contract "
+                f"(first: line {first[0]}: {first[1][:200]}); not loaded"
+            )
+            continue
         entry.forms.add(recognized.sheet.form)
         candidates.append(Candidate(entry.name, recognized, staged, tables))
     return candidates

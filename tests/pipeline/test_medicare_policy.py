@@ -420,3 +420,12 @@ def test_a_damaged_zip_is_rejected_and_keeps_what_it_loaded_before(con, tmp_path
     assert outcome.status == "rejected" and "not a readable zip file" in outcome.error
     assert "the 4 rows loaded earlier from this file are kept" in outcome.error
     assert len(pfs_rows(con)) == 4
+
+
+def test_a_file_whose_lines_mostly_fail_is_rejected_naming_the_first_failure(con, tmp_path):
+    rows = [dict(row, nf_total="n/a") for row in F.ROWS_2025_OCT]
+    F.write(tmp_path / "PPRRVU25_OCT.csv", F.pprrvu_csv(rows, title=TITLE_2025))
+    outcomes, _ = load(con, tmp_path)
+    outcome = outcomes["PPRRVU25_OCT.csv"]
+    assert outcome.status == "rejected" and "4 of 4 data lines fail the contract (first: line 11:" in outcome.error
+    assert pfs_rows(con) == []
