@@ -12,6 +12,7 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from pipeline.core.text_decoding import DEFAULT_MAX_DOCUMENT_BYTES
@@ -30,7 +31,7 @@ class Variable:
     """One environment variable: its name, its default (a flag's is False: unset means off), and how it is checked.
 
     kind: path (relative to the repo root), integer (at least ``minimum``), fraction (0 to 1), positive (a
-    number > 0), flag (1/true/yes mean on), memory (a DuckDB memory limit), level (a log level), text (as given;
+    number > 0), flag (1/true/yes mean on), memory (a DuckDB memory limit), level (a log level), date (YYYY-MM-DD or today), text (as given;
     an empty default means unset)."""
 
     name: str
@@ -79,6 +80,8 @@ VARIABLES = (
     Variable("CPT_SUPERSET_USERNAME", "", "text"),
     Variable("CPT_SUPERSET_PASSWORD", "", "text"),
     Variable("CPT_SUPERSET_DASHBOARD", "cpt-analytics", "text"),
+    # The date NCCI edits are judged active on in marts.modifier_checks: YYYY-MM-DD, or today (each build's day).
+    Variable("CPT_CODING_EDITS_REFERENCE_DATE", "today", "date"),
 )
 BY_NAME = {variable.name: variable for variable in VARIABLES}
 DEFAULTS = {variable.field: variable.default for variable in VARIABLES}
@@ -120,6 +123,8 @@ def _parse(variable: Variable, raw: str | None) -> object:
         return float(raw)
     if variable.kind == "level":
         return raw.strip().upper()
+    if variable.kind == "date":
+        return raw.strip().lower() if raw.strip().lower() == "today" else raw.strip()
     return raw
 
 
@@ -152,6 +157,7 @@ class Settings:
     superset_username: str
     superset_password: str
     superset_dashboard: str
+    coding_edits_reference_date: str
     # Dagster's own variable (not ours, so not in VARIABLES): `cpt-warehouse build` uses that instance when set.
     dagster_home: str | None = None
     # The variables that were set: a resource field fed by one of them names it (dg.EnvVar) in the Dagster UI.
@@ -163,7 +169,7 @@ class Settings:
         is out of range.  What needs the file system or DuckDB (paths, memory limit, reference data) is checked by
         ``validate_settings``, at start and before every run and sensor tick."""
         environ = os.environ if environ is None else environ
-        problems = _number_problems(environ) + _level_problems(environ)
+        problems = _number_problems(environ) + _level_problems(environ) + _date_problems(environ)
         if problems:
             raise SettingsError(problems)
         return cls(
@@ -231,7 +237,7 @@ def validate_settings(
     if paths is None:
         paths = paths_from(environ)
     problems += _path_problems(paths, already=problems)
-    problems += _number_problems(environ) + _level_problems(environ)
+    problems += _number_problems(environ) + _level_problems(environ) + _date_problems(environ)
     limit = memory_limit if memory_limit is not None else environ.get(MEMORY_LIMIT_ENV) or DEFAULT_MEMORY_LIMIT
     problem = memory_limit_problem(limit)
     if problem:
@@ -338,6 +344,24 @@ def _level_problems(environ: Mapping[str, str]) -> list[str]:
     if value and value.strip().upper() not in LOG_LEVELS:
         return [f"CPT_LOG_LEVEL={value!r} is not a log level; use one of {', '.join(LOG_LEVELS)}"]
     return []
+
+
+def reference_date(value: str) -> date | None:
+    """A date variable's value as a date; None for today (decided when a run uses it, not when it starts)."""
+    return None if value.strip().lower() == "today" else date.fromisoformat(value.strip())
+
+
+def _date_problems(environ: Mapping[str, str]) -> list[str]:
+    problems = []
+    for variable in VARIABLES:
+        value = environ.get(variable.name)
+        if variable.kind != "date" or not value or not value.strip():
+            continue
+        try:
+            reference_date(value)
+        except ValueError:
+            problems.append(f"{variable.name}={value!r} is not a date; write YYYY-MM-DD (e.g. 2026-07-01) or today")
+    return problems
 
 
 def memory_limit_problem(limit: str) -> str | None:

@@ -13,13 +13,14 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
+from pipeline.contracts.coding_edit_tables import CODING_EDIT_CONTRACTS, CODING_EDIT_LAYOUTS
 from pipeline.contracts.rejects import RejectedRow
 from pipeline.contracts.table_contract import TableContract
 from pipeline.core.domains import MODIFIER_CODE, SHA256_HEX, SOURCE_FILE_STATUSES
 
 # A HCPCS code as the fee schedules carry it: CPT (incl. Category II/III) or Level II.
 SCHEDULE_CODE = r"^[0-9A-Z]{5}$"
-LAYOUTS = ("pfs_rvu", "opps_addendum_b", "asc_addendum_aa")
+LAYOUTS = ("pfs_rvu", "opps_addendum_b", "asc_addendum_aa", *CODING_EDIT_LAYOUTS)
 FILE_FORMS = ("csv", "txt", "xlsx")
 # 2026 onward CMS ships a file per conversion factor; earlier releases have one (standard).
 CF_VARIANTS = ("standard", "non_qpp", "qpp")
@@ -273,4 +274,5 @@ MEDICARE_CONTRACTS: tuple[TableContract, ...] = (
     PAYMENT_SETTINGS_CONTRACT,
     SOURCE_FILES_CONTRACT,
     QUARANTINE_CONTRACT,
+    *CODING_EDIT_CONTRACTS,
 )

@@ -14,6 +14,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
@@ -29,6 +30,7 @@ from pipeline.settings import (
     DUCKDB_STORAGE_VERSION,
     Paths,
     Settings,
+    reference_date,
     resolve_path,
     validate_settings,
 )
@@ -255,6 +257,9 @@ class LimitsResource(dg.ConfigurableResource):
     contract_checks_full_scan: bool = Field(
         DEFAULTS["contract_checks_full_scan"], description=_described("CPT_CONTRACT_CHECKS_FULL_SCAN")
     )
+    coding_edits_reference_date: str = Field(
+        DEFAULTS["coding_edits_reference_date"], description=_described("CPT_CODING_EDITS_REFERENCE_DATE")
+    )
 
     @classmethod
     def from_settings(cls, settings: Settings, env_vars: bool = True) -> LimitsResource:
@@ -268,6 +273,11 @@ class LimitsResource(dg.ConfigurableResource):
     @classmethod
     def from_env(cls) -> LimitsResource:
         return cls.from_settings(Settings.from_env(), env_vars=False)
+
+    @property
+    def reference_date(self) -> date | None:
+        """The date NCCI edits are judged active on; None: the day of the run."""
+        return reference_date(self.coding_edits_reference_date)
 
     @property
     def zip_caps(self) -> ZipCaps:

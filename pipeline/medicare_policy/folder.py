@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from pipeline.contracts.medicare_tables import (
@@ -35,6 +35,7 @@ from pipeline.contracts.medicare_tables import (
 from pipeline.core.domains import LOADED, REJECTED, SKIPPED
 from pipeline.failures import InfrastructureFailure
 from pipeline.inputs.source_folder import no_follow_opener, scan_folder
+from pipeline.medicare_policy.coding_edit_files import CODING_EDIT_TABLES, load_coding_edit_entry
 from pipeline.medicare_policy.layouts import LayoutError, Recognized, recognise
 from pipeline.medicare_policy.load import STAGE, STAGED_QUARANTINE, Staged, digest, stage
 from pipeline.medicare_policy.sheets import ACCEPTED_SUFFIXES, SheetContentError, sheets_of
@@ -47,7 +48,8 @@ from pipeline.warehouse.tables import insert_rows, transaction
 ENV_VAR = "CPT_MEDICARE_POLICY_DIR"
 SOURCE_FILES = SOURCE_FILES_CONTRACT.table
 QUARANTINE = QUARANTINE_CONTRACT.table
-DATA_TABLES = tuple(contract.table for contract in SCHEDULE_CONTRACTS.values())
+# The NCCI and HCPCS files load on their own fast path (coding_edit_files.py) into the last three.
+DATA_TABLES = tuple(contract.table for contract in SCHEDULE_CONTRACTS.values()) + CODING_EDIT_TABLES
 FORM_PREFERENCE = {"csv": 0, "txt": 1, "xlsx": 2}
 _CONTENT_ERRORS = (SheetContentError, LayoutError, UnicodeError, OSError)
 
@@ -152,6 +154,8 @@ def _read_entry(con, entry: Entry, first_index: int, settings: PolicySettings) -
     if _unchanged_since_loaded(con, entry):
         entry.unchanged = True
         return []
+    if _read_coding_edits(con, entry, data):
+        return []
     try:
         sheets, notes = sheets_of(path, data)
     except SheetContentError as exc:
@@ -205,6 +209,35 @@ def _read_entry(con, entry: Entry, first_index: int, settings: PolicySettings) -
         entry.forms.add(recognized.sheet.form)
         candidates.append(Candidate(entry.name, recognized, staged, tables))
     return candidates
+
+
+def _read_coding_edits(con, entry: Entry, data: bytes) -> bool:
+    """Load the entry on the coding-edit fast path if it is (or its zip holds) an NCCI or HCPCS file."""
+    identity = entry.identity
+    try:
+        found = load_coding_edit_entry(con, entry.path, data, lambda: check_still(entry.path, identity))
+    except StillBeingWritten as exc:
+        entry.skips.append(str(exc))
+        entry.identity = None
+        return True
+    if found is None:
+        return False
+    members, notes = found
+    entry.notes += notes
+    entry.encoding = entry.encoding or "latin-1"
+    for member in members:
+        if member.error:
+            entry.errors.append(member.error)
+        elif member.skip:
+            entry.skips.append(member.skip)
+        elif member.loaded:
+            entry.loaded.append(member.describe())
+            entry.layouts.add(member.layout)
+            entry.releases.add(member.release if member.setting is None else f"{member.setting} {member.release}")
+            entry.years.add(member.data_year)
+            entry.forms.add(member.form)
+            entry.notes += member.notes
+    return True
 
 
 def _one_form_per_slot(entry: Entry, found: list[Recognized]) -> list[Recognized]:
@@ -456,19 +489,23 @@ def _timestamp(mtime_ns: int) -> datetime:
 PAYMENT_SETTINGS_FILE = "payment_settings.csv"
 
 
-def prepare_tables(con, reference_dir: Path) -> list[str]:
+def prepare_tables(con, reference_dir: Path, coding_edits_reference_date: date | None = None) -> list[str]:
     """Create the medicare tables (a table rebuilt for a new contract empties source_files: everything loads
-    again) and reload medicare.payment_settings from the reference CSV; returns the tables (re)created."""
+    again), reload medicare.payment_settings and medicare.modifier_rules from the reference CSVs and record the
+    date coding edits are judged active on (default today); returns the tables (re)created or changed."""
+    from pipeline.contracts.coding_edit_tables import CODING_EDIT_PARAMETERS_CONTRACT, MODIFIER_RULES_CONTRACT
     from pipeline.contracts.medicare_tables import MEDICARE_CONTRACTS, PAYMENT_SETTINGS_CONTRACT
     from pipeline.core.reference_data import read_reference_csv
+    from pipeline.medicare_policy.coding_edit_reference import record_reference_date, replace_modifier_rules
     from pipeline.warehouse.change_log import record_changes, record_unversioned
     from pipeline.warehouse.tables import ensure_schemas, ensure_table
 
     ensure_schemas(con, "medicare")
+    coding_edit_inputs = {MODIFIER_RULES_CONTRACT.table, CODING_EDIT_PARAMETERS_CONTRACT.table}
     rows = read_reference_csv(reference_dir / PAYMENT_SETTINGS_FILE, ("place_of_service_code", "payment_setting"))
     with transaction(con):
         recreated = [c.table for c in MEDICARE_CONTRACTS if ensure_table(con, c)]
-        if any(table != PAYMENT_SETTINGS_CONTRACT.table for table in recreated):
+        if any(table != PAYMENT_SETTINGS_CONTRACT.table and table not in coding_edit_inputs for table in recreated):
             con.execute(f"DELETE FROM {SOURCE_FILES}")
             recreated.append(SOURCE_FILES)
         current = con.execute(f"SELECT * FROM {PAYMENT_SETTINGS_CONTRACT.table} ORDER BY ALL").fetchall()
@@ -483,4 +520,8 @@ def prepare_tables(con, reference_dir: Path) -> list[str]:
             recreated.append(PAYMENT_SETTINGS_CONTRACT.table)
         record_changes(con, sorted(set(recreated)))
         record_unversioned(con, [c.table for c in MEDICARE_CONTRACTS])
+    if replace_modifier_rules(con, reference_dir):
+        recreated.append(MODIFIER_RULES_CONTRACT.table)
+    if record_reference_date(con, coding_edits_reference_date):
+        recreated.append(CODING_EDIT_PARAMETERS_CONTRACT.table)
     return recreated

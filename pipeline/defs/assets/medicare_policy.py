@@ -10,7 +10,7 @@ from pipeline.core.domains import REJECTED, SKIPPED
 from pipeline.core.reference_data import synthetic_file_digests
 from pipeline.defs.asset_specs import asset_key, asset_spec, module_file, source_digest, source_key, table_data_version
 from pipeline.defs.checks import contract_checks
-from pipeline.defs.resources import WAREHOUSE_POOL, SourcesResource, WarehouseResource
+from pipeline.defs.resources import WAREHOUSE_POOL, LimitsResource, SourcesResource, WarehouseResource
 from pipeline.medicare_policy import folder
 from pipeline.medicare_policy.folder import DATA_TABLES, PolicySettings, load_folder, prepare_tables
 from pipeline.warehouse.change_log import latest_versions
@@ -38,12 +38,15 @@ PYTHON_FILES = (module_file(folder), module_file(sys.modules[__name__]))
     can_subset=False,
     pool=WAREHOUSE_POOL,
     description="Load new or changed CMS fee-schedule files (PPRRVU, OPPS Addendum B, ASC Addendum AA; csv, txt, "
-    "xlsx, zip), recognised by content; quarantine failing lines; record every entry in medicare.source_files.",
+    "xlsx, zip) and coding-edit files (NCCI PTP and MUE, HCPCS Level II), recognised by content; quarantine failing "
+    "lines; record every entry in medicare.source_files; refresh the modifier rules and the edits' reference date.",
 )
-def medicare_policy_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResource, sources: SourcesResource):
+def medicare_policy_tables(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, sources: SourcesResource, limits: LimitsResource
+):
     settings = PolicySettings(synthetic_digests=synthetic_file_digests(sources.reference))
     with warehouse.connect() as con:
-        prepare_tables(con, sources.reference)
+        prepare_tables(con, sources.reference, limits.reference_date)
         outcomes, removed = [], []
         if sources.medicare_policy is not None:
             outcomes, removed = load_folder(con, sources.medicare_policy, settings)
