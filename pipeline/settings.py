@@ -30,7 +30,8 @@ class Variable:
     """One environment variable: its name, its default (a flag's is False: unset means off), and how it is checked.
 
     kind: path (relative to the repo root), integer (at least ``minimum``), fraction (0 to 1), positive (a
-    number > 0), flag (1/true/yes mean on), memory (a DuckDB memory limit), level (a log level)."""
+    number > 0), flag (1/true/yes mean on), memory (a DuckDB memory limit), level (a log level), text (a string
+    used as given; an empty default means unset)."""
 
     name: str
     default: object
@@ -45,7 +46,7 @@ class Variable:
     @property
     def documented_default(self) -> str:
         """The default as the README writes it."""
-        if self.kind == "flag":
+        if self.kind == "flag" or self.default == "":
             return "unset"
         return f"{self.default:g}" if isinstance(self.default, float) else str(self.default)
 
@@ -72,6 +73,11 @@ VARIABLES = (
     # The daily schedule runs every 24 hours; two hours of grace for a queued or slow run.
     Variable("CPT_SERVING_MAX_AGE_HOURS", 26.0, "positive"),
     Variable("CPT_LOG_LEVEL", "INFO", "level"),
+    # The optional DuckLake target (pipeline/publishing/lake.py): off while the catalog is unset.
+    Variable("CPT_LAKE_CATALOG", "", "text"),
+    Variable("CPT_LAKE_DATA_PATH", "", "text"),
+    Variable("CPT_LAKE_RETENTION_DAYS", 30, "integer", 0),
+    Variable("CPT_LAKE_EXTENSION_DIR", "warehouse/duckdb_extensions", "text"),
 )
 BY_NAME = {variable.name: variable for variable in VARIABLES}
 DEFAULTS = {variable.field: variable.default for variable in VARIABLES}
@@ -113,6 +119,8 @@ def _parse(variable: Variable, raw: str | None) -> object:
         return float(raw)
     if variable.kind == "level":
         return raw.strip().upper()
+    if variable.kind == "text":
+        return raw.strip()
     return raw
 
 
@@ -140,6 +148,10 @@ class Settings:
     contract_checks_full_scan: bool
     serving_max_age_hours: float
     log_level: str
+    lake_catalog: str
+    lake_data_path: str
+    lake_retention_days: int
+    lake_extension_dir: str
     # Dagster's own variable (not ours, so not in VARIABLES): `cpt-warehouse build` uses that instance when set.
     dagster_home: str | None = None
     # The variables that were set: a resource field fed by one of them names it (dg.EnvVar) in the Dagster UI.
@@ -224,6 +236,7 @@ def validate_settings(
     if problem:
         problems.append(problem)
     notes: list[str] = []
+    problems += _lake_problems(environ)
     if check_reference:
         problems += _reference_problems(paths.reference_dir, notes)
     if problems:
@@ -369,6 +382,14 @@ def _bytes_of(setting: str) -> int | None:
 
 def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _lake_problems(environ: Mapping[str, str]) -> list[str]:
+    from pipeline.publishing.lake import lake_problems
+
+    return lake_problems(
+        (environ.get("CPT_LAKE_CATALOG") or "").strip(), (environ.get("CPT_LAKE_DATA_PATH") or "").strip()
+    )
 
 
 def _reference_problems(reference_dir: Path, notes: list[str]) -> list[str]:

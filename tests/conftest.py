@@ -12,7 +12,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from pipeline.defs.resources import LimitsResource, OverridesResource, SourcesResource, WarehouseResource
+from pipeline.defs.resources import LakeResource, LimitsResource, OverridesResource, SourcesResource, WarehouseResource
 from pipeline.settings import REPO_ROOT
 
 SAMPLE_DOCUMENTS = REPO_ROOT / "sources" / "documents"
@@ -57,6 +57,7 @@ class PipelineEnv:
             # Read from the environment when a test runs the pipeline, as a deployment reads it at load.
             "limits": LimitsResource.from_env(),
             "overrides": OverridesResource.from_env(),
+            "lake": LakeResource.from_env(),
         }
 
     @property
