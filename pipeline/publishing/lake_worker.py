@@ -310,14 +310,15 @@ def write_table(con: duckdb.DuckDBPyConnection, table: str, serving: Catalog, la
 def apply_retention(con: duckdb.DuckDBPyConnection, retention_days: float) -> dict:
     """Expire snapshots older than the retention (time travel reaches back that far, never the newest
     snapshot), then delete the data files no remaining snapshot needs."""
-    # Counted in SQL: the rows carry time zone-aware timestamps, which Python would need pytz to fetch.
-    (expired,) = con.execute(
-        f"SELECT count(*) FROM ducklake_expire_snapshots({quote(LAKE)}, "
-        f"older_than => now() - INTERVAL '{int(float(retention_days) * 86400)} seconds')"
-    ).fetchone()
-    (removed,) = con.execute(
-        f"SELECT count(*) FROM ducklake_cleanup_old_files({quote(LAKE)}, cleanup_all => true)"
-    ).fetchone()
+    # The calls' full rows, fetched: a count(*) over them, which reads no column, left every snapshot in place.
+    # (Cast: their time zone-aware timestamps would need pytz to reach Python.)
+    expired = len(
+        con.execute(
+            f"SELECT * REPLACE (snapshot_time::VARCHAR AS snapshot_time) FROM ducklake_expire_snapshots({quote(LAKE)}, "
+            f"older_than => now() - INTERVAL '{int(float(retention_days) * 86400)} seconds')"
+        ).fetchall()
+    )
+    removed = len(con.execute(f"CALL ducklake_cleanup_old_files({quote(LAKE)}, cleanup_all => true)").fetchall())
     return {"expired_snapshots": expired, "files_removed": removed}
 
 

@@ -317,6 +317,23 @@ def test_a_serving_file_in_a_newer_storage_format_is_named_and_the_lake_untouche
     assert len(cpt_snapshots(lake)) == 1
 
 
+def test_an_extension_binary_changed_after_its_check_is_replaced_and_checked_again(tmp_path, lake):
+    """The publisher skips DuckDB's signature check only for the very file it checked; a binary rewritten since
+    (here: bytes overwritten in place, same size) is copied from its wheel again and checked again."""
+    own = LakeSettings(lake.catalog, lake.data_path, 30, tmp_path / "extensions")
+    serving = tmp_path / "serving.duckdb"
+    make_serving_file(serving, {"marts.summary": 3}, version=1)
+    publish_to_lake(serving, own)
+    (binary,) = (own.extension_dir).glob("v*/*/ducklake.duckdb_extension")
+    original = binary.read_bytes()
+    with open(binary, "r+b") as handle:
+        handle.seek(len(original) // 2)
+        handle.write(b"\0" * 4096)
+    make_serving_file(serving, {"marts.summary": 4}, version=2)
+    assert publish_to_lake(serving, own).tables_written == ["marts.summary"]
+    assert binary.read_bytes() == original
+
+
 # --- users: history, the asset, settings --------------------------------------------------------------------
 
 
