@@ -34,7 +34,7 @@ from pipeline.publishing.lake import (
     uv_executable,
 )
 from pipeline.publishing.snapshot import PublishSettings, publish_snapshot
-from pipeline.settings import DUCKDB_STORAGE_VERSION, REPO_ROOT, SettingsError, validate_settings
+from pipeline.settings import DUCKDB_STORAGE_VERSION, REPO_ROOT
 from pipeline.warehouse.change_log import record_change
 from pipeline.warehouse.tables import create_table, insert_rows
 from tests.conftest import PipelineEnv, make_pipeline_env, run_pipeline
@@ -277,7 +277,9 @@ def test_the_lake_follows_whatever_tables_the_serving_file_publishes(tmp_path, l
     ]
 
 
-def make_serving_file(path: Path, tables: dict[str, int], *, version: int, column: str = "n") -> None:
+def make_serving_file(
+    path: Path, tables: dict[str, int], *, version: int, column: str = "n", recorded: dict[str, int] | None = None
+) -> None:
     """A serving file as the file publish writes it (tables, comments, internal.snapshot_tables), by hand."""
     path.unlink(missing_ok=True)
     temp = path.with_name(path.name + ".new")
@@ -295,12 +297,28 @@ def make_serving_file(path: Path, tables: dict[str, int], *, version: int, colum
     insert_rows(
         con,
         SNAPSHOT_TABLES_CONTRACT,
-        [{"table_name": t, "version": version, "contract_digest": "d", "rows": n} for t, n in tables.items()],
+        [
+            {"table_name": t, "version": version, "contract_digest": "d", "rows": (recorded or {}).get(t, n)}
+            for t, n in tables.items()
+        ],
     )
     con.execute("USE memory")
     con.execute("DETACH f")
     con.close()
     temp.replace(path)  # atomically, as the file publish replaces the serving file
+
+
+def test_a_table_whose_rows_do_not_match_the_serving_record_is_not_published(tmp_path, lake):
+    serving = tmp_path / "serving.duckdb"
+    make_serving_file(serving, {"marts.a": 3, "marts.b": 4}, version=1)
+    publish_to_lake(serving, lake)
+    make_serving_file(serving, {"marts.a": 5, "marts.b": 6}, version=2, recorded={"marts.b": 7})
+    with pytest.raises(LakePublishFailed, match="marts.b would hold 6 rows, the serving file 7"):
+        publish_to_lake(serving, lake)
+    assert lake_query(lake, "SELECT (SELECT count(*) FROM lake.marts.a), (SELECT count(*) FROM lake.marts.b)") == [
+        (3, 4)
+    ]
+    assert len(cpt_snapshots(lake)) == 1
 
 
 def test_a_serving_file_in_a_newer_storage_format_is_named_and_the_lake_untouched(tmp_path, lake):
@@ -509,16 +527,3 @@ def test_a_bi_reader_never_sees_a_partial_snapshot_while_publishes_commit(tmp_pa
     assert report["seen"] == [1, 2], report  # the reader did see publishes land
     assert report["reads"] >= publishes
     assert report["writes_refused"] and report["host_file_refused"], report
-
-
-# --- settings ------------------------------------------------------------------------------------------------
-
-
-def test_a_half_configured_or_unknown_lake_is_refused_at_start():
-    with pytest.raises(SettingsError, match="CPT_LAKE_DATA_PATH is not"):
-        validate_settings({"CPT_LAKE_CATALOG": "postgres:dbname=x"}, check_reference=False)
-    with pytest.raises(SettingsError, match="not a DuckLake catalog"):
-        validate_settings({"CPT_LAKE_CATALOG": "mysql:db", "CPT_LAKE_DATA_PATH": "/x"}, check_reference=False)
-    with pytest.raises(SettingsError, match="CPT_LAKE_CATALOG is not"):
-        validate_settings({"CPT_LAKE_DATA_PATH": "/x"}, check_reference=False)
-    assert validate_settings({"CPT_LAKE_CATALOG": "sqlite:/m.sqlite", "CPT_LAKE_DATA_PATH": "/x"}) == []

@@ -267,3 +267,16 @@ def test_a_run_whose_serving_file_is_inside_the_documents_folder_is_refused(pipe
     assert "inside the source folder CPT_DOCUMENTS_DIR" in text, text[:2000]
     assert serving_state(inside) == before
     assert os.path.getsize(inside) > 0
+
+
+# --- the DuckLake target ------------------------------------------------------------------------------------------------
+
+
+def test_a_half_configured_or_unknown_lake_is_refused_at_start():
+    with pytest.raises(SettingsError, match="CPT_LAKE_DATA_PATH is not"):
+        validate_settings({"CPT_LAKE_CATALOG": "postgres:dbname=x"}, check_reference=False)
+    with pytest.raises(SettingsError, match="not a DuckLake catalog"):
+        validate_settings({"CPT_LAKE_CATALOG": "mysql:db", "CPT_LAKE_DATA_PATH": "/x"}, check_reference=False)
+    with pytest.raises(SettingsError, match="CPT_LAKE_CATALOG is not"):
+        validate_settings({"CPT_LAKE_DATA_PATH": "/x"}, check_reference=False)
+    assert validate_settings({"CPT_LAKE_CATALOG": "sqlite:/m.sqlite", "CPT_LAKE_DATA_PATH": "/x"}) == []
