@@ -57,7 +57,8 @@ class PipelineEnv:
             # Read from the environment when a test runs the pipeline, as a deployment reads it at load.
             "limits": LimitsResource.from_env(),
             "overrides": OverridesResource.from_env(),
-            "lake": LakeResource.from_env(),
+            # Off, whatever the environment says: a test never publishes to a developer's lake.
+            "lake": LakeResource(),
         }
 
     @property
