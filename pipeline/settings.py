@@ -82,6 +82,11 @@ VARIABLES = (
     Variable("CPT_SUPERSET_DASHBOARD", "cpt-analytics", "text"),
     # The date NCCI edits are judged active on in marts.modifier_checks: YYYY-MM-DD, or today (each build's day).
     Variable("CPT_CODING_EDITS_REFERENCE_DATE", "today", "date"),
+    # The optional DuckLake target (pipeline/publishing/lake.py): off while the catalog is unset.
+    Variable("CPT_LAKE_CATALOG", "", "text"),
+    Variable("CPT_LAKE_DATA_PATH", "", "text"),
+    Variable("CPT_LAKE_RETENTION_DAYS", 30, "integer", 0),
+    Variable("CPT_LAKE_EXTENSION_DIR", "warehouse/duckdb_extensions", "text"),
 )
 BY_NAME = {variable.name: variable for variable in VARIABLES}
 DEFAULTS = {variable.field: variable.default for variable in VARIABLES}
@@ -125,6 +130,8 @@ def _parse(variable: Variable, raw: str | None) -> object:
         return raw.strip().upper()
     if variable.kind == "date":
         return raw.strip().lower() if raw.strip().lower() == "today" else raw.strip()
+    if variable.kind == "text":
+        return raw.strip()
     return raw
 
 
@@ -158,6 +165,10 @@ class Settings:
     superset_password: str
     superset_dashboard: str
     coding_edits_reference_date: str
+    lake_catalog: str
+    lake_data_path: str
+    lake_retention_days: int
+    lake_extension_dir: str
     # Dagster's own variable (not ours, so not in VARIABLES): `cpt-warehouse build` uses that instance when set.
     dagster_home: str | None = None
     # The variables that were set: a resource field fed by one of them names it (dg.EnvVar) in the Dagster UI.
@@ -243,6 +254,7 @@ def validate_settings(
     if problem:
         problems.append(problem)
     notes: list[str] = []
+    problems += _lake_problems(environ)
     if check_reference:
         problems += _reference_problems(paths.reference_dir, notes)
     if problems:
@@ -408,6 +420,14 @@ def _bytes_of(setting: str) -> int | None:
 
 def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _lake_problems(environ: Mapping[str, str]) -> list[str]:
+    from pipeline.publishing.lake import lake_problems
+
+    return lake_problems(
+        (environ.get("CPT_LAKE_CATALOG") or "").strip(), (environ.get("CPT_LAKE_DATA_PATH") or "").strip()
+    )
 
 
 def _reference_problems(reference_dir: Path, notes: list[str]) -> list[str]:

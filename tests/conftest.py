@@ -13,6 +13,7 @@ import duckdb
 import pytest
 
 from pipeline.defs.resources import (
+    LakeResource,
     LimitsResource,
     OverridesResource,
     SourcesResource,
@@ -67,6 +68,8 @@ class PipelineEnv:
             "limits": LimitsResource.from_env(),
             "overrides": OverridesResource.from_env(),
             "superset": SupersetResource.from_env(),
+            # Off, whatever the environment says: a test never publishes to a developer's lake.
+            "lake": LakeResource(),
         }
 
     @property

@@ -23,6 +23,7 @@ from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from pipeline.failures import describe
+from pipeline.publishing.lake import LakeSettings
 from pipeline.publishing.snapshot import PublishSettings
 from pipeline.settings import (
     BY_NAME,
@@ -176,7 +177,14 @@ class WorkingFileUnusable(RuntimeError):
     """The working DuckDB file cannot be opened: corrupt, unreadable, or held by another program."""
 
     def __init__(self, path: Path, cause: BaseException):
-        if "lock" in str(cause).lower():
+        if "newer version" in str(cause).lower():
+            advice = (
+                f"it was written by a newer DuckDB than this one ({duckdb.__version__}, the project's pin): it is "
+                f"derived data, never converted in place: delete {path} (and {path.name}.wal if present) and run "
+                "`uv run cpt-warehouse build`, which rebuilds it from the source folders in a format DuckDB 1.4 and "
+                "later read; the BI snapshot is untouched until that run publishes"
+            )
+        elif "lock" in str(cause).lower():
             advice = (
                 "another program has it open (BI tools must open the serving file, never the working file); "
                 "close it and rerun"
@@ -343,6 +351,38 @@ class SupersetResource(dg.ConfigurableResource):
         return cls.from_settings(Settings.from_env(), env_vars=False)
 
 
+class LakeResource(dg.ConfigurableResource):
+    """The optional DuckLake target (pipeline/publishing/lake.py); off while ``catalog`` is empty."""
+
+    catalog: str = Field(default="", description=_described("CPT_LAKE_CATALOG"))
+    data_path: str = Field(default="", description=_described("CPT_LAKE_DATA_PATH"))
+    retention_days: int = Field(
+        default=DEFAULTS["lake_retention_days"], description=_described("CPT_LAKE_RETENTION_DAYS")
+    )
+    extension_dir: str = Field(default=DEFAULTS["lake_extension_dir"], description=_described("CPT_LAKE_EXTENSION_DIR"))
+
+    @classmethod
+    def from_settings(cls, settings: Settings, env_vars: bool = True) -> LakeResource:
+        return cls(
+            catalog=settings.lake_catalog,
+            data_path=settings.lake_data_path,
+            retention_days=_fed(settings, "CPT_LAKE_RETENTION_DAYS", settings.lake_retention_days, env_vars),
+            extension_dir=settings.lake_extension_dir,
+        )
+
+    @classmethod
+    def from_env(cls) -> LakeResource:
+        return cls.from_settings(Settings.from_env(), env_vars=False)
+
+    @property
+    def settings(self) -> LakeSettings:
+        # A local data folder is taken from the repo root like every other path; a URL (s3://…) is used as given.
+        data_path = self.data_path
+        if data_path and "://" not in data_path:
+            data_path = str(resolve_path(data_path)).rstrip("/") + "/"
+        return LakeSettings(self.catalog, data_path, self.retention_days, resolve_path(self.extension_dir))
+
+
 def resources_from(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     """Every resource of the code location, from one reading of the environment."""
     return {
@@ -351,4 +391,5 @@ def resources_from(settings: Settings) -> dict[str, dg.ConfigurableResource]:
         "limits": LimitsResource.from_settings(settings),
         "overrides": OverridesResource.from_settings(settings),
         "superset": SupersetResource.from_settings(settings),
+        "lake": LakeResource.from_settings(settings),
     }
