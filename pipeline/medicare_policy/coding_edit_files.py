@@ -24,6 +24,7 @@ from pipeline.contracts.coding_edit_tables import (
     NCCI_MUE_CONTRACT,
     NCCI_PTP_CONTRACT,
 )
+from pipeline.contracts.table_contract import sql_literal
 from pipeline.medicare_policy.hcpcs_level2 import HcpcsFile, load_hcpcs, recognize_hcpcs
 from pipeline.medicare_policy.ncci import (
     PTP_NAME,
@@ -39,6 +40,7 @@ from pipeline.medicare_policy.ncci import (
     recognize_ptp,
     version_key,
 )
+from pipeline.validation.reject_rows import RejectTarget, insert_rejects
 from pipeline.warehouse.change_log import record_change
 from pipeline.warehouse.tables import transaction
 
@@ -222,21 +224,26 @@ def _quarantine(con, file_name: str, member: MemberLoad, result: LoadResult) -> 
     if not result.bad_lines:
         return
     prefix = "" if member.inner_name == file_name else f"{member.inner_name}: "
-    con.executemany(
-        "INSERT INTO medicare.quarantine (table_name, source_file, line_number, reasons, row_data, layout, release, "
-        "data_year) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    target = RejectTarget(
+        "medicare.quarantine",
+        {
+            "table_name": sql_literal(table),
+            "source_file": sql_literal(file_name),
+            "layout": sql_literal(member.layout),
+            "release": sql_literal(member.release),
+            "data_year": sql_literal(member.data_year),
+        },
+    )
+    # Three parallel lists, unnested side by side: one statement whatever the number of bad lines.
+    insert_rejects(
+        con,
+        target,
+        "(SELECT unnest(?::BIGINT[]) AS line_number, unnest(?::VARCHAR[]) AS reasons, unnest(?::VARCHAR[]) AS row_data)",
+        {"line_number": "nullif(line_number, 0)", "reasons": "reasons", "row_data": "row_data"},
         [
-            [
-                table,
-                file_name,
-                bad.line_number or None,
-                prefix + bad.reason,
-                bad.text,
-                member.layout,
-                member.release,
-                member.data_year,
-            ]  # fmt: skip
-            for bad in result.bad_lines
+            [bad.line_number for bad in result.bad_lines],
+            [prefix + bad.reason for bad in result.bad_lines],
+            [bad.text for bad in result.bad_lines],
         ],
     )
 

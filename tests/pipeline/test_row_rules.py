@@ -68,6 +68,13 @@ CASES: dict[tuple[str, str], list[tuple[dict[str, str], bool]]] = {
         ({"geo_level": "'State'", "geo_code": "NULL::VARCHAR", "geo_type": "'state'"}, False),
         ({"geo_level": "'State'", "geo_code": "'06'", "geo_type": "'national'"}, False),
     ],
+    ("medicare.ncci_ptp", "deletion not before effective"): [
+        ({"effective_date": "DATE '2026-01-01'", "deletion_date": "NULL::DATE"}, True),
+        ({"effective_date": "DATE '2026-01-01'", "deletion_date": "DATE '2026-07-01'"}, True),
+        # Deleted retroactively (modifier indicator 9): CMS writes the deletion date equal to the effective date.
+        ({"effective_date": "DATE '2026-01-01'", "deletion_date": "DATE '2026-01-01'"}, True),
+        ({"effective_date": "DATE '2026-01-01'", "deletion_date": "DATE '2025-12-31'"}, False),
+    ],
 }
 
 RULES = {(c.table, rule.name): rule.sql for c in ALL_CONTRACTS for rule in c.row_rules}
