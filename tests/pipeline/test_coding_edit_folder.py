@@ -99,11 +99,14 @@ def test_quarantined_lines_are_recorded_with_line_and_reason(con, folder):
     (folder / "ccioph-v322r0-f1.txt").write_bytes(ptp_text(edits))
     load_folder(con, folder)
     assert source_files(con)["ccioph-v322r0-f1.txt"][3:5] == (1, 1)
-    line, reasons, layout, release, year = con.execute(
-        "SELECT line_number, reasons, layout, release, data_year FROM medicare.quarantine"
+    table, source, line, reasons, row_data, layout, release, year = con.execute(
+        "SELECT table_name, source_file, line_number, reasons, row_data, layout, release, data_year "
+        "FROM medicare.quarantine"
     ).fetchone()
+    assert (table, source) == ("medicare.ncci_ptp", "ccioph-v322r0-f1.txt")
     assert (line, layout, release, year) == (8, "ncci_ptp", "v322r0", 2026)
-    assert "2018070X" in reasons
+    assert "effective_date" in reasons and "2018070X" in reasons
+    assert row_data.startswith("G0101\tG0103\t")  # the line as the file has it
 
 
 def test_an_unknown_text_file_is_skipped_with_its_header_named(con, folder):
