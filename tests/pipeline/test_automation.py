@@ -19,8 +19,15 @@ from dagster_graphql.test.utils import execute_dagster_graphql, infer_job_select
 
 from pipeline.definitions import ASSETS, CHECKS, defs
 from pipeline.defs.assets.core_documents import core_tables
+from pipeline.defs.assets.medicare_policy import medicare_policy_tables
 from pipeline.defs.assets.utilization import utilization_tables
-from pipeline.defs.automation import daily_refresh, documents_changed, source_folder_sensor, utilization_changed
+from pipeline.defs.automation import (
+    daily_refresh,
+    documents_changed,
+    medicare_policy_changed,
+    source_folder_sensor,
+    utilization_changed,
+)
 from pipeline.defs.resources import WAREHOUSE_POOL, writer_lock
 from pipeline.settings import REPO_ROOT
 
@@ -50,22 +57,30 @@ def test_schedule_runs_every_asset_and_check_daily():
     assert daily_refresh.cron_schedule == "0 5 * * *" and daily_refresh.execution_timezone == "UTC"
 
 
+FOLDER_TABLES = {"documents": core_tables, "utilization": utilization_tables, "medicare": medicare_policy_tables}
+
+
 @pytest.mark.parametrize(
-    ("job", "left_out"),
-    [(documents_changed, utilization_tables), (utilization_changed, core_tables)],
-    ids=["documents_changed", "utilization_changed"],
+    ("job", "folder"),
+    [(documents_changed, "documents"), (utilization_changed, "utilization"), (medicare_policy_changed, "medicare")],
+    ids=["documents_changed", "utilization_changed", "medicare_policy_changed"],
 )
-def test_folder_jobs_leave_out_the_other_folder_only(job, left_out):
+def test_folder_jobs_leave_out_the_other_folders_only(job, folder):
+    """A folder's job loads that folder and rebuilds everything downstream (marts, serving, lake): every other
+    folder's tables stay as they are."""
     assets, checks = selected(job.name)
-    assert assets == ALL_ASSET_KEYS - set(left_out.keys)
+    other_folders = {key for name, tables in FOLDER_TABLES.items() if name != folder for key in tables.keys}
+    assert assets == ALL_ASSET_KEYS - other_folders
     assert checks == {key for key in ALL_CHECK_KEYS if key.asset_key in assets}
 
 
 def test_sensor_targets_the_folder_jobs_and_the_first_full_build():
+    """One job per watched folder (one run per changed folder's batch), and everything for the first build."""
     sensor = defs.resolve_sensor_def(source_folder_sensor.name)
     assert {job.name for job in sensor.jobs} == {
         documents_changed.name,
         utilization_changed.name,
+        medicare_policy_changed.name,
         daily_refresh.job_name,
     }
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
@@ -187,7 +202,12 @@ def test_instance_config_as_dagster_loads_it(tmp_path):
         assert config.pool_config.default_pool_limit == 1
         assert config.pool_config.pool_granularity.value == "run"
         assert {"key": "cpt/warehouse", "value": "writer", "limit": 1} in config.run_queue_config.tag_concurrency_limits
-        for job in (daily_refresh.job_name, documents_changed.name, utilization_changed.name):
+        for job in (
+            daily_refresh.job_name,
+            documents_changed.name,
+            utilization_changed.name,
+            medicare_policy_changed.name,
+        ):
             assert defs.resolve_job_def(job).tags.get("cpt/warehouse") == "writer"
 
 
