@@ -113,7 +113,8 @@ SYNTHETIC_FILES_COLUMNS = ("sha256", "file_name", "note")
 
 
 def synthetic_file_digests(directory: Path) -> frozenset[str]:
-    """SHA-256 of the utilization files known to be synthetic samples, so BI users can tell them from CMS data.
+    """SHA-256 of the source files known to be synthetic samples (the bundled utilization and medicare policy
+    samples), so BI users can tell them from CMS data.
 
     Decided by content, never by name: the real CMS file named like the bundled sample is not synthetic."""
     path = directory / "synthetic_utilization_files.csv"

@@ -172,9 +172,15 @@ def test_loaded_first_is_said_only_of_an_earlier_run():
 
 
 def test_synthetic_digests_are_the_bundled_samples_sha256():
+    """One list for every bundled sample folder (each asset labels its own files by digest): exactly the samples'
+    digests, none stale, none missing."""
     digests = synthetic_file_digests(REPO / "sources" / "reference")
-    samples = sorted((REPO / "sources" / "utilization").glob("*.csv"))
-    assert samples and digests == {hashlib.sha256(p.read_bytes()).hexdigest() for p in samples}
+    samples = {
+        folder: [p for p in sorted((REPO / "sources" / folder).iterdir()) if p.is_file() and p.name != "README.md"]
+        for folder in ("utilization", "medicare_policy")
+    }
+    assert all(samples.values()), samples
+    assert digests == {hashlib.sha256(p.read_bytes()).hexdigest() for paths in samples.values() for p in paths}
 
 
 def test_a_malformed_digest_names_the_file_and_line(tmp_path):
