@@ -401,17 +401,27 @@ def test_the_lake_asset_publishes_after_the_serving_file_with_metadata(tmp_path,
             extension_dir=str(lake.extension_dir),
         ),
     }
-    result = dg.materialize([*ASSETS, *CHECKS], resources=resources)
-    assert result.success
-    (materialization,) = [
-        event.event_specific_data.materialization
-        for event in result.get_asset_materialization_events()
-        if event.asset_key == LAKE_KEY
-    ]
+
+    def lake_materialization(result) -> dg.AssetMaterialization:
+        assert result.success
+        (materialization,) = [
+            event.event_specific_data.materialization
+            for event in result.get_asset_materialization_events()
+            if event.asset_key == LAKE_KEY
+        ]
+        return materialization
+
+    materialization = lake_materialization(dg.materialize([*ASSETS, *CHECKS], resources=resources))
     metadata = materialization.metadata
     assert metadata["snapshot_id"].value >= 1
     assert sorted(metadata["tables_written"].value) == sorted(serving_tables(env.serving_path))
     assert metadata["seconds"].value > 0
+    # The data version is the lake snapshot: a publish that writes nothing leaves it as it was.
+    version = materialization.tags["dagster/data_version"]
+    assert version == str(metadata["snapshot_id"].value)
+    again = lake_materialization(dg.materialize([*ASSETS, *CHECKS], resources=resources, selection="group:serving"))
+    assert again.metadata["tables_written"].value == []
+    assert again.tags["dagster/data_version"] == version
     from pipeline.definitions import defs
 
     graph = defs.resolve_asset_graph()

@@ -12,6 +12,9 @@ from pipeline.publishing.lake import publish_to_lake
 
 LAKE_KEY = dg.AssetKey(["lake", "cpt_analytics"])
 LAKE_FILES = (module_file(lake), lake.WORKER, lake.REQUIREMENTS, module_file(sys.modules[__name__]))
+# With no lake nothing is written, so the version stays put; without an explicit one Dagster would derive it from the
+# serving file's and move it on every publish.
+LAKE_OFF = dg.DataVersion("off")
 
 
 @dg.asset(
@@ -35,7 +38,7 @@ def lake_snapshot(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     settings = lake.settings
     if not settings.enabled:
         context.log.info("no lake configured (CPT_LAKE_CATALOG unset): nothing to publish")
-        return dg.MaterializeResult(metadata={"lake": "not configured (CPT_LAKE_CATALOG unset)"})
+        return dg.MaterializeResult(data_version=LAKE_OFF, metadata={"lake": "not configured (CPT_LAKE_CATALOG unset)"})
     # A LakePublishFailed (an InfrastructureFailure) fails the step; the lake keeps its previous snapshot.
     result = publish_to_lake(warehouse.serving_file, settings)
     context.log.info(
@@ -43,6 +46,7 @@ def lake_snapshot(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
         + (f"; retention expired {result.expired_snapshots} snapshot(s)" if result.expired_snapshots else "")
     )
     return dg.MaterializeResult(
+        # The lake's current snapshot: a publish that wrote nothing commits none, so the version stays.
         data_version=dg.DataVersion(str(result.snapshot_id)),
         metadata={
             "snapshot_id": result.snapshot_id,
