@@ -556,6 +556,7 @@ class _DocumentReader:
             doc.problems.append(self.title_problem)
         if not self.closed:
             return self._reject()
+        self._drop_bare_title_lines()
         self._share_first_block_sentences()
         for block in self.closed:
             self._report_missing_parts(block)
@@ -566,6 +567,21 @@ class _DocumentReader:
         if doc.problems:
             doc.status = PARTIAL
         return doc
+
+    def _drop_bare_title_lines(self) -> None:
+        """A later title line followed by nothing of its own (no key line, sentence or table, as in a "Related
+        codes" list) describes no code here: it is reported, and its code is not loaded with borrowed facts."""
+        kept = [self.closed[0]]
+        for block in self.closed[1:]:
+            if block.found or block.table.saw_modifier_table or block.facts.modifiers:
+                kept.append(block)
+            else:
+                facts = block.facts
+                self.doc.problems.append(
+                    f"title line for {facts.code_system} {facts.code} is followed by none of its facts (no key "
+                    "line, payer sentence or modifier table); not loaded as a code"
+                )
+        self.closed = kept
 
     def _share_first_block_sentences(self) -> None:
         """The summary's payer and "used across" sentences, in the first block, speak for a later code that has

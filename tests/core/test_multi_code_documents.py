@@ -187,3 +187,11 @@ def test_a_document_that_loses_every_code_is_rejected_and_one_that_wins_both_lis
     ]
     payers = {(r["code"], r["payer_id"]) for r in rows["code_payers"]}
     assert {("22551", "humana"), ("22552", "humana")} <= payers
+
+
+def test_a_title_line_with_no_facts_of_its_own_is_reported_not_loaded_with_borrowed_ones():
+    text = good("0600T") + "Related codes\nCPT 0601T: Ablation, Irreversible Electroporation, Open\n"
+    doc = parse_text(text)
+    assert [block.code for block in doc.codes] == ["0600T"]
+    assert doc.status == PARTIAL
+    assert any("CPT 0601T is followed by none of its facts" in problem for problem in doc.problems)
