@@ -16,6 +16,7 @@ DOMAINS = {
     "documents": "the documents folder, its load and the parse cache",
     "inputs": "listing source folders and telling what changed in them",
     "utilization": "reading CMS utilization files",
+    "medicare_policy": "reading CMS payment policy files: fee schedules, NCCI edits, HCPCS Level II; one module per layout",
     "validation": "moving rows that break a contract to the reject tables",
     "warehouse": "tables, transactions and the change log of the working file",
     "marts": "mart SQL and its build",

@@ -50,6 +50,8 @@ def serving_snapshot(
     superset: SupersetResource,
 ) -> dg.MaterializeResult:
     folders = {"documents": sources.documents, "utilization": sources.utilization}
+    if sources.medicare_policy is not None:
+        folders["medicare_policy"] = sources.medicare_policy
     with warehouse.connect() as con:
         inputs = inspect_publish(con, warehouse.serving_file, PUBLISHED_CONTRACTS)
         try:
