@@ -284,6 +284,24 @@ class CodeCareSites(pa.DataFrameModel):
         unique = ["code", "care_site_id"]
 
 
+class DocumentCodes(pa.DataFrameModel):
+    """Every code each document loads, in document order: a document may describe several codes (a primary code
+    and its add-on, each with its own title line). ``core.documents.code`` is the first of them; a code a newer
+    document won is not listed here (it is named in the document's problems)."""
+
+    document_id: Series[str] = pa.Field(description="Document the code was loaded from.", metadata=_DOCUMENT)
+    code: Series[str] = pa.Field(
+        unique=True, fullmatch=CPT_OR_HCPCS, description="Billing code loaded from the document.", metadata=_CODE
+    )
+    ordinal: Series[pd.Int64Dtype] = pa.Field(
+        ge=0, description="Position of the code's title line among the document's codes, from 0."
+    )
+
+    class Config:
+        name = "core.document_codes"
+        unique = ["document_id", "ordinal"]
+
+
 class PlaceOfService(pa.DataFrameModel):
     """CMS Place of Service code set."""
 
@@ -321,6 +339,7 @@ CORE_CONTRACTS: tuple[TableContract, ...] = tuple(
         CareSites,
         CareSiteAliases,
         CodeCareSites,
+        DocumentCodes,
         PlaceOfService,
         RejectedRows,
     )

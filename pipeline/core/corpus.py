@@ -1,11 +1,16 @@
 """Turn a folder's worth of parsed documents into the rows of the core tables.
 
 This is where corpus-level rules live, in the order the README describes them:
-1. one document per code: the newest wins (``pick_winners``);
-2. each winner gives its code row and its bridges to modifiers, payers and care
-   sites, names resolved through the reference directories and de-duplicated so
-   every bridge key is unique;
-3. every document, loaded or not, gives its ``core.documents`` row and sections;
+1. one document per code: the newest wins (``pick_code_winners``), code by code:
+   a document describing several codes (a primary code and its add-on) competes
+   for each of them on its own;
+2. each code won gives its code row and its bridges to modifiers, payers and care
+   sites, from that code's block of the document, names resolved through the
+   reference directories and de-duplicated so every bridge key is unique, and its
+   ``core.document_codes`` row;
+3. every document, loaded or not, gives its ``core.documents`` row and sections: a
+   document that won some of its codes and lost others is partial, one that lost
+   every code is rejected;
 4. rows the table contracts reject later make their document partial
    (``absorb_rejections``).
 Output is plain dicts keyed by the warehouse column names, so the asset layer only
@@ -26,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from pipeline.core.care_sites import CareSiteDirectory
-from pipeline.core.document_parser import ParsedDocument
+from pipeline.core.document_parser import CodeFacts, ParsedDocument
 from pipeline.core.domains import CARE_SITE_SOURCES, PARSED, PARTIAL, REJECTED
 from pipeline.core.payer_aliases import PayerDirectory
 from pipeline.core.reference_data import ReferenceData, pos_code_list
@@ -43,6 +48,15 @@ class DocumentFile:
     size_bytes: int
     modified_at: datetime
     parsed: ParsedDocument
+
+
+@dataclass(frozen=True, slots=True)
+class CodeWin:
+    """A code a document won: the code's block of facts and its position among the document's codes."""
+
+    file: DocumentFile
+    ordinal: int
+    facts: CodeFacts
 
 
 @dataclass
@@ -67,17 +81,23 @@ class _Corpus:
     code_modifiers: list[dict] = field(default_factory=list)
     code_payers: list[dict] = field(default_factory=list)
     code_care_sites: list[dict] = field(default_factory=list)
+    document_codes: list[dict] = field(default_factory=list)
 
 
 def build_core_rows(files: list[DocumentFile], reference: ReferenceData, parsed_at: datetime) -> CoreRows:
     corpus = _start_corpus(files, reference)
-    winners = pick_winners(files, corpus.extra_problems, now=parsed_at)
-    for f in winners:
-        corpus.codes.append(_code_row(f))
-        _add_modifiers(corpus, f)
-        _add_payers(corpus, f)
-        _add_care_sites(corpus, f)
-    documents, sections = _document_rows(files, {f.document_id for f in winners}, corpus.extra_problems, parsed_at)
+    wins = pick_code_winners(files, corpus.extra_problems, now=parsed_at)
+    for win in wins:
+        document_id, facts = win.file.document_id, win.facts
+        corpus.codes.append(_code_row(document_id, facts))
+        _add_modifiers(corpus, document_id, facts)
+        _add_payers(corpus, document_id, facts)
+        _add_care_sites(corpus, document_id, facts)
+        corpus.document_codes.append({"document_id": document_id, "code": facts.code, "ordinal": win.ordinal})
+    won: dict[str, list[CodeWin]] = {}
+    for win in wins:
+        won.setdefault(win.file.document_id, []).append(win)
+    documents, sections = _document_rows(files, won, corpus.extra_problems, parsed_at)
     status_by_doc = {row["document_id"]: row["status"] for row in documents}
     for row in corpus.codes:
         row["document_status"] = status_by_doc[row["document_id"]]
@@ -97,6 +117,7 @@ def build_core_rows(files: list[DocumentFile], reference: ReferenceData, parsed_
                 for row in reference.care_site_aliases
             ],
             "code_care_sites": corpus.code_care_sites,
+            "document_codes": sorted(corpus.document_codes, key=lambda row: (row["document_id"], row["ordinal"])),
             "place_of_service": [dict(row) for row in reference.place_of_service],
         }
     )
@@ -140,8 +161,7 @@ def _start_corpus(files: list[DocumentFile], reference: ReferenceData) -> _Corpu
     )
 
 
-def _code_row(f: DocumentFile) -> dict:
-    doc = f.parsed
+def _code_row(document_id: str, doc: CodeFacts) -> dict:
     return {
         "code": doc.code,
         "code_system": doc.code_system,
@@ -151,15 +171,15 @@ def _code_row(f: DocumentFile) -> dict:
         "laterality": doc.laterality,
         "approach": doc.approach,
         "imaging_guidance_included": doc.imaging_guidance_included,
-        "document_id": f.document_id,
+        "document_id": document_id,
     }
 
 
-def _add_modifiers(corpus: _Corpus, f: DocumentFile) -> None:
+def _add_modifiers(corpus: _Corpus, document_id: str, facts: CodeFacts) -> None:
     seen: set[str] = set()
-    for row in f.parsed.modifiers:
+    for row in facts.modifiers:
         if row.modifier_code in seen:
-            corpus.extra_problems[f.document_id].append(
+            corpus.extra_problems[document_id].append(
                 f"line {row.line_number}: modifier {row.modifier_code} listed twice; first row kept"
             )
             continue
@@ -175,19 +195,19 @@ def _add_modifiers(corpus: _Corpus, f: DocumentFile) -> None:
         )
         corpus.code_modifiers.append(
             {
-                "code": f.parsed.code,
+                "code": facts.code,
                 "modifier_code": row.modifier_code,
                 "when_to_use": row.when_to_use,
                 "description_in_document": row.description,
-                "document_id": f.document_id,
+                "document_id": document_id,
                 "line_number": row.line_number,
             }
         )
 
 
-def _add_payers(corpus: _Corpus, f: DocumentFile) -> None:
+def _add_payers(corpus: _Corpus, document_id: str, facts: CodeFacts) -> None:
     seen: set[str] = set()
-    for name in f.parsed.payers:
+    for name in facts.payers:
         match = corpus.payers.resolve(name)
         # Payers and care sites look alike here but are different dimensions with their own columns;
         # an unresolved name becomes a row of its own dimension, flagged for a data steward.
@@ -207,17 +227,17 @@ def _add_payers(corpus: _Corpus, f: DocumentFile) -> None:
             seen.add(match.payer_id)
             corpus.code_payers.append(
                 {
-                    "code": f.parsed.code,
+                    "code": facts.code,
                     "payer_id": match.payer_id,
                     "name_in_document": name,
-                    "document_id": f.document_id,
+                    "document_id": document_id,
                 }
             )
 
 
-def _add_care_sites(corpus: _Corpus, f: DocumentFile) -> None:
+def _add_care_sites(corpus: _Corpus, document_id: str, facts: CodeFacts) -> None:
     seen: set[str] = set()
-    for source, names in ((SOURCE_TYPICAL_SITE, f.parsed.typical_sites), (SOURCE_SUMMARY, f.parsed.summary_sites)):
+    for source, names in ((SOURCE_TYPICAL_SITE, facts.typical_sites), (SOURCE_SUMMARY, facts.summary_sites)):
         for name in names:
             match = corpus.sites.resolve(name)
             if not match.is_resolved:
@@ -235,33 +255,35 @@ def _add_care_sites(corpus: _Corpus, f: DocumentFile) -> None:
                 seen.add(match.care_site_id)
                 corpus.code_care_sites.append(
                     {
-                        "code": f.parsed.code,
+                        "code": facts.code,
                         "care_site_id": match.care_site_id,
                         "name_in_document": name,
                         "source": source,
-                        "document_id": f.document_id,
+                        "document_id": document_id,
                     }
                 )
 
 
 def _document_rows(
-    files: list[DocumentFile], winner_ids: set[str], extra_problems: dict[str, list[str]], parsed_at: datetime
+    files: list[DocumentFile], won: dict[str, list[CodeWin]], extra_problems: dict[str, list[str]], parsed_at: datetime
 ) -> tuple[list[dict], list[dict]]:
     documents, sections = [], []
     for f in files:
         doc = f.parsed
         problems = doc.problems + extra_problems[f.document_id]
         status = doc.status
-        if doc.contributes and f.document_id not in winner_ids:
-            status = REJECTED  # superseded by a newer document for the same code
+        wins = won.get(f.document_id, [])
+        if doc.contributes and not wins:
+            status = REJECTED  # every code it describes is described by a newer document
         elif problems and status == PARSED:
-            status = PARTIAL
+            status = PARTIAL  # (a code lost to a newer document is one of the problems)
         documents.append(
             {
                 "document_id": f.document_id,
                 "source_path": f.source_path,
                 "sha256": f.sha256,
-                "code": doc.code if status in (PARSED, PARTIAL) else None,
+                # The first code the document loads: its first code unless a newer document won that one.
+                "code": min(wins, key=lambda w: w.ordinal).facts.code if wins and status in (PARSED, PARTIAL) else None,
                 "declared_code": doc.code,
                 "status": status,
                 "problems": "; ".join(problems),
@@ -298,16 +320,30 @@ def absorb_rejections(documents: list[dict], problems_by_document: dict[str, lis
 def pick_winners(
     files: list[DocumentFile], extra_problems: dict[str, list[str]], now: datetime | None = None
 ) -> list[DocumentFile]:
-    """The newest document per code. ``now`` (naive UTC, the run's time) bounds what a modification time may
-    claim: one more than ``CLOCK_SKEW`` ahead of it is not believed and ranks below every believable one
-    (counting it as ``now`` would still let it beat every edit made before each run, forever)."""
-    by_code: dict[str, list[DocumentFile]] = {}
+    """The documents that won at least one code (``pick_code_winners``), each once, by the first code it won."""
+    winners: dict[str, DocumentFile] = {}
+    for win in pick_code_winners(files, extra_problems, now):
+        winners.setdefault(win.file.document_id, win.file)
+    return list(winners.values())
+
+
+def pick_code_winners(
+    files: list[DocumentFile], extra_problems: dict[str, list[str]], now: datetime | None = None
+) -> list[CodeWin]:
+    """The newest document per code, over every code of every document, sorted by code. ``now`` (naive UTC, the
+    run's time) bounds what a modification time may claim: one more than ``CLOCK_SKEW`` ahead of it is not
+    believed and ranks below every believable one (counting it as ``now`` would still let it beat every edit
+    made before each run, forever)."""
+    by_code: dict[str, list[CodeWin]] = {}
     for f in files:
         if f.parsed.contributes:
-            by_code.setdefault(f.parsed.code, []).append(f)
+            for ordinal, facts in enumerate(f.parsed.code_blocks()):
+                by_code.setdefault(facts.code, []).append(CodeWin(f, ordinal, facts))
     winners = []
-    for code, candidates in by_code.items():
-        untrusted = {f.document_id for f in candidates if now is not None and f.modified_at > now + CLOCK_SKEW}
+    for code, candidates in sorted(by_code.items()):
+        untrusted = {
+            c.file.document_id for c in candidates if now is not None and c.file.modified_at > now + CLOCK_SKEW
+        }
         if len(candidates) > 1:
             for document_id in sorted(untrusted):
                 extra_problems[document_id].append(
@@ -315,16 +351,20 @@ def pick_winners(
                     f"this run): not believed, so any document for code {code} with a believable time wins over it"
                 )
         candidates.sort(
-            key=lambda f: (f.document_id not in untrusted, f.modified_at.replace(microsecond=0), f.document_id),
+            key=lambda c: (
+                c.file.document_id not in untrusted,
+                c.file.modified_at.replace(microsecond=0),
+                c.file.document_id,
+            ),
             reverse=True,
         )
         winner = candidates[0]
         winners.append(winner)
         for loser in candidates[1:]:
-            extra_problems[loser.document_id].append(
+            extra_problems[loser.file.document_id].append(
                 f"superseded: code {code} is also described by "
-                f"{'document' if loser.document_id in untrusted else 'newer document'} {winner.document_id!r}; "
-                "only the newest document per code is loaded (latest modification time, then document_id)"
+                f"{'document' if loser.file.document_id in untrusted else 'newer document'} "
+                f"{winner.file.document_id!r}; only the newest document per code is loaded (latest modification "
+                "time, then document_id)"
             )
-    winners.sort(key=lambda f: f.parsed.code)
     return winners

@@ -12,8 +12,11 @@ sentences and a table of modifiers.  The steps, each in its own module:
 
 The parser never raises on content: everything it cannot read, or reads only in part, becomes a
 readable entry in ``problems`` and the document is ``partial`` or ``rejected``.  Every non-blank line
-is kept in exactly one section.  One code per document: a second title line for another code stops
-the reading there (the first block loads, the document is partial, the rest stays in the sections).
+is kept in exactly one section.  Several codes per document: each title line for another code opens a new
+code block (``ParsedDocument.codes``; the top-level facts are the first code's).  Key lines, tables and
+sentences go to the block they are in; a payer or "used across" sentence of the first block is shared with a
+later code that states none of its own, unless it names codes and not that one; a table right under a line
+naming one code ("Modifiers for CPT 22552") goes to that code's block.
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ __all__ = [
     "PARTIAL",
     "REJECTED",
     "KnownNames",
+    "CodeFacts",
     "ModifierRow",
     "ParsedDocument",
     "Section",
@@ -93,6 +97,9 @@ _SENTENCE_END = ".!?:)]\"'”’|*"
 _LABELS = {"payers": "payer", "summary_sites": "'used across'", "typical_sites": "'Typical site of service'"}
 _KEY_LABELS = {"service_type": "Service type", "typical_sites": "Typical site of service", "payers": "Key payers"}
 _LONGEST_ITEM = 120
+# A code named on a short line over a table ("Modifiers for CPT 22552", a caption): the table is that code's.
+_CODE_MENTION = re.compile(r"\b(?:\d{4}[0-9A-Z]|[A-Z]\d{4})\b")
+_LONGEST_TABLE_LABEL = 100
 _LONGEST_SERVICE_TYPE = 150
 
 
@@ -101,6 +108,27 @@ class Section:
     ordinal: int
     heading: str | None
     body: str
+
+
+@dataclass(slots=True)
+class CodeFacts:
+    """What a document says about one of its codes."""
+
+    code_system: str | None = None
+    code: str | None = None
+    title: str | None = None
+    description: str | None = None
+    service_type: str | None = None
+    laterality: str | None = None
+    approach: str | None = None
+    imaging_guidance_included: bool | None = None
+    typical_sites: list[str] = field(default_factory=list)
+    summary_sites: list[str] = field(default_factory=list)
+    payers: list[str] = field(default_factory=list)
+    modifiers: list[ModifierRow] = field(default_factory=list)
+
+
+CODE_FACT_FIELDS = tuple(CodeFacts.__dataclass_fields__)
 
 
 @dataclass(slots=True)
@@ -123,11 +151,18 @@ class ParsedDocument:
     payers: list[str] = field(default_factory=list)
     modifiers: list[ModifierRow] = field(default_factory=list)
     sections: list[Section] = field(default_factory=list)
+    codes: list[CodeFacts] = field(default_factory=list)  # every code in document order; the first is the above
 
     @property
     def contributes(self) -> bool:
         """True when the document's facts may be loaded (parsed or partial)."""
         return self.status != REJECTED and self.code is not None
+
+    def code_blocks(self) -> list[CodeFacts]:
+        """The document's codes; a document built without ``codes`` (by hand, in tests) has its top-level one."""
+        if self.codes or self.code is None:
+            return self.codes
+        return [CodeFacts(**{name: getattr(self, name) for name in CODE_FACT_FIELDS})]
 
 
 def parse_document(
@@ -207,8 +242,22 @@ def parser_fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
+@dataclass(slots=True)
+class _ClosedBlock:
+    """A code block whose reading ended (a later title line opened the next one)."""
+
+    facts: CodeFacts
+    found: dict[str, str]
+    table: TableReader
+    scopes: dict[str, set[str] | None]
+
+
 class _DocumentReader:
-    """Reads logical lines in order; holds what has been read so far."""
+    """Reads logical lines in order; holds what has been read so far.
+
+    The current code block's facts live on ``self.doc`` (and ``found``, ``table``, ``section_lines``,
+    ``guidance_prose``) while it is read; a title line for another code closes it into ``closed``.
+    """
 
     def __init__(self, known: KnownNames, from_html: bool = False):
         self.doc = ParsedDocument()
@@ -226,11 +275,15 @@ class _DocumentReader:
         self.awaiting_bullets: tuple[str, int] | None = None  # '… include:' followed by a bulleted list
         self.title_problem: str | None = None
         self.title_candidate: str | None = None
-        self.ignored_from: int | None = None  # line of a second code's title: nothing after it is read
         self.guidance_prose: list[str] = []  # prose lines that mention guidance: only these can decide imaging
         self.payer_heading: int | None = None  # line of a 'Key Payers' heading whose bullets list the payers
         self.listed_payers: list[str] = []  # payers from bullets under a payers heading or from a payer table
         self.table.payers = self.listed_payers  # one list, so the names stay in document order
+        self.block_table = self.table  # the current block's table reader (``table`` may be a labelled one's)
+        self.closed: list[_ClosedBlock] = []
+        self.block_lines: list[str] = []  # text lines of the current block after its title
+        self.scopes: dict[str, set[str] | None] = {}  # list sentence -> the codes it names (None: names none)
+        self.table_label: str | None = None  # the code a short line right above names
         self.last_line = ""
         self.last_number = 0
 
@@ -249,27 +302,41 @@ class _DocumentReader:
             line.text = _BARE_LINK.sub("", line.text)
         if kind == PIPE:
             self.body.extend(line.raw)
-            if self.ignored_from is None:
-                table.read(line.text, line.number)
+            if not table.active:
+                table = self.table = self._labelled_table()
+            table.read(line.text, line.number)
             return
+        label, self.table_label = self.table_label, None
         if table.active:
-            if kind == TEXT and line.text[:1].islower() and self.ignored_from is None:
+            if kind == TEXT and line.text[:1].islower():
                 # A row hard-wrapped without its closing pipe: the rest of its last cell would be lost quietly.
                 self.doc.problems.append(
                     f"line {line.number}: text right after a table row looks like the row's continuation; "
                     f"not read into the table: {line.text[:60]!r}"
                 )
             table.end()
+        self.table = self.block_table
         if kind == HEADING:
             self._start_section(line.heading)
+            self.table_label = _named_code(line.heading) or label
             return
         self.body.extend(line.raw)
         if kind == TITLE and self._read_title(line):
             return
-        if self.ignored_from is None:
-            if self.heading_lines is not None:
-                self.heading_lines.append(line.text)
-            self._read_text(line)
+        if self.heading_lines is not None:
+            self.heading_lines.append(line.text)
+        self.block_lines.append(line.text)
+        self._read_text(line)
+        if len(line.text) <= _LONGEST_TABLE_LABEL:
+            self.table_label = _named_code(line.text)
+
+    def _labelled_table(self) -> TableReader:
+        """The reader of the block whose code the line above the table names, else the current block's."""
+        if self.table_label is not None and self.table_label != self.doc.code:
+            for block in self.closed:
+                if block.facts.code == self.table_label:
+                    return block.table
+        return self.block_table
 
     def _start_section(self, heading: str) -> None:
         self._end_block_facts()
@@ -297,14 +364,38 @@ class _DocumentReader:
         if match is None or doc.code is None:
             return False
         code, system = match.group("code").upper(), match.group("system").upper()
-        if code != doc.code and self.ignored_from is None:
-            self._end_block_facts()
-            self.ignored_from = line.number
+        if code == doc.code or any(block.facts.code == code for block in self.closed):
+            return True  # the same code's title repeated (a page heading over the title line)
+        if not CODE_PATTERNS[system].fullmatch(code):
             doc.problems.append(
-                f"line {line.number}: second title line for {system} {code} ignored: one code per document; "
-                "split the file"
+                f"line {line.number}: title line code {code[:40]!r} is not a valid {system} code "
+                f"({CODE_FORMAT_HINTS[system]}); no new code block opened"
             )
+            return True
+        self._close_block()
+        _take_title(doc, match)
         return True
+
+    def _close_block(self) -> None:
+        """The current code's facts are complete: keep them, and start reading the next code's."""
+        self.table.end()
+        self.block_table.end()
+        self._end_block_facts()
+        if self.listed_payers:
+            self._add_payers(self.listed_payers)
+        self._read_prose_facts(first=not self.closed)
+        doc = self.doc
+        facts = CodeFacts(**{name: getattr(doc, name) for name in CODE_FACT_FIELDS})
+        self.closed.append(_ClosedBlock(facts, self.found, self.block_table, self.scopes))
+        for name in CODE_FACT_FIELDS:
+            setattr(doc, name, getattr(CodeFacts(), name))
+        doc.modifiers = []
+        self.found, self.scopes, self.guidance_prose, self.block_lines = {}, {}, [], []
+        self.listed_payers = []
+        self.table = self.block_table = TableReader(doc.problems, doc.modifiers)
+        self.table.payers = self.listed_payers
+        self.section_lines = {}
+        self.heading_lines = self.section_lines.setdefault(self.heading.casefold(), []) if self.heading else None
 
     def _read_text(self, line: Line) -> None:
         text = line.text
@@ -411,6 +502,11 @@ class _DocumentReader:
                     )
                 continue
             rest = text[match.end() :]
+            if fact not in self.found:
+                # Codes named in the sentence itself ("For 22551 and 22552, key payers …"), not in the one before.
+                before = text[: match.start()]
+                sentence = before[before.rfind(". ") + 1 :]
+                self.scopes[fact] = {code.upper() for code in _CODE_MENTION.findall(sentence)} or None
             if fact in self.found:
                 again = read_list(rest[:LONGEST_LIST], self.known).items
                 if again != getattr(self.doc, fact):
@@ -448,22 +544,57 @@ class _DocumentReader:
 
     def finish(self) -> ParsedDocument:
         self.table.end()
-        self._end_block_facts()
-        if self.listed_payers:
-            self._add_payers(self.listed_payers)
-        self._close_section()
+        ragged = self.table.last_row_ragged
         doc = self.doc
+        if doc.code is None:
+            self._end_block_facts()
+        else:
+            self._close_block()
+        self._close_section()
         doc.sections = self.sections
         if self.title_problem is not None:
             doc.problems.append(self.title_problem)
-        if doc.code is None:
+        if not self.closed:
             return self._reject()
-        self._read_prose_facts()
-        self._report_missing_parts()
-        _check_truncation(doc, self.sections, "" if self.from_html else self.last_line, self.table.last_row_ragged)
+        self._drop_bare_title_lines()
+        self._share_first_block_sentences()
+        for block in self.closed:
+            self._report_missing_parts(block)
+        doc.codes = [block.facts for block in self.closed]
+        for name in CODE_FACT_FIELDS:
+            setattr(doc, name, getattr(doc.codes[0], name))
+        _check_truncation(doc, self.sections, "" if self.from_html else self.last_line, ragged)
         if doc.problems:
             doc.status = PARTIAL
         return doc
+
+    def _drop_bare_title_lines(self) -> None:
+        """A later title line followed by nothing of its own (no key line, sentence or table, as in a "Related
+        codes" list) describes no code here: it is reported, and its code is not loaded with borrowed facts."""
+        kept = [self.closed[0]]
+        for block in self.closed[1:]:
+            if block.found or block.table.saw_modifier_table or block.facts.modifiers:
+                kept.append(block)
+            else:
+                facts = block.facts
+                self.doc.problems.append(
+                    f"title line for {facts.code_system} {facts.code} is followed by none of its facts (no key "
+                    "line, payer sentence or modifier table); not loaded as a code"
+                )
+        self.closed = kept
+
+    def _share_first_block_sentences(self) -> None:
+        """The summary's payer and "used across" sentences, in the first block, speak for a later code that has
+        none of its own, unless they name codes and not that one."""
+        first = self.closed[0]
+        for block in self.closed[1:]:
+            for fact, key in (("payers", "payers"), ("summary_sites", "summary_sites")):
+                if key in block.found or key not in first.found:
+                    continue
+                scope = first.scopes.get(fact)
+                if scope is None or block.facts.code in scope:
+                    setattr(block.facts, fact, list(getattr(first.facts, fact)))
+                    block.found[key] = first.found[key]
 
     def _reject(self) -> ParsedDocument:
         doc = self.doc
@@ -475,10 +606,13 @@ class _DocumentReader:
         _clear_facts(doc)
         return doc
 
-    def _read_prose_facts(self) -> None:
+    def _read_prose_facts(self, first: bool = True) -> None:
         doc, lines = self.doc, self.section_lines
         overview = next((line for line in lines.get("billing code overview", ()) if not _is_key_line(line)), None)
         summary = lines.get("summary & overview", [])
+        if overview is None and not summary and not first:
+            # A later code often sits under its own heading ("Add-on Code"): its first prose line describes it.
+            overview = next((line for line in self.block_lines if not _is_key_line(line)), None)
         doc.description = (
             normalize_value(overview) if overview is not None else (normalize_value(summary[0]) if summary else None)
         )
@@ -487,15 +621,18 @@ class _DocumentReader:
         doc.approach = approach(doc.title, prose)
         doc.imaging_guidance_included = imaging_guidance_included([doc.title or "", *self.guidance_prose])
 
-    def _report_missing_parts(self) -> None:
-        problems, found = self.doc.problems, self.found
+    def _report_missing_parts(self, block: _ClosedBlock) -> None:
+        found, missing = block.found, []
         if "service_type" not in found:
-            problems.append("no 'Service type:' line")
+            missing.append("no 'Service type:' line")
         if "typical_sites" not in found:
-            problems.append("no 'Typical site of service:' line")
+            missing.append("no 'Typical site of service:' line")
         if "payers" not in found:
-            problems.append("no 'Key payers covered in this overview include …' sentence")
-        problems.extend(self.table.missing_table_problems())
+            missing.append("no 'Key payers covered in this overview include …' sentence")
+        missing.extend(block.table.missing_table_problems())
+        several = len(self.closed) > 1
+        facts = block.facts
+        self.doc.problems.extend(f"{facts.code_system} {facts.code}: {m}" if several else m for m in missing)
 
 
 def _take_title(doc: ParsedDocument, match: re.Match[str]) -> str | None:
@@ -504,6 +641,12 @@ def _take_title(doc: ParsedDocument, match: re.Match[str]) -> str | None:
         return f"title line code {code[:40]!r} is not a valid {system} code ({CODE_FORMAT_HINTS[system]})"
     doc.code_system, doc.code, doc.title = system, code, normalize_value(title)
     return None
+
+
+def _named_code(text: str) -> str | None:
+    """The one billing code a short line names ("Modifiers for CPT 22552"), if it names exactly one."""
+    codes = {code.upper() for code in _CODE_MENTION.findall(text)}
+    return codes.pop() if len(codes) == 1 else None
 
 
 def _split_embedded_keys(value: str) -> tuple[str, list[tuple[str, str]]]:
@@ -568,9 +711,17 @@ def to_json_dict(doc: ParsedDocument) -> dict:
         "summary_sites": doc.summary_sites,
         "payers": doc.payers,
         "problems": doc.problems,
-        "modifiers": [[m.modifier_code, m.description, m.when_to_use, m.line_number] for m in doc.modifiers],
+        "modifiers": _modifier_rows(doc.modifiers),
         "sections": [[s.ordinal, s.heading, s.body] for s in doc.sections],
+        "codes": [
+            {**{name: getattr(c, name) for name in CODE_FACT_FIELDS[:-1]}, "modifiers": _modifier_rows(c.modifiers)}
+            for c in doc.codes
+        ],
     }
+
+
+def _modifier_rows(modifiers: list[ModifierRow]) -> list[list]:
+    return [[m.modifier_code, m.description, m.when_to_use, m.line_number] for m in modifiers]
 
 
 def from_json_dict(data: dict) -> ParsedDocument:
@@ -582,6 +733,10 @@ def from_json_dict(data: dict) -> ParsedDocument:
         problems=list(data["problems"]),
         modifiers=[ModifierRow(*row) for row in data["modifiers"]],
         sections=[Section(*row) for row in data["sections"]],
+        codes=[
+            CodeFacts(**{**block, "modifiers": [ModifierRow(*row) for row in block["modifiers"]]})
+            for block in data.get("codes", ())
+        ],
     )
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.core.care_sites import CareSiteDirectory
-from pipeline.core.document_parser import ParsedDocument
+from pipeline.core.document_parser import CodeFacts, ParsedDocument
 from pipeline.core.html_text import looks_like_html
 from pipeline.core.known_names import KnownNames
 from pipeline.core.payer_aliases import PayerDirectory
@@ -38,7 +38,11 @@ FIELDS = (
     "care_sites",
     "pos_codes",
     "problems_contain",
+    "codes",
 )
+# The facts of each code: a gold file's ``codes`` list holds one object with these keys per code, in document
+# order; without it, the document must describe exactly the one code of its top-level ``code`` (none if rejected).
+CODE_FIELDS = FIELDS[1:12]
 EXIT_OK, EXIT_MISSES, EXIT_USAGE = 0, 1, 2
 
 
@@ -77,16 +81,24 @@ class FactExtractor:
         facts["payers"] = self._payers(doc)
         facts["care_sites"], facts["pos_codes"] = self._care_sites(doc)
         facts["problems"] = "; ".join(doc.problems)
+        facts["codes"] = [self._code_facts(block) for block in doc.code_blocks()] if doc.contributes else []
         return facts
 
-    def _payers(self, doc: ParsedDocument) -> list[str]:
+    def _code_facts(self, block: CodeFacts) -> dict[str, object]:
+        facts: dict[str, object] = {name: getattr(block, name) for name in CODE_FIELDS[:7]}
+        facts["modifiers"] = _modifiers(block)
+        facts["payers"] = self._payers(block)
+        facts["care_sites"], facts["pos_codes"] = self._care_sites(block)
+        return facts
+
+    def _payers(self, doc: ParsedDocument | CodeFacts) -> list[str]:
         names: dict[str, str] = {}
         for written in doc.payers:
             match = self.payers.resolve(written)
             names.setdefault(match.payer_id, match.payer_name)
         return list(names.values())
 
-    def _care_sites(self, doc: ParsedDocument) -> tuple[list[str], list[str]]:
+    def _care_sites(self, doc: ParsedDocument | CodeFacts) -> tuple[list[str], list[str]]:
         names: dict[str, str] = {}
         pos_codes: set[str] = set()
         for written in [*doc.typical_sites, *doc.summary_sites]:
@@ -96,7 +108,7 @@ class FactExtractor:
         return list(names.values()), sorted(pos_codes)
 
 
-def _modifiers(doc: ParsedDocument) -> list[dict[str, str | None]]:
+def _modifiers(doc: ParsedDocument | CodeFacts) -> list[dict[str, str | None]]:
     """Rows in document order; a code listed twice keeps its first row, as the warehouse does."""
     seen: set[str] = set()
     rows = []
@@ -115,6 +127,8 @@ def run_fidelity(
     report = FidelityReport()
     for name, document, gold_file in pairs:
         gold = json.loads(gold_file.read_text(encoding="utf-8"))
+        # Without a codes list the document must describe just its one code (its facts are the top-level keys).
+        gold.setdefault("codes", [] if gold.get("status") == "rejected" else [gold.get("code")])
         data = document.read_bytes()
         actual = extractor.facts(data)
         form = report.forms.setdefault(document_form(document.name, data), [0, 0, 0, 0])
@@ -170,6 +184,8 @@ def compare(field_name: str, expected: object, actual: dict[str, object]) -> tup
         missing = [text for text in expected if _normalize(text) not in problems]
         return not missing, actual["problems"] or "(no problems)"
     value = actual[field_name]
+    if field_name == "codes" and all(isinstance(item, str) for item in expected):
+        value = [block["code"] for block in value]
     return _normalize(expected) == _normalize(value), value
 
 

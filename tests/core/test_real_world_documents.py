@@ -193,17 +193,16 @@ def test_a_period_inside_a_name_does_not_end_the_payer_sentence(written, expecte
     assert doc.status == PARSED, doc.problems
 
 
-def test_second_code_in_one_file_is_ignored_and_never_mixed(known):
+def test_a_second_overview_in_one_file_is_a_second_code_never_mixed(known):
     second = good("0601T").replace("Aetna, Cigna, and Medicare", "Humana").replace("| 50 |", "| 59 |")
     doc = parse_text(good("0600T") + "\n" + second, known_names=known)
-    assert doc.code == "0600T" and doc.status == PARTIAL
+    assert doc.code == "0600T" and doc.status == PARSED, doc.problems
     assert doc.payers == ["Aetna", "Cigna", "Medicare"]
     assert [m.modifier_code for m in doc.modifiers] == ["00", "50"]
-    title_line = good("0600T").count("\n") + 3
-    assert f"line {title_line}: second title line for CPT 0601T ignored: one code per document" in "; ".join(
-        doc.problems
-    )
-    assert "Humana" in "\n".join(s.body for s in doc.sections)
+    first, other = doc.codes
+    assert first.code == "0600T" and first.payers == doc.payers
+    assert other.code == "0601T" and other.payers == ["Humana"]
+    assert [m.modifier_code for m in other.modifiers] == ["00", "59"]
 
 
 def test_extra_table_column_is_ignored_with_a_problem():

@@ -15,7 +15,10 @@ Each document is written the way its tool really produces it:
   (as Word leaves them after spell-checking or tracked edits);
 - an RTF export of a Word file with a table;
 - a forwarded multipart e-mail whose parts are quoted-printable (a soft line break inside "Humana Inc.",
-  "=" signs inside a cell), and one whose HTML part is base64.
+  "=" signs inside a cell), and one whose HTML part is base64;
+- a Word overview saved as a one-page PDF with a small-print footer naming the file;
+- the team's own Word copy (title as Heading 1, bold runs in the payer sentence and the header row);
+- an Outlook forward in plain-text mode, its table pasted as tab-separated rows.
 """
 
 from __future__ import annotations
@@ -275,6 +278,145 @@ def _fixed_zip_times(data: bytes) -> bytes:
     return out.getvalue()
 
 
+# --- A Word overview saved as PDF (one page, no running header) ------------------------------------------------
+
+WORD_PDF_NAME = "62323_lumbar_epidural_word_export.pdf"
+
+
+def make_word_export_pdf(path: Path) -> None:
+    """A one-page PDF as Word's "Save as PDF" writes it: a bold title paragraph, body text, keys in bold
+    labels, and a table with a shaded header row and thin rules, and a small footer with the file name."""
+    from reportlab import rl_config
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import letter
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+    rl_config.invariant = 1
+    styles = getSampleStyleSheet()
+    body = styles["BodyText"]
+    title = styles["Heading2"].clone("word_title", fontSize=12, leading=15)
+
+    story = [
+        Paragraph("Summary &amp; Overview", styles["Heading3"]),
+        Paragraph(
+            "CPT 62323: Injection(s), of Diagnostic or Therapeutic Substance(s) (eg, Anesthetic, Antispasmodic, "
+            "Opioid, Steroid, Other Solution), Not Including Neurolytic Substances, Including Needle or Catheter "
+            "Placement, Interlaminar Epidural or Subarachnoid, Lumbar or Sacral (Caudal); With Imaging Guidance "
+            "(ie, Fluoroscopy or CT)",
+            title,
+        ),
+        Paragraph(
+            "CPT code 62323 reports a lumbar or caudal interlaminar epidural steroid injection placed under "
+            "fluoroscopic or CT guidance. Nationally, the code is used across ambulatory surgery centers, "
+            "hospital outpatient departments and physician offices.",
+            body,
+        ),
+        Paragraph("Key payers covered in this overview include Medicare, Medicaid, Anthem, Humana and Oscar.", body),
+        Paragraph("Billing Code Overview", styles["Heading3"]),
+        Paragraph(
+            "CPT code 62323 describes the injection with imaging guidance; the fluoroscopic or CT guidance is "
+            "included and is not reported separately.",
+            body,
+        ),
+        Paragraph("<b>Service type:</b> Epidural steroid injection", body),
+        Paragraph("<b>Typical site of service:</b> Ambulatory surgery center", body),
+        Paragraph("Coding Specifications", styles["Heading3"]),
+        Spacer(1, 4),
+    ]
+    rows = [
+        ["Modifier", "Description", "When to Use"],
+        ["00", "No modifier", "One interlaminar injection, no special circumstances."],
+        ["KX", "Requirements met", "Four weeks of failed conservative care documented."],
+        ["GZ", "Expected denial, no ABN", "Frequency limit exceeded and no waiver was signed."],
+    ]
+    table = Table(rows, colWidths=[60, 150, 270])
+    table.setStyle(
+        TableStyle(
+            [
+                ("GRID", (0, 0), (-1, -1), 0.25, colors.black),
+                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#D9E2F3")),
+                ("FONTNAME", (0, 0), (-1, 0), "Helvetica-Bold"),
+                ("FONTSIZE", (0, 0), (-1, -1), 9),
+            ]
+        )
+    )
+    story.append(table)
+
+    def footer(canvas, doc):
+        canvas.saveState()
+        canvas.setFont("Helvetica", 7)
+        canvas.drawString(72, 30, "62323 overview.docx")
+        canvas.restoreState()
+
+    buffer = io.BytesIO()
+    document = SimpleDocTemplate(buffer, pagesize=letter, invariant=1, title="62323 overview")
+    document.build(story, onFirstPage=footer, onLaterPages=footer)
+    path.write_bytes(buffer.getvalue())
+
+
+# --- A Word overview kept by the coding team ----------------------------------------------------------------
+
+DOCX_TEAM_NAME = "20611_arthrocentesis_ultrasound_team_copy.docx"
+
+
+def make_team_docx(path: Path) -> None:
+    """A Word file the team keeps: the title as a Heading 1, an intro line above it, the payer sentence in one
+    paragraph with a bold run, and a table whose header row is bold, then a closing note."""
+    from docx import Document
+
+    document = Document()
+    properties = document.core_properties
+    properties.author, properties.title = "Revenue Integrity", "20611"
+    properties.created = properties.modified = FIXED_TIME
+    properties.last_modified_by, properties.revision = "Revenue Integrity", 3
+
+    document.add_paragraph().add_run("Orthopedics coding binder, section 4").italic = True
+    document.add_heading("Summary & Overview", level=2)
+    document.add_heading(
+        "CPT 20611: Arthrocentesis, Aspiration and/or Injection, Major Joint or Bursa (eg, Shoulder, Hip, Knee, "
+        "Subacromial Bursa); With Ultrasound Guidance, With Permanent Recording and Reporting",
+        level=1,
+    )
+    document.add_paragraph(
+        "CPT code 20611 reports aspiration or injection of a major joint or bursa under ultrasound guidance with "
+        "a saved image and a written report. Nationally, the code is used across physician offices and "
+        "hospital outpatient departments."
+    )
+    payers = document.add_paragraph("Key payers covered in this overview include ")
+    payers.add_run("Medicare").bold = True
+    payers.add_run(", Aetna, Cigna, Kaiser Permanente and Blue Cross Blue Shield of Texas.")
+    document.add_heading("Billing Code Overview", level=2)
+    document.add_paragraph(
+        "CPT code 20611 describes the procedure with ultrasound guidance; the ultrasound guidance is included "
+        "and is not reported separately with 76942."
+    )
+    key = document.add_paragraph()
+    key.add_run("Service type:").bold = True
+    key.add_run(" Joint aspiration and injection")
+    key = document.add_paragraph()
+    key.add_run("Typical site of service:").bold = True
+    key.add_run(" Office")
+    document.add_heading("Coding Specifications", level=2)
+    rows = [
+        ("Modifier", "Description", "When to Use"),
+        ("00", "No modifier", "One major joint injected."),
+        ("RT", "Right side", "Right joint or bursa."),
+        ("LT", "Left side", "Left joint or bursa."),
+        ("25", "Significant, separately identifiable E/M service", "A separate evaluation on the same day."),
+    ]
+    table = document.add_table(rows=len(rows), cols=3)
+    table.style = "Table Grid"
+    for index, (row, values) in enumerate(zip(table.rows, rows, strict=True)):
+        for cell, value in zip(row.cells, values, strict=True):
+            cell.text = ""
+            cell.paragraphs[0].add_run(value).bold = index == 0
+    document.add_paragraph("Reviewed by the coding committee, March 2026.")
+    buffer = io.BytesIO()
+    document.save(buffer)
+    path.write_bytes(_fixed_zip_times(buffer.getvalue()))
+
+
 # --- RTF -------------------------------------------------------------------------------------------------------
 
 RTF_NAME = "0275T_percutaneous_laminotomy.rtf"
@@ -471,6 +613,54 @@ def make_base64_email(path: Path) -> None:
     path.write_bytes(message.as_bytes(policy=message.policy.clone(linesep="\r\n")))
 
 
+EML_OUTLOOK_NAME = "43239_egd_biopsy_outlook_plain_text.eml"
+
+OUTLOOK_TEXT = """Team - see below from the vendor, updated for this year. Please update the charge master.
+
+Thanks,
+Priya Raman | Revenue Integrity Analyst
+Lakeshore GI Associates
+
+From: Codebook Online <no-reply@codebook.example>
+Sent: Monday, March 2, 2026 4:02 PM
+To: Priya Raman <praman@lakeshore-gi.example>
+Subject: CPT 43239 overview
+
+Summary & Overview
+CPT 43239: Esophagogastroduodenoscopy, Flexible, Transoral; With Biopsy, Single or Multiple
+CPT code 43239 reports an upper endoscopy with one or more biopsies taken with cold forceps, however many sites are sampled. Nationally, the code is used across ambulatory surgery centers and hospital outpatient departments.
+Key payers covered in this overview include Medicare, UnitedHealthcare, Blue Cross Blue Shield of Illinois, Molina, and Ambetter.
+
+Billing Code Overview
+CPT code 43239 describes a flexible transoral EGD with biopsy; it is an endoscopic procedure.
+Service type: Diagnostic upper endoscopy
+Typical site of service: Ambulatory surgery center
+
+Coding Specifications
+Modifier\tDescription\tWhen to Use
+00\tNo modifier\tBiopsies taken, no special circumstances.
+XS\tSeparate structure\tA lesion in a different organ sampled separately, where the payer asks for XS.
+33\tPreventive service\tBarrett's surveillance billed as preventive under the plan's policy.
+59\tDistinct procedural service\tA separate lesion removed by snare at the same session.
+
+This e-mail and any attachments are confidential and intended only for the addressee.
+"""
+
+
+def make_outlook_plain_email(path: Path) -> None:
+    """A forward from Outlook in plain-text mode: one text/plain part, quoted-printable, the vendor's table pasted
+    as tab-separated rows, an Outlook "From:/Sent:" header block, a signature and a disclaimer."""
+    message = EmailMessage()
+    message["From"] = "Priya Raman <praman@lakeshore-gi.example>"
+    message["To"] = "GI Billing <billing@lakeshore-gi.example>"
+    message["Subject"] = "FW: CPT 43239 overview"
+    message["Date"] = "Tue, 03 Mar 2026 08:41:00 -0600"
+    message["Message-ID"] = "<fixture-43239@lakeshore-gi.example>"
+    message["X-Mailer"] = "Microsoft Outlook 16.0"
+    message.set_content(OUTLOOK_TEXT, cte="quoted-printable")
+    path.write_bytes(message.as_bytes(policy=message.policy.clone(linesep="\r\n")))
+
+
 def main() -> None:
     CORPUS.mkdir(exist_ok=True)
     make_printed_pdf(CORPUS / PDF_NAME)
@@ -479,6 +669,9 @@ def main() -> None:
     make_rtf(CORPUS / RTF_NAME)
     make_forwarded_qp_email(CORPUS / EML_QP_NAME)
     make_base64_email(CORPUS / EML_BASE64_NAME)
+    make_word_export_pdf(CORPUS / WORD_PDF_NAME)
+    make_team_docx(CORPUS / DOCX_TEAM_NAME)
+    make_outlook_plain_email(CORPUS / EML_OUTLOOK_NAME)
 
 
 if __name__ == "__main__":

@@ -241,3 +241,42 @@ def test_row_rules_are_enforced_before_writing(pipeline_env, monkeypatch):
         "SELECT status FROM core.documents WHERE document_id = 'C9751_bronchoscopic_microwave.txt'"
     )
     assert status == "partial"
+
+
+def test_a_primary_and_add_on_document_loads_both_codes_with_their_own_modifiers_and_shared_payers(pipeline_env):
+    from tests.core.test_multi_code_documents import ADD_ON, ADD_ON_ROWS, PAYERS, PRIMARY_ROWS, SUMMARY, table
+
+    text = SUMMARY.format(payer_sentence=PAYERS) + ADD_ON + "Coding Specifications\n"
+    text += table(PRIMARY_ROWS, "Modifiers for CPT 22551") + "\n" + table(ADD_ON_ROWS, "Modifiers for CPT 22552")
+    (pipeline_env.documents_dir / "22551_22552_acdf.txt").write_text(text)
+    result = run_pipeline(pipeline_env, "group:core")
+    assert all(e.passed for e in result.get_asset_check_evaluations())
+    assert pipeline_env.query(
+        "SELECT code, document_id, document_status FROM core.codes WHERE code IN ('22551', '22552') ORDER BY code"
+    ) == [("22551", "22551_22552_acdf.txt", "parsed"), ("22552", "22551_22552_acdf.txt", "parsed")]
+    assert pipeline_env.query(
+        "SELECT code, list(modifier_code ORDER BY line_number) FROM core.code_modifiers "
+        "WHERE code IN ('22551', '22552') GROUP BY code ORDER BY code"
+    ) == [("22551", ["00", "62"]), ("22552", ["00", "80"])]
+    assert pipeline_env.query(
+        "SELECT code, list(payer_id ORDER BY payer_id) FROM core.code_payers "
+        "WHERE code IN ('22551', '22552') GROUP BY code ORDER BY code"
+    ) == [("22551", ["aetna", "humana", "medicare"]), ("22552", ["aetna", "humana", "medicare"])]
+    assert pipeline_env.query(
+        "SELECT code, list(care_site_id ORDER BY care_site_id) FROM core.code_care_sites "
+        "WHERE code IN ('22551', '22552') GROUP BY code ORDER BY code"
+    ) == [
+        ("22551", ["ambulatory_surgery_center", "inpatient_hospital"]),
+        ("22552", ["ambulatory_surgery_center", "inpatient_hospital"]),
+    ]
+    assert pipeline_env.query(
+        "SELECT code, ordinal FROM core.document_codes WHERE document_id = '22551_22552_acdf.txt' ORDER BY ordinal"
+    ) == [("22551", 0), ("22552", 1)]
+    assert pipeline_env.query("SELECT status, code FROM core.documents WHERE document_id = '22551_22552_acdf.txt'") == [
+        ("parsed", "22551")
+    ]
+    # Every loaded code is in the bridge, and every bridge row is a loaded code of its document.
+    assert pipeline_env.query(
+        "SELECT count(*) FROM core.codes c FULL JOIN core.document_codes d USING (code, document_id) "
+        "WHERE c.code IS NULL OR d.code IS NULL"
+    ) == [(0,)]

@@ -145,6 +145,18 @@ def test_a_single_page_keeps_its_text_but_drops_a_footer_with_a_page_number():
     assert [line for line in layout([page]).lines if line] == ["Service type: Tumor ablation"]
 
 
+def test_a_single_page_drops_a_small_print_footer_but_keeps_body_text_near_the_bottom():
+    page = _page(
+        _row(300, (50, "Service type: Tumor ablation")),
+        _row(740, (50, "Typical site of service: Office")),
+        _row(785, (50, "62323 overview.docx"), height=7),
+    )
+    assert [line for line in layout([page]).lines if line] == [
+        "Service type: Tumor ablation",
+        "Typical site of service: Office",
+    ]
+
+
 def test_short_lines_end_their_paragraph_and_full_lines_are_joined():
     page = _page(
         _row(100, (50, "Service type: Tumor ablation")),

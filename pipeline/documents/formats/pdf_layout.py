@@ -6,7 +6,8 @@ from positions alone, so any PDF library that reports where its text is (``Segme
 - pieces on one baseline form a line; pieces far apart on a line are separate cells;
 - running lines (the browser's date and page title at the top, the URL and "Page 1 of 2" at the bottom, a
   page number alone) are dropped: a line in the top or bottom band of a page that repeats on another page
-  (digits ignored), or that is only a page number;
+  (digits ignored), that is only a page number, or that is set smaller than the body text and stands apart
+  from it (a word processor's footer with the file name, which a one-page document cannot show repeating);
 - a line in a larger font than the body is a heading (a heading wrapped over lines is joined);
 - lines of one paragraph are joined; a line that stops well short of the right margin ends its paragraph,
   so "Service type: …" and "Typical site of service: …" stay two lines;
@@ -99,6 +100,8 @@ _PARAGRAPH_GAP = 0.75  # more blank space than this many text heights between li
 _HEADING_LINE_GAP = 0.45  # lines of one wrapped heading are closer than this many of their heights
 _SHORT_LINE = 0.82  # a line ending before this share of the text width ends its paragraph
 _ALIGN = 4.0  # points: cells whose left edges are this close are in one column
+_RUNNING_SIZE = 0.85  # a line in the running band set below this share of the body text height, and
+_RUNNING_APART = 2.0  # more than this many body text heights away from every other line, is a running line
 
 
 def layout(pages: list[Page]) -> Layout:
@@ -151,19 +154,34 @@ def _running_key(text: str) -> str:
 def _running_lines(pages: list[Page], page_lines: list[list[_Line]]) -> dict[int, set[str]]:
     """Per page, the keys of its lines that are running headers, footers or page numbers."""
     banded: list[set[str]] = []
-    numbered: list[set[str]] = []  # lines with a page number in one of their cells ("https://… | Page 1 of 1")
+    # lines with a page number in one of their cells ("https://… | Page 1 of 1"), or in small print
+    marked: list[set[str]] = []
+    body = _body_size(page_lines)
     for page, lines in zip(pages, page_lines, strict=True):
         band = page.height * RUNNING_BAND
         in_band = [line for line in lines if line.top < band or line.bottom > page.height - band]
         banded.append({_running_key(line.text) for line in in_band})
-        numbered.append(
-            {_running_key(line.text) for line in in_band if any(_PAGE_NUMBER.match(c.text) for c in line.cells)}
+        marked.append(
+            {
+                _running_key(line.text)
+                for line in in_band
+                if _small_print_apart(line, lines, body) or any(_PAGE_NUMBER.match(c.text) for c in line.cells)
+            }
         )
     counts = Counter(key for keys in banded for key in keys)
     return {
-        index: {key for key in keys if len(pages) > 1 and counts[key] > 1} | numbered[index]
+        index: {key for key in keys if len(pages) > 1 and counts[key] > 1} | marked[index]
         for index, keys in enumerate(banded)
     }
+
+
+def _small_print_apart(line: _Line, lines: list[_Line], body: float) -> bool:
+    """A line in smaller type with a wide gap to every other line: a footer, not the last line of a wrapped cell
+    (whose glyph box may be small too, but which sits right under its row)."""
+    if line.size >= _RUNNING_SIZE * body:
+        return False
+    gaps = [max(other.top - line.bottom, line.top - other.bottom) for other in lines if other is not line]
+    return all(gap > _RUNNING_APART * body for gap in gaps)
 
 
 def _body_size(pages: list[list[_Line]]) -> float:
