@@ -40,7 +40,7 @@ from pipeline.core.domains import LOADED_DOCUMENT_STATUSES, PARSED, PARTIAL, REJ
 from pipeline.core.known_names import KnownNames
 from pipeline.core.reference_data import ReferenceData
 from pipeline.documents.folder import DocumentSource, iter_documents
-from pipeline.documents.parse_cache import WRITE_ROWS, ParseCache, Spool, cache_key
+from pipeline.documents.parse_cache import ParseCache, Spool, cache_key
 from pipeline.failures import infrastructure_failure
 from pipeline.settings import ALLOW_SHRINK_HINT
 from pipeline.validation.reject_rows import gate_table
@@ -61,6 +61,7 @@ REJECTED_ROWS = "core.rejected_rows"
 PREVIOUS_DOCUMENTS = "core.previous_documents"
 STAGING_SUFFIX = "__loading"  # core.<table>__loading: the table being built, renamed into place at the swap
 BATCH_DOCUMENTS = 2_000  # documents turned into rows and written at a time
+COMMIT_DOCUMENTS = 10_000  # documents whose rows are committed together while the new tables are built
 ATTENTION_ROWS = 200  # documents needing attention listed on the load (all of them are in core.documents)
 EXAMPLES = 3  # documents named when an empty-looking folder is refused
 
@@ -181,7 +182,7 @@ def read_folder(
             raise failure(exc) from exc
 
     for source in iter_documents(directory, max_bytes):
-        if cache.pending >= WRITE_ROWS:
+        if cache.pending >= COMMIT_DOCUMENTS:
             flush()
         document = _parsed_file(source, cache, known, max_bytes, con)
         folder.document_ids.add(document.document_id)
@@ -434,14 +435,22 @@ def write_staging(con, batches: Iterable[dict[str, list[dict]]], *, commit: bool
     for contract in writable:
         replace_table(con, contract, frame_for(contract, []), _staging(contract.table))
     dimensions: dict[str, tuple[list[dict], set[tuple]]] = {}
-    for tables in batches:
+    batches = iter(batches)
+    while True:
         with transaction(con) if commit else nullcontext():
-            for contract in writable:
-                rows = tables[contract.table_name]
-                if contract.table in PER_DOCUMENT:
-                    insert_frame(con, contract, frame_for(contract, rows), _staging(contract.table))
-                else:
-                    _merge_dimension(dimensions, contract, rows)
+            written = 0  # documents in this transaction: a commit every COMMIT_DOCUMENTS (each one costs a sync)
+            for tables in batches:
+                for contract in writable:
+                    rows = tables[contract.table_name]
+                    if contract.table in PER_DOCUMENT:
+                        insert_frame(con, contract, frame_for(contract, rows), _staging(contract.table))
+                    else:
+                        _merge_dimension(dimensions, contract, rows)
+                written += len(tables[CONTRACTS[DOCUMENTS].table_name])
+                if written >= COMMIT_DOCUMENTS:
+                    break
+            else:
+                break
     for table, (rows, _) in dimensions.items():
         insert_frame(con, CONTRACTS[table], frame_for(CONTRACTS[table], rows), _staging(table))
 
