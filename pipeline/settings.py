@@ -12,6 +12,7 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from pipeline.core.text_decoding import DEFAULT_MAX_DOCUMENT_BYTES
@@ -30,7 +31,8 @@ class Variable:
     """One environment variable: its name, its default (a flag's is False: unset means off), and how it is checked.
 
     kind: path (relative to the repo root), integer (at least ``minimum``), fraction (0 to 1), positive (a
-    number > 0), flag (1/true/yes mean on), memory (a DuckDB memory limit), level (a log level)."""
+    number > 0), flag (1/true/yes mean on), memory (a DuckDB memory limit), level (a log level), date (YYYY-MM-DD or today), text (as given;
+    an empty default means unset)."""
 
     name: str
     default: object
@@ -45,7 +47,7 @@ class Variable:
     @property
     def documented_default(self) -> str:
         """The default as the README writes it."""
-        if self.kind == "flag":
+        if self.kind == "flag" or self.default == "":
             return "unset"
         return f"{self.default:g}" if isinstance(self.default, float) else str(self.default)
 
@@ -56,6 +58,7 @@ VARIABLES = (
     Variable("CPT_REFERENCE_DIR", "sources/reference", "path"),
     Variable("CPT_WAREHOUSE_PATH", "warehouse/cpt.duckdb", "path"),
     Variable("CPT_SERVING_PATH", "warehouse/serving/cpt_analytics.duckdb", "path"),
+    Variable("CPT_MEDICARE_POLICY_DIR", "sources/medicare_policy", "path"),
     Variable("CPT_MAX_DOCUMENT_BYTES", DEFAULT_MAX_DOCUMENT_BYTES, "integer", 1),
     Variable("CPT_DUCKDB_MEMORY_LIMIT", "2GB", "memory"),
     Variable("CPT_WRITER_LOCK_TIMEOUT_SECONDS", 6 * 3600, "integer", 0),
@@ -72,6 +75,18 @@ VARIABLES = (
     # The daily schedule runs every 24 hours; two hours of grace for a queued or slow run.
     Variable("CPT_SERVING_MAX_AGE_HOURS", 26.0, "positive"),
     Variable("CPT_LOG_LEVEL", "INFO", "level"),
+    # Optional: after a publish, refresh this Superset dashboard's cache (pipeline/bi/superset_refresh.py).
+    Variable("CPT_SUPERSET_URL", "", "text"),
+    Variable("CPT_SUPERSET_USERNAME", "", "text"),
+    Variable("CPT_SUPERSET_PASSWORD", "", "text"),
+    Variable("CPT_SUPERSET_DASHBOARD", "cpt-analytics", "text"),
+    # The date NCCI edits are judged active on in marts.modifier_checks: YYYY-MM-DD, or today (each build's day).
+    Variable("CPT_CODING_EDITS_REFERENCE_DATE", "today", "date"),
+    # The optional DuckLake target (pipeline/publishing/lake.py): off while the catalog is unset.
+    Variable("CPT_LAKE_CATALOG", "", "text"),
+    Variable("CPT_LAKE_DATA_PATH", "", "text"),
+    Variable("CPT_LAKE_RETENTION_DAYS", 30, "integer", 0),
+    Variable("CPT_LAKE_EXTENSION_DIR", "warehouse/duckdb_extensions", "text"),
 )
 BY_NAME = {variable.name: variable for variable in VARIABLES}
 DEFAULTS = {variable.field: variable.default for variable in VARIABLES}
@@ -113,6 +128,10 @@ def _parse(variable: Variable, raw: str | None) -> object:
         return float(raw)
     if variable.kind == "level":
         return raw.strip().upper()
+    if variable.kind == "date":
+        return raw.strip().lower() if raw.strip().lower() == "today" else raw.strip()
+    if variable.kind == "text":
+        return raw.strip()
     return raw
 
 
@@ -125,6 +144,7 @@ class Settings:
     reference_dir: Path
     warehouse_path: Path
     serving_path: Path
+    medicare_policy_dir: Path
     max_document_bytes: int
     duckdb_memory_limit: str
     writer_lock_timeout_seconds: int
@@ -140,6 +160,15 @@ class Settings:
     contract_checks_full_scan: bool
     serving_max_age_hours: float
     log_level: str
+    superset_url: str
+    superset_username: str
+    superset_password: str
+    superset_dashboard: str
+    coding_edits_reference_date: str
+    lake_catalog: str
+    lake_data_path: str
+    lake_retention_days: int
+    lake_extension_dir: str
     # Dagster's own variable (not ours, so not in VARIABLES): `cpt-warehouse build` uses that instance when set.
     dagster_home: str | None = None
     # The variables that were set: a resource field fed by one of them names it (dg.EnvVar) in the Dagster UI.
@@ -151,7 +180,7 @@ class Settings:
         is out of range.  What needs the file system or DuckDB (paths, memory limit, reference data) is checked by
         ``validate_settings``, at start and before every run and sensor tick."""
         environ = os.environ if environ is None else environ
-        problems = _number_problems(environ) + _level_problems(environ)
+        problems = _number_problems(environ) + _level_problems(environ) + _date_problems(environ)
         if problems:
             raise SettingsError(problems)
         return cls(
@@ -176,6 +205,7 @@ class Paths:
     reference_dir: Path
     warehouse_path: Path
     serving_path: Path
+    medicare_policy_dir: Path | None = None  # None: a caller that names only the first three folders
 
 
 # --- configuration that cannot work is refused at start -------------------------------------------------
@@ -218,12 +248,13 @@ def validate_settings(
     if paths is None:
         paths = paths_from(environ)
     problems += _path_problems(paths, already=problems)
-    problems += _number_problems(environ) + _level_problems(environ)
+    problems += _number_problems(environ) + _level_problems(environ) + _date_problems(environ)
     limit = memory_limit if memory_limit is not None else environ.get(MEMORY_LIMIT_ENV) or DEFAULT_MEMORY_LIMIT
     problem = memory_limit_problem(limit)
     if problem:
         problems.append(problem)
     notes: list[str] = []
+    problems += _lake_problems(environ)
     if check_reference:
         problems += _reference_problems(paths.reference_dir, notes)
     if problems:
@@ -241,6 +272,8 @@ def _path_problems(paths: Paths, already: list[str]) -> list[str]:
     folders = dict(
         zip(SOURCE_FOLDER_VARIABLES, (paths.documents_dir, paths.utilization_dir, paths.reference_dir), strict=True)
     )
+    if paths.medicare_policy_dir is not None:
+        folders["CPT_MEDICARE_POLICY_DIR"] = paths.medicare_policy_dir
     for name, path in {**folders, **files}.items():
         if any(part != part.strip() for part in path.parts) and not any(p.startswith(name + "=") for p in already):
             problems.append(f"{name}: {str(path)!r} has a path part with leading or trailing whitespace; remove it")
@@ -325,6 +358,24 @@ def _level_problems(environ: Mapping[str, str]) -> list[str]:
     return []
 
 
+def reference_date(value: str) -> date | None:
+    """A date variable's value as a date; None for today (decided when a run uses it, not when it starts)."""
+    return None if value.strip().lower() == "today" else date.fromisoformat(value.strip())
+
+
+def _date_problems(environ: Mapping[str, str]) -> list[str]:
+    problems = []
+    for variable in VARIABLES:
+        value = environ.get(variable.name)
+        if variable.kind != "date" or not value or not value.strip():
+            continue
+        try:
+            reference_date(value)
+        except ValueError:
+            problems.append(f"{variable.name}={value!r} is not a date; write YYYY-MM-DD (e.g. 2026-07-01) or today")
+    return problems
+
+
 def memory_limit_problem(limit: str) -> str | None:
     """None when DuckDB takes ``limit`` as its memory_limit (tried on an in-memory connection)."""
     import duckdb
@@ -369,6 +420,14 @@ def _bytes_of(setting: str) -> int | None:
 
 def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _lake_problems(environ: Mapping[str, str]) -> list[str]:
+    from pipeline.publishing.lake import lake_problems
+
+    return lake_problems(
+        (environ.get("CPT_LAKE_CATALOG") or "").strip(), (environ.get("CPT_LAKE_DATA_PATH") or "").strip()
+    )
 
 
 def _reference_problems(reference_dir: Path, notes: list[str]) -> list[str]:

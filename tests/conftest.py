@@ -12,11 +12,19 @@ import dagster as dg
 import duckdb
 import pytest
 
-from pipeline.defs.resources import LimitsResource, OverridesResource, SourcesResource, WarehouseResource
+from pipeline.defs.resources import (
+    LakeResource,
+    LimitsResource,
+    OverridesResource,
+    SourcesResource,
+    SupersetResource,
+    WarehouseResource,
+)
 from pipeline.settings import REPO_ROOT
 
 SAMPLE_DOCUMENTS = REPO_ROOT / "sources" / "documents"
 SAMPLE_UTILIZATION = REPO_ROOT / "sources" / "utilization"
+SAMPLE_MEDICARE_POLICY = REPO_ROOT / "sources" / "medicare_policy"
 REFERENCE = REPO_ROOT / "sources" / "reference"
 SEED = SAMPLE_DOCUMENTS  # holds an unmodified copy of ../shared/seed/000_39b65fcce32c74e2.txt
 
@@ -42,6 +50,7 @@ class PipelineEnv:
     utilization_dir: Path
     warehouse_path: Path
     serving_path: Path
+    medicare_policy_dir: Path | None = None
 
     @property
     def resources(self) -> dict:
@@ -53,10 +62,14 @@ class PipelineEnv:
                 documents_dir=str(self.documents_dir),
                 utilization_dir=str(self.utilization_dir),
                 reference_dir=str(REFERENCE),
+                medicare_policy_dir=str(self.medicare_policy_dir) if self.medicare_policy_dir else None,
             ),
             # Read from the environment when a test runs the pipeline, as a deployment reads it at load.
             "limits": LimitsResource.from_env(),
             "overrides": OverridesResource.from_env(),
+            "superset": SupersetResource.from_env(),
+            # Off, whatever the environment says: a test never publishes to a developer's lake.
+            "lake": LakeResource(),
         }
 
     @property
@@ -66,7 +79,7 @@ class PipelineEnv:
             "CPT_UTILIZATION_DIR": str(self.utilization_dir),
             "CPT_WAREHOUSE_PATH": str(self.warehouse_path),
             "CPT_SERVING_PATH": str(self.serving_path),
-        }
+        } | ({"CPT_MEDICARE_POLICY_DIR": str(self.medicare_policy_dir)} if self.medicare_policy_dir else {})
 
     def query(self, sql: str, params=None, *, serving: bool = False) -> list[tuple]:
         con = duckdb.connect(str(self.serving_path if serving else self.warehouse_path), read_only=True)
@@ -84,7 +97,11 @@ def make_pipeline_env(root: Path) -> PipelineEnv:
     utilization.mkdir()
     for csv_file in SAMPLE_UTILIZATION.glob("*.csv"):
         shutil.copy2(csv_file, utilization / csv_file.name)
-    return PipelineEnv(root, documents, utilization, root / "wh" / "cpt.duckdb", root / "serving" / "cpt.duckdb")
+    medicare_policy = root / "medicare_policy"
+    shutil.copytree(SAMPLE_MEDICARE_POLICY, medicare_policy)
+    return PipelineEnv(
+        root, documents, utilization, root / "wh" / "cpt.duckdb", root / "serving" / "cpt.duckdb", medicare_policy
+    )
 
 
 @pytest.fixture

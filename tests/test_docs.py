@@ -130,7 +130,7 @@ def _key_table_rows() -> dict[str, str]:
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) != 3 or not cells[0].startswith("`"):
             continue
-        tables = re.findall(r"`([a-z_]+\.[a-z_]+)`", cells[0])
+        tables = re.findall(r"`([a-z_0-9]+\.[a-z_0-9]+)`", cells[0])
         keys = [k.strip().strip("`") for k in cells[1].split(";")] if cells[1] != "—" else ["—"] * len(tables)
         if len(tables) == len(keys):
             rows.update(zip(tables, keys, strict=True))

@@ -16,10 +16,12 @@ DOMAINS = {
     "documents": "the documents folder, its load and the parse cache",
     "inputs": "listing source folders and telling what changed in them",
     "utilization": "reading CMS utilization files",
+    "medicare_policy": "reading CMS payment policy files: fee schedules, NCCI edits, HCPCS Level II; one module per layout",
     "validation": "moving rows that break a contract to the reject tables",
     "warehouse": "tables, transactions and the change log of the working file",
     "marts": "mart SQL and its build",
     "publishing": "the publish plan, the BI snapshot and its guard",
+    "bi": "what BI tools are handed: the Superset dashboard bundle and its cache refresh after a publish",
     "defs": "Dagster wiring: assets, checks, jobs, schedules, sensors, resources, the CLI",
 }
 PURE_FORBIDDEN = {"dagster", "duckdb", "pandas", "pandera", "numpy"}

@@ -14,6 +14,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
+from pipeline.contracts.medicare_tables import PAYMENT_SETTINGS
 from pipeline.contracts.table_contract import TableContract, list_of_text, references, sql_literal
 from pipeline.core.domains import (
     CODE_SYSTEMS,
@@ -258,6 +259,254 @@ class CodeModifiers(pa.DataFrameModel):
         unique = ["code", "modifier_code"]
 
 
+class ModifierChecks(pa.DataFrameModel):
+    """Each modifier a document recommends for its code, checked against Medicare's coding rules: one row per
+    documented (code, modifier) and applicable check (NCCI PTP checks once per setting). The verdicts and reasons
+    come from sources/reference/modifier_rules.csv (medicare.modifier_rules); docs/coding_edits.md explains them."""
+
+    code: Series[str] = pa.Field(fullmatch=CPT_OR_HCPCS, description="Documented billing code.", metadata=_OVERVIEW)
+    modifier: Series[str] = pa.Field(
+        fullmatch=MODIFIER_CODE,
+        description="Modifier the document lists for the code.",
+        metadata=references("core.modifiers.modifier_code"),
+    )
+    modifier_description: Series[str] = pa.Field(
+        nullable=True,
+        description="Official HCPCS Level II description where the HCPCS file has the modifier (its newest release), "
+        "else the project's reference list (sources/reference/modifiers.csv).",
+    )
+    modifier_description_source: Series[str] = pa.Field(
+        nullable=True,
+        isin=["hcpcs_level2", "project_reference"],
+        description="hcpcs_level2 (medicare.hcpcs_level2) or project_reference (core.modifiers); NULL if neither.",
+    )
+    when_to_use: Series[str] = pa.Field(nullable=True, description="The document's guidance for the modifier.")
+    check_name: Series[str] = pa.Field(
+        description="The check: bilateral_surgery, assistant_at_surgery, co_surgery, team_surgery, "
+        "professional_technical_split, global_surgery (fee-schedule indicators), ncci_ptp (NCCI edits), or "
+        "unchecked (no Medicare rule governs the modifier). Called check_name because CHECK is an SQL keyword."
+    )
+    setting: Series[str] = pa.Field(
+        nullable=True,
+        isin=["practitioner", "hospital_outpatient"],
+        description="NCCI setting of an ncci_ptp check; NULL for fee-schedule checks (the fee schedule is one).",
+    )
+    indicator_column: Series[str] = pa.Field(
+        nullable=True,
+        description="What was judged: a medicare.pfs_rvu column (status_code when the code is absent or not "
+        "separately payable), or modifier_indicator for ncci_ptp.",
+    )
+    indicator_value: Series[str] = pa.Field(
+        nullable=True,
+        description="Its value: the indicator; 'none' for a code not on the fee schedule or without an active edit; "
+        "for ncci_ptp '1' (an active edit allows a modifier), '0' (only edits that allow none) or 'no_release'.",
+    )
+    verdict: Series[str] = pa.Field(
+        isin=["ok", "needs_documentation", "conflict", "no_data"],
+        description="ok: Medicare's rules allow the modifier here; needs_documentation: allowed only with "
+        "documentation of medical necessity; conflict: Medicare's rules contradict the document's advice; "
+        "no_data: nothing to judge it against (code not on the schedule, no active edit, no release loaded).",
+    )
+    reason: Series[str] = pa.Field(
+        description="A sentence a coder can act on, naming the indicator or edit, its value and the release."
+    )
+    release: Series[str] = pa.Field(
+        nullable=True, description="Fee-schedule release judged (medicare.pfs_rvu.release); NULL for ncci_ptp."
+    )
+    ncci_version: Series[str] = pa.Field(
+        nullable=True, description="NCCI PTP release judged (v322r0); NULL for fee-schedule checks."
+    )
+    reference_date: Series[pd.Timestamp] = pa.Field(
+        nullable=True,
+        description="Date the NCCI edits were judged active on (CPT_CODING_EDITS_REFERENCE_DATE, default the day "
+        "of the build); NULL for fee-schedule checks.",
+        metadata=DATE,
+    )
+    edits_allowing_modifier: Series[pd.Int64Dtype] = pa.Field(
+        nullable=True, ge=0, description="ncci_ptp: active edits with the code and modifier indicator 1."
+    )
+    edits_not_allowing_modifier: Series[pd.Int64Dtype] = pa.Field(
+        nullable=True, ge=0, description="ncci_ptp: active edits with the code and modifier indicator 0."
+    )
+    document_id: Series[str] = pa.Field(description="Document the modifier's advice came from.")
+
+    class Config:
+        name = f"{BI_SCHEMA}.modifier_checks"
+        unique = ["code", "modifier", "check_name", "setting"]
+        metadata = {"ddl_primary_key": False}  # setting is NULL on fee-schedule checks
+
+
+class CodeUnitLimits(pa.DataFrameModel):
+    """NCCI medically unlikely edits of each documented code, per MUE setting and CMS utilization data year: the
+    MUE in force at the end of that year, next to CMS's national services per beneficiary-day. A code without
+    utilization has one row per setting with a NULL data year (the MUE in force on the reference date)."""
+
+    code: Series[str] = pa.Field(fullmatch=CPT_OR_HCPCS, description="Documented billing code.", metadata=_OVERVIEW)
+    title: Series[str] = pa.Field(nullable=True, description="Code title.")
+    mue_setting: Series[str] = pa.Field(
+        isin=["practitioner", "hospital_outpatient", "dme"], description="NCCI MUE setting."
+    )
+    data_year: Series[pd.Int32Dtype] = pa.Field(
+        nullable=True,
+        description="CMS utilization data year; NULL when the code has none.",
+        metadata={"sql_type": "INTEGER"},
+    )
+    mue_in_force_on: Series[pd.Timestamp] = pa.Field(
+        description="December 31 of data_year (or the reference date when data_year is NULL): the MUE shown is "
+        "the one in force that day.",
+        metadata=DATE,
+    )
+    mue_effective_date: Series[pd.Timestamp] = pa.Field(
+        nullable=True, description="Effective date of the quarterly MUE file that applies.", metadata=DATE
+    )
+    mue_value: Series[pd.Int32Dtype] = pa.Field(
+        nullable=True,
+        ge=0,
+        description="Most units per line or day; 0 = not payable in this setting; NULL = no MUE published "
+        "(which does not prove there is none).",
+        metadata={"sql_type": "INTEGER"},
+    )
+    adjudication_indicator: Series[pd.Int32Dtype] = pa.Field(
+        nullable=True,
+        isin=[1, 2, 3],
+        description="1 per claim line; 2 per day, policy (never overridden); 3 per day, clinical (payable above on "
+        "medical-record review).",
+        metadata={"sql_type": "INTEGER"},
+    )
+    adjudication_label: Series[str] = pa.Field(nullable=True, description="The indicator's CMS label.")
+    mue_rationale: Series[str] = pa.Field(nullable=True, description="CMS's MUE rationale.")
+    has_mue: Series[pd.BooleanDtype] = pa.Field(description="False where no MUE file of the setting lists the code.")
+    cms_total_services: Series[float] = pa.Field(
+        nullable=True, ge=0, description="National Medicare services (Tot_Srvcs, both places of service summed)."
+    )
+    cms_beneficiary_day_services: Series[float] = pa.Field(
+        nullable=True, ge=0, description="National distinct beneficiary/day services (Tot_Bene_Day_Srvcs)."
+    )
+    services_per_beneficiary_day: Series[float] = pa.Field(
+        nullable=True,
+        ge=0,
+        description="cms_total_services / cms_beneficiary_day_services: average units a beneficiary gets of the "
+        "code on a day it is billed (physician data: practitioner claims, compared with every setting's MUE).",
+    )
+    exceeds_mue: Series[pd.BooleanDtype] = pa.Field(
+        nullable=True,
+        description="True where that national average already exceeds the MUE; NULL without an MUE or utilization.",
+    )
+
+    class Config:
+        name = f"{BI_SCHEMA}.code_unit_limits"
+        unique = ["code", "mue_setting", "data_year"]
+        metadata = {"ddl_primary_key": False}  # data_year is NULL for codes without utilization
+
+
+class CodeSitePayments(pa.DataFrameModel):
+    """What Medicare pays for each documented code in each payment setting and data year, from the latest fee
+    schedule release of that year, next to what Medicare actually allowed (CMS utilization of the same year):
+    one row per code, data year and setting (office, hospital_outpatient, ambulatory_surgery_center). National,
+    unadjusted amounts (no locality or GPCI adjustment). Amounts are USD."""
+
+    code: Series[str] = pa.Field(fullmatch=CPT_OR_HCPCS, description="Documented billing code.", metadata=_OVERVIEW)
+    title: Series[str] = pa.Field(nullable=True, description="Code title from its document.")
+    data_year: Series[pd.Int32Dtype] = pa.Field(
+        ge=2000,
+        description="Calendar year of the fee schedules (and of the utilization in cms_*).",
+        metadata={"sql_type": "INTEGER"},
+    )
+    setting: Series[str] = pa.Field(
+        isin=list(PAYMENT_SETTINGS),
+        description="office (PFS non-facility rate), hospital_outpatient (PFS facility rate + OPPS) or "
+        "ambulatory_surgery_center (PFS facility rate + ASC).",
+    )
+    documented_setting: Series[pd.BooleanDtype] = pa.Field(
+        description="True when the code's document names a care site in this setting (its POS code maps to the "
+        "setting in medicare.payment_settings: 11 office; 19, 22 hospital outpatient; 24 ASC)."
+    )
+    pfs_release: Series[str] = pa.Field(
+        nullable=True,
+        description="PFS release that priced professional_payment (e.g. RVU25D); NULL if the code "
+        "is not in that year's fee schedule.",
+    )
+    conversion_factor_variant: Series[str] = pa.Field(
+        nullable=True, description="PFS conversion-factor variant used: standard, or non_qpp from 2026."
+    )
+    modifier: Series[str] = pa.Field(
+        nullable=True,
+        description="Modifier of the PFS row used: always NULL, the global service (26/TC rows are "
+        "in medicare.pfs_rvu).",
+    )
+    status_code: Series[str] = pa.Field(
+        nullable=True, description="PFS status code of the global row (A, R, T are paid)."
+    )
+    payable: Series[pd.BooleanDtype] = pa.Field(
+        nullable=True,
+        description="True when the PFS status is A, R or T (the professional part is paid from the "
+        "RVUs); NULL when the code is not in the fee schedule. Says nothing about the facility part.",
+    )
+    global_days: Series[str] = pa.Field(nullable=True, description="PFS global period (000, 010, 090, XXX …).")
+    total_rvu: Series[float] = pa.Field(
+        nullable=True, description="PFS total RVU of the setting: non-facility for office, facility otherwise."
+    )
+    conversion_factor: Series[float] = pa.Field(nullable=True, description="PFS conversion factor (USD per RVU).")
+    professional_payment: Series[float] = pa.Field(
+        nullable=True,
+        ge=0,
+        description="PFS national amount: non-facility total RVU x CF for office, facility total "
+        "RVU x CF for the two facility settings, rounded to the cent; NULL where the setting is not priced (NA) or "
+        "the status is not payable.",
+    )
+    opps_release: Series[str] = pa.Field(
+        nullable=True, description="OPPS Addendum B release (YYYY-MM) on hospital_outpatient rows; NULL otherwise."
+    )
+    status_indicator: Series[str] = pa.Field(
+        nullable=True, description="OPPS status indicator on hospital_outpatient rows (J1, T, N packaged …)."
+    )
+    apc: Series[str] = pa.Field(nullable=True, description="OPPS APC on hospital_outpatient rows; NULL if packaged.")
+    asc_release: Series[str] = pa.Field(
+        nullable=True, description="ASC Addendum AA release (YYYY-MM) on ambulatory_surgery_center rows."
+    )
+    payment_indicator: Series[str] = pa.Field(
+        nullable=True, description="ASC payment indicator on ambulatory_surgery_center rows (J8, G2, N1 packaged …)."
+    )
+    facility_payment: Series[float] = pa.Field(
+        nullable=True,
+        ge=0,
+        description="Facility payment: NULL for office; the OPPS payment rate for hospital "
+        "outpatient; the ASC payment rate for ASC; shown whenever the facility schedule prices the code, even for "
+        "a code absent from the fee schedule.",
+    )
+    total_payment: Series[float] = pa.Field(
+        nullable=True,
+        ge=0,
+        description="professional_payment + facility_payment (a missing part counts 0); NULL when neither is known.",
+    )
+    cms_place_of_service: Series[str] = pa.Field(
+        isin=list(FACILITY_SETTINGS),
+        description="CMS utilization setting matched: O for office, F for both facility settings.",
+    )
+    cms_total_services: Series[float] = pa.Field(
+        nullable=True,
+        ge=0,
+        description="National Medicare services for the code in cms_place_of_service, same data "
+        "year (utilization.physician_geo_service). CMS does not split F into hospital outpatient and ASC: both "
+        "facility rows show the same F figure. NULL when that year has no utilization.",
+    )
+    cms_avg_allowed_amount: Series[float] = pa.Field(
+        nullable=True,
+        ge=0,
+        description="National average Medicare allowed amount (USD) of the professional claims "
+        "in cms_place_of_service, same data year; F covers hospital outpatient and ASC together (CMS does not split "
+        "them). NULL when that year has no utilization.",
+    )
+    is_synthetic: Series[pd.BooleanDtype] = pa.Field(
+        description="True when a fee schedule or utilization value of the row comes from the bundled sample (partly "
+        "made-up values, see sources/medicare_policy/README.md)."
+    )
+
+    class Config:
+        name = f"{BI_SCHEMA}.code_site_payments"
+        unique = ["code", "data_year", "setting"]
+
+
 CARDINALITIES = ("one-to-one", "many-to-one", "one-to-many", "many-to-many")
 
 
@@ -308,6 +557,9 @@ MART_CONTRACTS: tuple[TableContract, ...] = tuple(
         CodePayers,
         CodeCareSites,
         CodeModifiers,
+        CodeSitePayments,
+        ModifierChecks,
+        CodeUnitLimits,
         Relationships,
     )
 )
@@ -319,7 +571,12 @@ MART_CONTRACTS: tuple[TableContract, ...] = tuple(
 def table_alias(table: str) -> str:
     """The initials of the table name (marts.code_care_sites -> ccs): one alias per table in every hint, so
     hints can be combined in one query."""
-    return "".join(word[0] for word in table.split(".")[1].split("_"))
+    alias = "".join(word[0] for word in table.split(".")[1].split("_"))
+    return _ALIAS_OVERRIDES.get(table, alias)
+
+
+# Initials that are SQL keywords (medicare.opps_rates would be "or").
+_ALIAS_OVERRIDES = {"medicare.opps_rates": "opr"}
 
 
 @dataclass(frozen=True)
@@ -452,6 +709,63 @@ EXTRA_RELATIONSHIPS: tuple[Relationship, ...] = (
         "the CMS row a utilization row comes from (geo_code is NULL on National rows, hence IS NOT "
         "DISTINCT FROM); no match where has_utilization is false.",
         null_safe=frozenset({"geo_code"}),
+    ),
+    Relationship(
+        "marts.code_site_payments",
+        ("code", "data_year", "pfs_release", "conversion_factor_variant", "modifier"),
+        "medicare.pfs_rvu",
+        ("hcpcs_code", "data_year", "release", "conversion_factor_variant", "modifier"),
+        "many-to-one",
+        "the fee-schedule row that priced professional_payment (the global row: modifier is NULL on both sides, "
+        "hence IS NOT DISTINCT FROM); no match where pfs_release is NULL.",
+        null_safe=frozenset({"modifier"}),
+    ),
+    Relationship(
+        "marts.code_site_payments",
+        ("code", "data_year", "opps_release"),
+        "medicare.opps_rates",
+        ("hcpcs_code", "data_year", "release"),
+        "many-to-one",
+        "the OPPS Addendum B row of a hospital_outpatient row; no match on other settings.",
+    ),
+    Relationship(
+        "marts.code_site_payments",
+        ("code", "data_year", "asc_release"),
+        "medicare.asc_rates",
+        ("hcpcs_code", "data_year", "release"),
+        "many-to-one",
+        "the ASC Addendum AA row of an ambulatory_surgery_center row; no match on other settings.",
+    ),
+    Relationship(
+        "marts.code_utilization",
+        ("code", "data_year", "place_of_service"),
+        "marts.code_site_payments",
+        ("code", "data_year", "cms_place_of_service"),
+        "many-to-many",
+        f"the payment rows of the utilization row's code, year and CMS setting (F matches both facility settings); "
+        f"{_REPEATS}.",
+        example_filter="{to}.setting = 'ambulatory_surgery_center' AND {to}.payable",
+    ),
+)
+
+
+EXTRA_RELATIONSHIPS += (
+    Relationship(
+        "marts.modifier_checks",
+        ("code", "modifier"),
+        "marts.code_modifiers",
+        ("code", "modifier_code"),
+        "many-to-one",
+        "the documented (code, modifier) a check judges (one row per check and setting on the left).",
+    ),
+    Relationship(
+        "marts.code_utilization",
+        ("code", "data_year"),
+        "marts.code_unit_limits",
+        ("code", "data_year"),
+        "many-to-many",
+        f"the code's MUEs (one per MUE setting) in force at the end of the utilization row's data year; {_REPEATS}.",
+        example_filter="{to}.mue_setting = 'practitioner' AND {to}.adjudication_indicator = 2",
     ),
 )
 

@@ -46,6 +46,7 @@ from pipeline.core.modifier_table import ModifierRow, split_table_row
 from pipeline.core.prose_facts import approach, imaging_guidance_included, laterality
 from pipeline.core.table_reader import TableReader
 from pipeline.core.text_decoding import DEFAULT_MAX_DOCUMENT_BYTES, decode_document, oversize_problem
+from pipeline.core.text_tables import normalize_text_tables
 
 __all__ = [
     "DOCUMENT_STATUSES",
@@ -74,6 +75,17 @@ CODE_PATTERNS = {system: re.compile(pattern) for system, pattern in CODE_FORMATS
 _PAYER_SENTENCE = re.compile(
     r"\bkey\s+payers\s+covered\s+in\s+this\s+overview\s+includes?\b(?:\s+the\s+following)?\s*:?", re.IGNORECASE
 )
+# '[Aetna](https://www.aetna.com "Aetna")' reads 'Aetna': the link target is markup, not a fact.
+_MARKDOWN_LINK = re.compile(r"\[([^\[\]\n]*)\]\((?:<[^<>\n]*>|[^()\s]*)(?:\s+\"[^\"\n]*\")?\)")
+# A heading over a bulleted list of payers ("Key Payers", "Payers Covered in This Overview"); a heading that
+# only mentions payers ("Payer Coverage Considerations") lists other things.
+_PAYER_HEADING = re.compile(
+    r"(?:key|major|main|covered|top|participating)?\s*payers?(?:\s+(?:list|covered(?:\s+in\s+this\s+overview)?))?",
+    re.IGNORECASE,
+)
+# 'Aetna (https://www.aetna.com)', 'Aetna <https://www.aetna.com>': the address after a name is not part of it.
+# One leading space at most: a run of spaces before no link must not be scanned again from each of its spaces.
+_BARE_LINK = re.compile(r" ?(?:\( ?<?|<)(?:https?|ftp)://[^\s()<>]*>? ?[)>]")
 _USED_ACROSS = re.compile(r"\bthe\s+code\s+is\s+used\s+across\b\s*:?", re.IGNORECASE)
 _NOT_AVAILABLE = re.compile(r"^\W*not\s+available\W*$", re.IGNORECASE)
 _LIST_SENTENCES = (("payers", _PAYER_SENTENCE, "payers"), ("summary_sites", _USED_ACROSS, "across"))
@@ -142,7 +154,7 @@ def parse_text(text: str, *, known_names: KnownNames | None = None, from_html: b
     rather than prose, so "ends mid-sentence" is not taken as a sign of truncation.
     """
     reader = _DocumentReader(known_names or NO_KNOWN_NAMES, from_html)
-    for line in logical_lines(text, generic_headings=not from_html):
+    for line in logical_lines(normalize_text_tables(text), generic_headings=not from_html):
         reader.read(line)
     return reader.finish()
 
@@ -176,12 +188,14 @@ def parser_modules() -> tuple:
         prose_facts,
         table_reader,
         text_decoding,
+        text_tables,
     )
 
     return (sys.modules[__name__], domains, html_text, known_names, list_items, logical_lines, modifier_table) + (
         prose_facts,
         table_reader,
         text_decoding,
+        text_tables,
     )
 
 
@@ -214,16 +228,25 @@ class _DocumentReader:
         self.title_candidate: str | None = None
         self.ignored_from: int | None = None  # line of a second code's title: nothing after it is read
         self.guidance_prose: list[str] = []  # prose lines that mention guidance: only these can decide imaging
+        self.payer_heading: int | None = None  # line of a 'Key Payers' heading whose bullets list the payers
+        self.listed_payers: list[str] = []  # payers from bullets under a payers heading or from a payer table
+        self.table.payers = self.listed_payers  # one list, so the names stay in document order
         self.last_line = ""
+        self.last_number = 0
 
     def read(self, line: Line) -> None:
         kind, table = line.kind, self.table
+        self.last_number = line.number
         if kind == BLANK:
             if table.active:
                 table.end()
             return
         self.last_line = line.raw[-1]
         table.last_row_ragged = False
+        if "](" in line.text:
+            line.text = _MARKDOWN_LINK.sub(r"\1", line.text)
+        if "://" in line.text:
+            line.text = _BARE_LINK.sub("", line.text)
         if kind == PIPE:
             self.body.extend(line.raw)
             if self.ignored_from is None:
@@ -252,6 +275,8 @@ class _DocumentReader:
         self._end_block_facts()
         self._close_section()
         self.heading, self.body, self.have_heading = heading, [], True
+        payers = "payer" in heading.lower() and _PAYER_HEADING.fullmatch(heading.strip(" :*"))
+        self.payer_heading = self.last_number if payers else None
         self.heading_lines = self.section_lines.setdefault(heading.casefold(), [])
 
     def _close_section(self) -> None:
@@ -283,6 +308,11 @@ class _DocumentReader:
 
     def _read_text(self, line: Line) -> None:
         text = line.text
+        if self.payer_heading is not None:
+            if is_bullet(text):
+                self._read_payer_bullet(text, line.number)
+                return
+            self.payer_heading = None
         waiting = self.pending_key is not None or self.awaiting_bullets is not None
         if waiting and self._read_pending(line):
             return
@@ -300,6 +330,8 @@ class _DocumentReader:
     def _read_pending(self, line: Line) -> bool:
         """A value on the line after its key, or the bullets after '… include:'; True when consumed."""
         text = line.text
+        if self.pending_key is not None and self.pending_key[0] != "service_type" and is_bullet(text):
+            self.awaiting_bullets, self.pending_key = self.pending_key, None  # 'Key payers:' over a bulleted list
         if self.pending_key is not None and not is_bullet(text) and not _is_known_key_line(text):
             fact, _ = self.pending_key
             self.pending_key = None
@@ -311,6 +343,21 @@ class _DocumentReader:
             return True
         self._end_block_facts()
         return False
+
+    def _read_payer_bullet(self, text: str, number: int) -> None:
+        listed = read_list(text.lstrip("-*•+–0123456789.) ").strip(), self.known)
+        self.listed_payers.extend(listed.items)
+        if not listed.items:
+            self.doc.problems.append(f"line {number}: item under a payers heading names no payer: {text[:80]!r}")
+
+    def _add_payers(self, names: list[str]) -> None:
+        """Payers listed in a table or under a payers heading join those of the payer sentence."""
+        doc, seen = self.doc, {name.casefold() for name in self.doc.payers}
+        for name in names:
+            if name.casefold() not in seen:
+                seen.add(name.casefold())
+                doc.payers.append(name)
+        self.found.setdefault("payers", ", ".join(names))
 
     def _end_block_facts(self) -> None:
         """A key still waiting for its value, or '… include:' still waiting for its bullets, is reported."""
@@ -357,6 +404,11 @@ class _DocumentReader:
     def _read_list_sentences(self, text: str, lowered: str, number: int) -> None:
         for fact, pattern, word in _LIST_SENTENCES:
             if word not in lowered or (match := pattern.search(text)) is None:
+                if fact == "payers" and "key payer" in lowered and " includ" in lowered:
+                    self.doc.problems.append(
+                        f"line {number}: looks like a payer sentence but does not read 'Key payers covered in this "
+                        f"overview include …'; not read: {text[:80]!r}"
+                    )
                 continue
             rest = text[match.end() :]
             if fact in self.found:
@@ -397,6 +449,8 @@ class _DocumentReader:
     def finish(self) -> ParsedDocument:
         self.table.end()
         self._end_block_facts()
+        if self.listed_payers:
+            self._add_payers(self.listed_payers)
         self._close_section()
         doc = self.doc
         doc.sections = self.sections

@@ -13,14 +13,25 @@ markup.  The conversion:
   list under "… include:" reads as one;
 - every innermost ``<table>`` becomes a pipe table (first row, or the ``thead`` row, is the header,
   followed by a ``|---|`` line), with inline markup in cells flattened and ``|`` escaped; nothing inside
-  a table is dropped (a caption becomes a line of its own).
+  a table is dropped (a caption becomes a line of its own);
+- an ARIA grid (``role="table"``/``"grid"`` with ``role="row"`` and ``role="cell"``/``"columnheader"`` …
+  elements, the way div-based page builders draw tables) becomes a pipe table the same way;
+- a ``<dl>`` whose terms are all modifier codes (``<dt>50 – Bilateral procedure</dt><dd>When …</dd>``)
+  becomes a modifier table (term: code and description; definitions: when to use); a term naming a fact
+  key (``<dt>Service type</dt><dd>…</dd>``) becomes the line ``Service type: …``;
+- ``<pre>`` text keeps its lines and spacing (a text file a browser saved as a web page is one ``<pre>``:
+  ``convert_page`` says so, and the text is then read like the plain text it is).
 """
 
 from __future__ import annotations
 
 import codecs
+import re
+from dataclasses import dataclass, field
 
 from selectolax.lexbor import LexborHTMLParser
+
+from pipeline.core.logical_lines import KEY_ALIASES
 
 DROPPED_TAGS = ["script", "style", "nav", "header", "footer", "noscript", "template", "svg", "img", "wbr"]
 # Flattened into the text around them; every other element starts a new line.
@@ -144,12 +155,19 @@ def _codec_name(label: str) -> str | None:
     return "windows-1252" if name == "cp1252" else name
 
 
+@dataclass(slots=True)
+class PageText:
+    text: str
+    problems: list[str] = field(default_factory=list)
+    preformatted: bool = False  # all the page's text is in <pre>: a plain-text file saved as a web page
+
+
 def html_to_text(markup: str) -> str:
     """One logical line per block of the page (see module docstring)."""
-    return html_to_text_and_problems(markup)[0]
+    return convert_page(markup).text
 
 
-def html_to_text_and_problems(markup: str) -> tuple[str, list[str]]:
+def convert_page(markup: str) -> PageText:
     markup, dropped = cap_nesting(markup)
     problems = []
     if dropped:
@@ -157,18 +175,34 @@ def html_to_text_and_problems(markup: str) -> tuple[str, list[str]]:
             f"page nests elements more than {MAX_NESTING} deep; {dropped:,} deeper start tag(s) ignored "
             "(their text is kept), as browsers cap nesting too"
         )
-    return _convert(markup), problems
+    text, preformatted = _convert(markup)
+    return PageText(text, problems, preformatted)
 
 
-def _convert(markup: str) -> str:
+_GRID = '[role="table"], [role="grid"], [role="treegrid"]'
+_GRID_CELLS = '[role="cell"], [role="gridcell"], [role="columnheader"], [role="rowheader"]'
+_PRE_MARK = "\ue000"  # private use: stands for a <pre> block until the page's lines are joined
+# '50 – Bilateral procedure', 'Modifier RT: Right side', '`00` (No modifier)': a code as written, upper case.
+_MODIFIER_TERM = re.compile(r"^(?:modifier\s+)?([0-9A-Z]{2})(?![\w-])\s*(?:[-–—:|]\s*)?(.*)$", re.IGNORECASE)
+
+
+def _convert(markup: str) -> tuple[str, bool]:
+    lowered = markup.lower()  # which of the rarer shapes to look for: each query walks the whole tree
     tree = LexborHTMLParser(markup)
     tree.strip_tags(DROPPED_TAGS)
     root = tree.body or tree.root
     if root is None:
-        return ""
+        return "", False
+    preformatted = _keep_preformatted(root) if "<pre" in lowered else ([], False)
+    for grid in root.css(_GRID) if "role" in lowered else ():
+        if len(grid.css(_GRID)) == 1:  # innermost only, as for tables
+            _replace_grid(grid)
     for table in root.css("table"):
         if len(table.css("table")) == 1:  # innermost only (css() includes the node itself); outer ones are layout
             _replace_table(table)
+    for definitions in root.css("dl") if "<dl" in lowered else ():
+        if len(definitions.css("dl")) == 1:
+            _replace_definitions(definitions)
     _prefix(root, ", ".join(_HEADINGS), "## ")
     _prefix(root, "li", "- ")
     # With inline markup unwrapped and neighbouring text merged, text nodes break only where blocks do.
@@ -178,7 +212,88 @@ def _convert(markup: str) -> str:
         node.unwrap()
     tree.merge_text_nodes()
     parts = root.text(deep=True, separator=_LINE).split(_LINE)
-    return "\n".join([" ".join(words) for part in parts if (words := part.split())]) + "\n"
+    text = "\n".join([" ".join(words) for part in parts if (words := part.split())]) + "\n"
+    if preformatted[0]:
+        blocks = preformatted[0]
+        text = "\n".join(
+            blocks[int(line[1:-1])] if line[:1] == _PRE_MARK and line[-1:] == _PRE_MARK else line
+            for line in text.split("\n")
+        )
+    return text, preformatted[1]
+
+
+def _keep_preformatted(root) -> tuple[list[str], bool]:
+    """Each <pre> block's text, kept aside (its line breaks and spacing are content) and marked in the tree;
+    and whether the page has no text outside them."""
+    blocks = []
+    for pre in root.css("pre"):
+        if pre.parent is None or any(p.tag == "pre" for p in _ancestors(pre)):
+            continue
+        text = pre.text(deep=True).replace("\r\n", "\n").replace(_PRE_MARK, "")
+        pre.replace_with(f"{_LINE}{_PRE_MARK}{len(blocks)}{_PRE_MARK}{_LINE}")
+        blocks.append("\n" + text.strip("\n") + "\n")
+    if not blocks:
+        return [], False
+    outside = root.text(deep=True)
+    for index in range(len(blocks)):
+        outside = outside.replace(f"{_PRE_MARK}{index}{_PRE_MARK}", "")
+    return blocks, not outside.replace(_LINE, "").strip()
+
+
+def _ancestors(node):
+    node = node.parent
+    while node is not None:
+        yield node
+        node = node.parent
+
+
+def _replace_grid(grid) -> None:
+    """An ARIA table drawn with divs: rows of cells, the first row the header."""
+    for block in grid.css(
+        ", ".join(f"{cell} {b}" for cell in _GRID_CELLS.split(", ") for b in ("p", "div", "br", "li"))
+    ):
+        block.insert_before(" ")
+        block.insert_after(" ")
+    lines = []
+    for row in grid.css('[role="row"]'):
+        cells = [_cell_text(cell).replace("|", "\\|") for cell in row.css(_GRID_CELLS)]
+        if cells:
+            lines.append("| " + " | ".join(cells) + " |")
+            if len(lines) == 1:
+                lines.append("|" + "---|" * len(cells))
+    if lines:
+        grid.replace_with(_LINE + _LINE.join(lines) + _LINE)
+
+
+def _replace_definitions(definitions) -> None:
+    """A <dl> of modifier codes → a modifier table; a term naming a fact key → 'Key: value'."""
+    pairs: list[tuple[str, list[str]]] = []
+    for node in definitions.css("dt, dd"):
+        text = _cell_text(node)
+        if node.tag == "dt":
+            pairs.append((text, []))
+        elif pairs:
+            pairs[-1][1].append(text)
+        else:
+            pairs.append(("", [text]))
+    if not pairs:
+        return
+    terms = [_MODIFIER_TERM.match(term.replace("`", "").replace("*", "")) for term, _ in pairs]
+    if all(match is not None and (match.group(1).isdigit() or match.group(1).isupper()) for match in terms):
+        lines = ["| Modifier | Description | When to Use |", "|---|---|---|"]
+        for match, (_, described) in zip(terms, pairs, strict=True):
+            description = match.group(2).strip().removeprefix("(").removesuffix(")").strip()
+            cells = [match.group(1), description, " ".join(described)]
+            lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    else:
+        lines = []
+        for term, described in pairs:
+            key = " ".join(term.rstrip(": ").split()).casefold()
+            if key in KEY_ALIASES:
+                lines.append(f"{term.rstrip(': ')}: {' '.join(described)}")
+            else:
+                lines.extend(line for line in (term, *described) if line)
+    definitions.replace_with(_LINE + _LINE.join(lines) + _LINE)
 
 
 def _prefix(root, selector: str, prefix: str) -> None:

@@ -1,4 +1,11 @@
-"""Facts stated in prose: laterality, approach and whether imaging guidance is included."""
+"""Facts stated in prose: laterality, approach and whether imaging guidance is included.
+
+Only affirmative mentions count.  A mention negated or contrasted away ("Without Endoscopic
+Cyclophotocoagulation", "rather than an open approach", "not performed laparoscopically", "with or
+without fluoroscopic guidance", "non-endoscopic") is not a fact: the words just before it, inside its clause,
+decide.  A clause ends at punctuation (``.,;:()``), so "without general anesthesia, the catheter is placed
+percutaneously" still says percutaneous.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +15,35 @@ from collections.abc import Iterable
 from pipeline.core.domains import APPROACHES
 
 _LATERALITY = re.compile(r"\b(unilateral|bilateral)\b", re.IGNORECASE)
-_APPROACH_STRICT = re.compile(
-    r"\b(percutaneous|laparoscopic|thoracoscopic|endoscopic|transcatheter|robotic)\b"
-    r"|\bopen\s+(?:approach|procedure|surgical|technique)\b",
+# "Unilateral or Bilateral Cannulation": either side count, so neither is stated.
+_EITHER_LATERALITY = re.compile(
+    r"\b(?:unilateral|bilateral)\s*(?:/|\bor\b|\band/or\b)\s*(?:unilateral|bilateral)\b", re.IGNORECASE
+)
+# "percutaneously", "laparoscopically": the adverb states the approach as surely as the adjective.
+_APPROACH_WORDS = r"(percutaneous|laparoscopic|thoracoscopic|endoscopic|transcatheter|robotic)(?:al)?(?:ly)?"
+# "open" alone is too common a word ("open MRI", "remains open"): in prose it counts before a procedure,
+# with up to three describing words between ("an open anterior cervical discectomy"; "open to
+# interpretation" is no approach).
+_OPEN_PROCEDURE = (
+    r"\bopen\s+(?:(?!(?:to|of|the|a|an|and|or|for|in|on|at|is|are|was|with|by|as|from)\s)[a-z-]++\s+){0,3}?(?:approach|procedure|surgery|surgical|operation|technique|repair|resection"
+    r"|excision|incision|exploration|reduction|fixation|treatment|ablation|biopsy|\w*?(?:ectomy|otomy|ostomy|plasty|pexy"
+    r"|rrhaphy|desis))\b"
+)
+_APPROACH_STRICT = re.compile(rf"\b{_APPROACH_WORDS}\b|{_OPEN_PROCEDURE}", re.IGNORECASE)
+_APPROACH_IN_TITLE = re.compile(rf"\b{_APPROACH_WORDS}\b|\b(open)\b", re.IGNORECASE)
+# Said just before a mention (within its clause), these take it back.
+_NEGATION = re.compile(
+    r"\b(?:without|no|not|non|never|nor|neither|rather\s+than|instead\s+of|other\s+than|excluding|except"
+    r"|versus|vs|unlike|avoids?|avoiding|converted\s+from)\b",
     re.IGNORECASE,
 )
-_APPROACH_IN_TITLE = re.compile(r"\b(" + "|".join(APPROACHES) + r")\b", re.IGNORECASE)
+_NEGATION_WINDOW_WORDS = 5
+_CLAUSE_END = re.compile(r"[.,;:()\[\]!?]")
+# Said just after a mention (within its clause): "an open approach is not used".
+_NEGATED_AFTER = re.compile(
+    r"^[^.,;:()]{0,40}?\b(?:is|are|was|were)\s+not\b|^[^.,;:()]{0,40}?\bnot\s+(?:be\s+)?(?:included|used|performed)\b",
+    re.IGNORECASE,
+)
 # CT, ultrasound, MR, fluoroscopic or plain "image"/"imaging" guidance.
 _IMAGING_GUIDANCE = re.compile(
     r"\b(?:imaging|image|ct|computed tomography|ultrasound|ultrasonic|ultrasonographic|sonographic|mr|mri"
@@ -33,31 +63,56 @@ _IMAGING_INCLUDED = re.compile(
 )
 
 
+def is_affirmative(text: str, start: int, end: int, *, look_after: bool = True) -> bool:
+    """True when the mention at ``text[start:end]`` is stated, not negated or contrasted away.
+
+    ``look_after``: also "… is not used" after it (imaging guidance has its own reading of what follows:
+    "is not included" is a fact about billing there, not a negated mention)."""
+    clause = _CLAUSE_END.split(text[max(0, start - 120) : start])[-1]
+    words = clause.split()[-_NEGATION_WINDOW_WORDS:]
+    if words and _NEGATION.search(" ".join(words).replace("-", " ")):
+        return False
+    if not look_after:
+        return True
+    after = text[end : end + 80]
+    return "not" not in after.lower() or not _NEGATED_AFTER.search(after)
+
+
+def _affirmed(pattern: re.Pattern[str], text: str, *, look_after: bool = True) -> re.Match[str] | None:
+    return next(
+        (m for m in pattern.finditer(text) if is_affirmative(text, m.start(), m.end(), look_after=look_after)), None
+    )
+
+
 def laterality(prose: str) -> str | None:
     # The letters of "lateral" match only their ASCII cases, so a match needs "lateral" in the lower-cased
     # text: most prose is settled by that test, without the (slow, word-boundary-led) regular expression.
-    if "lateral" not in prose.lower():
+    lowered = prose.lower()
+    if "lateral" not in lowered:
         return None
-    match = _LATERALITY.search(prose)
+    if "lateral or" in lowered or "lateral and/or" in lowered or "lateral/" in lowered or "lateral /" in lowered:
+        prose = _EITHER_LATERALITY.sub(lambda either: " " * len(either.group()), prose)
+    match = _affirmed(_LATERALITY, prose)
     return match.group(1).lower() if match else None
 
 
 def approach(title: str | None, prose: str) -> str | None:
-    match = _APPROACH_IN_TITLE.search(title or "") or _APPROACH_STRICT.search(prose)
+    match = _affirmed(_APPROACH_IN_TITLE, title or "") or _affirmed(_APPROACH_STRICT, prose)
     if match is None:
         return None
     return next(a for a in APPROACHES if match.group(0).lower().startswith(a))
 
 
 def imaging_guidance_included(text: str | Iterable[str]) -> bool | None:
-    """First sentence mentioning imaging guidance that says so decides: included (True), separate (False)."""
+    """First sentence stating imaging guidance (affirmatively) that says so decides: included (True),
+    separate (False).  "Performed without imaging guidance" states nothing about billing it."""
     lines = text.split("\n") if isinstance(text, str) else text
     for line in lines:
         if "guidance" not in line.lower():
             continue
         for sentence in line.split("."):
             # "dance" matches only its ASCII cases ("guidance" also matches "guİdance"): a cheap necessary test.
-            if "dance" not in sentence.lower() or not _IMAGING_GUIDANCE.search(sentence):
+            if "dance" not in sentence.lower() or not _affirmed(_IMAGING_GUIDANCE, sentence, look_after=False):
                 continue
             if _IMAGING_NOT_INCLUDED.search(sentence):
                 return False

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from pipeline.core.html_text import declared_charset, html_to_text_and_problems, looks_like_html
+from pipeline.core.html_text import convert_page, declared_charset, looks_like_html
 
 DEFAULT_MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
 
@@ -63,9 +63,10 @@ def decode_document(data: bytes, *, max_bytes: int = DEFAULT_MAX_DOCUMENT_BYTES)
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     if looks_like_html(text):
-        text, problems = html_to_text_and_problems(text)
-        decoded.problems.extend(problems)
-        decoded.is_html = True
+        page = convert_page(text)
+        text = page.text
+        decoded.problems.extend(page.problems)
+        decoded.is_html = not page.preformatted  # a text file saved as a web page reads as plain text
     decoded.text = text
     return decoded
 

@@ -20,6 +20,7 @@ GROUP_DESCRIPTIONS = {
     "sources": "Folders the pipeline reads: overview documents, CMS utilization files, reference CSVs.",
     "core": "Documents parsed into codes, modifiers, payers and care sites, and the bridges between them.",
     "utilization": "CMS Medicare Physician & Other Practitioners files, loaded and validated in DuckDB.",
+    "medicare": "CMS payment policy files (PFS relative values, OPPS Addendum B, ASC Addendum AA) as published.",
     "marts": "BI-ready joins of codes and utilization (scalar columns only, filterable in Superset).",
     "marts_lists": "The list-valued columns of the marts (VARCHAR[]), for SQL and Python users; not for Superset, "
     "which cannot filter list columns (marts.code_overview carries them as text).",
@@ -28,6 +29,8 @@ GROUP_DESCRIPTIONS = {
 SOURCES = {
     "documents": "Overview documents, one per billing code (CPT_DOCUMENTS_DIR): text, Markdown or saved web pages.",
     "utilization": "CMS utilization files as downloaded (CPT_UTILIZATION_DIR): CSV, tab-delimited TXT, .csv.gz, .zip.",
+    "medicare_policy": "CMS fee schedules as downloaded (CPT_MEDICARE_POLICY_DIR): PPRRVU csv/txt/xlsx and the RVU "
+    "zips, OPPS Addendum B, ASC Addendum AA.",
     "reference": "Curated reference CSVs (CPT_REFERENCE_DIR): payers and aliases, care sites, modifiers, POS, FIPS.",
 }
 

@@ -30,11 +30,13 @@ from pipeline.inputs.change_detection import (
 )
 from pipeline.inputs.source_folder import SourceFolderMissing, scan_folder, sha256_file
 from pipeline.settings import SettingsError
+from pipeline.warehouse.tables import table_exists
 
 WRITER_TAG = {"cpt/warehouse": "writer"}
 NO_SNAPSHOT = "no-snapshot"  # the generation of a serving file that does not exist yet
 CORE = dg.AssetSelection.groups("core")
 UTILIZATION = dg.AssetSelection.groups("utilization")
+MEDICARE = dg.AssetSelection.groups("medicare")
 # Both mart groups: one multi-asset builds them (it cannot be run in part), and the snapshot publishes them.
 DOWNSTREAM = dg.AssetSelection.groups("marts", "marts_lists", "serving")
 
@@ -54,6 +56,12 @@ utilization_changed = dg.define_asset_job(
     "utilization_changed",
     selection=UTILIZATION | DOWNSTREAM,
     description="Load new or changed utilization files, rebuild marts, publish the snapshot.",
+    tags=WRITER_TAG,
+)
+medicare_policy_changed = dg.define_asset_job(
+    "medicare_policy_changed",
+    selection=MEDICARE | DOWNSTREAM,
+    description="Load new or changed fee-schedule files, rebuild marts, publish the snapshot.",
     tags=WRITER_TAG,
 )
 
@@ -79,6 +87,8 @@ class WatchedFolder:
     # The table and column holding when the recording run read the file (an older snapshot may lack it).
     table: str = ""
     read_at_column: str = ""
+    # Watched since after some snapshots were published: a snapshot without its table records none of its files.
+    newer_than_some_snapshots: bool = False
 
     def recorded_query(self, con: duckdb.DuckDBPyConnection) -> str:
         """``recorded_sql`` plus the read time, or NULL when the snapshot has no such column."""
@@ -98,6 +108,21 @@ class WatchedFolder:
 
 def watched_folders(sources: SourcesResource) -> list[WatchedFolder]:
     """The folders of the resource the assets read, so the sensor watches what a run would load."""
+    medicare = []
+    if sources.medicare_policy is not None:
+        medicare.append(
+            WatchedFolder(
+                "medicare_policy",
+                sources.medicare_policy,
+                False,
+                "CPT_MEDICARE_POLICY_DIR",
+                medicare_policy_changed.name,
+                "SELECT file_name, sha256, file_size_bytes, file_modified_at FROM medicare.source_files",
+                "medicare.source_files",
+                "loaded_at",
+                newer_than_some_snapshots=True,
+            )
+        )
     return [
         WatchedFolder(
             "documents",
@@ -119,6 +144,7 @@ def watched_folders(sources: SourcesResource) -> list[WatchedFolder]:
             "utilization.source_files",
             "loaded_at",
         ),
+        *medicare,
     ]
 
 
@@ -141,7 +167,10 @@ def read_published_files(
     try:
         con = duckdb.connect(str(serving_path), read_only=True)
         try:
-            rows = {folder.kind: con.execute(folder.recorded_query(con)).fetchall() for folder in folders}
+            rows = {
+                folder.kind: con.execute(folder.recorded_query(con)).fetchall() if _has_table(con, folder) else []
+                for folder in folders
+            }
         finally:
             con.close()
     except duckdb.Error as exc:
@@ -155,6 +184,12 @@ def read_published_files(
         for kind, r in rows.items()
     }
     return recorded, generation
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, folder: WatchedFolder) -> bool:
+    """A snapshot published before a folder was watched has no table of it: everything in it counts as added. For
+    the older folders a missing table means a broken snapshot, which the query reports."""
+    return not folder.newer_than_some_snapshots or table_exists(con, folder.table)
 
 
 def folder_changes(folder: WatchedFolder, recorded: dict[str, RecordedFile]) -> ChangeSet:
@@ -243,10 +278,10 @@ def plan_requests(
 
 @dg.sensor(
     name="source_folder_sensor",
-    jobs=[documents_changed, utilization_changed, materialize_everything],
+    jobs=[documents_changed, utilization_changed, medicare_policy_changed, materialize_everything],
     minimum_interval_seconds=30,
     description=(
-        "Compares the documents and utilization folders with the published warehouse and requests one run "
+        "Compares the documents, utilization and medicare policy folders with the published warehouse and requests one run "
         "per folder that changed (new, changed or removed files), whatever the number of files; one run of "
         "everything while no snapshot is published yet."
     ),

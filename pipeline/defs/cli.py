@@ -4,6 +4,10 @@
     cpt-warehouse summary   print the summary of the current serving snapshot
     cpt-warehouse dictionary  print the data dictionary derived from the table contracts
     cpt-warehouse fidelity DIR GOLD  parse DIR and compare every fact with GOLD/<file>.json (exit 0 at 100%)
+    cpt-warehouse superset-bundle --out FILE  the Superset dashboard bundle (bi/superset/) for the serving file
+    cpt-warehouse lake history   the DuckLake's snapshots: time, tables changed, their row counts
+    cpt-warehouse lake publish   commit the current serving file's changed tables to the lake (what `build` does)
+    cpt-warehouse lake uri       the read-only duckdb-engine URI of the lake, for a BI tool
 
 ``build`` uses the Dagster instance in $DAGSTER_HOME when set (runs then show in the UI),
 otherwise a throwaway one.
@@ -19,6 +23,7 @@ import duckdb
 
 from pipeline.failures import describe
 from pipeline.settings import Settings, SettingsError, validate_settings
+from pipeline.warehouse.tables import table_exists
 
 EXIT_CONFIGURATION = 2
 
@@ -92,6 +97,7 @@ def print_summary(serving_path: Path) -> None:
             detail = error if error else f"{loaded} rows loaded, {quarantined} quarantined"
             print(f"Utilization file {name}: {status} ({detail})")
         _print_join_example(con)
+        _print_payments(con)
         print("Rows per table:")
         tables = con.execute(
             "SELECT schema_name || '.' || table_name FROM duckdb_tables() WHERE schema_name <> 'internal' "
@@ -130,6 +136,59 @@ def _print_join_example(con) -> None:
         )
 
 
+def _print_payments(con) -> None:
+    """The fee-schedule files and what Medicare pays for one code per setting, so a run proves the payments mart."""
+    if not table_exists(con, "medicare.source_files") or not table_exists(con, "marts.code_site_payments"):
+        return
+    for name, status, release, error, loaded, quarantined in con.execute(
+        "SELECT file_name, status, release, error, rows_loaded, rows_quarantined FROM medicare.source_files ORDER BY 1"
+    ).fetchall():
+        detail = error if error else f"{release}: {loaded} rows loaded, {quarantined} quarantined"
+        print(f"Medicare policy file {name}: {status} ({detail[:200]})")
+    rows = con.execute(
+        "SELECT data_year, setting, professional_payment, facility_payment, total_payment, cms_avg_allowed_amount, "
+        "is_synthetic FROM marts.code_site_payments WHERE code = '32994' ORDER BY data_year, setting"
+    ).fetchall()
+    if rows:
+        print("marts.code_site_payments for 32994 (national Medicare payment per setting, and what CMS allowed):")
+
+    def money(value) -> str:
+        return "-" if value is None else f"${value:,.2f}"
+
+    for year, setting, professional, facility, total, allowed, synthetic in rows:
+        print(
+            f"  {year} {setting:26} professional {money(professional):>10}, facility {money(facility):>10}, "
+            f"total {money(total):>10}; CMS avg allowed {money(allowed)}{' (sample)' if synthetic else ''}"
+        )
+
+
+def lake_command(action: str) -> int:
+    from pipeline.defs.resources import LakeResource
+    from pipeline.publishing.lake import LakePublishFailed, format_history, lake_history, publish_to_lake, read_only_uri
+
+    checked = check_configuration()
+    if isinstance(checked, int):
+        return checked
+    settings = LakeResource.from_settings(checked, env_vars=False).settings
+    if not settings.enabled:
+        print("No lake configured: set CPT_LAKE_CATALOG and CPT_LAKE_DATA_PATH (docs/lake.md).", file=sys.stderr)
+        return EXIT_CONFIGURATION
+    if action == "uri":
+        print(read_only_uri(settings))
+        return 0
+    try:
+        if action == "history":
+            print(format_history(lake_history(settings)))
+            return 0
+        result = publish_to_lake(checked.serving_path, settings)
+    except LakePublishFailed as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    written = ", ".join(result.tables_written) or "nothing changed"
+    print(f"lake snapshot {result.snapshot_id}: {written} ({result.seconds:.2f}s)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="cpt-warehouse", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -141,7 +200,24 @@ def main(argv: list[str] | None = None) -> int:
     fidelity = sub.add_parser("fidelity", help="parse DIR and compare each document's facts with GOLD/<file>.json")
     fidelity.add_argument("documents_dir", metavar="DIR", type=Path)
     fidelity.add_argument("gold_dir", metavar="GOLD", type=Path)
+    bundle = sub.add_parser(
+        "superset-bundle", help="zip bi/superset/bundle for `superset import-dashboards`, pointing at the serving file"
+    )
+    bundle.add_argument(
+        "--serving-path", type=Path, help="the serving file as the Superset host sees it (default: CPT_SERVING_PATH)"
+    )
+    bundle.add_argument("--out", type=Path, default=Path("cpt_superset_bundle.zip"), help="the ZIP file to write")
+    lake = sub.add_parser("lake", help="the DuckLake target: history, publish, uri (docs/lake.md)")
+    lake.add_argument("action", choices=("history", "publish", "uri"))
     args = parser.parse_args(argv)
+    if args.command == "lake":
+        return lake_command(args.action)
+    if args.command == "superset-bundle":
+        from pipeline.bi.superset_bundle import write_bundle_zip
+
+        written = write_bundle_zip(args.serving_path or Settings.from_env().serving_path, args.out)
+        print(f"wrote {written}; import it with: superset import-dashboards -p {written} -u <admin user>")
+        return 0
     if args.command == "fidelity":
         from pipeline.documents.fidelity import main as fidelity_main
 

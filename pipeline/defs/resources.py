@@ -14,6 +14,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
@@ -22,6 +23,7 @@ from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from pipeline.failures import describe
+from pipeline.publishing.lake import LakeSettings
 from pipeline.publishing.snapshot import PublishSettings
 from pipeline.settings import (
     BY_NAME,
@@ -29,6 +31,7 @@ from pipeline.settings import (
     DUCKDB_STORAGE_VERSION,
     Paths,
     Settings,
+    reference_date,
     resolve_path,
     validate_settings,
 )
@@ -131,10 +134,12 @@ class WarehouseResource(DuckDBResource):
         resource) or, at run start, where no other resource is at hand, those the environment names."""
         if sources is not None:
             folders = (sources.documents, sources.utilization, sources.reference)
+            medicare = sources.medicare_policy
         else:
             env = Settings.from_env().paths
             folders = (env.documents_dir, env.utilization_dir, env.reference_dir)
-        paths = Paths(*folders, self.working_file, self.serving_file)
+            medicare = env.medicare_policy_dir
+        paths = Paths(*folders, self.working_file, self.serving_file, medicare)
         memory_limit = (self.connection_config or {}).get("memory_limit")
         notes = validate_settings(paths=paths, memory_limit=None if memory_limit is None else str(memory_limit))
         for note in notes:
@@ -172,7 +177,14 @@ class WorkingFileUnusable(RuntimeError):
     """The working DuckDB file cannot be opened: corrupt, unreadable, or held by another program."""
 
     def __init__(self, path: Path, cause: BaseException):
-        if "lock" in str(cause).lower():
+        if "newer version" in str(cause).lower():
+            advice = (
+                f"it was written by a newer DuckDB than this one ({duckdb.__version__}, the project's pin): it is "
+                f"derived data, never converted in place: delete {path} (and {path.name}.wal if present) and run "
+                "`uv run cpt-warehouse build`, which rebuilds it from the source folders in a format DuckDB 1.4 and "
+                "later read; the BI snapshot is untouched until that run publishes"
+            )
+        elif "lock" in str(cause).lower():
             advice = (
                 "another program has it open (BI tools must open the serving file, never the working file); "
                 "close it and rerun"
@@ -192,6 +204,8 @@ class SourcesResource(dg.ConfigurableResource):
     documents_dir: str = Field(description=_described("CPT_DOCUMENTS_DIR"))
     utilization_dir: str = Field(description=_described("CPT_UTILIZATION_DIR"))
     reference_dir: str = Field(description=_described("CPT_REFERENCE_DIR"))
+    # None only where a caller builds the resource by hand (tests): no medicare policy folder is read then.
+    medicare_policy_dir: str | None = Field(None, description=_described("CPT_MEDICARE_POLICY_DIR"))
 
     @classmethod
     def from_settings(cls, settings: Settings, env_vars: bool = True) -> SourcesResource:
@@ -199,6 +213,7 @@ class SourcesResource(dg.ConfigurableResource):
             documents_dir=_fed(settings, "CPT_DOCUMENTS_DIR", settings.documents_dir, env_vars),
             utilization_dir=_fed(settings, "CPT_UTILIZATION_DIR", settings.utilization_dir, env_vars),
             reference_dir=_fed(settings, "CPT_REFERENCE_DIR", settings.reference_dir, env_vars),
+            medicare_policy_dir=_fed(settings, "CPT_MEDICARE_POLICY_DIR", settings.medicare_policy_dir, env_vars),
         )
 
     @classmethod
@@ -216,6 +231,10 @@ class SourcesResource(dg.ConfigurableResource):
     @property
     def reference(self) -> Path:
         return resolve_path(self.reference_dir)
+
+    @property
+    def medicare_policy(self) -> Path | None:
+        return resolve_path(self.medicare_policy_dir) if self.medicare_policy_dir else None
 
 
 class LimitsResource(dg.ConfigurableResource):
@@ -246,6 +265,9 @@ class LimitsResource(dg.ConfigurableResource):
     contract_checks_full_scan: bool = Field(
         DEFAULTS["contract_checks_full_scan"], description=_described("CPT_CONTRACT_CHECKS_FULL_SCAN")
     )
+    coding_edits_reference_date: str = Field(
+        DEFAULTS["coding_edits_reference_date"], description=_described("CPT_CODING_EDITS_REFERENCE_DATE")
+    )
 
     @classmethod
     def from_settings(cls, settings: Settings, env_vars: bool = True) -> LimitsResource:
@@ -259,6 +281,11 @@ class LimitsResource(dg.ConfigurableResource):
     @classmethod
     def from_env(cls) -> LimitsResource:
         return cls.from_settings(Settings.from_env(), env_vars=False)
+
+    @property
+    def reference_date(self) -> date | None:
+        """The date NCCI edits are judged active on; None: the day of the run."""
+        return reference_date(self.coding_edits_reference_date)
 
     @property
     def zip_caps(self) -> ZipCaps:
@@ -298,6 +325,64 @@ class OverridesResource(dg.ConfigurableResource):
         return cls.from_settings(Settings.from_env(), env_vars=False)
 
 
+class SupersetResource(dg.ConfigurableResource):
+    """The Superset whose dashboard cache is refreshed after a publish; off while ``url`` is empty."""
+
+    url: str = Field(DEFAULTS["superset_url"], description=_described("CPT_SUPERSET_URL"))
+    username: str = Field(DEFAULTS["superset_username"], description=_described("CPT_SUPERSET_USERNAME"))
+    password: str = Field(DEFAULTS["superset_password"], description=_described("CPT_SUPERSET_PASSWORD"))
+    dashboard: str = Field(DEFAULTS["superset_dashboard"], description=_described("CPT_SUPERSET_DASHBOARD"))
+
+    @classmethod
+    def from_settings(cls, settings: Settings, env_vars: bool = True) -> SupersetResource:
+        # The password is shown in the Dagster UI by its variable's name only, never by value.
+        password = settings.superset_password
+        if env_vars and "CPT_SUPERSET_PASSWORD" in settings.set_variables:
+            password = dg.EnvVar("CPT_SUPERSET_PASSWORD")
+        return cls(
+            url=settings.superset_url,
+            username=settings.superset_username,
+            password=password,
+            dashboard=settings.superset_dashboard,
+        )
+
+    @classmethod
+    def from_env(cls) -> SupersetResource:
+        return cls.from_settings(Settings.from_env(), env_vars=False)
+
+
+class LakeResource(dg.ConfigurableResource):
+    """The optional DuckLake target (pipeline/publishing/lake.py); off while ``catalog`` is empty."""
+
+    catalog: str = Field(default="", description=_described("CPT_LAKE_CATALOG"))
+    data_path: str = Field(default="", description=_described("CPT_LAKE_DATA_PATH"))
+    retention_days: int = Field(
+        default=DEFAULTS["lake_retention_days"], description=_described("CPT_LAKE_RETENTION_DAYS")
+    )
+    extension_dir: str = Field(default=DEFAULTS["lake_extension_dir"], description=_described("CPT_LAKE_EXTENSION_DIR"))
+
+    @classmethod
+    def from_settings(cls, settings: Settings, env_vars: bool = True) -> LakeResource:
+        return cls(
+            catalog=settings.lake_catalog,
+            data_path=settings.lake_data_path,
+            retention_days=_fed(settings, "CPT_LAKE_RETENTION_DAYS", settings.lake_retention_days, env_vars),
+            extension_dir=settings.lake_extension_dir,
+        )
+
+    @classmethod
+    def from_env(cls) -> LakeResource:
+        return cls.from_settings(Settings.from_env(), env_vars=False)
+
+    @property
+    def settings(self) -> LakeSettings:
+        # A local data folder is taken from the repo root like every other path; a URL (s3://…) is used as given.
+        data_path = self.data_path
+        if data_path and "://" not in data_path:
+            data_path = str(resolve_path(data_path)).rstrip("/") + "/"
+        return LakeSettings(self.catalog, data_path, self.retention_days, resolve_path(self.extension_dir))
+
+
 def resources_from(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     """Every resource of the code location, from one reading of the environment."""
     return {
@@ -305,4 +390,6 @@ def resources_from(settings: Settings) -> dict[str, dg.ConfigurableResource]:
         "sources": SourcesResource.from_settings(settings),
         "limits": LimitsResource.from_settings(settings),
         "overrides": OverridesResource.from_settings(settings),
+        "superset": SupersetResource.from_settings(settings),
+        "lake": LakeResource.from_settings(settings),
     }

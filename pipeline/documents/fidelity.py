@@ -16,11 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.core.care_sites import CareSiteDirectory
-from pipeline.core.document_parser import ParsedDocument, parse_document
+from pipeline.core.document_parser import ParsedDocument
+from pipeline.core.html_text import looks_like_html
 from pipeline.core.known_names import KnownNames
 from pipeline.core.payer_aliases import PayerDirectory
 from pipeline.core.reference_data import ReferenceData, load_reference_data
 from pipeline.core.text_decoding import DEFAULT_MAX_DOCUMENT_BYTES
+from pipeline.documents.formats import parse_any_document, sniff
 
 FIELDS = (
     "status",
@@ -49,6 +51,8 @@ class FidelityReport:
     correct: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FIELDS, 0))
     total: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FIELDS, 0))
     misses: list[tuple[str, str, object, object]] = field(default_factory=list)
+    # form -> [documents, fields correct, fields compared, documents with every field right]
+    forms: dict[str, list[int]] = field(default_factory=dict)
 
     @property
     def perfect(self) -> bool:
@@ -65,7 +69,9 @@ class FactExtractor:
         self.max_bytes = max_bytes
 
     def facts(self, data: bytes) -> dict[str, object]:
-        doc = parse_document(data, max_bytes=self.max_bytes, known_names=self.known_names)
+        return self.facts_of(parse_any_document(data, max_bytes=self.max_bytes, known_names=self.known_names))
+
+    def facts_of(self, doc: ParsedDocument) -> dict[str, object]:
         facts: dict[str, object] = {name: getattr(doc, name) for name in FIELDS[:8]}
         facts["modifiers"] = _modifiers(doc)
         facts["payers"] = self._payers(doc)
@@ -109,18 +115,35 @@ def run_fidelity(
     report = FidelityReport()
     for name, document, gold_file in pairs:
         gold = json.loads(gold_file.read_text(encoding="utf-8"))
-        actual = extractor.facts(document.read_bytes())
+        data = document.read_bytes()
+        actual = extractor.facts(data)
+        form = report.forms.setdefault(document_form(document.name, data), [0, 0, 0, 0])
+        misses_before = len(report.misses)
+        form[0] += 1
         for field_name in FIELDS:
             if field_name not in gold or (field_name == "problems_contain" and not gold[field_name]):
                 continue
             expected = gold[field_name]
-            ok, shown = _compare(field_name, expected, actual)
+            ok, shown = compare(field_name, expected, actual)
             report.total[field_name] += 1
+            form[2] += 1
             if ok:
                 report.correct[field_name] += 1
+                form[1] += 1
             else:
                 report.misses.append((name, field_name, expected, shown))
+        form[3] += len(report.misses) == misses_before
     return report
+
+
+def document_form(name: str, data: bytes) -> str:
+    """The form a document comes in, by content: pdf, docx, rtf, eml, html, markdown or text."""
+    kind = sniff(data)
+    if kind is not None:
+        return kind
+    if looks_like_html(data[:4096].decode("utf-8", errors="replace")):
+        return "html"
+    return "markdown" if name.lower().endswith((".md", ".markdown")) else "text"
 
 
 def _document_gold_pairs(documents_dir: Path, gold_dir: Path) -> list[tuple[str, Path, Path]]:
@@ -141,7 +164,7 @@ def _document_gold_pairs(documents_dir: Path, gold_dir: Path) -> list[tuple[str,
     return [(p.name, p, gold_dir / f"{p.name}.json") for p in documents]
 
 
-def _compare(field_name: str, expected: object, actual: dict[str, object]) -> tuple[bool, object]:
+def compare(field_name: str, expected: object, actual: dict[str, object]) -> tuple[bool, object]:
     if field_name == "problems_contain":
         problems = _normalize(actual["problems"])
         missing = [text for text in expected if _normalize(text) not in problems]
@@ -171,6 +194,9 @@ def print_report(report: FidelityReport, documents_dir: Path, gold_dir: Path) ->
             print(f"{name:28} {report.correct[name]:>6}/{total:<7} {100 * report.correct[name] / total:>8.1f}%")
     correct, total = sum(report.correct.values()), sum(report.total.values())
     print(f"{'all fields':28} {correct:>6}/{total:<7} {100 * correct / max(total, 1):>8.1f}%")
+    print(f"\n{'form':10} {'documents':>9} {'all right':>9} {'fields correct/total':>21} {'accuracy':>9}")
+    for form, (count, right, compared, perfect) in sorted(report.forms.items()):
+        print(f"{form:10} {count:>9} {perfect:>9} {right:>11}/{compared:<9} {100 * right / max(compared, 1):>8.1f}%")
     if report.misses:
         print(f"\n{len(report.misses)} miss(es):")
         for name, field_name, expected, actual in report.misses:

@@ -32,7 +32,6 @@ from pipeline.core.corpus import DocumentFile, absorb_rejections, build_core_row
 from pipeline.core.document_parser import (
     ParsedDocument,
     from_json_dict,
-    parse_document,
     parser_fingerprint,
     reject_oversize,
 )
@@ -40,6 +39,7 @@ from pipeline.core.domains import LOADED_DOCUMENT_STATUSES, PARSED, PARTIAL, REJ
 from pipeline.core.known_names import KnownNames
 from pipeline.core.reference_data import ReferenceData
 from pipeline.documents.folder import DocumentSource, iter_documents
+from pipeline.documents.formats import formats_fingerprint, parse_any_document
 from pipeline.documents.parse_cache import ParseCache, Spool, cache_key
 from pipeline.failures import infrastructure_failure
 from pipeline.settings import ALLOW_SHRINK_HINT
@@ -121,7 +121,7 @@ def load_documents(
         return infrastructure_failure(what, exc, path=warehouse_path)
 
     with Spool(warehouse_path.parent if warehouse_path is not None else None) as spool:
-        cache = ParseCache(con, cache_key(parser_fingerprint(), known.digest, max_bytes), spool)
+        cache = ParseCache(con, cache_key(parser_fingerprint() + formats_fingerprint(), known.digest, max_bytes), spool)
         # Taken before anything is read: the sensor re-hashes files whose change time is at or after it, so an
         # edit made while this run reads (even one that keeps size and modification time) is never missed.
         read_started_at = datetime.now(UTC).replace(tzinfo=None)
@@ -280,7 +280,7 @@ def _parse(source: DocumentSource, cache: ParseCache, known: KnownNames, max_byt
         return uncached(reject_oversize(source.size_bytes, max_bytes))
     where = cache.payload(source.sha256)
     if where is None:
-        parsed = parse_document(source.data, max_bytes=max_bytes, known_names=known)
+        parsed = parse_any_document(source.data, max_bytes=max_bytes, known_names=known)
         return spooled(parsed, cache.put(source.sha256, parsed))
     known_status = cache.status_and_code(source.sha256)
     if known_status is None:  # parsed earlier in this run (the same content twice)

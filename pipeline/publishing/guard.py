@@ -35,9 +35,13 @@ from pipeline.warehouse.change_log import explained_removals
 
 DEFAULT_MAX_SHRINK = DEFAULTS["publish_max_shrink"]
 # Problem records: a fixed document or file legitimately empties them.
-PROBLEM_TABLES = frozenset({"core.rejected_rows", "utilization.quarantine"})
+PROBLEM_TABLES = frozenset({"core.rejected_rows", "utilization.quarantine", "medicare.quarantine"})
 # The table that lists every file of each source folder.
-FOLDER_TABLES = {"documents": "core.documents", "utilization": "utilization.source_files"}
+FOLDER_TABLES = {
+    "documents": "core.documents",
+    "utilization": "utilization.source_files",
+    "medicare_policy": "medicare.source_files",
+}
 
 OK, REFUSED, OVERRIDDEN = "ok", "refused", "allowed by override"
 

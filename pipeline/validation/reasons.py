@@ -19,6 +19,7 @@ VALUE_CHARS = 60  # of an offending value quoted in a reason: enough to recognis
 
 REJECTED_ROWS = "core.rejected_rows"
 QUARANTINE = "utilization.quarantine"
+MEDICARE_QUARANTINE = "medicare.quarantine"
 ASSET_CHECKS = "asset checks"
 
 
@@ -63,7 +64,7 @@ MISSING_VALUE = Wording(
     "missing value",
     "{column} is null",
     "{column} is null",
-    (REJECTED_ROWS, QUARANTINE, ASSET_CHECKS),
+    (REJECTED_ROWS, QUARANTINE, MEDICARE_QUARANTINE, ASSET_CHECKS),
     "a required column is empty",
     {"column": "hcpcs_code"},
 )
@@ -71,7 +72,7 @@ CHECK_FAILED = Wording(
     "column check failed",
     "{column} {check} (value {value})",
     "{column} {check}",
-    (REJECTED_ROWS, QUARANTINE, ASSET_CHECKS),
+    (REJECTED_ROWS, QUARANTINE, MEDICARE_QUARANTINE, ASSET_CHECKS),
     "a value fails its column's check (pandera check name: fullmatch, isin, greater_than_or_equal_to, finite …)",
     {"column": "hcpcs_code", "check": "fullmatch", "value": "32X9"},
 )
@@ -79,7 +80,7 @@ ROW_RULE_BROKEN = Wording(
     "row rule broken",
     "row rule '{rule}'",
     "row rule '{rule}'",
-    (REJECTED_ROWS, QUARANTINE, ASSET_CHECKS),
+    (REJECTED_ROWS, QUARANTINE, MEDICARE_QUARANTINE, ASSET_CHECKS),
     "the row breaks a rule across its columns (listed per table in [warehouse.md](warehouse.md))",
     {"rule": "code matches code_system"},
 )
@@ -87,7 +88,7 @@ DUPLICATE_KEY = Wording(
     "duplicate key",
     "duplicate key ({columns})",
     "duplicate key ({columns})",
-    (REJECTED_ROWS, QUARANTINE, ASSET_CHECKS),
+    (REJECTED_ROWS, QUARANTINE, MEDICARE_QUARANTINE, ASSET_CHECKS),
     "another row has the same key; every copy is rejected, none can be trusted",
     {"columns": ["code", "payer_id"]},
 )
@@ -95,7 +96,7 @@ UNRESOLVED_REFERENCE = Wording(
     "unresolved reference",
     "{column} {value} is not in {ref_table}.{ref_column}",
     "{column} is not in {ref_table}.{ref_column}",
-    (REJECTED_ROWS, QUARANTINE, ASSET_CHECKS),
+    (REJECTED_ROWS, QUARANTINE, MEDICARE_QUARANTINE, ASSET_CHECKS),
     "the value is missing from the table it refers to (for utilization.geographies: add it to "
     "sources/reference/geographies.csv)",
     {"column": "payer_id", "value": "aetna", "ref_table": "core.payers", "ref_column": "payer_id"},
@@ -104,7 +105,7 @@ UNREADABLE_VALUE = Wording(
     "unreadable value",
     "unreadable value: {error} in {column}: {message}",
     "unreadable value: {error} in {column}",
-    (QUARANTINE,),
+    (QUARANTINE, MEDICARE_QUARANTINE),
     "DuckDB could not read a value of the line (e.g. CAST: not a number); one reason per such value",
     {"error": "CAST", "column": "Tot_Srvcs", "message": "Could not convert string \"lots\" to 'DOUBLE'"},
 )

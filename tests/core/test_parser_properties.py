@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from pipeline.core.document_parser import DOCUMENT_STATUSES, parse_document, parse_text, split_list
 from pipeline.core.known_names import fold_tokens
 from pipeline.core.list_items import CLAUSE_WORDS, CORPORATE_SUFFIXES, NOT_ITEMS
+from pipeline.core.prose_facts import approach, imaging_guidance_included, laterality
 from tests.bad_documents import good
 from tests.conftest import property_examples
 
@@ -214,3 +215,154 @@ def test_parse_never_raises_on_html_like_input(pieces):
     doc = parse_document(("<!DOCTYPE html>" + "".join(pieces)).encode("utf-8", "surrogatepass"), known_names=KNOWN)
     assert doc.status in DOCUMENT_STATUSES
     assert (doc.status == "parsed") == (not doc.problems)
+
+
+# Negation and contrast: a mention taken back is no fact, whatever surrounds it (issue 18, point 4).
+APPROACH_FORMS = {
+    "percutaneous": ["percutaneous", "percutaneously", "Percutaneous"],
+    "laparoscopic": ["laparoscopic", "laparoscopically", "Laparoscopic"],
+    "thoracoscopic": ["thoracoscopic", "thoracoscopically"],
+    "endoscopic": ["endoscopic", "endoscopically", "Endoscopic"],
+    "transcatheter": ["transcatheter"],
+    "robotic": ["robotic", "robotically", "Robotic"],
+}
+NEGATIONS = ["without", "Without", "rather than", "instead of", "not", "with or without", "other than", "non-"]
+FILLER_WORDS = st.lists(
+    st.sampled_from(["removal", "of", "the", "lesion", "Tumor", "Insertion", "device", "with", "one", "or", "more"]),
+    max_size=6,
+).map(" ".join)
+
+
+def _form(draw_approach: str, index: int) -> str:
+    forms = APPROACH_FORMS[draw_approach]
+    return forms[index % len(forms)]
+
+
+@settings(max_examples=property_examples(300), deadline=None)
+@given(
+    st.sampled_from(sorted(APPROACH_FORMS)),
+    st.integers(0, 5),
+    st.sampled_from(NEGATIONS),
+    FILLER_WORDS,
+    FILLER_WORDS,
+)
+def test_a_negated_or_contrasted_approach_is_never_a_fact(name, index, negation, before, after):
+    mention = f"{negation}{_form(name, index)}" if negation.endswith("-") else f"{negation} {_form(name, index)}"
+    title = f"{before} {mention} {after}".strip()
+    assert approach(title, "") is None, title
+    assert approach(None, f"The procedure is performed {mention} {after}.") is None
+    assert approach(None, f"The {name} approach is not used.") is None
+
+
+@settings(max_examples=property_examples(300), deadline=None)
+@given(
+    st.sampled_from(sorted(APPROACH_FORMS)),
+    st.integers(0, 5),
+    st.sampled_from(NEGATIONS),
+    st.sampled_from(["open", "percutaneous", "robotic"]),
+    FILLER_WORDS,
+)
+def test_the_affirmed_approach_wins_over_a_contrasted_one(name, index, negation, other, filler):
+    if other == name or negation.endswith("-"):
+        return
+    other_mention = "an open approach" if other == "open" else f"a {other} approach"
+    prose = f"The device is placed {_form(name, index)} {negation} {other_mention}, {filler}."
+    assert approach(None, prose) == name, prose
+    # The contrasted one alone is not a fact either.
+    assert approach(None, f"The device is placed {negation} {other_mention}.") is None
+
+
+@settings(max_examples=property_examples(200), deadline=None)
+@given(st.sampled_from(["unilateral", "bilateral"]), st.sampled_from(NEGATIONS), FILLER_WORDS)
+def test_a_negated_laterality_is_never_a_fact(side, negation, filler):
+    mention = f"{negation}{side}" if negation.endswith("-") else f"{negation} {side}"
+    assert laterality(f"Treatment {mention} {filler}") is None
+    other = "bilateral" if side == "unilateral" else "unilateral"
+    for either in (" or ", "/", " and/or "):  # either side: neither is stated
+        assert laterality(f"{filler} {side.title()}{either}{other} Cannulation {filler}") is None
+    assert laterality(f"{filler} {side} {filler}") == side
+
+
+@settings(max_examples=property_examples(200), deadline=None)
+@given(
+    st.sampled_from(["CT", "ultrasound", "MR", "fluoroscopic", "imaging", "image"]),
+    st.sampled_from(["without", "rather than", "instead of", "with or without"]),
+    st.sampled_from(["included", "reported separately", "bundled", "not included"]),
+)
+def test_a_negated_imaging_guidance_mention_decides_nothing(modality, negation, verb):
+    assert imaging_guidance_included(f"The biopsy is done {negation} {modality} guidance {verb}.") is None
+
+
+# Table shapes (issue 18, point 2): the same rows drawn as a box, a fixed-width report or a spreadsheet paste,
+# with cells wrapped at any width, read as the same modifier rows.
+CELL_WORDS = st.lists(
+    st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,'()-/", min_size=1, max_size=12),
+    min_size=1,
+    max_size=12,
+).map(" ".join)
+MODIFIER_ROWS = st.lists(
+    st.tuples(st.sampled_from(["00", "50", "59", "RT", "LT", "XS", "80", "62"]), CELL_WORDS, CELL_WORDS),
+    min_size=1,
+    max_size=6,
+    unique_by=lambda row: row[0],
+)
+
+
+def _wrap_cell(text: str, width: int) -> list[str]:
+    lines, line = [], ""
+    for word in text.split():
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    return [*lines, line]
+
+
+def _drawn(rows, width: int, style: str) -> str:
+    header = ("Modifier", "Description", "When to Use")
+    widths = [8, max(width, 12), max(width, 12)]
+    cells = [[[h] for h in header]] + [[[code], _wrap_cell(d, width), _wrap_cell(w, width)] for code, d, w in rows]
+    widths = [max(widths[i], *(len(x) for r in cells for x in r[i])) for i in range(3)]
+    out = []
+    border = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
+    for index, row in enumerate(cells):
+        height = max(len(c) for c in row)
+        for k in range(height):
+            parts = [c[k] if k < len(c) else "" for c in row]
+            if style == "box":
+                out.append("| " + " | ".join(p.ljust(w) for p, w in zip(parts, widths, strict=True)) + " |")
+            else:
+                out.append("  ".join(p.ljust(w) for p, w in zip(parts, widths, strict=True)).rstrip())
+        if style == "box":
+            out.append(border)
+        elif index == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return "\n".join(([border] if style == "box" else [""]) + out) + "\n"
+
+
+@settings(max_examples=property_examples(200), deadline=None)
+@given(MODIFIER_ROWS, st.integers(8, 40), st.sampled_from(["box", "fixed"]))
+def test_a_table_drawn_with_wrapped_cells_reads_as_its_rows(rows, width, style):
+    text = (
+        "CPT 32994: Ablation\nService type: Ablation\nTypical site of service: Office\n"
+        "Key payers covered in this overview include Aetna.\nCoding Specifications\n" + _drawn(rows, width, style)
+    )
+    doc = parse_text(text)
+    assert [(m.modifier_code, m.description, m.when_to_use) for m in doc.modifiers] == [
+        (code, " ".join(d.split()), " ".join(w.split())) for code, d, w in rows
+    ], text
+    assert doc.status == "parsed", doc.problems
+
+
+@settings(max_examples=property_examples(200), deadline=None)
+@given(MODIFIER_ROWS, st.integers(0, 3))
+def test_a_spreadsheet_paste_with_any_padding_reads_as_its_rows(rows, padding):
+    lines = ["Modifier\tDescription\tWhen to Use"] + [f"{c}\t{d}\t{w}" + "\t" * padding for c, d, w in rows]
+    text = (
+        "CPT 32994: Ablation\nService type: Ablation\nTypical site of service: Office\n"
+        "Key payers covered in this overview include Aetna.\nCoding Specifications\n" + "\n".join(lines) + "\n"
+    )
+    doc = parse_text(text)
+    assert [(m.modifier_code, m.when_to_use) for m in doc.modifiers] == [(c, " ".join(w.split())) for c, _, w in rows]
+    assert doc.status == "parsed", doc.problems

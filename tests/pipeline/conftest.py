@@ -34,10 +34,13 @@ def sensor_folders(tmp_path, monkeypatch) -> dict[str, Path]:
     paths = {
         "documents": tmp_path / "documents",
         "utilization": tmp_path / "utilization",
+        "medicare_policy": tmp_path / "medicare_policy",
         "serving": tmp_path / "serving" / "cpt.duckdb",
     }
     paths["documents"].mkdir()
     paths["utilization"].mkdir()
+    paths["medicare_policy"].mkdir()
+    monkeypatch.setenv("CPT_MEDICARE_POLICY_DIR", str(paths["medicare_policy"]))
     monkeypatch.setenv("CPT_DOCUMENTS_DIR", str(paths["documents"]))
     monkeypatch.setenv("CPT_UTILIZATION_DIR", str(paths["utilization"]))
     monkeypatch.setenv("CPT_SERVING_PATH", str(paths["serving"]))

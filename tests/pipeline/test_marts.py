@@ -18,7 +18,7 @@ from pipeline.contracts.mart_tables import (
 from pipeline.marts.queries import MART_SQL_DIR
 from tests.conftest import run_pipeline
 
-SELECTION = "group:core or group:utilization or group:marts or group:marts_lists"
+SELECTION = "group:core or group:utilization or group:medicare or group:marts or group:marts_lists"
 
 
 # One worker runs this module (pytest-xdist loadgroup): its module-scoped pipeline run is made once.
@@ -240,7 +240,7 @@ def test_many_to_many_hints_give_a_semi_join_that_counts_utilization_once(built)
             built.query(f"SELECT {columns} FROM {relationship.to_table} AS {relationship.to_alias} WHERE {predicate}")
         )
         assert keys, f"{predicate} matches nothing on the sample"
-        position = {"code": 0, "place_of_service": 1}
+        position = {"code": 0, "place_of_service": 1, "data_year": 2}
         expected: dict[int, float] = {}
         for row in national:
             if tuple(row[position[c]] for c in relationship.from_columns) in keys:
@@ -426,3 +426,25 @@ def test_the_pseudo_modifier_flag_follows_the_reference_data(pipeline_env, tmp_p
     assert pipeline_env.query(
         "SELECT DISTINCT modifier_code FROM marts.code_modifiers WHERE is_pseudo_modifier ORDER BY 1"
     ) == [("00",), ("50",)]
+
+
+def test_the_bundled_sample_shows_every_modifier_verdict(built):
+    verdicts = dict(built.query("SELECT verdict, count(*) FROM marts.modifier_checks GROUP BY verdict"))
+    assert set(verdicts) == {"ok", "needs_documentation", "conflict", "no_data"}
+    conflicts = built.query(
+        "SELECT code, modifier, check_name, setting FROM marts.modifier_checks WHERE verdict = 'conflict' ORDER BY ALL"
+    )
+    assert ("32998", "78", "global_surgery", None) in conflicts
+    assert ("47383", "58", "ncci_ptp", "practitioner") in conflicts
+    # XS is described by the bundled HCPCS Level II file; 59 only by the project's list.
+    sources = dict(built.query("SELECT DISTINCT modifier, modifier_description_source FROM marts.modifier_checks"))
+    assert (sources["XS"], sources["59"]) == ("hcpcs_level2", "project_reference")
+
+
+def test_the_bundled_sample_unit_limits_take_the_mue_in_force_at_the_end_of_the_year(built):
+    rows = built.query(
+        "SELECT code, mue_value, mue_effective_date, services_per_beneficiary_day, exceeds_mue "
+        "FROM marts.code_unit_limits WHERE mue_setting = 'practitioner' AND data_year = 2023 AND has_mue ORDER BY code"
+    )
+    assert [(r[0], r[2]) for r in rows] == [("32998", dt.date(2023, 10, 1)), ("50593", dt.date(2023, 10, 1))]
+    assert all(r[3] is not None and r[4] == (r[3] > r[1]) for r in rows)

@@ -267,3 +267,34 @@ def test_a_run_whose_serving_file_is_inside_the_documents_folder_is_refused(pipe
     assert "inside the source folder CPT_DOCUMENTS_DIR" in text, text[:2000]
     assert serving_state(inside) == before
     assert os.path.getsize(inside) > 0
+
+
+# --- the DuckLake target ------------------------------------------------------------------------------------------------
+
+
+def test_a_half_configured_or_unknown_lake_is_refused_at_start():
+    with pytest.raises(SettingsError, match="CPT_LAKE_DATA_PATH is not"):
+        validate_settings({"CPT_LAKE_CATALOG": "postgres:dbname=x"}, check_reference=False)
+    with pytest.raises(SettingsError, match="not a DuckLake catalog"):
+        validate_settings({"CPT_LAKE_CATALOG": "mysql:db", "CPT_LAKE_DATA_PATH": "/x"}, check_reference=False)
+    with pytest.raises(SettingsError, match="CPT_LAKE_CATALOG is not"):
+        validate_settings({"CPT_LAKE_DATA_PATH": "/x"}, check_reference=False)
+    assert validate_settings({"CPT_LAKE_CATALOG": "sqlite:/m.sqlite", "CPT_LAKE_DATA_PATH": "/x"}) == []
+
+
+def test_the_lake_commands_without_a_lake_say_how_to_configure_one(monkeypatch, capsys):
+    monkeypatch.delenv("CPT_LAKE_CATALOG", raising=False)
+    monkeypatch.delenv("CPT_LAKE_DATA_PATH", raising=False)
+    assert cli.main(["lake", "history"]) == 2
+    assert "set CPT_LAKE_CATALOG and CPT_LAKE_DATA_PATH" in capsys.readouterr().err
+
+
+def test_lake_uri_prints_the_read_only_uri(monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv("CPT_LAKE_CATALOG", "postgres:dbname=cpt host=db.internal user=reader")
+    monkeypatch.setenv("CPT_LAKE_DATA_PATH", str(tmp_path / "lake"))
+    monkeypatch.setenv("CPT_LAKE_EXTENSION_DIR", str(tmp_path / "ext"))
+    assert cli.main(["lake", "uri"]) == 0
+    assert capsys.readouterr().out.strip() == (
+        f"duckdb:///ducklake:postgres:dbname=cpt host=db.internal user=reader?access_mode=read_only"
+        f"&extension_directory={tmp_path / 'ext'}&autoinstall_known_extensions=false"
+    )

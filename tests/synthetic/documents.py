@@ -199,6 +199,31 @@ def adversarial_documents(size: int) -> dict[str, bytes]:
         "pipes": (base + "| " * (size // 2) + "\n").encode(),
         "known-name prefixes": base.replace(payers, "Blue Cross and Blue " * (size // 20)).encode(),
         "many short lines": (base + "a\n" * (size // 2)).encode(),
+        # Table and list shapes (issue 18): every rewrite looks at a line and its neighbours only.
+        "tab-separated rows": (base + "Modifier\tDescription\tWhen\n" + "00\t\tx\t\t\n" * (size // 8)).encode(),
+        "one giant tab row": (base + "Modifier\tDescription\n" + "00\t" + "x\t" * (size // 2) + "\n").encode(),
+        "fixed-width rows": (
+            base
+            + "Modifier  Description  When\n--------  -----------  ----\n"
+            + ("59        " + "w" * 60 + "\n") * (size // 71)
+        ).encode(),
+        "long fixed-width underline": (
+            base + "Modifier x\n" + "-- " * (size // 6) + "\n" + "w" * (size // 2) + "\n"
+        ).encode(),
+        "box-drawn continuation rows": (base + "+----+----+\n| 00 | a |\n" + "|    | b |\n" * (size // 12)).encode(),
+        "box borders": (base + "+--+\n| 00 |\n" + "+-+-+-+-+\n" * (size // 10)).encode(),
+        "link brackets": base.replace(payers, "[a](" * (size // 4)).encode(),
+        "spaces before an address": base.replace(payers, "Aetna" + " " * size + "(http://x").encode(),
+        "addresses": base.replace(payers, "Aetna (https://a.b/c) " * (size // 22)).encode(),
+        "nested link brackets": base.replace(payers, "[" * (size // 2) + "](" * (size // 4)).encode(),
+        "definition list": ("<html><body><dl>" + "<dt>50 – x</dt><dd>y</dd>" * (size // 25) + "</dl>" + base).encode(),
+        "aria grid": (
+            '<html><body><div role="table">' + '<div role="row"><div role="cell">00</div></div>' * (size // 47)
+        ).encode(),
+        "preformatted lines": ("<html><body><pre>" + base + "a\tb\n" * (size // 4) + "</pre>").encode(),
+        "negations and opens": base.replace(
+            "unilateral percutaneous", "without open rather than " * (size // 25)
+        ).encode(),
     }
 
 

@@ -12,6 +12,7 @@ from pipeline.defs.resources import (
     LimitsResource,
     OverridesResource,
     SourcesResource,
+    SupersetResource,
     WarehouseResource,
 )
 from pipeline.publishing import guard, snapshot
@@ -46,8 +47,11 @@ def serving_snapshot(
     sources: SourcesResource,
     limits: LimitsResource,
     overrides: OverridesResource,
+    superset: SupersetResource,
 ) -> dg.MaterializeResult:
     folders = {"documents": sources.documents, "utilization": sources.utilization}
+    if sources.medicare_policy is not None:
+        folders["medicare_policy"] = sources.medicare_policy
     with warehouse.connect() as con:
         inputs = inspect_publish(con, warehouse.serving_file, PUBLISHED_CONTRACTS)
         try:
@@ -64,6 +68,7 @@ def serving_snapshot(
         f"published {result.path} ({result.bytes_written / 1e6:.1f} MB): {result.mode} publish, {result.reason}; "
         f"{len(result.tables_written)} table(s) written in {result.seconds:.2f}s; guard {decision.summary()}"
     )
+    superset_cache = _refresh_superset(context, superset, published=bool(result.tables_written))
     return dg.MaterializeResult(
         # What the file holds (every table's version and contract): unchanged when nothing was written.
         data_version=dg.DataVersion(snapshot_digest(inputs)),
@@ -76,8 +81,27 @@ def serving_snapshot(
             "publish_seconds": round(result.seconds, 3),
             "tables": dg.MetadataValue.json(result.tables),
             "publish_guard": dg.MetadataValue.md(decision.markdown()),
+            "superset_cache": superset_cache,
         },
     )
+
+
+def _refresh_superset(context: dg.AssetExecutionContext, superset: SupersetResource, *, published: bool) -> str:
+    """The optional post-publish step (CPT_SUPERSET_URL): a Superset that cannot be reached is a warning only."""
+    from pipeline.bi.superset_refresh import refresh_dashboard_cache
+
+    if not superset.url:
+        return "off (CPT_SUPERSET_URL unset)"
+    if not published:
+        return "not needed: no table was written"
+    try:
+        outcome = refresh_dashboard_cache(superset.url, superset.username, superset.password, superset.dashboard)
+    except Exception as error:  # noqa: BLE001 - the snapshot is published; nothing here may undo or fail that
+        summary = f"warning: Superset cache not refreshed at {superset.url}: {type(error).__name__}: {error}"
+        context.log.warning(summary)
+        return summary
+    (context.log.info if outcome.ok else context.log.warning)(outcome.summary)
+    return outcome.summary
 
 
 def serving_freshness(max_age_hours: float) -> tuple[list[dg.AssetChecksDefinition], dg.SensorDefinition]:

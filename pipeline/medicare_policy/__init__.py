@@ -1,0 +1,1 @@
+"""CMS payment policy files (fee schedules): the folder reader, one module per layout, the release rule."""

@@ -1,0 +1,259 @@
+"""The coding-edit files of the medicare policy folder (NCCI PTP, NCCI MUE, HCPCS Level II), read on their own
+fast path: the folder reader (``folder.py``) offers each changed entry here before it parses the entry into
+sheets, because a practitioner PTP release is 2.6 million lines that DuckDB reads far faster than Python.
+
+An entry is a plain ``.txt``/``.csv`` file or a CMS zip. Each text member is recognized by its content
+(``ncci.recognize_*``, ``hcpcs_level2.recognize_hcpcs``); the ``.xlsx`` copy CMS ships beside it holds the same
+rows and is not read (noted). A file whose rows another entry already holds (the same MUE setting and date,
+the same HCPCS release, or PTP edits already loaded from another file) is not loaded a second time: with
+identical rows it is skipped naming the holder, otherwise it is a conflict and the earlier file stays.
+Each member loads in one transaction with its quarantined lines (medicare.quarantine); a file that changes
+while it is read rolls back and is skipped for this run.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline.contracts.coding_edit_tables import (
+    HCPCS_LEVEL2_CONTRACT,
+    NCCI_MUE_CONTRACT,
+    NCCI_PTP_CONTRACT,
+)
+from pipeline.medicare_policy.hcpcs_level2 import HcpcsFile, load_hcpcs, recognize_hcpcs
+from pipeline.medicare_policy.ncci import (
+    PTP_NAME,
+    PTP_SETTINGS_BY_PREFIX,
+    DuplicateEdits,
+    LoadResult,
+    NcciFile,
+    NcciFileError,
+    SupersededRelease,
+    load_mue,
+    load_ptp,
+    recognize_mue,
+    recognize_ptp,
+    version_key,
+)
+from pipeline.warehouse.change_log import record_change
+from pipeline.warehouse.tables import transaction
+
+CODING_EDIT_TABLES = (NCCI_PTP_CONTRACT.table, NCCI_MUE_CONTRACT.table, HCPCS_LEVEL2_CONTRACT.table)
+TEXT_SUFFIXES = (".txt", ".csv")
+HEAD_BYTES = 1 << 16
+TABLE_OF_LAYOUT = {
+    "ncci_ptp": NCCI_PTP_CONTRACT.table,
+    "ncci_mue": NCCI_MUE_CONTRACT.table,
+    "hcpcs_level2": HCPCS_LEVEL2_CONTRACT.table,
+}
+TITLES = {"ncci_ptp": "NCCI PTP edits", "ncci_mue": "NCCI MUEs", "hcpcs_level2": "HCPCS Level II file"}
+
+
+@dataclass
+class MemberLoad:
+    """One coding-edit file read from an entry (the entry itself, or a member of its zip)."""
+
+    inner_name: str
+    layout: str
+    setting: str | None
+    release: str
+    data_year: int
+    form: str
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    loaded: bool = False
+    skip: str | None = None
+    error: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        setting = f" {self.setting.replace('_', ' ')}" if self.setting else ""
+        return f"{TITLES[self.layout]}{setting} {self.release}"
+
+
+def recognize(head: bytes, name: str) -> tuple[str, NcciFile | HcpcsFile] | None:
+    """The coding-edit layout of a text file, by its content; NcciFileError when it is one but cannot load."""
+    for layout, recognizer in (
+        ("ncci_ptp", recognize_ptp),
+        ("ncci_mue", recognize_mue),
+        ("hcpcs_level2", recognize_hcpcs),
+    ):
+        found = recognizer(head, name)
+        if found is not None:
+            return layout, found
+    return None
+
+
+def load_coding_edit_entry(con, path: Path, data: bytes, still_same) -> tuple[list[MemberLoad], list[str]] | None:
+    """Load the coding-edit files of one entry; None when it holds none (the sheet reader then reads it).
+
+    ``still_same()`` raises when the entry changed since ``data`` was read (checked before each commit)."""
+    suffix = path.suffix.lower()
+    if suffix in TEXT_SUFFIXES:
+        found = _recognized(data[:HEAD_BYTES], path.name)
+        if found is None:
+            return None
+        member = _member(path.name, suffix, *found)
+        if member.error is None:
+            load_member_safely(con, path, path, member, found[1], still_same)
+        return [member], []
+    if suffix != ".zip":
+        return None
+    return _load_zip(con, path, data, still_same)
+
+
+def _recognized(head: bytes, name: str):
+    try:
+        return recognize(head, name)
+    except NcciFileError as exc:
+        return ("error", str(exc))
+
+
+def _member(inner_name: str, suffix: str, layout: str, found) -> MemberLoad:
+    if layout == "error":
+        return MemberLoad(inner_name, "ncci_ptp", None, "", 0, suffix.lstrip("."), error=f"{inner_name}: {found}")
+    if isinstance(found, HcpcsFile):
+        return MemberLoad(inner_name, layout, None, found.release, int(found.release[:4]), "txt")
+    year = int(found.release[:4]) if layout == "ncci_mue" else 1994 + int(found.release[1:3])  # v322 -> 2026
+    return MemberLoad(inner_name, layout, found.setting, found.release, year, suffix.lstrip("."))
+
+
+def _load_zip(con, path: Path, data: bytes, still_same) -> tuple[list[MemberLoad], list[str]] | None:
+    import io
+
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        return None  # the sheet reader names the damage
+    members: list[tuple[zipfile.ZipInfo, MemberLoad, object]] = []
+    others: list[str] = []
+    with archive:
+        for info in sorted(archive.infolist(), key=lambda i: i.filename):
+            inner = Path(info.filename)
+            if info.is_dir() or inner.name.startswith(("._", ".")) or "__MACOSX" in inner.parts:
+                continue
+            suffix = inner.suffix.lower()
+            if suffix not in TEXT_SUFFIXES:
+                others.append(info.filename)
+                continue
+            with archive.open(info) as handle:
+                found = _recognized(handle.read(HEAD_BYTES), inner.name)
+            if found is None:
+                others.append(info.filename)
+                continue
+            members.append((info, _member(info.filename, suffix, *found), found[1]))
+        if not members:
+            return None
+        notes = [
+            f"{name}: not read ({'the same edits in xlsx form' if name.lower().endswith('.xlsx') else 'not a coding-edit file'})"
+            for name in others
+        ]
+        with tempfile.TemporaryDirectory(prefix="coding_edits_") as scratch:
+            for info, member, found in members:
+                if member.error is not None:
+                    continue
+                extracted = Path(scratch) / Path(info.filename).name
+                with archive.open(info) as source, extracted.open("wb") as target:
+                    shutil.copyfileobj(source, target, 1 << 20)
+                load_member_safely(con, path, extracted, member, found, still_same)
+                extracted.unlink()
+    return [m for _, m, _ in members], notes
+
+
+def _holder(con, member: MemberLoad, file_name: str) -> tuple[list[str], str] | None:
+    """Other entries that already hold this member's rows, and what they hold."""
+    if member.layout == "ncci_mue":
+        rows = con.execute(
+            f"SELECT DISTINCT source_file FROM {NCCI_MUE_CONTRACT.table} WHERE setting = ? AND effective_date = ? "
+            "AND source_file <> ?",
+            [member.setting, member.release, file_name],
+        ).fetchall()
+    elif member.layout == "hcpcs_level2":
+        rows = con.execute(
+            f"SELECT DISTINCT source_file FROM {HCPCS_LEVEL2_CONTRACT.table} WHERE release = ? AND source_file <> ?",
+            [member.release, file_name],
+        ).fetchall()
+    else:
+        return None  # PTP: decided after the read, by the edits themselves
+    return ([r[0] for r in rows], member.describe()) if rows else None
+
+
+def _load(con, file_name: str, path: Path, member: MemberLoad, found, still_same) -> None:
+    held = _holder(con, member, file_name)
+    if held is not None:
+        holders, what = held
+        member.skip = f"{member.inner_name}: {what} is already loaded from {', '.join(holders)}, which keeps it"
+        return
+    table = TABLE_OF_LAYOUT[member.layout]
+    with transaction(con):
+        if member.layout == "ncci_ptp":
+            result = load_ptp(con, path, file_name, found)
+        elif member.layout == "ncci_mue":
+            result = load_mue(con, path, file_name, found)
+        else:
+            result = load_hcpcs(con, path, file_name, found)
+        _quarantine(con, file_name, member, result)
+        still_same()
+        record_change(con, table)
+        record_change(con, "medicare.quarantine")
+    member.loaded = True
+    member.rows_loaded = result.rows_loaded
+    member.rows_quarantined = len(result.bad_lines)
+    member.notes += [f"{member.inner_name}: {note}" for note in result.notes]
+
+
+def _newer_ptp_release(folder: Path, member: MemberLoad) -> str | None:
+    newer = []
+    for sibling in folder.iterdir():
+        match = PTP_NAME.search(sibling.name)
+        same_setting = match is not None and PTP_SETTINGS_BY_PREFIX[match["prefix"].lower()] == member.setting
+        if same_setting and version_key(match["version"].lower()) > version_key(member.release):
+            newer.append(sibling.name)
+    return sorted(newer)[-1] if newer else None
+
+
+def _quarantine(con, file_name: str, member: MemberLoad, result: LoadResult) -> None:
+    table = TABLE_OF_LAYOUT[member.layout]
+    con.execute("DELETE FROM medicare.quarantine WHERE source_file = ? AND table_name = ?", [file_name, table])
+    if not result.bad_lines:
+        return
+    prefix = "" if member.inner_name == file_name else f"{member.inner_name}: "
+    con.executemany(
+        "INSERT INTO medicare.quarantine (table_name, source_file, line_number, reasons, row_data, layout, release, "
+        "data_year) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            [
+                table,
+                file_name,
+                bad.line_number or None,
+                prefix + bad.reason,
+                bad.text,
+                member.layout,
+                member.release,
+                member.data_year,
+            ]  # fmt: skip
+            for bad in result.bad_lines
+        ],
+    )
+
+
+def load_member_safely(con, entry: Path, path: Path, member: MemberLoad, found, still_same) -> None:
+    """``_load`` with a duplicate PTP file turned into a rejection (its rows rolled back), and an older PTP release
+    skipped when the folder holds a newer one of its setting (each release carries the whole edit history)."""
+    if member.layout == "ncci_ptp":
+        newer = _newer_ptp_release(entry.parent, member)
+        if newer:
+            member.skip = f"{member.inner_name}: NCCI {member.release} is superseded by {newer} in the folder"
+            return
+    try:
+        _load(con, entry.name, path, member, found, still_same)
+    except DuplicateEdits as exc:
+        member.error = f"conflict: {member.inner_name} {exc}; remove the duplicate file"
+    except SupersededRelease as exc:
+        member.skip = f"{member.inner_name}: {exc}"
+    except NcciFileError as exc:
+        member.error = f"{member.inner_name}: {exc}"

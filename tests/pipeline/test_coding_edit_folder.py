@@ -1,0 +1,163 @@
+"""NCCI and HCPCS files through the medicare policy folder reader: recognized by content in plain files and in
+CMS zips, recorded in medicare.source_files, quarantined lines in medicare.quarantine, duplicates and older
+releases not loaded twice, removed files' rows gone."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import duckdb
+import pytest
+
+from pipeline.medicare_policy.folder import load_folder, prepare_tables
+from pipeline.settings import REPO_ROOT
+from tests.synthetic.coding_edits import SAMPLE_HCPCS as coding_edit_hcpcs
+from tests.synthetic.coding_edits import (
+    SAMPLE_MUE,
+    SAMPLE_MUE_2023,
+    SAMPLE_PTP,
+    Mue,
+    PtpEdit,
+    mue_file_name,
+    mue_text,
+    ptp_text,
+)
+from tests.synthetic.coding_edits import sample_files as coding_edit_samples
+
+REFERENCE_DIR = REPO_ROOT / "sources" / "reference"
+
+
+@pytest.fixture
+def con(tmp_path):
+    connection = duckdb.connect(str(tmp_path / "w.duckdb"))
+    prepare_tables(connection, REFERENCE_DIR)
+    yield connection
+    connection.close()
+
+
+@pytest.fixture
+def folder(tmp_path):
+    path = tmp_path / "medicare_policy"
+    path.mkdir()
+    return path
+
+
+def source_files(con) -> dict[str, tuple]:
+    rows = con.execute(
+        "SELECT file_name, status, layout, release, rows_loaded, rows_quarantined, error, note "
+        "FROM medicare.source_files"
+    ).fetchall()
+    return {r[0]: r[1:] for r in rows}
+
+
+def test_every_bundled_layout_loads_from_the_folder(con, folder):
+    for name, content in coding_edit_samples().items():
+        (folder / name).write_bytes(content)
+    load_folder(con, folder)
+    files = source_files(con)
+    assert {name: row[0] for name, row in files.items()} == {name: "loaded" for name in coding_edit_samples()}
+    assert files["ccipra-v322r0-f1.txt"][1:4] == ("ncci_ptp", "practitioner v322r0", len(SAMPLE_PTP["practitioner"]))
+    assert files["MCR_MUE_DMESupplierServices_Eff_07-01-2026.csv"][1:3] == ("ncci_mue", "dme 2026-07-01")
+    assert files["HCPC2026_APR_ANWEB.txt"][1:3] == ("hcpcs_level2", "2026-04")
+    counts = con.execute(
+        "SELECT (SELECT count(*) FROM medicare.ncci_ptp), (SELECT count(*) FROM medicare.ncci_mue), "
+        "(SELECT count(*) FROM medicare.hcpcs_level2)"
+    ).fetchone()
+    assert counts == (
+        sum(len(edits) for edits in SAMPLE_PTP.values()),
+        sum(len(rows) for rows in SAMPLE_MUE.values()) + len(SAMPLE_MUE_2023),
+        len(coding_edit_hcpcs),
+    )
+    # A second run over an unchanged folder reads nothing again and changes nothing.
+    outcomes, _ = load_folder(con, folder)
+    assert all(o.unchanged for o in outcomes)
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+def test_a_cms_zip_is_read_by_its_text_member_and_its_xlsx_noted(con, folder):
+    name = "medicare-ncci-2026q3-practitioner-ptp-edits-ccipra-v322r0-f1.zip"
+    (folder / name).write_bytes(
+        _zip({"ccipra-v322r0-f1.TXT": ptp_text(SAMPLE_PTP["practitioner"]), "ccipra-v322r0-f1.xlsx": b"PK\x03\x04"})
+    )
+    load_folder(con, folder)
+    status, layout, release, rows, _, error, note = source_files(con)[name]
+    assert (status, layout, release, error) == ("loaded", "ncci_ptp", "practitioner v322r0", None)
+    assert rows == len(SAMPLE_PTP["practitioner"])
+    assert "ccipra-v322r0-f1.xlsx: not read (the same edits in xlsx form)" in note
+
+
+def test_quarantined_lines_are_recorded_with_line_and_reason(con, folder):
+    edits = [PtpEdit("G0101", "G0102", "20180701"), PtpEdit("G0101", "G0103", "2018070X")]
+    (folder / "ccioph-v322r0-f1.txt").write_bytes(ptp_text(edits))
+    load_folder(con, folder)
+    assert source_files(con)["ccioph-v322r0-f1.txt"][3:5] == (1, 1)
+    line, reasons, layout, release, year = con.execute(
+        "SELECT line_number, reasons, layout, release, data_year FROM medicare.quarantine"
+    ).fetchone()
+    assert (line, layout, release, year) == (8, "ncci_ptp", "v322r0", 2026)
+    assert "2018070X" in reasons
+
+
+def test_an_unknown_text_file_is_skipped_with_its_header_named(con, folder):
+    (folder / "notes.txt").write_bytes(b"Column A\tColumn B\nx\ty\n")
+    load_folder(con, folder)
+    status, *_, error, _ = source_files(con)["notes.txt"]
+    assert status == "skipped" and "Column A" in error
+
+
+def test_a_ptp_file_whose_name_hides_its_setting_is_rejected(con, folder):
+    (folder / "edits.txt").write_bytes(ptp_text(SAMPLE_PTP["practitioner"]))
+    load_folder(con, folder)
+    status, *_, error, _ = source_files(con)["edits.txt"]
+    assert status == "rejected" and "setting and version" in error
+
+
+def test_the_same_mue_file_twice_loads_once(con, folder):
+    content = mue_text("practitioner", SAMPLE_MUE["practitioner"])
+    (folder / mue_file_name("practitioner")).write_bytes(content)
+    load_folder(con, folder)
+    (folder / ("copy_" + mue_file_name("practitioner"))).write_bytes(content)
+    load_folder(con, folder)
+    status, *_, error, _ = source_files(con)["copy_" + mue_file_name("practitioner")]
+    assert status == "skipped" and mue_file_name("practitioner") in error
+    assert con.execute("SELECT count(*) FROM medicare.ncci_mue").fetchone()[0] == len(SAMPLE_MUE["practitioner"])
+
+
+def test_a_ptp_file_repeating_loaded_edits_is_a_conflict_and_the_earlier_stays(con, folder):
+    (folder / "ccipra-v322r0-f1.txt").write_bytes(ptp_text(SAMPLE_PTP["practitioner"]))
+    load_folder(con, folder)
+    (folder / "ccipra-v322r0-f2.txt").write_bytes(ptp_text(SAMPLE_PTP["practitioner"][:2]))
+    load_folder(con, folder)
+    status, *_, error, _ = source_files(con)["ccipra-v322r0-f2.txt"]
+    assert status == "rejected" and "ccipra-v322r0-f1.txt (2 edits)" in error
+    assert con.execute("SELECT DISTINCT source_file FROM medicare.ncci_ptp").fetchall() == [("ccipra-v322r0-f1.txt",)]
+
+
+def test_an_older_ptp_release_beside_a_newer_is_skipped(con, folder):
+    (folder / "ccipra-v321r0-f1.txt").write_bytes(ptp_text(SAMPLE_PTP["practitioner"]))
+    (folder / "ccipra-v322r0-f1.txt").write_bytes(ptp_text(SAMPLE_PTP["practitioner"][:3]))
+    load_folder(con, folder)
+    files = source_files(con)
+    assert files["ccipra-v321r0-f1.txt"][0] == "skipped" and "superseded by ccipra-v322r0-f1.txt" in files[
+        "ccipra-v321r0-f1.txt"][5]  # fmt: skip
+    assert con.execute("SELECT DISTINCT ncci_version FROM medicare.ncci_ptp").fetchall() == [("v322r0",)]
+
+
+def test_a_removed_file_takes_its_rows_and_quarantine_with_it(con, folder):
+    path = folder / mue_file_name("dme")
+    path.write_bytes(mue_text("dme", [Mue("E0100", "1", "1"), Mue("E01", "1", "1")]))
+    load_folder(con, folder)
+    assert con.execute("SELECT count(*) FROM medicare.quarantine").fetchone()[0] == 1
+    path.unlink()
+    load_folder(con, folder)
+    assert con.execute(
+        "SELECT (SELECT count(*) FROM medicare.ncci_mue), (SELECT count(*) FROM medicare.quarantine)"
+    ).fetchone() == (0, 0)
