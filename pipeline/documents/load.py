@@ -1,20 +1,27 @@
-"""Documents folder → the ``core`` tables, in one transaction.
+"""Documents folder → the ``core`` tables, in one transaction, in batches: memory does not follow the corpus.
 
 The steps, as the README describes them:
 1. read the folder: every entry, one file's bytes at a time (skipped and unreadable
-   entries are recorded, never dropped);
-2. parse what the parse cache does not already hold for that content;
-3. apply the corpus rules (``core.corpus.build_core_rows``);
-4. write every core table and gate it against its contract (``reject_rows.gate_table``),
-   referenced tables first; rejected rows go to ``core.rejected_rows`` and make their
-   document partial (``core.corpus.absorb_rejections``);
-5. log which tables changed, and how many rows left with documents removed on purpose.
+   entries are recorded, never dropped), and parse what the parse cache does not already
+   hold for that content.  Each parse goes to a scratch file (the spool, beside the
+   warehouse) as soon as it is made; memory keeps a few numbers per document;
+2. apply the corpus rules (``core.corpus.build_core_rows``) a batch of documents at a
+   time.  The only rule that spans documents, one document per code, needs every
+   document of a code in the same batch, so batches are cut between codes, in code order
+   (the order in which the dimensions meet new modifiers, payers and care sites);
+3. append each batch's rows to the core tables, then gate every table against its
+   contract (``reject_rows.gate_table``), referenced tables first; rejected rows go to
+   ``core.rejected_rows`` and make their document partial (``core.corpus.absorb_rejections``);
+4. log which tables changed, and how many rows left with documents removed on purpose.
 An exception inside the transaction is an infrastructure failure: everything rolls back.
 """
 
 from __future__ import annotations
 
+import json
 from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import nullcontext, suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,23 +29,49 @@ from pathlib import Path
 from pipeline.contracts.core_tables import CORE_CONTRACTS
 from pipeline.contracts.table_contract import TableContract
 from pipeline.core.corpus import DocumentFile, absorb_rejections, build_core_rows
-from pipeline.core.document_parser import ParsedDocument, parser_fingerprint, reject_oversize
+from pipeline.core.document_parser import (
+    ParsedDocument,
+    from_json_dict,
+    parser_fingerprint,
+    reject_oversize,
+)
 from pipeline.core.domains import LOADED_DOCUMENT_STATUSES, PARSED, PARTIAL, REJECTED, SKIPPED
 from pipeline.core.known_names import KnownNames
 from pipeline.core.reference_data import ReferenceData
 from pipeline.documents.folder import DocumentSource, iter_documents
 from pipeline.documents.formats import formats_fingerprint, parse_any_document
-from pipeline.documents.parse_cache import ParseCache, cache_key
+from pipeline.documents.parse_cache import ParseCache, Spool, cache_key
 from pipeline.failures import infrastructure_failure
 from pipeline.settings import ALLOW_SHRINK_HINT
 from pipeline.validation.reject_rows import gate_table
 from pipeline.warehouse.change_log import record_change
-from pipeline.warehouse.tables import ensure_schemas, frame_for, replace_table, table_exists, transaction
+from pipeline.warehouse.tables import (
+    ensure_schemas,
+    frame_for,
+    insert_frame,
+    replace_table,
+    table_exists,
+    transaction,
+)
 
 CONTRACTS = {c.table: c for c in CORE_CONTRACTS}
 DOCUMENTS = "core.documents"
 REJECTED_ROWS = "core.rejected_rows"
-PREVIOUS_DOCUMENTS = "previous_documents"  # temporary: the rows before this run, for parsed_at
+# The rows before this run, kept (renamed, not copied) until parsed_at is carried over; gone at commit.
+PREVIOUS_DOCUMENTS = "core.previous_documents"
+STAGING_SUFFIX = "__loading"  # core.<table>__loading: the table being built, renamed into place at the swap
+BATCH_DOCUMENTS = 2_000  # documents turned into rows and written at a time
+COMMIT_DOCUMENTS = 10_000  # documents whose rows are committed together while the new tables are built
+ATTENTION_ROWS = 200  # documents needing attention listed on the load (all of them are in core.documents)
+EXAMPLES = 3  # documents named when an empty-looking folder is refused
+
+# Tables whose rows come from documents (appended batch by batch); the others are dimensions and reference
+# tables every batch returns in full (merged by key, the first batch's row kept, as one corpus would).
+PER_DOCUMENT = {
+    table
+    for table, contract in CONTRACTS.items()
+    if "document_id" in contract.column_names and table != REJECTED_ROWS  # rejected_rows: written by the gates
+}
 
 
 class EmptySourceFolder(RuntimeError):
@@ -51,9 +84,22 @@ class DocumentsLoad:
     statuses: dict[str, int] = field(default_factory=dict)
     parsed: int = 0
     from_cache: int = 0
-    attention: list[tuple[str, str, str]] = field(default_factory=list)  # (document_id, status, problems)
+    attention: list[tuple[str, str, str]] = field(default_factory=list)  # (document_id, status, problems), first few
+    attention_total: int = 0  # documents whose status is not parsed
     removed: list[str] = field(default_factory=list)
     changed_tables: list[str] = field(default_factory=list)
+
+
+@dataclass
+class FolderRead:
+    """What reading the folder leaves in memory: per document its code (when it may load) and where its record
+    lies in the spool; the rest are counts."""
+
+    entries: list[tuple[str | None, int, int]] = field(default_factory=list)
+    document_ids: set[str] = field(default_factory=set)
+    statuses: Counter = field(default_factory=Counter)
+    hashed: int = 0  # documents with a content hash (read, or kept from the previous version)
+    contributes: bool = False  # some document may load
 
 
 def load_documents(
@@ -64,33 +110,40 @@ def load_documents(
     warehouse_path: Path | None = None,
     *,
     allow_shrink: bool = False,
+    batch_documents: int = BATCH_DOCUMENTS,
 ) -> DocumentsLoad:
     known = KnownNames.from_reference(reference)
     ensure_schemas(con, "core", "internal")
-    cache = ParseCache(con, cache_key(parser_fingerprint() + formats_fingerprint(), known.digest, max_bytes))
-    previous = _previous_documents(con)
-    previous_ids = set(previous)
-    # Taken before anything is read: the sensor re-hashes files whose change time is at or after it, so an
-    # edit made while this run reads (even one that keeps size and modification time) is never missed.
-    read_started_at = datetime.now(UTC).replace(tzinfo=None)
-    files = [
-        _parsed_file(source, cache, known, max_bytes, previous.get(source.document_id), con)
-        for source in iter_documents(directory, max_bytes)
-    ]
-    removed = sorted(previous_ids - {f.document_id for f in files})
-    if not allow_shrink:
-        _refuse_empty_folder(directory, files, previous)
-    rows = build_core_rows(files, reference, parsed_at=read_started_at)
-    load = DocumentsLoad(parsed=len(cache.fresh), from_cache=sum(1 for f in files if f.sha256) - len(cache.fresh))
-    load.removed = removed
 
-    try:
-        with transaction(con):
-            load.changed_tables = _write_and_gate(con, rows.tables, removed)
-            cache.save(con, {f.sha256 for f in files if f.sha256})
-    except Exception as exc:
+    def failure(exc: Exception) -> Exception:
+        _drop_staging(con)
         what = f"loading the documents folder {directory} into the warehouse (rolled back; nothing was deleted)"
-        raise infrastructure_failure(what, exc, path=warehouse_path) from exc
+        return infrastructure_failure(what, exc, path=warehouse_path)
+
+    with Spool(warehouse_path.parent if warehouse_path is not None else None) as spool:
+        cache = ParseCache(con, cache_key(parser_fingerprint() + formats_fingerprint(), known.digest, max_bytes), spool)
+        # Taken before anything is read: the sensor re-hashes files whose change time is at or after it, so an
+        # edit made while this run reads (even one that keeps size and modification time) is never missed.
+        read_started_at = datetime.now(UTC).replace(tzinfo=None)
+        folder = read_folder(con, directory, cache, known, max_bytes, spool, failure=failure)
+        removed = sorted(_previous_ids(con) - folder.document_ids)
+        if not allow_shrink:
+            _refuse_empty_folder(con, directory, folder, spool)
+        load = DocumentsLoad(parsed=len(cache.fresh), from_cache=folder.hashed - len(cache.fresh))
+        load.removed = removed
+
+        def save_cache() -> None:  # once every document row is in: their hashes are the current contents
+            cache.save(con, current_hashes_sql=f"SELECT sha256 FROM {DOCUMENTS} WHERE sha256 IS NOT NULL")
+
+        try:
+            # The new tables are built beside the old ones, a committed batch at a time (DuckDB keeps what one
+            # transaction writes in memory until it commits); the run's transaction then swaps them in.
+            _drop_staging(con)
+            write_staging(con, row_batches(folder, spool, reference, read_started_at, batch_documents), commit=True)
+            with transaction(con):
+                load.changed_tables = _swap_and_gate(con, removed, rows_written=save_cache)
+        except Exception as exc:
+            raise failure(exc) from exc
     _summarize(con, load)
     return load
 
@@ -105,26 +158,78 @@ class PreviousVersion:
     status: str
 
 
-def _parsed_file(
-    source: DocumentSource,
+def read_folder(
+    con,
+    directory: Path,
     cache: ParseCache,
     known: KnownNames,
     max_bytes: int,
-    previous: PreviousVersion | None = None,
-    con=None,
-) -> DocumentFile:
+    spool: Spool,
+    *,
+    failure: Callable[[Exception], Exception] | None = None,
+) -> FolderRead:
+    """Read and parse every entry of the folder, one at a time, into the spool; fresh parses reach the cache
+    table a batch at a time."""
+    folder = FolderRead()
+
+    def flush() -> None:
+        try:
+            with transaction(con):
+                cache.flush(con)
+        except Exception as exc:
+            if failure is None:
+                raise
+            raise failure(exc) from exc
+
+    for source in iter_documents(directory, max_bytes):
+        if cache.pending >= COMMIT_DOCUMENTS:
+            flush()
+        document = _parsed_file(source, cache, known, max_bytes, con)
+        folder.document_ids.add(document.document_id)
+        folder.statuses[document.status] += 1
+        folder.hashed += document.sha256 is not None
+        folder.contributes = folder.contributes or document.code is not None
+        record = [
+            document.document_id,
+            document.source_path,
+            document.sha256,
+            document.size_bytes,
+            document.modified_at.isoformat(),
+            *document.parse,
+        ]
+        folder.entries.append((document.code, *spool.append(json.dumps(record).encode())))
+    flush()
+    return folder
+
+
+@dataclass(frozen=True, slots=True)
+class _SpooledFile:
+    """A ``DocumentFile`` whose parse waits in the spool; ``code`` only when the document may load."""
+
+    document_id: str
+    source_path: str
+    sha256: str | None
+    size_bytes: int
+    modified_at: datetime
+    status: str
+    code: str | None
+    parse: tuple[int, int]
+
+
+def _parsed_file(
+    source: DocumentSource, cache: ParseCache, known: KnownNames, max_bytes: int, con=None
+) -> _SpooledFile:
     if source.in_motion is not None:
-        kept = _keep_previous_version(source, previous, cache, max_bytes, con)
+        kept = _keep_previous_version(source, _previous_version(con, source.document_id), cache, max_bytes, con)
         if kept is not None:
-            return kept
-    parsed = _parse(source, cache, known, max_bytes)
-    return DocumentFile(
-        document_id=source.document_id,
-        source_path=str(source.path),
-        sha256=source.sha256,
-        size_bytes=source.size_bytes,
-        modified_at=source.modified_at,
-        parsed=parsed,
+            return _spooled(kept, cache.put(kept.sha256, kept.parsed, cacheable=False))
+    return _parse(source, cache, known, max_bytes)
+
+
+def _spooled(f: DocumentFile, parse: tuple[int, int]) -> _SpooledFile:
+    code = f.parsed.code if f.parsed.contributes else None
+    return _SpooledFile(
+        f.document_id, f.source_path, f.sha256, f.size_bytes, f.modified_at, f.parsed.status, code, parse
     )
 
 
@@ -154,56 +259,128 @@ def _keep_previous_version(
     )
 
 
-def _parse(source: DocumentSource, cache: ParseCache, known: KnownNames, max_bytes: int) -> ParsedDocument:
+def _parse(source: DocumentSource, cache: ParseCache, known: KnownNames, max_bytes: int) -> _SpooledFile:
+    def spooled(parsed: ParsedDocument, where: tuple[int, int]) -> _SpooledFile:
+        code = parsed.code if parsed.contributes else None
+        return _SpooledFile(
+            source.document_id, str(source.path), source.sha256, source.size_bytes, source.modified_at,
+            parsed.status, code, where,
+        )  # fmt: skip
+
+    def uncached(parsed: ParsedDocument) -> _SpooledFile:
+        return spooled(parsed, cache.put(source.sha256 or "", parsed, cacheable=False))
+
     if source.in_motion is not None:  # a new document, or one whose previous facts are gone: not read this run
-        return ParsedDocument(status=SKIPPED, problems=[f"{source.in_motion}; it is read once it is still"])
+        return uncached(ParsedDocument(status=SKIPPED, problems=[f"{source.in_motion}; it is read once it is still"]))
     if source.skipped_reason is not None:
-        return ParsedDocument(status=SKIPPED, problems=[source.skipped_reason])
+        return uncached(ParsedDocument(status=SKIPPED, problems=[source.skipped_reason]))
     if source.read_error is not None:
-        return ParsedDocument(status=REJECTED, problems=[source.read_error])
+        return uncached(ParsedDocument(status=REJECTED, problems=[source.read_error]))
     if source.data is None:  # over the size limit: never cached, so raising the limit takes effect
-        return reject_oversize(source.size_bytes, max_bytes)
-    parsed = cache.get(source.sha256)
-    if parsed is None:
+        return uncached(reject_oversize(source.size_bytes, max_bytes))
+    where = cache.payload(source.sha256)
+    if where is None:
         parsed = parse_any_document(source.data, max_bytes=max_bytes, known_names=known)
-        cache.put(source.sha256, parsed)
-    return parsed
+        return spooled(parsed, cache.put(source.sha256, parsed))
+    known_status = cache.status_and_code(source.sha256)
+    if known_status is None:  # parsed earlier in this run (the same content twice)
+        return spooled(cache.get(source.sha256), where)
+    status, code = known_status
+    contributes = status != REJECTED and code is not None  # ParsedDocument.contributes, from the cached row
+    return _SpooledFile(
+        source.document_id, str(source.path), source.sha256, source.size_bytes, source.modified_at,
+        status, code if contributes else None, where,
+    )  # fmt: skip
 
 
-def _previous_documents(con) -> dict[str, PreviousVersion]:
+def _previous_version(con, document_id: str) -> PreviousVersion | None:
+    if con is None or not table_exists(con, DOCUMENTS):
+        return None
+    row = con.execute(
+        f"SELECT sha256, file_size_bytes, file_modified_at, status FROM {DOCUMENTS} WHERE document_id = ?",
+        [document_id],
+    ).fetchone()
+    return PreviousVersion(*row) if row is not None else None
+
+
+def _previous_ids(con) -> set[str]:
     if not table_exists(con, DOCUMENTS):
-        return {}
-    rows = con.execute(
-        f"SELECT document_id, sha256, file_size_bytes, file_modified_at, status FROM {DOCUMENTS}"
-    ).fetchall()
-    return {document_id: PreviousVersion(*rest) for document_id, *rest in rows}
+        return set()
+    return {document_id for (document_id,) in con.execute(f"SELECT document_id FROM {DOCUMENTS}").fetchall()}
 
 
-def _refuse_empty_folder(directory: Path, files: list[DocumentFile], previous: dict[str, PreviousVersion]) -> None:
+def spooled_document(spool: Spool, offset: int, length: int) -> DocumentFile:
+    document_id, source_path, sha256, size_bytes, modified_at, *parse = json.loads(spool.read(offset, length))
+    return DocumentFile(
+        document_id=document_id,
+        source_path=source_path,
+        sha256=sha256,
+        size_bytes=size_bytes,
+        modified_at=datetime.fromisoformat(modified_at),
+        parsed=from_json_dict(json.loads(spool.read(*parse))),
+    )
+
+
+def row_batches(
+    folder: FolderRead, spool: Spool, reference: ReferenceData, parsed_at: datetime, batch_documents: int
+) -> Iterator[dict[str, list[dict]]]:
+    """The core rows, a batch of documents at a time: every document of one code in the same batch (the
+    newest wins), batches in code order, then the documents that load nothing."""
+    if not folder.entries:  # still the dimensions and reference tables
+        yield build_core_rows([], reference, parsed_at=parsed_at).tables
+    for batch in _code_batches(folder.entries, batch_documents):
+        files = [spooled_document(spool, offset, length) for _, offset, length in batch]
+        yield build_core_rows(files, reference, parsed_at=parsed_at).tables
+
+
+def _code_batches(entries: list[tuple[str | None, int, int]], size: int) -> Iterator[list]:
+    by_code = sorted((entry for entry in entries if entry[0] is not None), key=lambda entry: entry[0])
+    batch: list = []
+    for entry in by_code:
+        if len(batch) >= size and entry[0] != batch[-1][0]:
+            yield batch
+            batch = []
+        batch.append(entry)
+    if batch:
+        yield batch
+    others = [entry for entry in entries if entry[0] is None]
+    for start in range(0, len(others), size):
+        yield others[start : start + size]
+
+
+def _refuse_empty_folder(con, directory: Path, folder: FolderRead, spool: Spool) -> None:
     """A folder with no document that loads (empty, or only placeholders, skipped and rejected entries)
     while the warehouse holds loaded documents from it looks like a mount that did not mount: refuse it."""
-    loaded_before = sum(1 for p in previous.values() if p.status in LOADED_DOCUMENT_STATUSES)
-    if not previous or any(f.parsed.contributes for f in files):
+    if folder.contributes or not table_exists(con, DOCUMENTS):
         return
-    if files and not loaded_before:
+    previous, loaded_before = con.execute(
+        f"SELECT count(*), count(*) FILTER (WHERE list_contains(?, status)) FROM {DOCUMENTS}",
+        [list(LOADED_DOCUMENT_STATUSES)],
+    ).fetchone()
+    if not previous:
+        return
+    if folder.entries and not loaded_before:
         return  # nothing loaded before either: there is nothing to lose
-    if not files:
+    if not folder.entries:
         what = "is empty"
     else:
-        statuses = Counter(f.parsed.status for f in files)
-        listed = ", ".join(f"{n} {status}" for status, n in sorted(statuses.items()))
-        what = f"holds no document that loads (only {listed}: {_examples(files)})"
+        listed = ", ".join(f"{n} {status}" for status, n in sorted(folder.statuses.items()))
+        what = f"holds no document that loads (only {listed}: {_examples(folder, spool)})"
     raise EmptySourceFolder(
-        f"documents folder {directory} {what} but the warehouse holds {loaded_before or len(previous)} documents "
+        f"documents folder {directory} {what} but the warehouse holds {loaded_before or previous} documents "
         f"from it; is a mount missing? Nothing was changed; the last published data is still served. "
         f"Set {ALLOW_SHRINK_HINT} to remove them on purpose."
     )
 
 
-def _examples(files: list[DocumentFile], limit: int = 3) -> str:
-    shown = [f"{f.document_id} ({f.parsed.problems[0] if f.parsed.problems else f.parsed.status})" for f in files]
-    more = f" and {len(shown) - limit} more" if len(shown) > limit else ""
-    return "; ".join(shown[:limit]) + more
+def _examples(folder: FolderRead, spool: Spool, limit: int = EXAMPLES) -> str:
+    shown = []
+    for _, offset, length in folder.entries[:limit]:
+        f = spooled_document(spool, offset, length)
+        shown.append(f"{f.document_id} ({f.parsed.problems[0] if f.parsed.problems else f.parsed.status})")
+    total = len(folder.entries)
+    more = f" and {total - limit} more" if total > limit else ""
+    return "; ".join(shown) + more
 
 
 def gate_order(contracts: list[TableContract]) -> list[TableContract]:
@@ -226,30 +403,118 @@ def gate_order(contracts: list[TableContract]) -> list[TableContract]:
     return ordered
 
 
-def _write_and_gate(con, tables: dict[str, list[dict]], removed: list[str]) -> list[str]:
+def _staging(table: str) -> str:
+    return f"{table}{STAGING_SUFFIX}"
+
+
+def _drop_staging(con) -> None:
+    """Drop what a failed or killed load left beside the tables (never the tables themselves)."""
+    with suppress(Exception):  # after a failure the database may refuse even this; the next load drops them
+        for table in CONTRACTS:
+            con.execute(f"DROP TABLE IF EXISTS {_staging(table)}")
+
+
+def _write_and_gate(
+    con,
+    batches: Iterable[dict[str, list[dict]]],
+    removed: list[str],
+    rows_written: Callable[[], None] | None = None,
+) -> list[str]:
+    """Rebuild every core table from ``batches`` (rows by table name, as ``build_core_rows`` gives them), then
+    gate each against its contract, all in the caller's transaction."""
+    write_staging(con, batches, commit=False)
+    return _swap_and_gate(con, removed, rows_written=rows_written)
+
+
+def write_staging(con, batches: Iterable[dict[str, list[dict]]], *, commit: bool) -> None:
+    """Build each core table beside the one it replaces (``core.<table>__loading``, from its contract): the
+    per-document rows of each batch are appended as it comes (and committed, with ``commit``).  The other tables
+    are written once every batch is in: the first batch's rows as they are, then each later batch's rows of keys
+    not seen yet (the first row per key is kept, as one pass over the whole corpus keeps it)."""
+    writable = [c for c in gate_order(list(CONTRACTS.values())) if c.table != REJECTED_ROWS]
+    for contract in writable:
+        replace_table(con, contract, frame_for(contract, []), _staging(contract.table))
+    dimensions: dict[str, tuple[list[dict], set[tuple]]] = {}
+    batches = iter(batches)
+    while True:
+        with transaction(con) if commit else nullcontext():
+            written = 0  # documents in this transaction: a commit every COMMIT_DOCUMENTS (each one costs a sync)
+            for tables in batches:
+                for contract in writable:
+                    rows = tables[contract.table_name]
+                    if contract.table in PER_DOCUMENT:
+                        insert_frame(con, contract, frame_for(contract, rows), _staging(contract.table))
+                    else:
+                        _merge_dimension(dimensions, contract, rows)
+                written += len(tables[CONTRACTS[DOCUMENTS].table_name])
+                if written >= COMMIT_DOCUMENTS:
+                    break
+            else:
+                break
+    for table, (rows, _) in dimensions.items():
+        insert_frame(con, CONTRACTS[table], frame_for(CONTRACTS[table], rows), _staging(table))
+
+
+def _merge_dimension(dimensions: dict[str, tuple[list[dict], set[tuple]]], contract: TableContract, rows) -> None:
+    key = contract.primary_key
+    if contract.table not in dimensions:
+        dimensions[contract.table] = (list(rows), {tuple(row[column] for column in key) for row in rows})
+        return
+    kept, seen = dimensions[contract.table]
+    for row in rows:
+        if (values := tuple(row[column] for column in key)) not in seen:
+            seen.add(values)
+            kept.append(row)
+
+
+def _swap_and_gate(con, removed: list[str], rows_written: Callable[[], None] | None = None) -> list[str]:
+    """In the caller's transaction: put the staged tables in place of the old ones (renamed, nothing copied),
+    then gate each against its contract; ``rows_written`` runs once they are in place, before any is gated."""
     before = {table: _fingerprint(con, table) for table in CONTRACTS}
-    if before[DOCUMENTS] is not None:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {PREVIOUS_DOCUMENTS} AS SELECT * FROM {DOCUMENTS}")
     leaving = _rows_of_removed_documents(con, removed, before)
+    for table in CONTRACTS:
+        if table == REJECTED_ROWS or before[table] is None:
+            continue
+        if table == DOCUMENTS:  # kept until parsed_at is carried over
+            con.execute(f"ALTER TABLE {DOCUMENTS} RENAME TO {PREVIOUS_DOCUMENTS.split('.')[1]}")
+        else:
+            con.execute(f"DROP TABLE {table}")
+    for table in CONTRACTS:
+        if table != REJECTED_ROWS:
+            con.execute(f"ALTER TABLE {_staging(table)} RENAME TO {table.split('.')[1]}")
     replace_table(con, CONTRACTS[REJECTED_ROWS], frame_for(CONTRACTS[REJECTED_ROWS], []))
+    if rows_written is not None:
+        rows_written()
     problems: dict[str, list[str]] = {}
-    gated = [c for c in gate_order(list(CONTRACTS.values())) if c.table != REJECTED_ROWS]
-    for contract in gated:
-        replace_table(con, contract, frame_for(contract, tables[contract.table_name]))
-        if contract.table == DOCUMENTS:
-            continue  # gated last, once the rejections of every other table are absorbed
+    for contract in gate_order(list(CONTRACTS.values())):
+        if contract.table in (DOCUMENTS, REJECTED_ROWS):
+            continue  # documents: gated last, once the rejections of every other table are absorbed
         for rejection in gate_table(con, contract, source_column=_source_column(contract), reject_table=REJECTED_ROWS):
             if rejection.source is not None:
                 problems.setdefault(rejection.source, []).append(
                     f"a {contract.table} row was not loaded: {rejection.reasons}"
                 )
-    documents = absorb_rejections(tables["documents"], problems)
-    replace_table(con, CONTRACTS[DOCUMENTS], frame_for(CONTRACTS[DOCUMENTS], documents))
+    _absorb_rejections(con, problems)
     if before[DOCUMENTS] is not None:
         _keep_parsed_at_of_unchanged_rows(con)
     gate_table(con, CONTRACTS[DOCUMENTS], source_column="document_id", reject_table=REJECTED_ROWS)
     _copy_legacy_reject_columns(con)
     return _log_changes(con, before, leaving, removed)
+
+
+def _absorb_rejections(con, problems: dict[str, list[str]]) -> None:
+    """Documents whose rows the contracts kept out of other tables become partial (``absorb_rejections``):
+    only those rows are read back and rewritten."""
+    if not problems:
+        return
+    contract = CONTRACTS[DOCUMENTS]
+    ids = sorted(problems)
+    rows = con.execute(
+        f"SELECT {', '.join(contract.column_names)} FROM {DOCUMENTS} WHERE list_contains(?, document_id)", [ids]
+    ).fetchall()
+    absorbed = absorb_rejections([dict(zip(contract.column_names, row, strict=True)) for row in rows], problems)
+    con.execute(f"DELETE FROM {DOCUMENTS} WHERE list_contains(?, document_id)", [ids])
+    insert_frame(con, contract, frame_for(contract, absorbed))
 
 
 def _keep_parsed_at_of_unchanged_rows(con) -> None:
@@ -311,6 +576,8 @@ def _summarize(con, load: DocumentsLoad) -> None:
     for contract in CORE_CONTRACTS:
         load.counts[contract.table] = con.execute(f"SELECT count(*) FROM {contract.table}").fetchone()[0]
     load.statuses = dict(con.execute(f"SELECT status, count(*) FROM {DOCUMENTS} GROUP BY 1 ORDER BY 1").fetchall())
+    load.attention_total = sum(n for status, n in load.statuses.items() if status != PARSED)
     load.attention = con.execute(
-        f"SELECT document_id, status, problems FROM {DOCUMENTS} WHERE status <> 'parsed' ORDER BY status, document_id"
+        f"SELECT document_id, status, problems FROM {DOCUMENTS} WHERE status <> 'parsed' "
+        f"ORDER BY status, document_id LIMIT {ATTENTION_ROWS}"
     ).fetchall()

@@ -184,10 +184,11 @@ def insert_frame(con, contract: TableContract, frame: pd.DataFrame, qualified_na
     return len(frame)
 
 
-def replace_table(con, contract: TableContract, frame: pd.DataFrame) -> int:
-    """Recreate the table from its contract and load ``frame``; returns rows written."""
-    create_table(con, contract)
-    return insert_frame(con, contract, frame)
+def replace_table(con, contract: TableContract, frame: pd.DataFrame, qualified_name: str | None = None) -> int:
+    """Recreate the table (or ``qualified_name``, built to the same contract) and load ``frame``; returns rows
+    written."""
+    create_table(con, contract, qualified_name)
+    return insert_frame(con, contract, frame, qualified_name)
 
 
 def row_count(con, table: str) -> int:

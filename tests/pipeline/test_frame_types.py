@@ -63,7 +63,7 @@ def test_one_imperfect_document_among_50000_loads_with_contract_types(tmp_path, 
     con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
     ensure_schemas(con, "core", "internal")
     con.execute("BEGIN TRANSACTION")
-    _write_and_gate(con, _tables(imperfect_at), removed=[])
+    _write_and_gate(con, [_tables(imperfect_at)], removed=[])  # one batch of every row
     con.execute("COMMIT")
 
     contract = CONTRACTS[DOCUMENTS]

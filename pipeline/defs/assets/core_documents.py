@@ -81,10 +81,11 @@ def core_tables(
 
 def _documents_metadata(load: DocumentsLoad) -> dict:
     lines = ["| document | status | problems |", "|---|---|---|"]
-    for document_id, status, problems in load.attention[:ATTENTION_LIST_LIMIT]:
+    listed = load.attention[:ATTENTION_LIST_LIMIT]
+    for document_id, status, problems in listed:
         lines.append(f"| `{document_id}` | {status} | {problems.replace('|', '/')[:300]} |")
-    if len(load.attention) > ATTENTION_LIST_LIMIT:
-        lines.append(f"| … | | {len(load.attention) - ATTENTION_LIST_LIMIT} more: query core.documents |")
+    if load.attention_total > len(listed):
+        lines.append(f"| … | | {load.attention_total - len(listed)} more: query core.documents |")
     return {
         "documents_by_status": load.statuses,
         "documents_parsed": load.parsed,
