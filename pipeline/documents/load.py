@@ -95,7 +95,8 @@ class FolderRead:
     """What reading the folder leaves in memory: per document its code (when it may load) and where its record
     lies in the spool; the rest are counts."""
 
-    entries: list[tuple[str | None, int, int]] = field(default_factory=list)
+    # (every code the document may load, or None; where its record lies in the spool)
+    entries: list[tuple[tuple[str, ...] | None, int, int]] = field(default_factory=list)
     document_ids: set[str] = field(default_factory=set)
     statuses: Counter = field(default_factory=Counter)
     hashed: int = 0  # documents with a content hash (read, or kept from the previous version)
@@ -188,7 +189,7 @@ def read_folder(
         folder.document_ids.add(document.document_id)
         folder.statuses[document.status] += 1
         folder.hashed += document.sha256 is not None
-        folder.contributes = folder.contributes or document.code is not None
+        folder.contributes = folder.contributes or document.codes is not None
         record = [
             document.document_id,
             document.source_path,
@@ -197,14 +198,14 @@ def read_folder(
             document.modified_at.isoformat(),
             *document.parse,
         ]
-        folder.entries.append((document.code, *spool.append(json.dumps(record).encode())))
+        folder.entries.append((document.codes, *spool.append(json.dumps(record).encode())))
     flush()
     return folder
 
 
 @dataclass(frozen=True, slots=True)
 class _SpooledFile:
-    """A ``DocumentFile`` whose parse waits in the spool; ``code`` only when the document may load."""
+    """A ``DocumentFile`` whose parse waits in the spool; ``codes`` (all of them) only when the document may load."""
 
     document_id: str
     source_path: str
@@ -212,7 +213,7 @@ class _SpooledFile:
     size_bytes: int
     modified_at: datetime
     status: str
-    code: str | None
+    codes: tuple[str, ...] | None
     parse: tuple[int, int]
 
 
@@ -226,11 +227,15 @@ def _parsed_file(
     return _parse(source, cache, known, max_bytes)
 
 
+def _loadable_codes(parsed: ParsedDocument) -> tuple[str, ...] | None:
+    return tuple(block.code for block in parsed.code_blocks()) if parsed.contributes else None
+
+
 def _spooled(f: DocumentFile, parse: tuple[int, int]) -> _SpooledFile:
-    code = f.parsed.code if f.parsed.contributes else None
     return _SpooledFile(
-        f.document_id, f.source_path, f.sha256, f.size_bytes, f.modified_at, f.parsed.status, code, parse
-    )
+        f.document_id, f.source_path, f.sha256, f.size_bytes, f.modified_at, f.parsed.status,
+        _loadable_codes(f.parsed), parse,
+    )  # fmt: skip
 
 
 def _keep_previous_version(
@@ -261,10 +266,9 @@ def _keep_previous_version(
 
 def _parse(source: DocumentSource, cache: ParseCache, known: KnownNames, max_bytes: int) -> _SpooledFile:
     def spooled(parsed: ParsedDocument, where: tuple[int, int]) -> _SpooledFile:
-        code = parsed.code if parsed.contributes else None
         return _SpooledFile(
             source.document_id, str(source.path), source.sha256, source.size_bytes, source.modified_at,
-            parsed.status, code, where,
+            parsed.status, _loadable_codes(parsed), where,
         )  # fmt: skip
 
     def uncached(parsed: ParsedDocument) -> _SpooledFile:
@@ -282,14 +286,14 @@ def _parse(source: DocumentSource, cache: ParseCache, known: KnownNames, max_byt
     if where is None:
         parsed = parse_any_document(source.data, max_bytes=max_bytes, known_names=known)
         return spooled(parsed, cache.put(source.sha256, parsed))
-    known_status = cache.status_and_code(source.sha256)
+    known_status = cache.status_and_codes(source.sha256)
     if known_status is None:  # parsed earlier in this run (the same content twice)
         return spooled(cache.get(source.sha256), where)
-    status, code = known_status
-    contributes = status != REJECTED and code is not None  # ParsedDocument.contributes, from the cached row
+    status, codes = known_status
+    contributes = status != REJECTED and bool(codes)  # ParsedDocument.contributes, from the cached row
     return _SpooledFile(
         source.document_id, str(source.path), source.sha256, source.size_bytes, source.modified_at,
-        status, code if contributes else None, where,
+        status, codes if contributes else None, where,
     )  # fmt: skip
 
 
@@ -333,14 +337,29 @@ def row_batches(
         yield build_core_rows(files, reference, parsed_at=parsed_at).tables
 
 
-def _code_batches(entries: list[tuple[str | None, int, int]], size: int) -> Iterator[list]:
-    by_code = sorted((entry for entry in entries if entry[0] is not None), key=lambda entry: entry[0])
+def _code_batches(entries: list[tuple[tuple[str, ...] | None, int, int]], size: int) -> Iterator[list]:
+    """Batches of about ``size`` documents in which every document that shares a code with another (directly,
+    or through a document with several codes) meets it: the newest per code can only be picked among all."""
+    parent: dict[str, str] = {}
+
+    def root(code: str) -> str:
+        while parent.setdefault(code, code) != code:
+            parent[code] = parent[parent[code]]
+            code = parent[code]
+        return code
+
+    for codes, *_ in entries:
+        for code in codes or ():
+            parent[root(code)] = root(codes[0])
+    by_group = sorted(((root(e[0][0]), e) for e in entries if e[0] is not None), key=lambda pair: pair[0])
     batch: list = []
-    for entry in by_code:
-        if len(batch) >= size and entry[0] != batch[-1][0]:
+    group = None
+    for entry_group, entry in by_group:
+        if len(batch) >= size and entry_group != group:
             yield batch
             batch = []
         batch.append(entry)
+        group = entry_group
     if batch:
         yield batch
     others = [entry for entry in entries if entry[0] is None]

@@ -79,7 +79,7 @@ class ParseCache:
     """sha256 -> parse for one cache key; read once per run into a spool; fresh parses written between batches,
     stale ones deleted in the run's transaction.
 
-    ``status_and_code`` answers from memory (what the corpus rules need of every document before any parse is
+    ``status_and_codes`` answers from memory (what the corpus rules need of every document before any parse is
     read back); ``payload`` and ``get`` read the parse itself from the spool."""
 
     def __init__(self, con, key: str, spool: Spool | None = None):
@@ -87,20 +87,23 @@ class ParseCache:
         self._owns_spool = spool is None
         self._spool = spool if spool is not None else Spool()
         create_missing_table(con, PARSE_CACHE_CONTRACT)
-        # sha256 -> (offset, length) in the spool; status and code -> one shared tuple per distinct pair.
-        self._cached: dict[str, tuple[int, int, tuple[str, str | None]]] = {}
+        # sha256 -> (offset, length) in the spool; status and codes -> one shared tuple per distinct pair.
+        self._cached: dict[str, tuple[int, int, tuple[str, tuple[str, ...]]]] = {}
         self.fresh: dict[str, tuple[int, int]] = {}
         self._pending: list[str] = []  # fresh parses not yet written to the cache table
-        shared: dict[tuple[str, str | None], tuple[str, str | None]] = {}
+        shared: dict[tuple[str, tuple[str, ...]], tuple[str, tuple[str, ...]]] = {}
+        # Every code of the document, not only the first: the load batches documents that share any code together.
         result = con.execute(
-            f"SELECT sha256, payload, json_extract_string(payload, '$.status'), json_extract_string(payload, '$.code') "
+            f"SELECT sha256, payload, json_extract_string(payload, '$.status'), json_extract_string(payload, '$.code'), "
+            f"json_extract_string(payload, '$.codes[*].code') "
             f"FROM {CACHE_TABLE} WHERE parser_version = ? AND payload IS NOT NULL",
             [key],
         )
         while rows := result.fetchmany(FETCH_ROWS):
-            for sha256, payload, status, code in rows:
+            for sha256, payload, status, code, codes in rows:
                 offset, length = self._spool.append(payload.encode())
-                self._cached[sha256] = (offset, length, shared.setdefault((status, code), (status, code)))
+                known = (status, tuple(codes) if codes else (code,) if code is not None else ())
+                self._cached[sha256] = (offset, length, shared.setdefault(known, known))
 
     def __contains__(self, sha256: str) -> bool:
         return sha256 in self.fresh or sha256 in self._cached
@@ -112,7 +115,8 @@ class ParseCache:
         cached = self._cached.get(sha256)
         return cached[:2] if cached is not None else None
 
-    def status_and_code(self, sha256: str) -> tuple[str, str | None] | None:
+    def status_and_codes(self, sha256: str) -> tuple[str, tuple[str, ...]] | None:
+        """The cached parse's status and every code it describes, in document order (empty when none)."""
         cached = self._cached.get(sha256)
         return cached[2] if cached is not None else None
 

@@ -41,6 +41,11 @@ def _write_corpus(folder: Path) -> None:
         path = folder / f"zz_again_{code}.txt"
         path.write_text(good(code).replace("Aetna, Cigna", "Humana, Cigna"))
         os.utime(path, (1_700_000_000 + age * DAY, 1_700_000_000 + age * DAY))
+    # One document with two codes, newest for both: it links 10002 and 10006, so a batch that holds one of them
+    # without the other would pick a second winner (or a stale one) for a code.
+    both = folder / "zz_two_codes_10002_10006.txt"
+    both.write_text(good("10002") + "\n" + good("10006").replace("Aetna, Cigna", "Kaiser, Cigna"))
+    os.utime(both, (1_700_000_000 + 20 * DAY, 1_700_000_000 + 20 * DAY))
     (folder / "empty.txt").write_bytes(b"")
     (folder / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
 
@@ -79,15 +84,21 @@ def test_the_one_pass_corpus_exercises_every_cross_document_rule(one_pass):
     statuses = {row[0]: row[5] for row in tables[DOCUMENTS]}
     assert statuses["zz_again_10001.txt"] == statuses["zz_again_10003.txt"] == "parsed"
     assert statuses["01_10001.txt"] == statuses["04_10003.txt"] == statuses["zz_again_10006.txt"] == "rejected"
+    assert statuses["zz_two_codes_10002_10006.txt"] == "parsed"
+    assert statuses["03_10002.txt"] == statuses["05_10006.txt"] == "rejected"  # both codes lost to the two-code file
+    assert [row for row in tables["core.document_codes"] if row[0].startswith("zz_two")] == [
+        ("zz_two_codes_10002_10006.txt", "10002", 0),
+        ("zz_two_codes_10002_10006.txt", "10006", 1),
+    ]
     [q7] = [row for row in tables["core.modifiers"] if row[0] == "Q7"]
-    assert q7[1] == "Seen first in 10002"  # 10001's own document lost to a newer one without Q7
+    assert q7[1] == "Seen first in 10004"  # the documents of 10001 and 10002 that had Q7 lost to newer ones
 
 
 @pytest.mark.parametrize("batch", [1, 2, 3])
 def test_small_batches_give_the_tables_of_one_pass(one_pass, tmp_path, batch):
     folder, expected = one_pass
     load = _load(folder, tmp_path / "warehouse.duckdb", batch)
-    assert load.parsed == 10  # every file read, once (the image is skipped unread)
+    assert load.parsed == 11  # every file read, once (the image is skipped unread)
     assert _tables(tmp_path / "warehouse.duckdb") == expected
 
 
