@@ -28,6 +28,7 @@ from pipeline.medicare_policy.hcpcs_level2 import HcpcsFile, load_hcpcs, recogni
 from pipeline.medicare_policy.ncci import (
     PTP_NAME,
     PTP_SETTINGS_BY_PREFIX,
+    BrokenRows,
     DuplicateEdits,
     LoadResult,
     NcciFile,
@@ -188,10 +189,21 @@ def _load(con, file_name: str, path: Path, member: MemberLoad, found, still_same
         holders, what = held
         member.skip = f"{member.inner_name}: {what} is already loaded from {', '.join(holders)}, which keeps it"
         return
+    try:
+        result = _load_in_transaction(con, file_name, path, member, found, still_same, careful=False)
+    except BrokenRows:  # rolled back: the file has a row to quarantine, so it is read the careful way
+        result = _load_in_transaction(con, file_name, path, member, found, still_same, careful=True)
+    member.loaded = True
+    member.rows_loaded = result.rows_loaded
+    member.rows_quarantined = len(result.bad_lines)
+    member.notes += [f"{member.inner_name}: {note}" for note in result.notes]
+
+
+def _load_in_transaction(con, file_name: str, path: Path, member: MemberLoad, found, still_same, careful: bool):
     table = TABLE_OF_LAYOUT[member.layout]
     with transaction(con):
         if member.layout == "ncci_ptp":
-            result = load_ptp(con, path, file_name, found)
+            result = load_ptp(con, path, file_name, found, careful=careful)
         elif member.layout == "ncci_mue":
             result = load_mue(con, path, file_name, found)
         else:
@@ -200,10 +212,7 @@ def _load(con, file_name: str, path: Path, member: MemberLoad, found, still_same
         still_same()
         record_change(con, table)
         record_change(con, "medicare.quarantine")
-    member.loaded = True
-    member.rows_loaded = result.rows_loaded
-    member.rows_quarantined = len(result.bad_lines)
-    member.notes += [f"{member.inner_name}: {note}" for note in result.notes]
+    return result
 
 
 def _newer_ptp_release(folder: Path, member: MemberLoad) -> str | None:
