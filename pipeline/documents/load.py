@@ -28,6 +28,7 @@ from pipeline.core.known_names import KnownNames
 from pipeline.core.reference_data import ReferenceData
 from pipeline.documents.folder import DocumentSource, iter_documents
 from pipeline.documents.formats import formats_fingerprint, parse_any_document
+from pipeline.documents.modifier_descriptions import describe_modifiers, official_modifier_descriptions
 from pipeline.documents.parse_cache import ParseCache, cache_key
 from pipeline.failures import infrastructure_failure
 from pipeline.settings import ALLOW_SHRINK_HINT
@@ -81,6 +82,7 @@ def load_documents(
     if not allow_shrink:
         _refuse_empty_folder(directory, files, previous)
     rows = build_core_rows(files, reference, parsed_at=read_started_at)
+    describe_modifiers(rows.tables["modifiers"], official_modifier_descriptions(con))
     load = DocumentsLoad(parsed=len(cache.fresh), from_cache=sum(1 for f in files if f.sha256) - len(cache.fresh))
     load.removed = removed
 
