@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import dagster as dg
 import duckdb
 
 from pipeline.contracts.coding_edit_tables import HCPCS_LEVEL2_CONTRACT
@@ -71,3 +72,11 @@ def test_core_modifiers_take_the_hcpcs_text_once_the_file_is_loaded(pipeline_env
     [(version,)] = pipeline_env.query(versions)
     run_pipeline(pipeline_env, "group:core")  # nothing changed: the table keeps its version
     assert pipeline_env.query(versions) == [(version,)]
+
+
+def test_a_new_hcpcs_file_reruns_core_in_the_medicare_job():
+    from pipeline.definitions import defs
+    from pipeline.defs.automation import medicare_policy_changed
+
+    job = defs.resolve_job_def(medicare_policy_changed.name)
+    assert dg.AssetKey(["core", "modifiers"]) in job.asset_layer.selected_asset_keys
