@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from datetime import date, datetime
 
 import duckdb
 import pytest
@@ -147,3 +148,12 @@ def test_a_zip_reads_its_xlsx_only_without_the_text_form(tmp_path, with_text):
         assert f"{_stem(name)}.xlsx: not read (the same edits in xlsx form), {name} is read" in note
     else:
         assert (form, rows) == ("xlsx", len(SAMPLE_MUE["dme"]))
+
+
+def test_a_date_cell_reads_as_the_yyyymmdd_the_text_form_has(tmp_path):
+    edit = PtpEdit("G0101", "G0102", "20180701", "20231231", "1")
+    as_dates = [(edit.column_1, edit.column_2, "", datetime(2018, 7, 1), date(2023, 12, 31), "1", edit.rationale)]
+    from_text = _load(tmp_path, "text", {"ccioph-v322r0-f1.txt": ptp_text([edit])})
+    from_xlsx = _load(tmp_path, "xlsx", {"ccioph-v322r0-f1.xlsx": ptp_xlsx(as_dates)})
+    assert _rows(from_xlsx) == _rows(from_text)
+    assert _rows(from_text)["medicare.ncci_ptp"]

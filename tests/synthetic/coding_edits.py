@@ -206,12 +206,13 @@ def _workbook_bytes(rows: list[list]) -> bytes:
 
 
 def ptp_xlsx(edits: list[PtpEdit] | list[tuple[str, ...]]) -> bytes:
-    """A ccipra/ccioph .xlsx: the copyright and title rows, one header row, then one edit per row."""
+    """A ccipra/ccioph .xlsx: the copyright and title rows, one header row, then one edit per row (a raw tuple may
+    hold a date or datetime cell, as a workbook saved by Excel can)."""
     header = ["\n".join(part for part in column if part) for column in zip(*PTP_HEADER_LINES, strict=True)]
     rows: list[list] = [[PTP_COPYRIGHT], [PTP_TITLE], header]
     for edit in edits:
         fields = edit.fields() if isinstance(edit, PtpEdit) else edit
-        rows.append([_number_or_text(f) if i in (3, 4, 5) else f for i, f in enumerate(fields)])
+        rows.append([_number_or_text(f) if i in (3, 4, 5) and isinstance(f, str) else f for i, f in enumerate(fields)])
     return _workbook_bytes(rows)
 
 
