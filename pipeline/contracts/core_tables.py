@@ -144,12 +144,23 @@ class Modifiers(pa.DataFrameModel):
     """Modifiers: the reference list plus any two-character modifier a document uses."""
 
     modifier_code: Series[str] = pa.Field(unique=True, fullmatch=MODIFIER_CODE, description="Two-character modifier.")
-    description: Series[str] = pa.Field(nullable=True, description="Meaning of the modifier.")
+    description: Series[str] = pa.Field(
+        nullable=True,
+        description="Meaning of the modifier: the HCPCS Level II file's text where it has the modifier, else the "
+        "project's reference list, else the document's (description_source says which).",
+    )
     is_real_modifier: Series[pd.BooleanDtype] = pa.Field(
         description="False for '00', which documents use to mean 'no modifier'."
     )
     in_reference: Series[pd.BooleanDtype] = pa.Field(
         description="True if listed in sources/reference/modifiers.csv; False if only seen in a document."
+    )
+    description_source: Series[str] = pa.Field(
+        nullable=True,
+        isin=["hcpcs_level2", "reference", "document"],
+        description="Where description comes from: hcpcs_level2 (the official text of the newest HCPCS Level II "
+        "release in medicare.hcpcs_level2), reference (sources/reference/modifiers.csv) or document (the first "
+        "document listing the modifier); NULL when none describes it.",
     )
 
     class Config:

@@ -238,8 +238,9 @@ class CodeModifiers(pa.DataFrameModel):
     )
     modifier_description: Series[str] = pa.Field(
         nullable=True,
-        description="Meaning of the modifier from sources/reference/modifiers.csv (core.modifiers); for a modifier "
-        "only seen in documents, the wording of the first document listing it.",
+        description="Meaning of the modifier from core.modifiers: the HCPCS Level II file's official text where it "
+        "lists the modifier, else sources/reference/modifiers.csv; for a modifier only seen in documents, the wording "
+        "of the first document listing it (core.modifiers.description_source says which).",
     )
     description_in_document: Series[str] = pa.Field(
         nullable=True, description="The modifier's description as this code's document words it."

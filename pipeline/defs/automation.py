@@ -60,8 +60,10 @@ utilization_changed = dg.define_asset_job(
 )
 medicare_policy_changed = dg.define_asset_job(
     "medicare_policy_changed",
-    selection=MEDICARE | DOWNSTREAM,
-    description="Load new or changed fee-schedule files, rebuild marts, publish the snapshot.",
+    # CORE too: core.modifiers takes its descriptions from the HCPCS Level II file (a medicare table).
+    selection=MEDICARE | CORE | DOWNSTREAM,
+    description="Load new or changed fee-schedule files, refresh core (modifier descriptions), rebuild marts, "
+    "publish the snapshot.",
     tags=WRITER_TAG,
 )
 

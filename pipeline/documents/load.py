@@ -40,6 +40,7 @@ from pipeline.core.known_names import KnownNames
 from pipeline.core.reference_data import ReferenceData
 from pipeline.documents.folder import DocumentSource, iter_documents
 from pipeline.documents.formats import formats_fingerprint, parse_any_document
+from pipeline.documents.modifier_descriptions import describe_modifiers, official_modifier_descriptions
 from pipeline.documents.parse_cache import ParseCache, Spool, cache_key
 from pipeline.failures import infrastructure_failure
 from pipeline.settings import ALLOW_SHRINK_HINT
@@ -140,7 +141,9 @@ def load_documents(
             # The new tables are built beside the old ones, a committed batch at a time (DuckDB keeps what one
             # transaction writes in memory until it commits); the run's transaction then swaps them in.
             _drop_staging(con)
-            write_staging(con, row_batches(folder, spool, reference, read_started_at, batch_documents), commit=True)
+            descriptions = official_modifier_descriptions(con)
+            batches = row_batches(folder, spool, reference, read_started_at, batch_documents, descriptions)
+            write_staging(con, batches, commit=True)
             with transaction(con):
                 load.changed_tables = _swap_and_gate(con, removed, rows_written=save_cache)
         except Exception as exc:
@@ -326,15 +329,26 @@ def spooled_document(spool: Spool, offset: int, length: int) -> DocumentFile:
 
 
 def row_batches(
-    folder: FolderRead, spool: Spool, reference: ReferenceData, parsed_at: datetime, batch_documents: int
+    folder: FolderRead,
+    spool: Spool,
+    reference: ReferenceData,
+    parsed_at: datetime,
+    batch_documents: int,
+    modifier_descriptions: dict | None = None,
 ) -> Iterator[dict[str, list[dict]]]:
     """The core rows, a batch of documents at a time: every document of one code in the same batch (the
-    newest wins), batches in code order, then the documents that load nothing."""
+    newest wins), batches in code order, then the documents that load nothing.  Modifiers take the official
+    (HCPCS Level II) description where one is loaded."""
+
+    def rows(files: list[DocumentFile]) -> dict[str, list[dict]]:
+        tables = build_core_rows(files, reference, parsed_at=parsed_at).tables
+        describe_modifiers(tables["modifiers"], modifier_descriptions or {})
+        return tables
+
     if not folder.entries:  # still the dimensions and reference tables
-        yield build_core_rows([], reference, parsed_at=parsed_at).tables
+        yield rows([])
     for batch in _code_batches(folder.entries, batch_documents):
-        files = [spooled_document(spool, offset, length) for _, offset, length in batch]
-        yield build_core_rows(files, reference, parsed_at=parsed_at).tables
+        yield rows([spooled_document(spool, offset, length) for _, offset, length in batch])
 
 
 def _code_batches(entries: list[tuple[tuple[str, ...] | None, int, int]], size: int) -> Iterator[list]:

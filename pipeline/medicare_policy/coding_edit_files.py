@@ -3,8 +3,10 @@ fast path: the folder reader (``folder.py``) offers each changed entry here befo
 sheets, because a practitioner PTP release is 2.6 million lines that DuckDB reads far faster than Python.
 
 An entry is a plain ``.txt``/``.csv`` file or a CMS zip. Each text member is recognized by its content
-(``ncci.recognize_*``, ``hcpcs_level2.recognize_hcpcs``); the ``.xlsx`` copy CMS ships beside it holds the same
-rows and is not read (noted). A file whose rows another entry already holds (the same MUE setting and date,
+(``ncci.recognize_*``, ``hcpcs_level2.recognize_hcpcs``). An ``.xlsx`` form is rewritten in its text form
+(``coding_edit_sheets.py``) and read by the same reader; when the text form of the same file (same name, .txt or
+.csv) is beside it (in the folder or the zip), the xlsx is not read: noted in a zip, skipped naming it in the
+folder (the two forms of one release are the same facts; the text form is read as it is faster). A file whose rows another entry already holds (the same MUE setting and date,
 the same HCPCS release, or PTP edits already loaded from another file) is not loaded a second time: with
 identical rows it is skipped naming the holder, otherwise it is a conflict and the earlier file stays.
 Each member loads in one transaction with its quarantined lines (medicare.quarantine); a file that changes
@@ -25,10 +27,13 @@ from pipeline.contracts.coding_edit_tables import (
     NCCI_PTP_CONTRACT,
 )
 from pipeline.contracts.table_contract import sql_literal
+from pipeline.medicare_policy.coding_edit_sheets import TextForm, text_form
 from pipeline.medicare_policy.hcpcs_level2 import HcpcsFile, load_hcpcs, recognize_hcpcs
 from pipeline.medicare_policy.ncci import (
     PTP_NAME,
     PTP_SETTINGS_BY_PREFIX,
+    BadLine,
+    BrokenRows,
     DuplicateEdits,
     LoadResult,
     NcciFile,
@@ -40,6 +45,7 @@ from pipeline.medicare_policy.ncci import (
     recognize_ptp,
     version_key,
 )
+from pipeline.medicare_policy.sheets import SheetContentError
 from pipeline.validation.reject_rows import RejectTarget, insert_rejects
 from pipeline.warehouse.change_log import record_change
 from pipeline.warehouse.tables import transaction
@@ -71,6 +77,7 @@ class MemberLoad:
     skip: str | None = None
     error: str | None = None
     notes: list[str] = field(default_factory=list)
+    sheet_rows: dict[int, int] | None = None  # an xlsx read in its text form: text line -> sheet row
 
     def describe(self) -> str:
         setting = f" {self.setting.replace('_', ' ')}" if self.setting else ""
@@ -103,9 +110,44 @@ def load_coding_edit_entry(con, path: Path, data: bytes, still_same) -> tuple[li
         if member.error is None:
             load_member_safely(con, path, path, member, found[1], still_same)
         return [member], []
+    if suffix == ".xlsx":
+        return _load_plain_xlsx(con, path, data, still_same)
     if suffix != ".zip":
         return None
     return _load_zip(con, path, data, still_same)
+
+
+def _text_sibling(names: list[str], name: str) -> str | None:
+    """The txt/csv form of the same file (same name but its extension), which is read instead of the xlsx."""
+    stem = Path(name).stem.casefold()
+    return next(
+        (n for n in sorted(names) if Path(n).stem.casefold() == stem and Path(n).suffix.lower() in TEXT_SUFFIXES),
+        None,
+    )
+
+
+def _load_plain_xlsx(con, path: Path, data: bytes, still_same) -> tuple[list[MemberLoad], list[str]] | None:
+    try:
+        form = text_form(path.name, data)
+    except SheetContentError:
+        return None  # the sheet reader names the damage
+    if form is None:
+        return None
+    found = _recognized(form.data[:HEAD_BYTES], path.name)
+    if found is None:
+        return None
+    member = _member(path.name, ".xlsx", *found)
+    sibling = _text_sibling([p.name for p in path.parent.iterdir()], path.name)
+    if member.error is None and sibling is not None:
+        member.skip = f"{path.name}: the same file in text form ({sibling}) is read instead: not loaded twice"
+        return [member], []
+    if member.error is None:
+        member.sheet_rows = form.sheet_rows
+        with tempfile.TemporaryDirectory(prefix="coding_edits_") as scratch:
+            text = Path(scratch) / (path.stem + ".txt")
+            text.write_bytes(form.data)
+            load_member_safely(con, path, text, member, found[1], still_same)
+    return [member], []
 
 
 def _recognized(head: bytes, name: str):
@@ -119,7 +161,8 @@ def _member(inner_name: str, suffix: str, layout: str, found) -> MemberLoad:
     if layout == "error":
         return MemberLoad(inner_name, "ncci_ptp", None, "", 0, suffix.lstrip("."), error=f"{inner_name}: {found}")
     if isinstance(found, HcpcsFile):
-        return MemberLoad(inner_name, layout, None, found.release, int(found.release[:4]), "txt")
+        form = "xlsx" if suffix == ".xlsx" else "txt"
+        return MemberLoad(inner_name, layout, None, found.release, int(found.release[:4]), form)
     year = int(found.release[:4]) if layout == "ncci_mue" else 1994 + int(found.release[1:3])  # v322 -> 2026
     return MemberLoad(inner_name, layout, found.setting, found.release, year, suffix.lstrip("."))
 
@@ -131,39 +174,56 @@ def _load_zip(con, path: Path, data: bytes, still_same) -> tuple[list[MemberLoad
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile:
         return None  # the sheet reader names the damage
-    members: list[tuple[zipfile.ZipInfo, MemberLoad, object]] = []
+    members: list[tuple[zipfile.ZipInfo, MemberLoad, object, TextForm | None]] = []
     others: list[str] = []
     with archive:
+        names = [info.filename for info in archive.infolist() if not info.is_dir()]
         for info in sorted(archive.infolist(), key=lambda i: i.filename):
             inner = Path(info.filename)
             if info.is_dir() or inner.name.startswith(("._", ".")) or "__MACOSX" in inner.parts:
                 continue
             suffix = inner.suffix.lower()
-            if suffix not in TEXT_SUFFIXES:
-                others.append(info.filename)
-                continue
-            with archive.open(info) as handle:
-                found = _recognized(handle.read(HEAD_BYTES), inner.name)
+            form = None
+            if suffix == ".xlsx" and _text_sibling(names, info.filename) is None:
+                try:
+                    form = text_form(inner.name, archive.read(info))
+                except SheetContentError:
+                    form = None
+                head = form.data[:HEAD_BYTES] if form is not None else None
+            elif suffix in TEXT_SUFFIXES:
+                with archive.open(info) as handle:
+                    head = handle.read(HEAD_BYTES)
+            else:
+                head = None
+            found = _recognized(head, inner.name) if head is not None else None
             if found is None:
                 others.append(info.filename)
                 continue
-            members.append((info, _member(info.filename, suffix, *found), found[1]))
+            member = _member(info.filename, suffix, *found)
+            if form is not None:
+                member.sheet_rows = form.sheet_rows
+            members.append((info, member, found[1], form))
         if not members:
             return None
-        notes = [
-            f"{name}: not read ({'the same edits in xlsx form' if name.lower().endswith('.xlsx') else 'not a coding-edit file'})"
-            for name in others
-        ]
+        notes = []
+        for name in others:
+            sibling = _text_sibling(names, name) if name.lower().endswith(".xlsx") else None
+            why = f"the same edits in xlsx form), {sibling} is read" if sibling else "not a coding-edit file)"
+            notes.append(f"{name}: not read ({why}")
         with tempfile.TemporaryDirectory(prefix="coding_edits_") as scratch:
-            for info, member, found in members:
+            for info, member, found, form in members:
                 if member.error is not None:
                     continue
                 extracted = Path(scratch) / Path(info.filename).name
-                with archive.open(info) as source, extracted.open("wb") as target:
-                    shutil.copyfileobj(source, target, 1 << 20)
+                if form is not None:
+                    extracted = extracted.with_suffix(".txt")
+                    extracted.write_bytes(form.data)
+                else:
+                    with archive.open(info) as source, extracted.open("wb") as target:
+                        shutil.copyfileobj(source, target, 1 << 20)
                 load_member_safely(con, path, extracted, member, found, still_same)
                 extracted.unlink()
-    return [m for _, m, _ in members], notes
+    return [m for _, m, _, _ in members], notes
 
 
 def _holder(con, member: MemberLoad, file_name: str) -> tuple[list[str], str] | None:
@@ -190,22 +250,34 @@ def _load(con, file_name: str, path: Path, member: MemberLoad, found, still_same
         holders, what = held
         member.skip = f"{member.inner_name}: {what} is already loaded from {', '.join(holders)}, which keeps it"
         return
-    table = TABLE_OF_LAYOUT[member.layout]
-    with transaction(con):
-        if member.layout == "ncci_ptp":
-            result = load_ptp(con, path, file_name, found)
-        elif member.layout == "ncci_mue":
-            result = load_mue(con, path, file_name, found)
-        else:
-            result = load_hcpcs(con, path, file_name, found)
-        _quarantine(con, file_name, member, result)
-        still_same()
-        record_change(con, table)
-        record_change(con, "medicare.quarantine")
+    try:
+        result = _load_in_transaction(con, file_name, path, member, found, still_same, careful=False)
+    except BrokenRows:  # rolled back: the file has a row to quarantine, so it is read the careful way
+        result = _load_in_transaction(con, file_name, path, member, found, still_same, careful=True)
     member.loaded = True
     member.rows_loaded = result.rows_loaded
     member.rows_quarantined = len(result.bad_lines)
     member.notes += [f"{member.inner_name}: {note}" for note in result.notes]
+
+
+def _load_in_transaction(con, file_name: str, path: Path, member: MemberLoad, found, still_same, careful: bool):
+    table = TABLE_OF_LAYOUT[member.layout]
+    with transaction(con):
+        if member.layout == "ncci_ptp":
+            result = load_ptp(con, path, file_name, found, careful=careful)
+        elif member.layout == "ncci_mue":
+            result = load_mue(con, path, file_name, found)
+        else:
+            result = load_hcpcs(con, path, file_name, found)
+        if member.sheet_rows is not None:  # name the sheet row, not the line of the text form
+            result.bad_lines = [
+                BadLine(member.sheet_rows.get(b.line_number, 0), b.reason, b.text) for b in result.bad_lines
+            ]
+        _quarantine(con, file_name, member, result)
+        still_same()
+        record_change(con, table)
+        record_change(con, "medicare.quarantine")
+    return result
 
 
 def _newer_ptp_release(folder: Path, member: MemberLoad) -> str | None:

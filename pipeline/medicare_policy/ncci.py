@@ -14,8 +14,9 @@ practitioner PTP release loads at close to the speed of a bare read (benchmarks/
   the name (``_Eff_MM-DD-YYYY``). The adjudication indicator cell is a digit and its label.
 
 Rules DuckDB's reader cannot apply (a code's format, the ``*`` flag, a deletion before the effective date, a
-key repeated in one file) are checked in SQL on the staged rows; only when some row breaks one is the file
-scanned again in Python to name those rows' lines. Quarantined lines are returned as ``BadLine``s with
+key repeated in one file) are checked in SQL in the same single pass that inserts the rows: a PTP row that
+breaks one aborts that pass, and only then is the file read again, its good rows loaded and (in Python) the
+broken rows' lines named. Quarantined lines are returned as ``BadLine``s with
 their line number (the file's first line is 1), the reason and the text.
 """
 
@@ -27,6 +28,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+
+import duckdb
 
 from pipeline.contracts.coding_edit_tables import NCCI_MUE_CONTRACT, NCCI_PTP_CONTRACT
 from pipeline.contracts.table_contract import sql_literal
@@ -51,6 +54,7 @@ EDIT_CODE_SQL = "'^[0-9A-Z]{5}$'"
 EDIT_CODE_GLOB = "'" + "[0-9A-Z]" * 5 + "'"
 ENCODING = "latin-1"
 _TEXT_LIMIT = 4000
+BROKEN_ROW = "ncci: a row breaks a rule: "
 
 # The settings of the bare read and of the project's read of a PTP file: the benchmark uses this very text.
 PTP_READ_OPTIONS = (
@@ -196,11 +200,15 @@ def _lines_of(path: Path, numbers: set[int]) -> dict[int, str]:
     return found
 
 
-def load_ptp(con, path: Path, file_name: str, recognized: NcciFile) -> LoadResult:
+def load_ptp(con, path: Path, file_name: str, recognized: NcciFile, careful: bool = False) -> LoadResult:
     """Load one PTP file into medicare.ncci_ptp (its earlier rows replaced); the lines it refuses are returned.
 
     A release carries the whole edit history, so only the newest version of a setting is kept: loading a
-    newer version removes the rows of older ones (noted), and an older version is refused (NcciFileError)."""
+    newer version removes the rows of older ones (noted), and an older version is refused (NcciFileError).
+
+    Unless ``careful``, a row that breaks a rule DuckDB's reader cannot apply raises BrokenRows with the
+    transaction unusable: roll it back and load again with ``careful=True``, which loads the other rows and
+    names the broken ones (two more reads of the file, paid only by a file that has such a row)."""
     setting, version = recognized.setting, recognized.release
     newest = con.execute(
         f"SELECT max(ncci_version) FROM {PTP_TABLE} WHERE setting = ? AND source_file <> ?", [setting, file_name]
@@ -220,24 +228,37 @@ def load_ptp(con, path: Path, file_name: str, recognized: NcciFile) -> LoadResul
         f"read_csv({sql_literal(str(path))}, {PTP_READ_OPTIONS}, store_rejects = true, "
         "rejects_table = 'ncci_rejects', rejects_scan = 'ncci_reject_scans')"
     )
-    # One pass straight into the table: the rows that break a rule are found again only if some line is
-    # unaccounted for (neither loaded nor refused by the reader), which costs a second read of this file.
-    inserted = con.execute(
-        f"INSERT INTO {PTP_TABLE} BY NAME SELECT {sql_literal(setting)} AS setting, column_1_code, column_2_code, "
-        "effective_date, deletion_date, CAST(modifier_indicator AS VARCHAR) AS modifier_indicator, "
-        "pre_1996 IS NULL AS in_existence_before_1996, nullif(trim(rationale), '') AS rationale, "
-        f"{sql_literal(version)} AS ncci_version, {sql_literal(file_name)} AS source_file "
-        f"FROM {read} WHERE {problem} IS NULL"
-    ).fetchone()[0]
-    refused = _reader_rejects(con)
-    _drop_rejects(con)
+    columns = (
+        f"{sql_literal(setting)} AS setting, column_1_code, column_2_code, effective_date, deletion_date, "
+        "CAST(modifier_indicator AS VARCHAR) AS modifier_indicator, pre_1996 IS NULL AS in_existence_before_1996, "
+        f"nullif(trim(rationale), '') AS rationale, {sql_literal(version)} AS ncci_version, "
+        f"{sql_literal(file_name)} AS source_file"
+    )
     broken = []
-    if inserted + len(refused) != _data_lines(path, PTP_PREAMBLE_LINES):
+    if not careful:
+        # One pass straight into the table: a row that breaks a rule aborts it (error(): the caller rolls the
+        # transaction back and calls again with careful=True), so the usual file is read once and its lines are
+        # never counted.
+        try:
+            inserted = con.execute(
+                f"INSERT INTO {PTP_TABLE} BY NAME SELECT {columns} FROM {read} WHERE CASE WHEN {problem} IS NULL "
+                f"THEN true ELSE error({sql_literal(BROKEN_ROW)} || {problem}) END"
+            ).fetchone()[0]
+        except duckdb.Error as exc:
+            if BROKEN_ROW in str(exc):
+                raise BrokenRows(file_name) from exc
+            raise
+    else:
+        inserted = con.execute(
+            f"INSERT INTO {PTP_TABLE} BY NAME SELECT {columns} FROM {read} WHERE {problem} IS NULL"
+        ).fetchone()[0]
         broken = con.execute(
             f"SELECT column_1_code, column_2_code, effective_date, deletion_date, {problem} "
             f"FROM read_csv({sql_literal(str(path))}, {PTP_READ_OPTIONS}, ignore_errors = true) "
             f"WHERE {problem} IS NOT NULL"
         ).fetchall()
+    refused = _reader_rejects(con)
+    _drop_rejects(con)
     repeated, held_elsewhere = _repeated_keys(con, file_name, setting)
     if held_elsewhere:
         raise DuplicateEdits(held_elsewhere)
@@ -255,6 +276,10 @@ def load_ptp(con, path: Path, file_name: str, recognized: NcciFile) -> LoadResul
         con.execute("DROP TABLE ncci_ptp_repeated")
     bad = _locate_ptp_lines(path, refused, broken, repeated)
     return LoadResult(inserted, bad, notes)
+
+
+class BrokenRows(Exception):
+    """A PTP row breaks a rule checked in SQL: the fast single-pass load stopped; load again carefully."""
 
 
 class DuplicateEdits(NcciFileError):
@@ -295,17 +320,6 @@ def _repeated_keys(con, file_name: str, setting: str) -> tuple[list[tuple], dict
         for other in group[5] or []:
             held[other] = held.get(other, 0) + 1
     return repeated, held
-
-
-def _data_lines(path: Path, preamble: int) -> int:
-    """Lines after the preamble. A blank line (which DuckDB skips) only makes the load look for broken rows
-    once more; it never hides one."""
-    lines, last = 0, b"\n"
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 24):
-            lines += chunk.count(b"\n")
-            last = chunk[-1:]
-    return lines + (last != b"\n") - preamble
 
 
 def version_key(version: str) -> tuple[int, int]:

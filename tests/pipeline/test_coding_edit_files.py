@@ -11,8 +11,8 @@ import pytest
 
 from pipeline.contracts.coding_edit_tables import CODING_EDIT_CONTRACTS
 from pipeline.medicare_policy.hcpcs_level2 import load_hcpcs, recognize_hcpcs
-from pipeline.medicare_policy.ncci import NcciFileError, load_mue, load_ptp, recognize_mue, recognize_ptp
-from pipeline.warehouse.tables import create_table, ensure_schemas
+from pipeline.medicare_policy.ncci import BrokenRows, NcciFileError, load_mue, load_ptp, recognize_mue, recognize_ptp
+from pipeline.warehouse.tables import create_table, ensure_schemas, transaction
 from tests.synthetic.coding_edits import (
     SAMPLE_HCPCS,
     SAMPLE_PTP,
@@ -49,7 +49,12 @@ def _load_ptp(con, tmp_path, edits, name=None, **kwargs):
     name = name or ptp_file_name("practitioner")
     path = _write(tmp_path, name, ptp_text(edits, **kwargs))
     recognized = recognize_ptp(path.read_bytes()[:4096], name)
-    return recognized, load_ptp(con, path, name, recognized)
+    try:  # as the folder reader does: the fast single pass, and the careful one if it meets a broken row
+        with transaction(con):
+            return recognized, load_ptp(con, path, name, recognized)
+    except BrokenRows:
+        with transaction(con):
+            return recognized, load_ptp(con, path, name, recognized, careful=True)
 
 
 # --- PTP ----------------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from pipeline.contracts.mart_tables import (
 )
 from pipeline.marts.queries import MART_SQL_DIR
 from tests.conftest import run_pipeline
+from tests.synthetic.coding_edits import SAMPLE_HCPCS
 
 SELECTION = "group:core or group:utilization or group:medicare or group:marts or group:marts_lists"
 
@@ -269,8 +270,10 @@ def test_code_modifiers_mart_has_every_core_row_and_flags_the_pseudo_modifier(bu
     real = built.query("SELECT code, modifier_code FROM marts.code_modifiers WHERE NOT is_pseudo_modifier ORDER BY ALL")
     assert real == sorted(built.query("SELECT code, unnest(modifiers) FROM marts_lists.code_overview_lists")) and real
     assert built.query("SELECT count(*) FROM marts.code_modifiers WHERE modifier_description IS NULL") == [(0,)]
+    # RT's official text from the bundled HCPCS Level II sample (core.modifiers takes it over the reference list's).
+    [official_rt] = [entry.long_description for entry in SAMPLE_HCPCS if entry.code == "RT"]
     assert built.query("SELECT modifier_description FROM marts.code_modifiers WHERE modifier_code = 'RT' LIMIT 1") == [
-        ("Right side",)
+        (official_rt,)
     ]
 
 

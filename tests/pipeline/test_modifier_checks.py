@@ -50,7 +50,8 @@ def document(con, code: str, *modifiers: str) -> None:
     )
     for modifier in modifiers:
         con.execute(
-            "INSERT OR IGNORE INTO core.modifiers VALUES (?, 'reference wording of ' || ?, ? <> '00', true)",
+            "INSERT OR IGNORE INTO core.modifiers (modifier_code, description, is_real_modifier, in_reference) "
+            "VALUES (?, 'reference wording of ' || ?, ? <> '00', true)",
             [modifier, modifier, modifier],
         )
         con.execute(

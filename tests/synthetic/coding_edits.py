@@ -181,6 +181,89 @@ def hcpcs_text(entries: list[HcpcsEntry], extra_records: list[str] = (), *, newl
     return (newline.join(records) + newline).encode("latin-1")
 
 
+# --- The same files as .xlsx (CMS ships each beside its text form) ------------------------------------------
+# Written with openpyxl (a dev dependency) in the layouts the text forms have: the preamble rows, the header in
+# one row whose cells hold the wrapped words with line breaks (as Excel shows a wrapped header), and numbers that
+# look like numbers stored as numbers (dates 20240101, indicators, MUE values), as spreadsheets hold them.
+
+
+def _number_or_text(value: str):
+    return int(value) if value.isdigit() and not value.startswith("0") else value
+
+
+def _workbook_bytes(rows: list[list]) -> bytes:
+    import io
+
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    for row in rows:
+        sheet.append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def ptp_xlsx(edits: list[PtpEdit] | list[tuple[str, ...]]) -> bytes:
+    """A ccipra/ccioph .xlsx: the copyright and title rows, one header row, then one edit per row (a raw tuple may
+    hold a date or datetime cell, as a workbook saved by Excel can)."""
+    header = ["\n".join(part for part in column if part) for column in zip(*PTP_HEADER_LINES, strict=True)]
+    rows: list[list] = [[PTP_COPYRIGHT], [PTP_TITLE], header]
+    for edit in edits:
+        fields = edit.fields() if isinstance(edit, PtpEdit) else edit
+        rows.append([_number_or_text(f) if i in (3, 4, 5) and isinstance(f, str) else f for i, f in enumerate(fields)])
+    return _workbook_bytes(rows)
+
+
+def mue_xlsx(setting: str, rows: list[Mue] | list[tuple[str, ...]]) -> bytes:
+    """An MCR_MUE_*.xlsx: the notice cell, the header (its first cell holds a line break), then one code per row."""
+    words = MUE_SETTING_WORDS[setting][0]
+    sheet: list[list] = [
+        [MUE_NOTICE],
+        ["HCPCS/\nCPT Code", f"{words} MUE Values", "MUE Adjudication Indicator", "MUE Rationale"],
+    ]
+    for row in rows:
+        fields = row.fields() if isinstance(row, Mue) else row
+        sheet.append([_number_or_text(f) if i == 1 else f for i, f in enumerate(fields)])
+    return _workbook_bytes(sheet)
+
+
+HCPCS_XLSX_HEADER = (
+    ["HCPC", "SEQNUM", "RECID", "LONG DESCRIPTION", "SHORT DESCRIPTION", "PRICE1", "PRICE2", "PRICE3", "PRICE4"]
+    + ["MULT_PI", "CIM1", "CIM2", "CIM3", "MCM1", "MCM2", "MCM3", "STATUTE"]
+    + [f"LABCERT{i}" for i in range(1, 9)] + [f"XREF{i}" for i in range(1, 6)]
+    + ["COV", "ASC_GRP", "ASC_DT", "OPPS", "OPPS_PI", "OPPS_DT", "PROCNOTE", "BETOS"]
+    + [f"TOS{i}" for i in range(1, 6)] + ["ANEST_BU", "ADD DT", "ACT EFF DT", "TERM DT", "ACTION CD"]
+)  # fmt: skip
+
+
+def hcpcs_xlsx(entries: list[HcpcsEntry]) -> bytes:
+    """An HCPC*_ANWEB.xlsx: 48 columns, one row per code with its whole long description; modifier rows keep
+    the 3 leading spaces in HCPC and have RECID 7."""
+    rows: list[list] = [list(HCPCS_XLSX_HEADER)]
+    at = {name: index for index, name in enumerate(HCPCS_XLSX_HEADER)}
+    for entry in entries:
+        row: list = [None] * len(HCPCS_XLSX_HEADER)
+        row[at["HCPC"]] = f"   {entry.code}" if entry.is_modifier else entry.code
+        row[at["SEQNUM"]] = 100
+        row[at["RECID"]] = 7 if entry.is_modifier else 3
+        row[at["LONG DESCRIPTION"]] = entry.long_description
+        row[at["SHORT DESCRIPTION"]] = entry.short_description[:28]
+        row[at["PRICE1"]] = entry.price
+        row[at["COV"]] = entry.coverage
+        row[at["BETOS"]] = entry.betos[:3] or None
+        for column, value in (
+            ("ADD DT", entry.add_date),
+            ("ACT EFF DT", entry.effective_date),
+            ("TERM DT", entry.termination_date),
+        ):
+            row[at[column]] = int(value) if value else None
+        row[at["ACTION CD"]] = "N"
+        rows.append(row)
+    return _workbook_bytes(rows)
+
+
 # --- The bundled samples ------------------------------------------------------------------------------------
 
 # Made-up pairs (NOT NCCI edits: invented to exercise the layout and the marts), covering: active 1, active 0,

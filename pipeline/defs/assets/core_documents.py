@@ -4,6 +4,7 @@ import sys
 
 import dagster as dg
 
+from pipeline.contracts.coding_edit_tables import HCPCS_LEVEL2_CONTRACT
 from pipeline.contracts.core_tables import CORE_CONTRACTS
 from pipeline.core import corpus
 from pipeline.core.document_parser import parser_fingerprint
@@ -18,6 +19,7 @@ from pipeline.defs.resources import (
     WarehouseResource,
 )
 from pipeline.documents import load as documents_load
+from pipeline.documents import modifier_descriptions
 from pipeline.documents.load import DOCUMENTS, DocumentsLoad, load_documents
 from pipeline.warehouse.change_log import latest_versions
 
@@ -26,9 +28,19 @@ CONTRACTS = {c.table: c for c in CORE_CONTRACTS}
 ATTENTION_LIST_LIMIT = 200
 
 
-PYTHON_FILES = (module_file(documents_load), module_file(corpus), module_file(sys.modules[__name__]))
+PYTHON_FILES = (
+    module_file(documents_load),
+    module_file(corpus),
+    module_file(modifier_descriptions),
+    module_file(sys.modules[__name__]),
+)
 # The parser modules, and the code that turns parsed documents into rows.
-CODE_VERSION = f"{parser_fingerprint()}:{source_digest(module_file(documents_load), module_file(corpus))}"
+CODE_VERSION = (
+    f"{parser_fingerprint()}:"
+    f"{source_digest(module_file(documents_load), module_file(corpus), module_file(modifier_descriptions))}"
+)
+# core.modifiers takes the official modifier texts of the HCPCS Level II file (pipeline/documents/modifier_descriptions.py).
+MODIFIERS = "core.modifiers"
 
 
 @dg.multi_asset(
@@ -38,7 +50,8 @@ CODE_VERSION = f"{parser_fingerprint()}:{source_digest(module_file(documents_loa
             c,
             group=GROUP,
             kinds=("duckdb", "pandera"),
-            deps=[source_key("documents"), source_key("reference")],
+            deps=[source_key("documents"), source_key("reference")]
+            + ([asset_key(HCPCS_LEVEL2_CONTRACT)] if c.table == MODIFIERS else []),
             code_version=CODE_VERSION,
             code_files=PYTHON_FILES,
         )
