@@ -15,6 +15,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from dataclasses import dataclass
 from itertools import count
 from pathlib import Path
 
@@ -544,48 +545,94 @@ def test_a_bi_reader_never_sees_a_partial_snapshot_while_publishes_commit(tmp_pa
 # --- data on S3-compatible storage ----------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def s3_server():
-    """A real S3-compatible server (moto's, from the dev dependencies) on a free local port."""
-    try:
-        from moto.server import ThreadedMotoServer
+S3_KEYS = {  # user -> what its policy allows: the publisher writes (and deletes, for retention), the reader reads
+    "cpt-publisher": ["s3:*"],
+    "cpt-reader": ["s3:GetObject", "s3:ListBucket"],
+}
 
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-        server.start()
-        client = boto3.client(
+
+@dataclass
+class S3Server:
+    port: int
+    keys: dict[str, tuple[str, str]]  # user -> (key id, secret)
+
+    def client(self, user: str = "cpt-publisher"):
+        key_id, secret = self.keys[user]
+        return boto3.client(
             "s3",
-            endpoint_url=f"http://127.0.0.1:{port}",
-            aws_access_key_id="cpt-publisher",
-            aws_secret_access_key="publisher-secret",
+            endpoint_url=f"http://127.0.0.1:{self.port}",
+            aws_access_key_id=key_id,
+            aws_secret_access_key=secret,
             region_name="us-east-1",
         )
-        client.list_buckets()
+
+
+@pytest.fixture(scope="module")
+def s3_server():
+    """A real S3-compatible server (moto's ``moto_server``, from the dev dependencies) on a free local port, in its
+    own process, checking credentials: its first requests (creating the two users, their keys and policies) are
+    the only unauthenticated ones; every later request needs a valid key whose policy allows it."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
+        env={**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": str(3 * len(S3_KEYS))},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"moto_server did not listen on port {port}") from None
+                time.sleep(0.1)
+        iam = boto3.client(
+            "iam",
+            endpoint_url=f"http://127.0.0.1:{port}",
+            aws_access_key_id="setup",
+            aws_secret_access_key="setup",
+            region_name="us-east-1",
+        )
+        keys = {}
+        for user, actions in S3_KEYS.items():
+            iam.create_user(UserName=user)
+            key = iam.create_access_key(UserName=user)["AccessKey"]
+            keys[user] = (key["AccessKeyId"], key["SecretAccessKey"])
+            policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]}
+            iam.put_user_policy(UserName=user, PolicyName="lake", PolicyDocument=json.dumps(policy))
     except Exception as exc:  # a test that cannot reach its S3 server fails with the reason, never skips
-        pytest.fail(f"the S3-compatible test server (moto) could not start: {type(exc).__name__}: {exc}")
-    yield port, client
-    server.stop()
+        server.kill()
+        stderr = server.communicate(timeout=30)[1].strip()[-2000:]
+        pytest.fail(f"the S3-compatible test server (moto_server) could not start: {exc}\n{stderr}")
+    yield S3Server(port, keys)
+    server.terminate()
+    server.wait(timeout=30)
 
 
 def test_a_lake_with_data_on_s3_is_published_and_read_back_by_a_bi_reader(built, postgres, s3_server):
     """CPT_LAKE_DATA_PATH=s3://bucket/prefix/ with the CPT_LAKE_S3_* settings: the publisher writes the tables as
     Parquet objects into the bucket, and a BI reader in another process (duckdb-engine with the docs/lake.md
     superset_config.py block and the same settings) reads every table back."""
-    port, client = s3_server
+    client = s3_server.client()
     bucket = f"cpt-lake-{next(_names)}"
     client.create_bucket(Bucket=bucket)
+    key_id, secret = s3_server.keys["cpt-publisher"]
     environ = {
         "CPT_LAKE_CATALOG": postgres.create_database(f"lake_s3_{next(_names)}_{int(time.time() * 1000) % 10**8}"),
         "CPT_LAKE_DATA_PATH": f"s3://{bucket}/cpt/",
         "CPT_LAKE_EXTENSION_DIR": str(REPO_ROOT / "warehouse" / "duckdb_extensions"),
-        "CPT_LAKE_S3_ENDPOINT": f"127.0.0.1:{port}",
+        "CPT_LAKE_S3_ENDPOINT": f"127.0.0.1:{s3_server.port}",
         "CPT_LAKE_S3_URL_STYLE": "path",
         "CPT_LAKE_S3_USE_SSL": "false",
         "CPT_LAKE_S3_REGION": "us-east-1",
-        "CPT_LAKE_S3_KEY_ID": "cpt-publisher",
-        "CPT_LAKE_S3_SECRET": "publisher-secret",
+        "CPT_LAKE_S3_KEY_ID": key_id,
+        "CPT_LAKE_S3_SECRET": secret,
     }
     assert validate_settings({**built.env_vars, **environ}, check_reference=False) == []
     lake = LakeResource.from_settings(Settings.from_env(environ), env_vars=False).settings
@@ -597,6 +644,11 @@ def test_a_lake_with_data_on_s3_is_published_and_read_back_by_a_bi_reader(built,
     largest = max(served, key=served.get)  # small tables may be inlined in the catalog; the largest is not
     assert any(key.startswith(f"cpt/{largest.replace('.', '/')}/") for key in objects), (largest, objects)
 
+    with pytest.raises(Exception, match="AccessDenied"):  # the server does check the policies
+        s3_server.client("cpt-reader").put_object(Bucket=bucket, Key="cpt/intruder.txt", Body=b"x")
+    # The BI host has its own read-only key, under the same variable names.
+    reader_id, reader_secret = s3_server.keys["cpt-reader"]
+    reader_environ = {**environ, "CPT_LAKE_S3_KEY_ID": reader_id, "CPT_LAKE_S3_SECRET": reader_secret}
     reader = subprocess.run(
         [
             uv_executable(),
@@ -621,7 +673,7 @@ def test_a_lake_with_data_on_s3_is_published_and_read_back_by_a_bi_reader(built,
         capture_output=True,
         text=True,
         timeout=300,
-        env={**os.environ, **environ},
+        env={**os.environ, **reader_environ},
         check=False,
     )
     assert reader.returncode == 0, reader.stderr
