@@ -232,12 +232,11 @@ def publish_to_lake(serving_path: Path, settings: LakeSettings, *, fail_before_c
 
 
 def lake_history(settings: LakeSettings) -> list[dict]:
-    # The data path and its S3 secret too: attaching a lake whose data is on s3:// needs httpfs loaded.
+    # The data path too: attaching a lake whose data is on s3:// needs httpfs loaded.
     params = {
         "catalog": settings.catalog,
         "data_path": settings.data_path,
         "extension_dir": str(settings.extension_dir),
-        "s3": settings.s3.for_worker(),
     }
     return run_worker("history", params)["snapshots"]
 

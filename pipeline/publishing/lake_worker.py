@@ -346,10 +346,9 @@ def apply_retention(con: duckdb.DuckDBPyConnection, retention_days: float) -> di
 
 
 def history(params: dict) -> dict:
-    data_path = params.get("data_path") or ""
-    con = connect(Path(params["extension_dir"]), params["catalog"], data_path)
-    if data_path.startswith("s3://"):
-        create_s3_secret(con, params.get("s3") or {})
+    # The data path only decides the extensions: attaching a lake whose data is on s3:// needs httpfs loaded (it
+    # reads no object, so no secret).
+    con = connect(Path(params["extension_dir"]), params["catalog"], params.get("data_path"))
     attach_lake(con, params["catalog"], None, read_only=True)
     snapshots = []
     for snapshot_id, at, changes, author, message, extra in con.execute(
