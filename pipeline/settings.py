@@ -87,6 +87,13 @@ VARIABLES = (
     Variable("CPT_LAKE_DATA_PATH", "", "text"),
     Variable("CPT_LAKE_RETENTION_DAYS", 30, "integer", 0),
     Variable("CPT_LAKE_EXTENSION_DIR", "warehouse/duckdb_extensions", "text"),
+    # An s3:// CPT_LAKE_DATA_PATH: the publisher's S3 secret (unset: DuckDB's own defaults, AWS itself).
+    Variable("CPT_LAKE_S3_ENDPOINT", "", "text"),
+    Variable("CPT_LAKE_S3_REGION", "", "text"),
+    Variable("CPT_LAKE_S3_URL_STYLE", "", "text"),
+    Variable("CPT_LAKE_S3_USE_SSL", "", "text"),
+    Variable("CPT_LAKE_S3_KEY_ID", "", "text"),
+    Variable("CPT_LAKE_S3_SECRET", "", "text"),
 )
 BY_NAME = {variable.name: variable for variable in VARIABLES}
 DEFAULTS = {variable.field: variable.default for variable in VARIABLES}
@@ -169,6 +176,12 @@ class Settings:
     lake_data_path: str
     lake_retention_days: int
     lake_extension_dir: str
+    lake_s3_endpoint: str
+    lake_s3_region: str
+    lake_s3_url_style: str
+    lake_s3_use_ssl: str
+    lake_s3_key_id: str
+    lake_s3_secret: str
     # Dagster's own variable (not ours, so not in VARIABLES): `cpt-warehouse build` uses that instance when set.
     dagster_home: str | None = None
     # The variables that were set: a resource field fed by one of them names it (dg.EnvVar) in the Dagster UI.
@@ -423,11 +436,11 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _lake_problems(environ: Mapping[str, str]) -> list[str]:
-    from pipeline.publishing.lake import lake_problems
+    from pipeline.publishing.lake import lake_problems, s3_problems
 
-    return lake_problems(
-        (environ.get("CPT_LAKE_CATALOG") or "").strip(), (environ.get("CPT_LAKE_DATA_PATH") or "").strip()
-    )
+    data_path = (environ.get("CPT_LAKE_DATA_PATH") or "").strip()
+    s3 = {v.name: (environ.get(v.name) or "").strip() for v in VARIABLES if v.name.startswith("CPT_LAKE_S3_")}
+    return lake_problems((environ.get("CPT_LAKE_CATALOG") or "").strip(), data_path) + s3_problems(data_path, s3)
 
 
 def _reference_problems(reference_dir: Path, notes: list[str]) -> list[str]:

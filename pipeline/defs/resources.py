@@ -23,7 +23,7 @@ from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from pipeline.failures import describe
-from pipeline.publishing.lake import LakeSettings
+from pipeline.publishing.lake import LakeSettings, S3Settings
 from pipeline.publishing.snapshot import PublishSettings
 from pipeline.settings import (
     BY_NAME,
@@ -360,14 +360,30 @@ class LakeResource(dg.ConfigurableResource):
         default=DEFAULTS["lake_retention_days"], description=_described("CPT_LAKE_RETENTION_DAYS")
     )
     extension_dir: str = Field(default=DEFAULTS["lake_extension_dir"], description=_described("CPT_LAKE_EXTENSION_DIR"))
+    s3_endpoint: str = Field(default="", description=_described("CPT_LAKE_S3_ENDPOINT"))
+    s3_region: str = Field(default="", description=_described("CPT_LAKE_S3_REGION"))
+    s3_url_style: str = Field(default="", description=_described("CPT_LAKE_S3_URL_STYLE"))
+    s3_use_ssl: str = Field(default="", description=_described("CPT_LAKE_S3_USE_SSL"))
+    s3_key_id: str = Field(default="", description=_described("CPT_LAKE_S3_KEY_ID"))
+    s3_secret: str = Field(default="", description=_described("CPT_LAKE_S3_SECRET"))
 
     @classmethod
     def from_settings(cls, settings: Settings, env_vars: bool = True) -> LakeResource:
+        # The S3 secret is shown in the Dagster UI by its variable's name only, never by value.
+        s3_secret = settings.lake_s3_secret
+        if env_vars and "CPT_LAKE_S3_SECRET" in settings.set_variables:
+            s3_secret = dg.EnvVar("CPT_LAKE_S3_SECRET")
         return cls(
             catalog=settings.lake_catalog,
             data_path=settings.lake_data_path,
             retention_days=_fed(settings, "CPT_LAKE_RETENTION_DAYS", settings.lake_retention_days, env_vars),
             extension_dir=settings.lake_extension_dir,
+            s3_endpoint=settings.lake_s3_endpoint,
+            s3_region=settings.lake_s3_region,
+            s3_url_style=settings.lake_s3_url_style,
+            s3_use_ssl=settings.lake_s3_use_ssl,
+            s3_key_id=settings.lake_s3_key_id,
+            s3_secret=s3_secret,
         )
 
     @classmethod
@@ -380,7 +396,10 @@ class LakeResource(dg.ConfigurableResource):
         data_path = self.data_path
         if data_path and "://" not in data_path:
             data_path = str(resolve_path(data_path)).rstrip("/") + "/"
-        return LakeSettings(self.catalog, data_path, self.retention_days, resolve_path(self.extension_dir))
+        s3 = S3Settings(
+            self.s3_endpoint, self.s3_region, self.s3_url_style, self.s3_use_ssl, self.s3_key_id, self.s3_secret
+        )
+        return LakeSettings(self.catalog, data_path, self.retention_days, resolve_path(self.extension_dir), s3)
 
 
 def resources_from(settings: Settings) -> dict[str, dg.ConfigurableResource]:

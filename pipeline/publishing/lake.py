@@ -40,14 +40,43 @@ CATALOG_KINDS = ("postgres:", "sqlite:", "duckdb:")
 WORKER_TIMEOUT_SECONDS = 3600
 
 
+S3_URL_STYLES = ("path", "vhost")
+ON, OFF = ("1", "true", "yes"), ("0", "false", "no")
+
+
+@dataclass(frozen=True)
+class S3Settings:
+    """``CPT_LAKE_S3_*``: the S3 secret the publisher creates for an ``s3://`` data path. Empty: DuckDB's default
+    (AWS's endpoint, us-east-1, vhost-style URLs, SSL on; no keys: anonymous access)."""
+
+    endpoint: str = ""
+    region: str = ""
+    url_style: str = ""
+    use_ssl: str = ""
+    key_id: str = ""
+    secret: str = field(default="", repr=False)
+
+    def for_worker(self) -> dict:
+        return {
+            "endpoint": self.endpoint,
+            "region": self.region,
+            "url_style": self.url_style,
+            "use_ssl": None if not self.use_ssl else self.use_ssl.strip().lower() in ON,
+            "key_id": self.key_id,
+            "secret": self.secret,
+        }
+
+
 @dataclass(frozen=True)
 class LakeSettings:
-    """``CPT_LAKE_CATALOG``, ``CPT_LAKE_DATA_PATH``, ``CPT_LAKE_RETENTION_DAYS``, ``CPT_LAKE_EXTENSION_DIR``."""
+    """``CPT_LAKE_CATALOG``, ``CPT_LAKE_DATA_PATH``, ``CPT_LAKE_RETENTION_DAYS``, ``CPT_LAKE_EXTENSION_DIR``, and
+    ``CPT_LAKE_S3_*`` for a data path on S3-compatible storage."""
 
     catalog: str
     data_path: str
     retention_days: int
     extension_dir: Path
+    s3: S3Settings = S3Settings()
 
     @property
     def enabled(self) -> bool:
@@ -83,6 +112,30 @@ def lake_problems(catalog: str, data_path: str) -> list[str]:
         problems.append("CPT_LAKE_CATALOG is set but CPT_LAKE_DATA_PATH is not: the lake needs a folder for its data")
     if data_path and not catalog:
         problems.append("CPT_LAKE_DATA_PATH is set but CPT_LAKE_CATALOG is not: the lake needs its catalog")
+    return problems
+
+
+def s3_problems(data_path: str, s3: dict[str, str]) -> list[str]:
+    """``CPT_LAKE_S3_*`` values (by variable name) that cannot work; the secret's value is never repeated."""
+    problems = []
+    given = sorted(name for name, value in s3.items() if value)
+    if given and not data_path.startswith("s3://"):
+        problems.append(
+            f"{', '.join(given)} set but CPT_LAKE_DATA_PATH={data_path!r} is not an s3:// path: they would be ignored"
+        )
+    style = s3.get("CPT_LAKE_S3_URL_STYLE", "")
+    if style and style not in S3_URL_STYLES:
+        problems.append(f"CPT_LAKE_S3_URL_STYLE={style!r}: use path (MinIO, most S3-compatible servers) or vhost (AWS)")
+    ssl = s3.get("CPT_LAKE_S3_USE_SSL", "").lower()
+    if ssl and ssl not in ON + OFF:
+        problems.append(f"CPT_LAKE_S3_USE_SSL={ssl!r}: use true or false")
+    endpoint = s3.get("CPT_LAKE_S3_ENDPOINT", "")
+    if "://" in endpoint or endpoint.endswith("/"):
+        problems.append(
+            f"CPT_LAKE_S3_ENDPOINT={endpoint!r}: give host[:port] only (http or https is CPT_LAKE_S3_USE_SSL)"
+        )
+    if bool(s3.get("CPT_LAKE_S3_KEY_ID")) != bool(s3.get("CPT_LAKE_S3_SECRET")):
+        problems.append("CPT_LAKE_S3_KEY_ID and CPT_LAKE_S3_SECRET go together: set both, or neither (anonymous)")
     return problems
 
 
@@ -126,9 +179,12 @@ def worker_command(extension_dir: Path) -> list[str]:
 
 
 def run_worker(command: str, params: dict, *, timeout: float = WORKER_TIMEOUT_SECONDS) -> dict:
+    # The parameters (the S3 secret, a catalog string with a password) go on stdin: a command line is
+    # readable by every user of the host (ps, /proc/*/cmdline).
     try:
         done = subprocess.run(
-            [*worker_command(Path(params["extension_dir"])), command, json.dumps(params)],
+            [*worker_command(Path(params["extension_dir"])), command],
+            input=json.dumps(params),
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -158,6 +214,7 @@ def publish_to_lake(serving_path: Path, settings: LakeSettings, *, fail_before_c
             "data_path": settings.data_path,
             "retention_days": settings.retention_days,
             "extension_dir": str(settings.extension_dir),
+            "s3": settings.s3.for_worker(),
             "fail_before_commit": fail_before_commit,
         },
     )
@@ -175,9 +232,13 @@ def publish_to_lake(serving_path: Path, settings: LakeSettings, *, fail_before_c
 
 
 def lake_history(settings: LakeSettings) -> list[dict]:
-    return run_worker("history", {"catalog": settings.catalog, "extension_dir": str(settings.extension_dir)})[
-        "snapshots"
-    ]
+    # The data path too: attaching a lake whose data is on s3:// needs httpfs loaded.
+    params = {
+        "catalog": settings.catalog,
+        "data_path": settings.data_path,
+        "extension_dir": str(settings.extension_dir),
+    }
+    return run_worker("history", params)["snapshots"]
 
 
 def format_history(snapshots: list[dict]) -> str:

@@ -12,8 +12,9 @@ from (each table's change-log version, contract digest and row count, as the ser
 ``internal.snapshot_tables`` records them) travels in the snapshot's commit ``extra_info``, so the lake holds no
 bookkeeping table of its own and the next publish compares against it.
 
-Usage: ``python lake_worker.py publish|history|uri JSON`` where JSON holds the parameters; the result is one
-JSON document on stdout, or exit code 1 with the error on stderr.
+Usage: ``python lake_worker.py publish|history`` with the parameters as one JSON document on stdin (never on the
+command line: they hold the S3 secret); the result is one JSON document on stdout, or exit code 1 with the
+error on stderr.
 """
 
 from __future__ import annotations
@@ -144,6 +145,23 @@ def connect(extension_dir: Path, catalog: str = "", data_path: str | None = None
     return con
 
 
+def create_s3_secret(con: duckdb.DuckDBPyConnection, s3: dict) -> None:
+    """The connection's S3 secret for an ``s3://`` data path (CPT_LAKE_S3_*): temporary, in memory only, never
+    written to DuckDB's secret folder. Unset values keep DuckDB's defaults."""
+    options = ["TYPE s3", "PROVIDER config"]
+    for key in ("key_id", "secret", "region", "endpoint", "url_style"):
+        if s3.get(key):
+            options.append(f"{key.upper()} {quote(s3[key])}")
+    if s3.get("use_ssl") is not None:
+        options.append(f"USE_SSL {'true' if s3['use_ssl'] else 'false'}")
+    try:
+        con.execute(f"CREATE TEMPORARY SECRET cpt_lake_s3 ({', '.join(options)})")
+    except duckdb.Error as exc:  # DuckDB may quote the statement, secret included: name the settings instead
+        raise RuntimeError(
+            f"the S3 secret from CPT_LAKE_S3_* was refused ({type(exc).__name__}); check those settings"
+        ) from None
+
+
 def attach_lake(con: duckdb.DuckDBPyConnection, catalog: str, data_path: str | None, *, read_only: bool) -> None:
     options = []
     if data_path:
@@ -235,6 +253,8 @@ def publish(params: dict) -> dict:
         steps[step] = round(time.perf_counter() - started - sum(steps.values()), 4)
 
     con = connect(Path(params["extension_dir"]), params["catalog"], params["data_path"])
+    if params["data_path"].startswith("s3://"):  # before ATTACH: the lake's files are read and written with it
+        create_s3_secret(con, params.get("s3") or {})
     lap("start_and_load_extensions")
     attach_serving(con, params["serving_path"])
     attach_lake(con, params["catalog"], params["data_path"], read_only=False)
@@ -326,7 +346,9 @@ def apply_retention(con: duckdb.DuckDBPyConnection, retention_days: float) -> di
 
 
 def history(params: dict) -> dict:
-    con = connect(Path(params["extension_dir"]), params["catalog"])
+    # The data path only decides the extensions: attaching a lake whose data is on s3:// needs httpfs loaded (it
+    # reads no object, so no secret).
+    con = connect(Path(params["extension_dir"]), params["catalog"], params.get("data_path"))
     attach_lake(con, params["catalog"], None, read_only=True)
     snapshots = []
     for snapshot_id, at, changes, author, message, extra in con.execute(
@@ -359,7 +381,7 @@ COMMANDS = {"publish": publish, "history": history}
 
 
 def main(argv: list[str]) -> int:
-    command, params = argv[0], json.loads(argv[1])
+    command, params = argv[0], json.loads(sys.stdin.read())
     try:
         result = COMMANDS[command](params)
     except Exception as exc:  # one line the caller can show; the traceback is no use to a BI operator

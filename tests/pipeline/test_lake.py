@@ -10,13 +10,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import textwrap
 import time
+from dataclasses import dataclass
 from itertools import count
 from pathlib import Path
 
+import boto3
 import duckdb
 import pytest
 
@@ -34,7 +37,7 @@ from pipeline.publishing.lake import (
     uv_executable,
 )
 from pipeline.publishing.snapshot import PublishSettings, publish_snapshot
-from pipeline.settings import DUCKDB_STORAGE_VERSION, REPO_ROOT
+from pipeline.settings import DUCKDB_STORAGE_VERSION, REPO_ROOT, Settings, validate_settings
 from pipeline.warehouse.change_log import record_change
 from pipeline.warehouse.tables import create_table, insert_rows
 from tests.conftest import PipelineEnv, make_pipeline_env, run_pipeline
@@ -537,3 +540,169 @@ def test_a_bi_reader_never_sees_a_partial_snapshot_while_publishes_commit(tmp_pa
     assert report["seen"] == [1, 2], report  # the reader did see publishes land
     assert report["reads"] >= publishes
     assert report["writes_refused"] and report["host_file_refused"], report
+
+
+# --- data on S3-compatible storage ----------------------------------------------------------------------------
+
+
+S3_KEYS = {  # user -> what its policy allows: the publisher writes (and deletes, for retention), the reader reads
+    "cpt-publisher": ["s3:*"],
+    "cpt-reader": ["s3:GetObject", "s3:ListBucket"],
+}
+
+
+@dataclass
+class S3Server:
+    port: int
+    keys: dict[str, tuple[str, str]]  # user -> (key id, secret)
+
+    def client(self, user: str = "cpt-publisher"):
+        key_id, secret = self.keys[user]
+        return boto3.client(
+            "s3",
+            endpoint_url=f"http://127.0.0.1:{self.port}",
+            aws_access_key_id=key_id,
+            aws_secret_access_key=secret,
+            region_name="us-east-1",
+        )
+
+
+@pytest.fixture(scope="module")
+def s3_server():
+    """A real S3-compatible server (moto's ``moto_server``, from the dev dependencies) on a free local port, in its
+    own process, checking credentials: its first requests (creating the two users, their keys and policies) are
+    the only unauthenticated ones; every later request needs a valid key whose policy allows it."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
+        env={**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": str(3 * len(S3_KEYS))},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"moto_server did not listen on port {port}") from None
+                time.sleep(0.1)
+        iam = boto3.client(
+            "iam",
+            endpoint_url=f"http://127.0.0.1:{port}",
+            aws_access_key_id="setup",
+            aws_secret_access_key="setup",
+            region_name="us-east-1",
+        )
+        keys = {}
+        for user, actions in S3_KEYS.items():
+            iam.create_user(UserName=user)
+            key = iam.create_access_key(UserName=user)["AccessKey"]
+            keys[user] = (key["AccessKeyId"], key["SecretAccessKey"])
+            policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]}
+            iam.put_user_policy(UserName=user, PolicyName="lake", PolicyDocument=json.dumps(policy))
+    except Exception as exc:  # a test that cannot reach its S3 server fails with the reason, never skips
+        server.kill()
+        stderr = server.communicate(timeout=30)[1].strip()[-2000:]
+        pytest.fail(f"the S3-compatible test server (moto_server) could not start: {exc}\n{stderr}")
+    yield S3Server(port, keys)
+    server.terminate()
+    server.wait(timeout=30)
+
+
+def test_a_lake_with_data_on_s3_is_published_and_read_back_by_a_bi_reader(built, postgres, s3_server):
+    """CPT_LAKE_DATA_PATH=s3://bucket/prefix/ with the CPT_LAKE_S3_* settings: the publisher writes the tables as
+    Parquet objects into the bucket, and a BI reader in another process (duckdb-engine with the docs/lake.md
+    superset_config.py block and the same settings) reads every table back."""
+    client = s3_server.client()
+    bucket = f"cpt-lake-{next(_names)}"
+    client.create_bucket(Bucket=bucket)
+    key_id, secret = s3_server.keys["cpt-publisher"]
+    environ = {
+        "CPT_LAKE_CATALOG": postgres.create_database(f"lake_s3_{next(_names)}_{int(time.time() * 1000) % 10**8}"),
+        "CPT_LAKE_DATA_PATH": f"s3://{bucket}/cpt/",
+        "CPT_LAKE_EXTENSION_DIR": str(REPO_ROOT / "warehouse" / "duckdb_extensions"),
+        "CPT_LAKE_S3_ENDPOINT": f"127.0.0.1:{s3_server.port}",
+        "CPT_LAKE_S3_URL_STYLE": "path",
+        "CPT_LAKE_S3_USE_SSL": "false",
+        "CPT_LAKE_S3_REGION": "us-east-1",
+        "CPT_LAKE_S3_KEY_ID": key_id,
+        "CPT_LAKE_S3_SECRET": secret,
+    }
+    assert validate_settings({**built.env_vars, **environ}, check_reference=False) == []
+    lake = LakeResource.from_settings(Settings.from_env(environ), env_vars=False).settings
+    result = publish_to_lake(built.serving_path, lake)
+    served = serving_tables(built.serving_path)
+    assert sorted(result.tables_written) == sorted(served)
+    objects = [o["Key"] for o in client.list_objects_v2(Bucket=bucket, Prefix="cpt/").get("Contents", [])]
+    assert any(key.endswith(".parquet") for key in objects), objects
+    largest = max(served, key=served.get)  # small tables may be inlined in the catalog; the largest is not
+    assert any(key.startswith(f"cpt/{largest.replace('.', '/')}/") for key in objects), (largest, objects)
+
+    with pytest.raises(Exception, match="AccessDenied"):  # the server does check the policies
+        s3_server.client("cpt-reader").put_object(Bucket=bucket, Key="cpt/intruder.txt", Body=b"x")
+    # The BI host has its own read-only key, under the same variable names.
+    reader_id, reader_secret = s3_server.keys["cpt-reader"]
+    reader_environ = {**environ, "CPT_LAKE_S3_KEY_ID": reader_id, "CPT_LAKE_S3_SECRET": reader_secret}
+    reader = subprocess.run(
+        [
+            uv_executable(),
+            "run",
+            "--quiet",
+            "--no-project",
+            "--python",
+            sys.executable,
+            "--with-requirements",
+            str(REQUIREMENTS),
+            "--with",
+            "duckdb-engine==0.17.0",
+            "--with",
+            "sqlalchemy>=2.0,<2.1",
+            "python",
+            "-c",
+            S3_READER,
+            read_only_uri(lake),
+            json.dumps(sorted(served)),
+        ],
+        input=superset_config_lines(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **reader_environ},
+        check=False,
+    )
+    assert reader.returncode == 0, reader.stderr
+    report = json.loads(reader.stdout.strip().splitlines()[-1])
+    assert report["rows"] == served
+    assert report["host_file_refused"], report
+    assert [s["tables_written"] for s in lake_history(lake) if s["author"] == "cpt-warehouse"] == [
+        sorted(result.tables_written)
+    ]
+
+
+S3_READER = textwrap.dedent(
+    """
+    import json, sys
+    import sqlalchemy as sa
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    uri, tables = sys.argv[1], json.loads(sys.argv[2])
+    exec(sys.stdin.read())  # the superset_config.py lines of docs/lake.md, as Superset would run them
+    engine = sa.create_engine(uri)
+    with engine.connect() as c:
+        # Every row fetched: a count(*) alone is answered from the catalog's file statistics, reading no object.
+        rows = {t: len(c.execute(sa.text(f"SELECT * FROM {t}")).fetchall()) for t in tables}
+        try:
+            c.execute(sa.text("SELECT count(*) FROM read_csv('/etc/passwd')")).fetchall()
+            host_file_refused = False
+        except Exception:
+            host_file_refused = True
+    print(json.dumps({"rows": rows, "host_file_refused": host_file_refused}))
+    """
+)
