@@ -118,3 +118,36 @@ def _specs_for(contract: TableContract) -> list[tuple[dg.AssetCheckSpec, Callabl
             (references_spec, lambda con, _full_scan, c=contract: report_to_check_result(evaluate_references(con, c)))
         )
     return pairs
+
+
+def quarantine_check(contract: TableContract, quarantine: str) -> tuple[dg.AssetCheckSpec, Callable]:
+    """A warning (not blocking) on the contract's table when lines meant for it failed the contract and were moved
+    to ``quarantine``, with the first of them (file, line, reasons, the line itself)."""
+    table = contract.table
+    spec = dg.AssetCheckSpec(
+        "no_quarantined_rows",
+        asset=asset_key(contract),
+        blocking=False,
+        description=f"Warns when lines meant for {table} failed the contract and were moved to {quarantine}.",
+    )
+
+    def evaluate(con, _full_scan: bool) -> dg.AssetCheckResult:
+        count = con.execute(f"SELECT count(*) FROM {quarantine} WHERE table_name = ?", [table]).fetchone()[0]
+        sample = con.execute(
+            f"SELECT source_file, line_number, reasons, row_data FROM {quarantine} WHERE table_name = ? "
+            "ORDER BY source_file, line_number LIMIT 10",
+            [table],
+        ).fetchall()
+        return dg.AssetCheckResult(
+            passed=count == 0,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=f"{count} lines quarantined" if count else "no lines quarantined",
+            metadata={
+                "quarantined_rows": count,
+                "sample": dg.MetadataValue.json(
+                    [{"file": f, "line": line, "reasons": r, "row": d} for f, line, r, d in sample]
+                ),
+            },
+        )
+
+    return spec, evaluate

@@ -9,7 +9,7 @@ from pipeline.contracts.medicare_tables import MEDICARE_CONTRACTS, QUARANTINE_CO
 from pipeline.core.domains import REJECTED, SKIPPED
 from pipeline.core.reference_data import synthetic_file_digests
 from pipeline.defs.asset_specs import asset_key, asset_spec, module_file, source_digest, source_key, table_data_version
-from pipeline.defs.checks import contract_checks
+from pipeline.defs.checks import contract_checks, quarantine_check
 from pipeline.defs.resources import WAREHOUSE_POOL, LimitsResource, SourcesResource, WarehouseResource
 from pipeline.medicare_policy import folder
 from pipeline.medicare_policy.folder import DATA_TABLES, PolicySettings, load_folder, prepare_tables
@@ -81,39 +81,10 @@ def medicare_policy_tables(
         )
 
 
-def _quarantine_spec(table: str) -> tuple[dg.AssetCheckSpec, object]:
-    quarantine = QUARANTINE_CONTRACT.table
-    spec = dg.AssetCheckSpec(
-        "no_quarantined_rows",
-        asset=asset_key(CONTRACTS[table]),
-        blocking=False,
-        description=f"Warns when lines meant for {table} failed the contract and were moved to {quarantine}.",
-    )
-
-    def evaluate(con, _full_scan: bool) -> dg.AssetCheckResult:
-        count = con.execute(f"SELECT count(*) FROM {quarantine} WHERE table_name = ?", [table]).fetchone()[0]
-        sample = con.execute(
-            f"SELECT source_file, line_number, reasons FROM {quarantine} WHERE table_name = ? "
-            "ORDER BY source_file, line_number LIMIT 10",
-            [table],
-        ).fetchall()
-        return dg.AssetCheckResult(
-            passed=count == 0,
-            severity=dg.AssetCheckSeverity.WARN,
-            description=f"{count} lines quarantined" if count else "no lines quarantined",
-            metadata={
-                "quarantined_rows": count,
-                "sample": dg.MetadataValue.json([{"file": f, "line": n, "reasons": r} for f, n, r in sample]),
-            },
-        )
-
-    return spec, evaluate
-
-
 MEDICARE_CHECKS = [
     contract_checks(
         MEDICARE_CONTRACTS,
         name="medicare_table_checks",
-        extra_specs=tuple(_quarantine_spec(table) for table in DATA_TABLES),
+        extra_specs=tuple(quarantine_check(CONTRACTS[table], QUARANTINE_CONTRACT.table) for table in DATA_TABLES),
     )
 ]

@@ -9,7 +9,7 @@ from pipeline.contracts.utilization_tables import UTILIZATION_CONTRACTS
 from pipeline.core.domains import REJECTED, SKIPPED
 from pipeline.core.reference_data import synthetic_file_digests
 from pipeline.defs.asset_specs import asset_key, asset_spec, module_file, source_digest, source_key, table_data_version
-from pipeline.defs.checks import contract_checks
+from pipeline.defs.checks import contract_checks, quarantine_check
 from pipeline.defs.resources import (
     WAREHOUSE_POOL,
     LimitsResource,
@@ -117,40 +117,10 @@ def log_outcomes(context, outcomes: list[FileOutcome], removed: list[str]) -> No
         context.log.info(f"removed files no longer in the folder: {', '.join(removed)}")
 
 
-def _quarantine_spec(table: str) -> tuple[dg.AssetCheckSpec, object]:
-    spec = dg.AssetCheckSpec(
-        "no_quarantined_rows",
-        asset=asset_key(CONTRACTS[table]),
-        blocking=False,
-        description=f"Warns when lines meant for {table} failed the contract and were moved to {QUARANTINE}.",
-    )
-
-    def evaluate(con, _full_scan: bool) -> dg.AssetCheckResult:
-        count = con.execute(f"SELECT count(*) FROM {QUARANTINE} WHERE table_name = ?", [table]).fetchone()[0]
-        sample = con.execute(
-            f"SELECT source_file, line_number, reasons, row_data FROM {QUARANTINE} WHERE table_name = ? "
-            "ORDER BY source_file, line_number LIMIT 10",
-            [table],
-        ).fetchall()
-        return dg.AssetCheckResult(
-            passed=count == 0,
-            severity=dg.AssetCheckSeverity.WARN,
-            description=f"{count} lines quarantined" if count else "no lines quarantined",
-            metadata={
-                "quarantined_rows": count,
-                "sample": dg.MetadataValue.json(
-                    [{"file": f, "line": line, "reasons": r, "row": d} for f, line, r, d in sample]
-                ),
-            },
-        )
-
-    return spec, evaluate
-
-
 UTILIZATION_CHECKS = [
     contract_checks(
         UTILIZATION_CONTRACTS,
         name="utilization_table_checks",
-        extra_specs=tuple(_quarantine_spec(table) for table in DATA_TABLES),
+        extra_specs=tuple(quarantine_check(CONTRACTS[table], QUARANTINE) for table in DATA_TABLES),
     )
 ]
