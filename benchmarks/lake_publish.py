@@ -28,7 +28,14 @@ import duckdb
 
 from pipeline.contracts import CONTRACTS_BY_TABLE
 from pipeline.definitions import ASSETS, CHECKS
-from pipeline.defs.resources import LakeResource, LimitsResource, OverridesResource, SourcesResource, WarehouseResource
+from pipeline.defs.resources import (
+    LakeResource,
+    LimitsResource,
+    OverridesResource,
+    SourcesResource,
+    SupersetResource,
+    WarehouseResource,
+)
 from pipeline.publishing.lake import LakeSettings, publish_to_lake
 from pipeline.publishing.snapshot import publish_snapshot
 from pipeline.settings import REPO_ROOT
@@ -52,6 +59,7 @@ def resources(root: Path) -> dict:
         "limits": LimitsResource.from_env(),
         "overrides": OverridesResource.from_env(),
         "lake": LakeResource(),  # off: the benchmark publishes to the lake itself, to time it alone
+        "superset": SupersetResource(),  # off: no dashboard cache to refresh
     }
 
 

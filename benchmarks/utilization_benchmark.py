@@ -59,13 +59,21 @@ PROJECT = """
 import sys, time
 import dagster as dg
 from pipeline.defs.assets.utilization import UTILIZATION_CHECKS, utilization_tables
-from pipeline.defs.resources import LakeResource, LimitsResource, OverridesResource, SourcesResource, WarehouseResource
+from pipeline.defs.resources import (
+    LakeResource,
+    LimitsResource,
+    OverridesResource,
+    SourcesResource,
+    SupersetResource,
+    WarehouseResource,
+)
 resources = {
     "warehouse": WarehouseResource.from_env(),
     "sources": SourcesResource.from_env(),
     "limits": LimitsResource.from_env(),
     "overrides": OverridesResource.from_env(),
     "lake": LakeResource(),  # off: a benchmark never publishes to a configured lake
+    "superset": SupersetResource(),  # off: no dashboard cache to refresh
 }
 start = time.perf_counter()
 result = dg.materialize([utilization_tables, *UTILIZATION_CHECKS], resources=resources)
