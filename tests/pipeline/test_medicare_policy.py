@@ -429,3 +429,18 @@ def test_a_file_whose_lines_mostly_fail_is_rejected_naming_the_first_failure(con
     outcome = outcomes["PPRRVU25_OCT.csv"]
     assert outcome.status == "rejected" and "4 of 4 data lines fail the contract (first: line 11:" in outcome.error
     assert pfs_rows(con) == []
+
+
+@pytest.mark.parametrize("form", ["csv", "txt"])
+def test_a_download_cut_mid_line_is_rejected_never_loaded_short(con, tmp_path, form):
+    """A file cut inside its last line (no final line break, the last record narrower than the one before) is
+    rejected; loading its complete lines would say 'loaded' with fewer rows than CMS published."""
+    make = F.pprrvu_csv if form == "csv" else F.pprrvu_txt
+    whole = make(F.ROWS_2025_OCT, title=TITLE_2025)
+    whole = whole.encode() if isinstance(whole, str) else whole
+    path = tmp_path / f"PPRRVU25_OCT.{form}"
+    path.write_bytes(whole.rstrip(b"\r\n\x1a")[:-20])
+    outcomes, _ = load(con, tmp_path)
+    outcome = outcomes[path.name]
+    assert outcome.status == "rejected" and "cut off: last line incomplete" in outcome.error, outcome
+    assert pfs_rows(con) == []
