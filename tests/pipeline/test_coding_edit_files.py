@@ -114,6 +114,26 @@ def test_ptp_malformed_lines_are_quarantined_with_line_and_reason(con, tmp_path)
     assert con.execute("SELECT column_2_code FROM medicare.ncci_ptp").fetchall() == [("G0102",)]
 
 
+@pytest.mark.parametrize("with_a_broken_line", [False, True], ids=["fast path", "careful path"])
+def test_ptp_rationale_loses_its_edge_blanks_and_an_empty_one_is_null(con, tmp_path, with_a_broken_line):
+    """Both ways a file loads (one pass; the careful pass a broken line forces) store the same rationale."""
+    edits = [
+        PtpEdit("G0101", "G0102", "20180701", rationale="  Mutually exclusive procedures "),
+        PtpEdit("G0101", "G0103", "20180701", rationale=""),
+        PtpEdit("G0101", "G0104", "20180701", rationale="Standards of medical/surgical practice"),
+    ]
+    if with_a_broken_line:
+        edits.append(PtpEdit("G01", "G0105", "20180701"))
+    _, result = _load_ptp(con, tmp_path, edits)
+    assert [b.line_number for b in result.bad_lines] == ([10] if with_a_broken_line else [])
+    rows = con.execute("SELECT column_2_code, rationale FROM medicare.ncci_ptp ORDER BY 1").fetchall()
+    assert rows == [
+        ("G0102", "Mutually exclusive procedures"),
+        ("G0103", None),
+        ("G0104", "Standards of medical/surgical practice"),
+    ]
+
+
 def test_ptp_reload_replaces_the_files_rows_and_newer_versions_supersede_older(con, tmp_path):
     _load_ptp(con, tmp_path, SAMPLE_PTP["practitioner"], name="ccipra-v321r0-f1.txt")
     _load_ptp(con, tmp_path, SAMPLE_PTP["practitioner"][:2], name="ccipra-v321r0-f1.txt")
