@@ -390,12 +390,12 @@ def _ptp_problem_sql() -> str:
 def _ptp_key(fields: list[str]) -> tuple | None:
     if len(fields) != PTP_FIELDS:
         return None
+    # As the reader sees the line: '*' is NULL in every field (a missing code or date is a broken row to find too).
+    first, second, _, effective, deletion = (None if f == "*" else f for f in fields[:5])
     try:
-        effective = _yyyymmdd(fields[3])
-        deletion = None if fields[4] == "*" else _yyyymmdd(fields[4])
+        return (first, second, _yyyymmdd(effective) if effective else None, _yyyymmdd(deletion) if deletion else None)
     except ValueError:
         return None
-    return (fields[0], fields[1], effective, deletion)
 
 
 def _yyyymmdd(text: str) -> date:

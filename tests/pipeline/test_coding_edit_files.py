@@ -114,6 +114,28 @@ def test_ptp_malformed_lines_are_quarantined_with_line_and_reason(con, tmp_path)
     assert con.execute("SELECT column_2_code FROM medicare.ncci_ptp").fetchall() == [("G0102",)]
 
 
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        (("G01", "G0103", "", "20180701", "*", "1", "r"), "column 1 code 'G01' is not a five-character code"),
+        (("G0101", "g0103", "", "20180701", "*", "1", "r"), "column 2 code 'g0103' is not a five-character code"),
+        (("*", "G0103", "", "20180701", "*", "1", "r"), "column 1 code missing"),
+        (("G0101", "G0103", "", "20180701", "20170101", "1", "r"), "20170101 is before the effective date"),
+        (("G0101", "G0103", "x", "20180701", "*", "1", "r"), "holds 'x' (only * or blank)"),
+        (("G0101", "G0103", "", "*", "*", "1", "r"), "no effective date"),
+        (("G0101", "G0103", "", "20180701", "*", "*", "r"), "no modifier indicator"),
+    ],
+    ids=["column 1 code", "column 2 code", "missing code", "dates", "pre-1996 flag", "no date", "no indicator"],
+)
+def test_ptp_a_line_breaking_one_rule_alone_is_quarantined_and_the_rest_loads(con, tmp_path, fields, reason):
+    """Each rule on its own, so that the single pass (which checks some rules on the stored rows and leaves others
+    to the table's NOT NULL constraints) must notice it and hand the file to the careful pass."""
+    edits = [PtpEdit("G0101", "G0102", "20180701"), fields, PtpEdit("G0101", "G0104", "20180701")]
+    _, result = _load_ptp(con, tmp_path, edits)
+    assert [(b.line_number, reason in b.reason) for b in result.bad_lines] == [(8, True)], result.bad_lines
+    assert con.execute("SELECT column_2_code FROM medicare.ncci_ptp ORDER BY 1").fetchall() == [("G0102",), ("G0104",)]
+
+
 @pytest.mark.parametrize("with_a_broken_line", [False, True], ids=["fast path", "careful path"])
 def test_ptp_rationale_loses_its_edge_blanks_and_an_empty_one_is_null(con, tmp_path, with_a_broken_line):
     """Both ways a file loads (one pass; the careful pass a broken line forces) store the same rationale."""
