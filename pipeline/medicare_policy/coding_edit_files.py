@@ -45,7 +45,7 @@ from pipeline.medicare_policy.ncci import (
     recognize_ptp,
     version_key,
 )
-from pipeline.medicare_policy.sheets import SheetContentError
+from pipeline.medicare_policy.sheets import CTRL_Z, SheetContentError, delimited_records, refuse_cut_off
 from pipeline.validation.reject_rows import RejectTarget, insert_rejects
 from pipeline.warehouse.change_log import record_change
 from pipeline.warehouse.tables import transaction
@@ -53,6 +53,7 @@ from pipeline.warehouse.tables import transaction
 CODING_EDIT_TABLES = (NCCI_PTP_CONTRACT.table, NCCI_MUE_CONTRACT.table, HCPCS_LEVEL2_CONTRACT.table)
 TEXT_SUFFIXES = (".txt", ".csv")
 HEAD_BYTES = 1 << 16
+TAIL_BYTES = 1 << 16  # far more than the last two records of any coding-edit file
 TABLE_OF_LAYOUT = {
     "ncci_ptp": NCCI_PTP_CONTRACT.table,
     "ncci_mue": NCCI_MUE_CONTRACT.table,
@@ -329,10 +330,37 @@ def load_member_safely(con, entry: Path, path: Path, member: MemberLoad, found, 
             member.skip = f"{member.inner_name}: NCCI {member.release} is superseded by {newer} in the folder"
             return
     try:
+        if member.sheet_rows is None:  # an xlsx's text form is written whole by us
+            _refuse_cut_off(path, member.layout)
         _load(con, entry.name, path, member, found, still_same)
+    except SheetContentError as exc:
+        member.error = f"{member.inner_name}: {exc}"
     except DuplicateEdits as exc:
         member.error = f"conflict: {member.inner_name} {exc}; remove the duplicate file"
     except SupersededRelease as exc:
         member.skip = f"{member.inner_name}: {exc}"
     except NcciFileError as exc:
         member.error = f"{member.inner_name}: {exc}"
+
+
+def _refuse_cut_off(path: Path, layout: str) -> None:
+    """The rule of the other csv and fixed-width files (sheets.refuse_cut_off), read from the file's tail: a file
+    cut mid-line is rejected as a whole (SheetContentError), never loaded with its cut line quarantined."""
+    with path.open("rb") as handle:
+        size = handle.seek(0, 2)
+        handle.seek(max(0, size - TAIL_BYTES))
+        tail = handle.read().decode("latin-1")
+    if tail.rstrip(CTRL_Z).endswith(("\n", "\r")):
+        return  # the usual complete file: its lines are never counted
+    with path.open("rb") as handle:
+        last_line = sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b"")) + 1
+    lines = tail.rstrip(CTRL_Z).splitlines()[-2:]
+    numbers = range(last_line - len(lines) + 1, last_line + 1)
+    if layout == "hcpcs_level2":  # fixed width: a record is as wide as it is long
+        records, width = [(n, [line]) for n, line in zip(numbers, lines, strict=True)], lambda cells: len(cells[0])
+    elif layout == "ncci_ptp":  # tab-delimited, never quoted
+        records, width = [(n, line.split("\t")) for n, line in zip(numbers, lines, strict=True)], len
+    else:
+        cells = [next(iter(delimited_records(line)), (0, []))[1] for line in lines]
+        records, width = list(zip(numbers, cells, strict=True)), len
+    refuse_cut_off(tail, width(records[-2][1]) if len(records) > 1 else 0, records, width)

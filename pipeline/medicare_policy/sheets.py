@@ -81,18 +81,19 @@ def sheet_of(name: str, member: str | None, suffix: str, data: bytes) -> Sheet:
     text, encoding = decode(data)
     if suffix == ".txt" and text.startswith("HDR"):
         records = _fixed_width_records(text)
-        _refuse_cut_off(text, len(records[-2][1][0]) if len(records) > 1 else 0, records, lambda cells: len(cells[0]))
+        refuse_cut_off(text, len(records[-2][1][0]) if len(records) > 1 else 0, records, lambda cells: len(cells[0]))
         return Sheet(name, member, "txt", encoding, records)
     delimiter = "\t" if "\t" in text[:4096] and text[:4096].count("\t") > text[:4096].count(",") else ","
     records = delimited_records(text, delimiter)
-    _refuse_cut_off(text, len(records[-2][1]) if len(records) > 1 else 0, records, len)
+    refuse_cut_off(text, len(records[-2][1]) if len(records) > 1 else 0, records, len)
     return Sheet(name, member, "csv", encoding, records)
 
 
-def _refuse_cut_off(text: str, previous_width: int, records: list[tuple[int, list[str]]], width) -> None:
+def refuse_cut_off(text: str, previous_width: int, records: list[tuple[int, list[str]]], width) -> None:
     """A download cut mid-line has no final line break and a last record narrower than the one before it (the
     rule the utilization files follow, utilization/completeness.py): reject the file rather than load it short.
-    A trailing Ctrl-Z (older CMS files) counts as an end."""
+    A trailing Ctrl-Z (older CMS files) counts as an end. ``text`` may be the file's tail only (the coding-edit
+    files, coding_edit_files.py); ``records`` need only hold its last two records."""
     if not records or text.rstrip(CTRL_Z).endswith(("\n", "\r")):
         return
     line, cells = records[-1]

@@ -19,6 +19,7 @@ from tests.synthetic.coding_edits import (
     SAMPLE_PTP,
     Mue,
     PtpEdit,
+    hcpcs_text,
     mue_file_name,
     mue_text,
     ptp_text,
@@ -72,6 +73,43 @@ def test_every_bundled_layout_loads_from_the_folder(con, folder):
     # A second run over an unchanged folder reads nothing again and changes nothing.
     outcomes, _ = load_folder(con, folder)
     assert all(o.unchanged for o in outcomes)
+
+
+def _cut_in_a_middle_field(whole: bytes, delimiter: bytes) -> bytes:
+    body = whole.rstrip(b"\r\n")
+    return body[: body.rfind(delimiter) - 3]  # the last line loses its last field and the end of the one before
+
+
+@pytest.mark.parametrize("layout", ["ptp", "mue", "hcpcs", "ptp in a zip"])
+def test_a_download_cut_mid_line_is_rejected_never_loaded_short(con, folder, layout):
+    """A file cut inside its last line (no final line break, the last record narrower than the one before: the rule
+    of every other csv and fixed-width file) is rejected as a whole, not loaded with its cut line quarantined."""
+    if layout.startswith("ptp"):
+        name, whole = "ccipra-v322r0-f1.txt", ptp_text(SAMPLE_PTP["practitioner"])
+        cut, last_line = _cut_in_a_middle_field(whole, b"\t"), 6 + len(SAMPLE_PTP["practitioner"])
+    elif layout == "mue":
+        name, whole = mue_file_name("practitioner"), mue_text("practitioner", SAMPLE_MUE["practitioner"])
+        cut, last_line = _cut_in_a_middle_field(whole, b","), whole.count(b"\n")
+    else:
+        name, whole = "HCPC2026_APR_ANWEB.txt", hcpcs_text(coding_edit_hcpcs)
+        cut, last_line = whole.rstrip(b"\r\n")[:-20], whole.count(b"\n")
+    entry = name
+    if layout == "ptp in a zip":
+        entry = "medicare-ncci-2026q3-practitioner-ptp-edits-ccipra-v322r0-f1.zip"
+        cut = _zip({name: cut})
+    (folder / entry).write_bytes(cut)
+    load_folder(con, folder)
+    status, error = source_files(con)[entry][0], source_files(con)[entry][5]
+    assert status == "rejected", (status, error)
+    assert f"{name}: cut off: last line incomplete (download interrupted?): line {last_line} ends" in error
+    assert con.execute(
+        "SELECT (SELECT count(*) FROM medicare.ncci_ptp) + (SELECT count(*) FROM medicare.ncci_mue) + "
+        "(SELECT count(*) FROM medicare.hcpcs_level2) + (SELECT count(*) FROM medicare.quarantine)"
+    ).fetchone() == (0,)
+    # The complete file (a final line break, or only the last line's text short of its line break) loads.
+    (folder / entry).write_bytes(whole.rstrip(b"\r\n") if layout != "ptp in a zip" else _zip({name: whole}))
+    load_folder(con, folder)
+    assert source_files(con)[entry][0] == "loaded", source_files(con)[entry]
 
 
 def _zip(members: dict[str, bytes]) -> bytes:
