@@ -41,11 +41,13 @@ from pipeline.medicare_policy.ncci import (
     SupersededRelease,
     load_mue,
     load_ptp,
+    load_ptp_release,
     recognize_mue,
     recognize_ptp,
     version_key,
 )
 from pipeline.medicare_policy.sheets import CTRL_Z, SheetContentError, delimited_records, refuse_cut_off
+from pipeline.utilization.completeness import StillBeingWritten
 from pipeline.validation.reject_rows import RejectTarget, insert_rejects
 from pipeline.warehouse.change_log import record_change
 from pipeline.warehouse.tables import transaction
@@ -156,6 +158,15 @@ def _recognized(head: bytes, name: str):
         return recognize(head, name)
     except NcciFileError as exc:
         return ("error", str(exc))
+
+
+def recognized_member(head: bytes, name: str) -> tuple[MemberLoad | None, object]:
+    """A plain text file's member by its first bytes, and what recognizing it found; (None, None) for a file of
+    no coding-edit layout."""
+    found = _recognized(head, name)
+    if found is None:
+        return None, None
+    return _member(name, Path(name).suffix.lower(), *found), found[1]
 
 
 def _member(inner_name: str, suffix: str, layout: str, found) -> MemberLoad:
@@ -281,7 +292,7 @@ def _load_in_transaction(con, file_name: str, path: Path, member: MemberLoad, fo
     return result
 
 
-def _newer_ptp_release(folder: Path, member: MemberLoad) -> str | None:
+def newer_ptp_release(folder: Path, member: MemberLoad) -> str | None:
     newer = []
     for sibling in folder.iterdir():
         match = PTP_NAME.search(sibling.name)
@@ -325,7 +336,7 @@ def load_member_safely(con, entry: Path, path: Path, member: MemberLoad, found, 
     """``_load`` with a duplicate PTP file turned into a rejection (its rows rolled back), and an older PTP release
     skipped when the folder holds a newer one of its setting (each release carries the whole edit history)."""
     if member.layout == "ncci_ptp":
-        newer = _newer_ptp_release(entry.parent, member)
+        newer = newer_ptp_release(entry.parent, member)
         if newer:
             member.skip = f"{member.inner_name}: NCCI {member.release} is superseded by {newer} in the folder"
             return
@@ -341,6 +352,32 @@ def load_member_safely(con, entry: Path, path: Path, member: MemberLoad, found, 
         member.skip = f"{member.inner_name}: {exc}"
     except NcciFileError as exc:
         member.error = f"{member.inner_name}: {exc}"
+
+
+def load_ptp_release_together(con, files: list[tuple[Path, MemberLoad, NcciFile]], still_same) -> bool:
+    """Load plain PTP files of one release in one read and one transaction (ncci.load_ptp_release): True when they
+    all loaded, with each member's outcome as if it had loaded alone. False, with nothing changed, when any is
+    not the plain case (cut off, a broken row, a repeated key, an older release, a file changing): the caller
+    then loads them one by one, which says which file and line is at fault. ``still_same(path)`` raises when a
+    file changed since it was hashed."""
+    try:
+        for path, _, _ in files:
+            _refuse_cut_off(path, "ncci_ptp")
+        with transaction(con):
+            results = load_ptp_release(con, [path for path, _, _ in files], files[0][2])
+            for path, member, _ in files:
+                _quarantine(con, path.name, member, results[path.name])  # the file's earlier quarantine lines go
+            for path, _, _ in files:
+                still_same(path)
+            record_change(con, NCCI_PTP_CONTRACT.table)
+            record_change(con, "medicare.quarantine")
+    except (SheetContentError, BrokenRows, StillBeingWritten):
+        return False
+    for path, member, _ in files:
+        result = results[path.name]
+        member.loaded, member.rows_loaded = True, result.rows_loaded
+        member.notes += [f"{member.inner_name}: {note}" for note in result.notes]
+    return True
 
 
 def _refuse_cut_off(path: Path, layout: str) -> None:

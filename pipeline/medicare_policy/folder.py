@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -35,9 +36,19 @@ from pipeline.contracts.medicare_tables import (
 from pipeline.core.domains import LOADED, REJECTED, SKIPPED
 from pipeline.failures import InfrastructureFailure
 from pipeline.inputs.source_folder import no_follow_opener, scan_folder
-from pipeline.medicare_policy.coding_edit_files import CODING_EDIT_TABLES, load_coding_edit_entry
+from pipeline.medicare_policy.coding_edit_files import (
+    CODING_EDIT_TABLES,
+    HEAD_BYTES,
+    TEXT_SUFFIXES,
+    MemberLoad,
+    load_coding_edit_entry,
+    load_ptp_release_together,
+    newer_ptp_release,
+    recognized_member,
+)
 from pipeline.medicare_policy.layouts import LayoutError, Recognized, recognise
 from pipeline.medicare_policy.load import STAGE, STAGED_QUARANTINE, Staged, digest, stage
+from pipeline.medicare_policy.ncci import PTP_NAME
 from pipeline.medicare_policy.sheets import ACCEPTED_SUFFIXES, SheetContentError, sheets_of
 from pipeline.settings import DEFAULTS
 from pipeline.utilization.completeness import FileIdentity, StillBeingWritten, before_read, check_still
@@ -84,6 +95,7 @@ class Entry:
     skips: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     unchanged: bool = False
+    settled: bool = False  # read with its release (_read_ptp_release): not read again on its own
 
     @property
     def name(self) -> str:
@@ -116,9 +128,13 @@ def load_folder(con, directory: Path, settings: PolicySettings = PolicySettings(
     present = {path.name for path in scan.files} | {entry.path.name for entry in scan.skipped}
     removed = forget_removed(con, present)
     entries = [Entry(path) for path in scan.files]
+    releases = _ptp_releases(entries)
     candidates: list[Candidate] = []
     for entry in entries:
-        candidates += _read_entry(con, entry, len(candidates), settings)
+        if entry.name in releases:
+            _read_ptp_release(con, releases[entry.name])
+        if not entry.settled:
+            candidates += _read_entry(con, entry, len(candidates), settings)
     by_name = {entry.name: entry for entry in entries}
     for slot, members in _by_slot(candidates).items():
         _settle_slot(con, slot, members, by_name)
@@ -222,7 +238,11 @@ def _read_coding_edits(con, entry: Entry, data: bytes) -> bool:
         return True
     if found is None:
         return False
-    members, notes = found
+    _take_members(entry, *found)
+    return True
+
+
+def _take_members(entry: Entry, members: list[MemberLoad], notes: list[str]) -> None:
     entry.notes += notes
     entry.encoding = entry.encoding or "latin-1"
     for member in members:
@@ -237,7 +257,69 @@ def _read_coding_edits(con, entry: Entry, data: bytes) -> bool:
             entry.years.add(member.data_year)
             entry.forms.add(member.form)
             entry.notes += member.notes
-    return True
+
+
+def _ptp_releases(entries: list[Entry]) -> dict[str, list[Entry]]:
+    """Plain PTP text files sharing a setting and version (CMS's f1-f4), by the name of the first: the release is
+    read there, all its files at once."""
+    by_release: dict[tuple[str, str], list[Entry]] = defaultdict(list)
+    for entry in entries:
+        match = PTP_NAME.search(entry.name)
+        if match is not None and entry.path.suffix.lower() in TEXT_SUFFIXES:
+            by_release[(match["prefix"].lower(), match["version"].lower())].append(entry)
+    return {members[0].name: members for members in by_release.values() if len(members) > 1}
+
+
+def _read_ptp_release(con, entries: list[Entry]) -> None:
+    """The files of one PTP release in one read (coding_edit_files.load_ptp_release_together), each settled as
+    _read_entry would settle it alone: hashed (in parallel threads: hashlib releases the GIL), unchanged ones
+    left as they are. Any file that is not the plain case (unreadable, changing, not a PTP file after all, a
+    newer release beside it) is left to _read_entry, and so are all of them when the release does not load
+    together (_read_entry then says which file or line is at fault)."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        fingerprints = list(pool.map(_fingerprint, entries))
+    ready: list[tuple[Entry, MemberLoad, object]] = []
+    for entry, fingerprint in zip(entries, fingerprints, strict=True):
+        if fingerprint is None:
+            continue
+        identity, sha256, head = fingerprint
+        entry.identity, entry.sha256, entry.compression, entry.encoding = identity, sha256, "none", None
+        if _unchanged_since_loaded(con, entry):
+            entry.unchanged = entry.settled = True
+            continue
+        member, found = recognized_member(head, entry.name)
+        plain = member is not None and member.layout == "ncci_ptp" and member.error is None
+        if plain and newer_ptp_release(entry.path.parent, member) is None:
+            ready.append((entry, member, found))
+    if len(ready) < 2:
+        return
+
+    def still_same(path: Path) -> None:
+        check_still(path, next(entry.identity for entry, _, _ in ready if entry.path == path))
+
+    if load_ptp_release_together(con, [(entry.path, member, found) for entry, member, found in ready], still_same):
+        for entry, member, _ in ready:
+            _take_members(entry, [member], [])
+            entry.settled = True
+
+
+def _fingerprint(entry: Entry) -> tuple[FileIdentity, str, bytes] | None:
+    """The file's identity, SHA-256 and first bytes, in one streaming read; None when it cannot be read still."""
+    path = entry.path
+    try:
+        identity = FileIdentity.of(path)
+        before_read(path)
+        digest, head, buffer = hashlib.sha256(), b"", bytearray(1 << 20)
+        with open(path, "rb", buffering=0, opener=no_follow_opener) as handle:
+            while size := handle.readinto(buffer):
+                block = memoryview(buffer)[:size]
+                digest.update(block)
+                if len(head) < HEAD_BYTES:
+                    head += bytes(block[: HEAD_BYTES - len(head)])
+        check_still(path, identity)
+    except (StillBeingWritten, OSError):
+        return None
+    return identity, digest.hexdigest(), head
 
 
 def _one_form_per_slot(entry: Entry, found: list[Recognized]) -> list[Recognized]:

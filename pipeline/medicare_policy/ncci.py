@@ -280,28 +280,11 @@ _FAST_PATH_REFUSALS = (duckdb.InvalidInputException, duckdb.ConversionException,
 
 
 def _insert_ptp_fast(con, path: Path, file_name: str, setting: str, version: str) -> int:
-    """The usual file: one read straight into the table, and one cheap look at the rows it wrote.
-
-    Raises BrokenRows (the transaction unusable) on the first sign of a bad line. Costly per-row work is kept out
-    of the read: no rejects table, and the code format, the dates' order and the rationale's blanks are checked
-    on the stored rows, where DuckDB evaluates a test once per distinct value of a dictionary-compressed column
-    (a fraction of the cost of testing every row as it is read: docs/benchmarks.md)."""
-    pre_1996 = (
-        "CASE WHEN pre_1996 IS NULL THEN true WHEN pre_1996 = '' THEN false "
-        f"ELSE error({sql_literal(BROKEN_ROW)} || 'the in-existence-before-1996 field') END"
+    """The usual file: one read straight into the table, and one cheap look at the rows it wrote (BrokenRows, the
+    transaction unusable, on the first sign of a bad line)."""
+    inserted = _insert_ptp_rows(
+        con, f"read_csv({sql_literal(str(path))}, {PTP_READ_OPTIONS})", setting, version, sql_literal(file_name)
     )
-    columns = (
-        f"{sql_literal(setting)} AS setting, column_1_code, column_2_code, effective_date, deletion_date, "
-        f"CAST(modifier_indicator AS VARCHAR) AS modifier_indicator, {pre_1996} AS in_existence_before_1996, "
-        f"rationale, {sql_literal(version)} AS ncci_version, {sql_literal(file_name)} AS source_file"
-    )
-    try:
-        inserted = con.execute(
-            f"INSERT INTO {PTP_TABLE} BY NAME SELECT {columns} FROM read_csv({sql_literal(str(path))}, "
-            f"{PTP_READ_OPTIONS})"
-        ).fetchone()[0]
-    except _FAST_PATH_REFUSALS as exc:
-        raise BrokenRows(file_name) from exc
     broken, untrimmed = con.execute(
         f"SELECT count(*) FILTER (WHERE {_STORED_ROW_BREAKS_A_RULE}), count(*) FILTER (WHERE {_UNTRIMMED_RATIONALE}) "
         f"FROM {PTP_TABLE} WHERE source_file = ?",
@@ -310,11 +293,89 @@ def _insert_ptp_fast(con, path: Path, file_name: str, setting: str, version: str
     if broken:
         raise BrokenRows(file_name)
     if untrimmed:
-        con.execute(
-            f"UPDATE {PTP_TABLE} SET rationale = {TRIMMED_RATIONALE} WHERE source_file = ? AND ({_UNTRIMMED_RATIONALE})",
-            [file_name],
-        )
+        _trim_rationale(con, f"source_file = {sql_literal(file_name)}")
     return inserted
+
+
+def _insert_ptp_rows(con, read: str, setting: str, version: str, source_file: str) -> int:
+    """Insert what ``read`` reads, raising BrokenRows when the read stops on a bad line.
+
+    Costly per-row work is kept out of the read: no rejects table, and the code format, the dates' order and the
+    rationale's blanks are checked afterwards on the stored rows, where DuckDB evaluates a test once per distinct
+    value of a dictionary-compressed column (a fraction of the cost of testing every row as it is read:
+    docs/benchmarks.md). What the read itself stops on: a line DuckDB's reader refuses, a missing code, date or
+    indicator (the table's NOT NULL constraints), a bad pre-1996 flag (error())."""
+    pre_1996 = (
+        "CASE WHEN pre_1996 IS NULL THEN true WHEN pre_1996 = '' THEN false "
+        f"ELSE error({sql_literal(BROKEN_ROW)} || 'the in-existence-before-1996 field') END"
+    )
+    columns = (
+        f"{sql_literal(setting)} AS setting, column_1_code, column_2_code, effective_date, deletion_date, "
+        f"CAST(modifier_indicator AS VARCHAR) AS modifier_indicator, {pre_1996} AS in_existence_before_1996, "
+        f"rationale, {sql_literal(version)} AS ncci_version, {source_file} AS source_file"
+    )
+    try:
+        return con.execute(f"INSERT INTO {PTP_TABLE} BY NAME SELECT {columns} FROM {read}").fetchone()[0]
+    except _FAST_PATH_REFUSALS as exc:
+        raise BrokenRows(str(exc)) from exc
+
+
+def _trim_rationale(con, where: str) -> None:
+    con.execute(f"UPDATE {PTP_TABLE} SET rationale = {TRIMMED_RATIONALE} WHERE {where} AND ({_UNTRIMMED_RATIONALE})")
+
+
+def load_ptp_release(con, paths: list[Path], recognized: NcciFile) -> dict[str, LoadResult]:
+    """Load plain PTP files of one release (setting and version; a file's name is its source_file) in ONE read.
+
+    The usual practitioner release is four files of 650,000 edits: one INSERT over the four keeps DuckDB's two
+    threads busy to the end, where four would each end on one thread writing its last row groups. Anything but
+    the plain case (a broken row, a repeated key, an older release than the one loaded) raises BrokenRows with
+    the transaction unusable: roll it back and load the files one by one with ``load_ptp``, which says what is
+    wrong and where. Lines are never quarantined here, so each file's result has none."""
+    setting, version = recognized.setting, recognized.release
+    names = [path.name for path in paths]
+    listed = ", ".join(sql_literal(name) for name in names)
+    newest = con.execute(
+        f"SELECT max(ncci_version) FROM {PTP_TABLE} WHERE setting = ? AND source_file NOT IN ({listed})", [setting]
+    ).fetchone()[0]
+    if newest is not None and version_key(newest) > version_key(version):
+        raise BrokenRows(f"NCCI {version} is older than the {setting} release already loaded ({newest})")
+    notes = {name: [] for name in names}
+    if newest is not None and version_key(newest) < version_key(version):
+        removed = con.execute(
+            f"DELETE FROM {PTP_TABLE} WHERE setting = ? AND ncci_version <> ?", [setting, version]
+        ).fetchone()[0]
+        notes[names[0]].append(f"replaced {removed} edits of the older {setting} release {newest}")
+    con.execute(f"DELETE FROM {PTP_TABLE} WHERE source_file IN ({listed})")
+    files = "[" + ", ".join(sql_literal(str(path)) for path in paths) + "]"
+    _insert_ptp_rows(
+        con, f"read_csv({files}, {PTP_READ_OPTIONS}, filename = true)", setting, version, "parse_filename(filename)"
+    )
+    counts = {
+        name: (rows, broken, untrimmed)
+        for name, rows, broken, untrimmed in con.execute(
+            f"SELECT source_file, count(*), count(*) FILTER (WHERE {_STORED_ROW_BREAKS_A_RULE}), "
+            f"count(*) FILTER (WHERE {_UNTRIMMED_RATIONALE}) FROM {PTP_TABLE} WHERE source_file IN ({listed}) "
+            "GROUP BY source_file"
+        ).fetchall()
+    }
+    if any(broken for _, broken, _ in counts.values()):
+        raise BrokenRows("a row breaks a rule")
+    if any(untrimmed for _, _, untrimmed in counts.values()):
+        _trim_rationale(con, f"source_file IN ({listed})")
+    if _any_repeated_key(con, "setting = ?", [setting]):
+        raise BrokenRows("a key is repeated")
+    return {name: LoadResult(counts.get(name, (0, 0, 0))[0], [], notes[name]) for name in names}
+
+
+def _any_repeated_key(con, where: str, params: list) -> bool:
+    """Whether two rows share a key (both codes, both dates): their 64-bit hashes sorted by numpy, a third of the
+    cost of DuckDB's count(DISTINCT), which builds a hash table of 2.6 million keys. Two equal hashes of different
+    keys (about one chance in 10^13 per release) only send the files the careful way, which compares the keys."""
+    keys = "column_1_code, column_2_code, effective_date, deletion_date"
+    hashes = con.execute(f"SELECT hash({keys}) AS h FROM {PTP_TABLE} WHERE {where}", params).fetchnumpy()["h"]
+    hashes.sort()
+    return bool((hashes[1:] == hashes[:-1]).any())
 
 
 class BrokenRows(Exception):
@@ -334,10 +395,8 @@ def _repeated_keys(con, file_name: str, setting: str) -> tuple[list[tuple], dict
     """Keys this file states twice, and the other files holding keys this file also states.
 
     CMS splits a release into files by column 1 code, so only rows whose column 1 code lies within this file's
-    range can repeat its keys: the range lets DuckDB's zone maps skip the other files' row groups. The keys' 64-bit
-    hashes, sorted by numpy, settle the usual case (no repeat) in one cheap pass (a third of the cost of DuckDB's
-    count(DISTINCT), which builds a hash table of 2.6 million keys); only when two hashes are equal are the groups
-    themselves listed."""
+    range can repeat its keys: the range lets DuckDB's zone maps skip the other files' row groups. One cheap pass
+    over the keys' hashes settles the usual case (no repeat); only when two are equal are the groups listed."""
     keys = "column_1_code, column_2_code, effective_date, deletion_date"
     lo, hi = con.execute(
         f"SELECT min(column_1_code), max(column_1_code) FROM {PTP_TABLE} WHERE source_file = ?", [file_name]
@@ -345,9 +404,7 @@ def _repeated_keys(con, file_name: str, setting: str) -> tuple[list[tuple], dict
     if lo is None:
         return [], {}
     span = f"FROM {PTP_TABLE} WHERE setting = ? AND column_1_code BETWEEN ? AND ?"
-    hashes = con.execute(f"SELECT hash({keys}) AS h {span}", [setting, lo, hi]).fetchnumpy()["h"]
-    hashes.sort()
-    if not (hashes[1:] == hashes[:-1]).any():
+    if not _any_repeated_key(con, "setting = ? AND column_1_code BETWEEN ? AND ?", [setting, lo, hi]):
         return [], {}
     groups = con.execute(
         f"SELECT {keys}, count(*) FILTER (WHERE source_file = ?) AS here, "
