@@ -357,12 +357,10 @@ def load_member_safely(con, entry: Path, path: Path, member: MemberLoad, found, 
 def load_ptp_release_together(con, files: list[tuple[Path, MemberLoad, NcciFile]], still_same) -> bool:
     """Load plain PTP files of one release in one read and one transaction (ncci.load_ptp_release): True when they
     all loaded, with each member's outcome as if it had loaded alone. False, with nothing changed, when any is
-    not the plain case (cut off, a broken row, a repeated key, an older release, a file changing): the caller
-    then loads them one by one, which says which file and line is at fault. ``still_same(path)`` raises when a
-    file changed since it was hashed."""
+    not the plain case (a broken row, a repeated key, an older release, a file changing; a file cut mid-line
+    stops the read, its last line short of fields): the caller then loads them one by one, which says which file
+    and line is at fault. ``still_same(path)`` raises when a file changed since it was hashed."""
     try:
-        for path, _, _ in files:
-            _refuse_cut_off(path, "ncci_ptp")
         with transaction(con):
             results = load_ptp_release(con, [path for path, _, _ in files], files[0][2])
             for path, member, _ in files:
@@ -371,7 +369,7 @@ def load_ptp_release_together(con, files: list[tuple[Path, MemberLoad, NcciFile]
                 still_same(path)
             record_change(con, NCCI_PTP_CONTRACT.table)
             record_change(con, "medicare.quarantine")
-    except (SheetContentError, BrokenRows, StillBeingWritten):
+    except (BrokenRows, StillBeingWritten):
         return False
     for path, member, _ in files:
         result = results[path.name]

@@ -192,6 +192,104 @@ def test_an_older_ptp_release_beside_a_newer_is_skipped(con, folder):
     assert con.execute("SELECT DISTINCT ncci_version FROM medicare.ncci_ptp").fetchall() == [("v322r0",)]
 
 
+RELEASE = {
+    "ccipra-v322r0-f1.txt": [
+        PtpEdit("G0101", "G0102", "20180701", rationale=" Mutually exclusive procedures "),
+        PtpEdit("G0101", "G0103", "20180701", "20201231"),
+        PtpEdit("G0105", "G0106", "19960101", "*", "0", pre_1996=True),
+    ],
+    "ccipra-v322r0-f2.txt": [
+        PtpEdit("G0201", "G0202", "20190101"),
+        PtpEdit("G0201", "G0203", "20190101", rationale=""),
+    ],
+}
+
+
+def _change_log_versions(con, table: str) -> int:
+    return con.execute("SELECT count(*) FROM internal.table_change_log WHERE table_name = ?", [table]).fetchone()[0]
+
+
+def test_the_files_of_one_release_load_in_one_read_each_recorded_as_if_alone(con, folder):
+    (folder / "ccipra-v321r0-f1.txt").write_bytes(ptp_text(RELEASE["ccipra-v322r0-f1.txt"][:1]))
+    load_folder(con, folder)
+    (folder / "ccipra-v321r0-f1.txt").write_bytes(ptp_text(RELEASE["ccipra-v322r0-f1.txt"][:2]))  # changed: read
+    for name, edits in RELEASE.items():
+        (folder / name).write_bytes(ptp_text(edits))
+    versions = _change_log_versions(con, "medicare.ncci_ptp")
+    load_folder(con, folder)
+    assert _change_log_versions(con, "medicare.ncci_ptp") == versions + 1  # one transaction for the release
+    files = source_files(con)
+    assert files["ccipra-v321r0-f1.txt"][0] == "skipped"
+    for name, edits in RELEASE.items():
+        assert files[name][:5] == ("loaded", "ncci_ptp", "practitioner v322r0", len(edits), 0), files[name]
+    assert "replaced 1 edits of the older practitioner release v321r0" in files["ccipra-v322r0-f1.txt"][6]
+    rows = con.execute(
+        "SELECT source_file, column_2_code, deletion_date IS NULL, in_existence_before_1996, rationale, ncci_version "
+        "FROM medicare.ncci_ptp ORDER BY column_2_code"
+    ).fetchall()
+    assert rows == [
+        ("ccipra-v322r0-f1.txt", "G0102", True, False, "Mutually exclusive procedures", "v322r0"),
+        ("ccipra-v322r0-f1.txt", "G0103", False, False, RELEASE["ccipra-v322r0-f1.txt"][1].rationale, "v322r0"),
+        ("ccipra-v322r0-f1.txt", "G0106", True, True, RELEASE["ccipra-v322r0-f1.txt"][2].rationale, "v322r0"),
+        ("ccipra-v322r0-f2.txt", "G0202", True, False, RELEASE["ccipra-v322r0-f2.txt"][0].rationale, "v322r0"),
+        ("ccipra-v322r0-f2.txt", "G0203", True, False, None, "v322r0"),
+    ]
+    outcomes, _ = load_folder(con, folder)
+    assert all(o.unchanged for o in outcomes if o.status == "loaded")
+
+
+@pytest.mark.parametrize(
+    "trouble", ["a broken line", "a key repeated in the file", "edits of the other file", "cut mid-line"]
+)
+def test_a_release_that_does_not_load_in_one_read_loads_file_by_file(con, folder, trouble):
+    """What one file of a release breaks is found and said exactly as when the file is read alone."""
+    second = list(RELEASE["ccipra-v322r0-f2.txt"])
+    if trouble == "a broken line":
+        second.append(PtpEdit("G02", "G0204", "20190101"))
+    elif trouble == "a key repeated in the file":
+        second.append(PtpEdit("G0201", "G0202", "20190101", modifier_indicator="0"))
+    elif trouble == "edits of the other file":
+        second = RELEASE["ccipra-v322r0-f1.txt"][:2] + second
+    (folder / "ccipra-v322r0-f1.txt").write_bytes(ptp_text(RELEASE["ccipra-v322r0-f1.txt"]))
+    text = ptp_text(second)
+    (folder / "ccipra-v322r0-f2.txt").write_bytes(
+        text if trouble != "cut mid-line" else _cut_in_a_middle_field(text, b"\t")
+    )
+    load_folder(con, folder)
+    files = source_files(con)
+    assert files["ccipra-v322r0-f1.txt"][:5] == ("loaded", "ncci_ptp", "practitioner v322r0", 3, 0)
+    status, _, _, loaded, quarantined, error, _ = files["ccipra-v322r0-f2.txt"]
+    if trouble == "a broken line":
+        assert (status, loaded, quarantined) == ("loaded", 2, 1)
+        assert (
+            "'G02' is not a five-character code" in con.execute("SELECT reasons FROM medicare.quarantine").fetchone()[0]
+        )
+    elif trouble == "a key repeated in the file":
+        assert (status, loaded, quarantined) == ("loaded", 1, 2)
+    elif trouble == "edits of the other file":
+        assert (
+            status == "rejected"
+            and "repeats NCCI PTP edits already loaded from ccipra-v322r0-f1.txt (2 edits)" in error
+        )
+    else:
+        assert status == "rejected" and "cut off: last line incomplete" in error
+
+
+def test_a_release_older_than_the_one_loaded_is_not_loaded(con, folder):
+    """A newer release loaded from a zip the folder names differently: the older plain files are superseded."""
+    newer = ptp_text(RELEASE["ccipra-v322r0-f1.txt"])
+    (folder / "ptp-practitioner-2026q3.zip").write_bytes(_zip({"ccipra-v322r0-f1.txt": newer}))
+    load_folder(con, folder)
+    for name, edits in RELEASE.items():
+        (folder / name.replace("v322r0", "v321r0")).write_bytes(ptp_text(edits))
+    load_folder(con, folder)
+    files = source_files(con)
+    for name in RELEASE:
+        status, *_, error, _ = files[name.replace("v322r0", "v321r0")]
+        assert status == "skipped" and "older than the practitioner release already loaded (v322r0)" in error
+    assert con.execute("SELECT DISTINCT ncci_version FROM medicare.ncci_ptp").fetchall() == [("v322r0",)]
+
+
 def test_a_removed_file_takes_its_rows_and_quarantine_with_it(con, folder):
     path = folder / mue_file_name("dme")
     path.write_bytes(mue_text("dme", [Mue("E0100", "1", "1"), Mue("E01", "1", "1")]))
