@@ -277,7 +277,7 @@ def test_a_release_that_does_not_load_in_one_read_loads_file_by_file(con, folder
 
 def test_a_release_older_than_the_one_loaded_is_not_loaded(con, folder):
     """A newer release loaded from a zip the folder names differently: the older plain files are superseded."""
-    newer = ptp_text(RELEASE["ccipra-v322r0-f1.txt"])
+    newer = ptp_text([PtpEdit("G0301", "G0302", "20200101")])
     (folder / "ptp-practitioner-2026q3.zip").write_bytes(_zip({"ccipra-v322r0-f1.txt": newer}))
     load_folder(con, folder)
     for name, edits in RELEASE.items():
