@@ -354,22 +354,27 @@ def load_member_safely(con, entry: Path, path: Path, member: MemberLoad, found, 
         member.error = f"{member.inner_name}: {exc}"
 
 
-def load_ptp_release_together(con, files: list[tuple[Path, MemberLoad, NcciFile]], still_same) -> bool:
+class NotTogether(Exception):
+    """Raised by the caller's check before the commit: these files are not loaded as one release."""
+
+
+def load_ptp_release_together(con, files: list[tuple[Path, MemberLoad, NcciFile]], before_commit) -> bool:
     """Load plain PTP files of one release in one read and one transaction (ncci.load_ptp_release): True when they
     all loaded, with each member's outcome as if it had loaded alone. False, with nothing changed, when any is
     not the plain case (a broken row, a repeated key, an older release, a file changing; a file cut mid-line
     stops the read, its last line short of fields): the caller then loads them one by one, which says which file
-    and line is at fault. ``still_same(path)`` raises when a file changed since it was hashed."""
+    and line is at fault. ``before_commit(path)`` raises StillBeingWritten when a file changed while it was read,
+    NotTogether when it should not load with the others."""
     try:
         with transaction(con):
             results = load_ptp_release(con, [path for path, _, _ in files], files[0][2])
             for path, member, _ in files:
                 _quarantine(con, path.name, member, results[path.name])  # the file's earlier quarantine lines go
             for path, _, _ in files:
-                still_same(path)
+                before_commit(path)
             record_change(con, NCCI_PTP_CONTRACT.table)
             record_change(con, "medicare.quarantine")
-    except (BrokenRows, StillBeingWritten):
+    except (BrokenRows, StillBeingWritten, NotTogether):
         return False
     for path, member, _ in files:
         result = results[path.name]

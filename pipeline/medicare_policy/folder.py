@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -35,12 +35,13 @@ from pipeline.contracts.medicare_tables import (
 )
 from pipeline.core.domains import LOADED, REJECTED, SKIPPED
 from pipeline.failures import InfrastructureFailure
-from pipeline.inputs.source_folder import no_follow_opener, scan_folder
+from pipeline.inputs.source_folder import no_follow_opener, scan_folder, sha256_file
 from pipeline.medicare_policy.coding_edit_files import (
     CODING_EDIT_TABLES,
     HEAD_BYTES,
     TEXT_SUFFIXES,
     MemberLoad,
+    NotTogether,
     load_coding_edit_entry,
     load_ptp_release_together,
     newer_ptp_release,
@@ -52,6 +53,7 @@ from pipeline.medicare_policy.ncci import PTP_NAME
 from pipeline.medicare_policy.sheets import ACCEPTED_SUFFIXES, SheetContentError, sheets_of
 from pipeline.settings import DEFAULTS
 from pipeline.utilization.completeness import FileIdentity, StillBeingWritten, before_read, check_still
+from pipeline.utilization.in_thread import InThread
 from pipeline.validation.reject_rows import RejectTarget, insert_rejects
 from pipeline.warehouse.change_log import record_change
 from pipeline.warehouse.tables import insert_rows, transaction
@@ -272,54 +274,78 @@ def _ptp_releases(entries: list[Entry]) -> dict[str, list[Entry]]:
 
 def _read_ptp_release(con, entries: list[Entry]) -> None:
     """The files of one PTP release in one read (coding_edit_files.load_ptp_release_together), each settled as
-    _read_entry would settle it alone: hashed (in parallel threads: hashlib releases the GIL), unchanged ones
-    left as they are. Any file that is not the plain case (unreadable, changing, not a PTP file after all, a
-    newer release beside it) is left to _read_entry, and so are all of them when the release does not load
-    together (_read_entry then says which file or line is at fault)."""
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        fingerprints = list(pool.map(_fingerprint, entries))
+    _read_entry would settle it alone. Any file that is not the plain case (unreadable, changing, not a PTP file
+    after all, a newer release beside it) is left to _read_entry, and so are all of them when the release does
+    not load together (_read_entry then says which file or line is at fault).
+
+    A file of the size recorded when it was loaded is hashed first, and left as it is when its SHA-256 is the
+    recorded one too (touched, copied). The others, new or changed for sure, are hashed while DuckDB reads them
+    (hashlib releases the GIL: the hash costs little wall-clock time)."""
     ready: list[tuple[Entry, MemberLoad, object]] = []
-    for entry, fingerprint in zip(entries, fingerprints, strict=True):
-        if fingerprint is None:
+    for entry in entries:
+        glimpse = _glimpse(entry.path)
+        if glimpse is None:
             continue
-        identity, sha256, head = fingerprint
-        entry.identity, entry.sha256, entry.compression, entry.encoding = identity, sha256, "none", None
-        if _unchanged_since_loaded(con, entry):
-            entry.unchanged = entry.settled = True
-            continue
+        entry.identity, head = glimpse
+        entry.compression, entry.encoding, entry.sha256 = "none", None, None
+        if _recorded_size(con, entry.name) == entry.identity.size:
+            try:
+                entry.sha256 = sha256_file(entry.path)
+            except OSError:
+                continue
+            if _unchanged_since_loaded(con, entry):
+                entry.unchanged = entry.settled = True
+                continue
         member, found = recognized_member(head, entry.name)
         plain = member is not None and member.layout == "ncci_ptp" and member.error is None
         if plain and newer_ptp_release(entry.path.parent, member) is None:
             ready.append((entry, member, found))
     if len(ready) < 2:
         return
+    by_path = {entry.path: entry for entry, _, _ in ready}
+    hashers = {entry.path: InThread(sha256_file, entry.path) for entry, _, _ in ready if entry.sha256 is None}
 
-    def still_same(path: Path) -> None:
-        check_still(path, next(entry.identity for entry, _, _ in ready if entry.path == path))
+    def before_commit(path: Path) -> None:
+        entry = by_path[path]
+        if path in hashers:
+            try:
+                entry.sha256 = hashers[path].result()
+            except OSError as exc:
+                raise NotTogether(str(exc)) from exc
+        check_still(path, entry.identity)
 
-    if load_ptp_release_together(con, [(entry.path, member, found) for entry, member, found in ready], still_same):
+    try:
+        together = load_ptp_release_together(
+            con, [(e.path, member, found) for e, member, found in ready], before_commit
+        )
+    finally:  # never leave a thread reading a file behind
+        for hasher in hashers.values():
+            with suppress(OSError):
+                hasher.result()
+    if together:
         for entry, member, _ in ready:
             _take_members(entry, [member], [])
             entry.settled = True
 
 
-def _fingerprint(entry: Entry) -> tuple[FileIdentity, str, bytes] | None:
-    """The file's identity, SHA-256 and first bytes, in one streaming read; None when it cannot be read still."""
-    path = entry.path
+def _glimpse(path: Path) -> tuple[FileIdentity, bytes] | None:
+    """The file's identity and first bytes; None when it cannot be read or is being written."""
     try:
         identity = FileIdentity.of(path)
         before_read(path)
-        digest, head, buffer = hashlib.sha256(), b"", bytearray(1 << 20)
-        with open(path, "rb", buffering=0, opener=no_follow_opener) as handle:
-            while size := handle.readinto(buffer):
-                block = memoryview(buffer)[:size]
-                digest.update(block)
-                if len(head) < HEAD_BYTES:
-                    head += bytes(block[: HEAD_BYTES - len(head)])
+        with open(path, "rb", opener=no_follow_opener) as handle:
+            head = handle.read(HEAD_BYTES)
         check_still(path, identity)
     except (StillBeingWritten, OSError):
         return None
-    return identity, digest.hexdigest(), head
+    return identity, head
+
+
+def _recorded_size(con, file_name: str) -> int | None:
+    row = con.execute(
+        f"SELECT file_size_bytes FROM {SOURCE_FILES} WHERE file_name = ? AND status = ?", [file_name, LOADED]
+    ).fetchone()
+    return row[0] if row else None
 
 
 def _one_form_per_slot(entry: Entry, found: list[Recognized]) -> list[Recognized]:

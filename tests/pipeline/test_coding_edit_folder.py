@@ -4,7 +4,9 @@ releases not loaded twice, removed files' rows gone."""
 
 from __future__ import annotations
 
+import hashlib
 import io
+import os
 import zipfile
 
 import duckdb
@@ -234,8 +236,15 @@ def test_the_files_of_one_release_load_in_one_read_each_recorded_as_if_alone(con
         ("ccipra-v322r0-f2.txt", "G0202", True, False, RELEASE["ccipra-v322r0-f2.txt"][0].rationale, "v322r0"),
         ("ccipra-v322r0-f2.txt", "G0203", True, False, None, "v322r0"),
     ]
+    recorded = dict(con.execute("SELECT file_name, sha256 FROM medicare.source_files").fetchall())
+    for name in RELEASE:  # hashed while DuckDB read it: the digest of the very bytes
+        assert recorded[name] == hashlib.sha256((folder / name).read_bytes()).hexdigest()
+    for name in RELEASE:  # touched (a copy without -p): same size, so hashed first and found unchanged
+        os.utime(folder / name, ns=(1_000_000_000, 1_000_000_000))
+    versions = _change_log_versions(con, "medicare.ncci_ptp")
     outcomes, _ = load_folder(con, folder)
-    assert all(o.unchanged for o in outcomes if o.status == "loaded")
+    assert all(o.unchanged for o in outcomes if o.file_name in RELEASE), outcomes
+    assert _change_log_versions(con, "medicare.ncci_ptp") == versions
 
 
 @pytest.mark.parametrize(
