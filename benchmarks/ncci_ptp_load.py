@@ -11,8 +11,8 @@
    - bare:    ``CREATE TABLE t AS SELECT * FROM read_csv([the files], <the same read options>)``: typed dates, the
               ENUM indicator, latin-1, skip 6, nullstr '*', no sniffing (``ncci.PTP_READ_OPTIONS``);
    - project: ``load_folder`` of the medicare policy folder holding the files: hashing, recognition by content,
-              the read with rejects, the rules DuckDB's reader cannot apply, the repeated-key and duplicate-file
-              checks, quarantine, source_files and the change log.
+              the cut-off check, the read, the rules DuckDB's reader cannot apply, the repeated-key and
+              duplicate-file checks, quarantine, source_files and the change log.
 Target: project <= 1.5x bare (issue 21). Prints each pair and the median ratio, of wall-clock seconds (the target)
 and of CPU seconds of this process (DuckDB's threads included): on a shared, busy machine the wall clock swings
 with other people's work, the CPU seconds much less.

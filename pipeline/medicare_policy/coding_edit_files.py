@@ -10,7 +10,9 @@ folder (the two forms of one release are the same facts; the text form is read a
 the same HCPCS release, or PTP edits already loaded from another file) is not loaded a second time: with
 identical rows it is skipped naming the holder, otherwise it is a conflict and the earlier file stays.
 Each member loads in one transaction with its quarantined lines (medicare.quarantine); a file that changes
-while it is read rolls back and is skipped for this run.
+while it is read rolls back and is skipped for this run. The plain PTP files of one release (CMS's f1-f4) load
+together, in one read and one transaction (``load_ptp_release_together``), when none has anything to say; each
+member's outcome is the one it would have alone. A PTP, MUE or HCPCS file cut mid-line is rejected as a whole.
 """
 
 from __future__ import annotations

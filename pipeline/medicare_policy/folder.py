@@ -4,7 +4,8 @@ it, and record every entry in ``medicare.source_files``.
 One run:
 1. entries gone from the folder lose their rows (and their quarantine lines) everywhere;
 2. every entry is read (a zip member by member) unless it is unchanged since it was loaded (same SHA-256);
-   a file that changes while it is read is ``skipped`` for this run and keeps its earlier rows;
+   a file that changes while it is read is ``skipped`` for this run and keeps its earlier rows. The plain files
+   of one NCCI PTP release are read together where the first of them comes (``_read_ptp_release``);
 3. each sheet is recognised by the layout registry (``layouts.py``): unknown sheets are ``skipped`` with their
    header named; a recognised sheet with no release or a missing column is ``rejected``;
 4. each recognised sheet is staged and typed in DuckDB (``load.py``); sheets of one *slot* (layout, release,

@@ -14,10 +14,14 @@ practitioner PTP release loads at close to the speed of a bare read (benchmarks/
   the name (``_Eff_MM-DD-YYYY``). The adjudication indicator cell is a digit and its label.
 
 Rules DuckDB's reader cannot apply (a code's format, the ``*`` flag, a deletion before the effective date, a
-key repeated in one file) are checked in SQL in the same single pass that inserts the rows: a PTP row that
-breaks one aborts that pass, and only then is the file read again, its good rows loaded and (in Python) the
-broken rows' lines named. Quarantined lines are returned as ``BadLine``s with
-their line number (the file's first line is 1), the reason and the text.
+key repeated in one file) cost the usual file almost nothing: it is read once, straight into the table, with no
+rejects table (``load_ptp``; the plain files of one release in one read, ``load_ptp_release``). The read itself
+stops on a line the reader refuses, a missing code, date or indicator (the table's NOT NULL constraints) or a bad
+``*`` flag; the code format, the dates' order and the rationale's edge blanks are checked on the stored rows,
+where DuckDB tests each distinct value of a dictionary-compressed column once; a repeated key is found by sorting
+the keys' hashes (numpy). Any of these rolls the load back, and only then is the file read again carefully: its
+good rows loaded and the broken lines named. Quarantined lines are returned as ``BadLine``s with their line number
+(the file's first line is 1), the reason and the text.
 """
 
 from __future__ import annotations
