@@ -34,6 +34,7 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
+import numpy as np
 
 from pipeline.contracts.coding_edit_tables import NCCI_MUE_CONTRACT, NCCI_PTP_CONTRACT
 from pipeline.contracts.table_contract import sql_literal
@@ -272,6 +273,7 @@ def load_ptp(con, path: Path, file_name: str, recognized: NcciFile, careful: boo
 
 
 TRIMMED_RATIONALE = "nullif(trim(rationale), '')"
+PTP_KEY = "column_1_code, column_2_code, effective_date, deletion_date"
 # The rules of _ptp_problem_sql as one test of a row already in the table (the fast path checks them there).
 _STORED_ROW_BREAKS_A_RULE = (
     f"NOT (column_1_code GLOB {EDIT_CODE_GLOB} AND column_2_code GLOB {EDIT_CODE_GLOB}) "
@@ -355,29 +357,37 @@ def load_ptp_release(con, paths: list[Path], recognized: NcciFile) -> dict[str, 
     _insert_ptp_rows(
         con, f"read_csv({files}, {PTP_READ_OPTIONS}, filename = true)", setting, version, "parse_filename(filename)"
     )
-    counts = {
-        name: (rows, broken, untrimmed)
-        for name, rows, broken, untrimmed in con.execute(
-            f"SELECT source_file, count(*), count(*) FILTER (WHERE {_STORED_ROW_BREAKS_A_RULE}), "
-            f"count(*) FILTER (WHERE {_UNTRIMMED_RATIONALE}) FROM {PTP_TABLE} WHERE source_file IN ({listed}) "
-            "GROUP BY source_file"
-        ).fetchall()
-    }
-    if any(broken for _, broken, _ in counts.values()):
+    # One scan of the setting's rows for every check: each row's key hash, which of these files it is from
+    # (len(names) for another file of the setting, loaded before) and what it breaks (2 a rule, 1 only the
+    # rationale's blanks); the per-value tests run on dictionary vectors, numpy does the rest.
+    index = "CASE source_file " + " ".join(f"WHEN {sql_literal(n)} THEN {i}" for i, n in enumerate(names))
+    found = con.execute(
+        f"SELECT hash({PTP_KEY}) AS h, ({index} ELSE {len(names)} END)::UTINYINT AS file, "
+        f"(CASE WHEN {_STORED_ROW_BREAKS_A_RULE} THEN 2 WHEN {_UNTRIMMED_RATIONALE} THEN 1 ELSE 0 END)::UTINYINT "
+        f"AS flaw FROM {PTP_TABLE} WHERE setting = ?",
+        [setting],
+    ).fetchnumpy()
+    ours = found["file"] < len(names)
+    flaws = found["flaw"][ours]
+    if (flaws == 2).any():
         raise BrokenRows("a row breaks a rule")
-    if any(untrimmed for _, _, untrimmed in counts.values()):
+    if (flaws == 1).any():
         _trim_rationale(con, f"source_file IN ({listed})")
-    if _any_repeated_key(con, "setting = ?", [setting]):
+    if _repeats(found["h"]):
         raise BrokenRows("a key is repeated")
-    return {name: LoadResult(counts.get(name, (0, 0, 0))[0], [], notes[name]) for name in names}
+    counts = [int(count) for count in np.bincount(found["file"][ours], minlength=len(names))]
+    return {name: LoadResult(counts[i], [], notes[name]) for i, name in enumerate(names)}
 
 
 def _any_repeated_key(con, where: str, params: list) -> bool:
-    """Whether two rows share a key (both codes, both dates): their 64-bit hashes sorted by numpy, a third of the
-    cost of DuckDB's count(DISTINCT), which builds a hash table of 2.6 million keys. Two equal hashes of different
+    hashes = con.execute(f"SELECT hash({PTP_KEY}) AS h FROM {PTP_TABLE} WHERE {where}", params).fetchnumpy()["h"]
+    return _repeats(hashes)
+
+
+def _repeats(hashes) -> bool:
+    """Whether two keys (both codes, both dates) share a 64-bit hash, by sorting the hashes with numpy: a third of
+    the cost of DuckDB's count(DISTINCT), which builds a hash table of 2.6 million keys. Equal hashes of different
     keys (about one chance in 10^13 per release) only send the files the careful way, which compares the keys."""
-    keys = "column_1_code, column_2_code, effective_date, deletion_date"
-    hashes = con.execute(f"SELECT hash({keys}) AS h FROM {PTP_TABLE} WHERE {where}", params).fetchnumpy()["h"]
     hashes.sort()
     return bool((hashes[1:] == hashes[:-1]).any())
 
@@ -401,7 +411,7 @@ def _repeated_keys(con, file_name: str, setting: str) -> tuple[list[tuple], dict
     CMS splits a release into files by column 1 code, so only rows whose column 1 code lies within this file's
     range can repeat its keys: the range lets DuckDB's zone maps skip the other files' row groups. One cheap pass
     over the keys' hashes settles the usual case (no repeat); only when two are equal are the groups listed."""
-    keys = "column_1_code, column_2_code, effective_date, deletion_date"
+    keys = PTP_KEY
     lo, hi = con.execute(
         f"SELECT min(column_1_code), max(column_1_code) FROM {PTP_TABLE} WHERE source_file = ?", [file_name]
     ).fetchone()
