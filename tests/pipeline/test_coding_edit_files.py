@@ -11,7 +11,15 @@ import pytest
 
 from pipeline.contracts.coding_edit_tables import CODING_EDIT_CONTRACTS
 from pipeline.medicare_policy.hcpcs_level2 import load_hcpcs, recognize_hcpcs
-from pipeline.medicare_policy.ncci import BrokenRows, NcciFileError, load_mue, load_ptp, recognize_mue, recognize_ptp
+from pipeline.medicare_policy.ncci import (
+    BrokenRows,
+    NcciFileError,
+    load_mue,
+    load_ptp,
+    load_ptp_release,
+    recognize_mue,
+    recognize_ptp,
+)
 from pipeline.warehouse.tables import create_table, ensure_schemas, transaction
 from tests.synthetic.coding_edits import (
     SAMPLE_HCPCS,
@@ -153,6 +161,19 @@ def test_ptp_rationale_loses_its_edge_blanks_and_an_empty_one_is_null(con, tmp_p
         ("G0102", "Mutually exclusive procedures"),
         ("G0103", None),
         ("G0104", "Standards of medical/surgical practice"),
+    ]
+
+
+def test_ptp_release_files_load_in_one_read_each_with_its_own_rows(con, tmp_path):
+    parts = {1: [PtpEdit("G0101", "G0102", "20180701")], 2: [PtpEdit("G0201", "G0202", "20180701")] * 1}
+    parts[2] = parts[2] + [PtpEdit("G0201", "G0203", "20180701"), PtpEdit("G0201", "G0204", "20180701")]
+    paths = [_write(tmp_path, ptp_file_name("practitioner", "v322r0", n), ptp_text(e)) for n, e in parts.items()]
+    with transaction(con):
+        results = load_ptp_release(con, paths, recognize_ptp(paths[0].read_bytes()[:4096], paths[0].name))
+    assert {name: r.rows_loaded for name, r in results.items()} == {paths[0].name: 1, paths[1].name: 3}
+    assert con.execute("SELECT source_file, count(*) FROM medicare.ncci_ptp GROUP BY 1 ORDER BY 1").fetchall() == [
+        (paths[0].name, 1),
+        (paths[1].name, 3),
     ]
 
 
