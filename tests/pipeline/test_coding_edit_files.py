@@ -165,8 +165,10 @@ def test_ptp_rationale_loses_its_edge_blanks_and_an_empty_one_is_null(con, tmp_p
 
 
 def test_ptp_release_files_load_in_one_read_each_with_its_own_rows(con, tmp_path):
-    parts = {1: [PtpEdit("G0101", "G0102", "20180701")], 2: [PtpEdit("G0201", "G0202", "20180701")] * 1}
-    parts[2] = parts[2] + [PtpEdit("G0201", "G0203", "20180701"), PtpEdit("G0201", "G0204", "20180701")]
+    parts = {
+        1: [PtpEdit("G0101", "G0102", "20180701")],
+        2: [PtpEdit("G0201", second, "20180701") for second in ("G0202", "G0203", "G0204")],
+    }
     paths = [_write(tmp_path, ptp_file_name("practitioner", "v322r0", n), ptp_text(e)) for n, e in parts.items()]
     with transaction(con):
         results = load_ptp_release(con, paths, recognize_ptp(paths[0].read_bytes()[:4096], paths[0].name))
