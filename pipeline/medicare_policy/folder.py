@@ -292,8 +292,9 @@ def _read_ptp_release(con, entries: list[Entry]) -> None:
         if _recorded_size(con, entry.name) == entry.identity.size:
             try:
                 entry.sha256 = sha256_file(entry.path)
-            except OSError:
-                continue
+                check_still(entry.path, entry.identity)
+            except (StillBeingWritten, OSError):
+                continue  # _read_entry says what is wrong
             if _unchanged_since_loaded(con, entry):
                 entry.unchanged = entry.settled = True
                 continue
