@@ -284,6 +284,32 @@ def test_a_release_that_does_not_load_in_one_read_loads_file_by_file(con, folder
         assert status == "rejected" and "cut off: last line incomplete" in error
 
 
+def test_a_file_growing_while_its_release_is_read_loads_as_it_ends(con, folder, monkeypatch):
+    """The copy of f2 goes on while DuckDB reads the release: the release is not committed with a digest of bytes
+    that are not the file's; the files load one by one, f2 as it now is."""
+    from pipeline.medicare_policy import folder as folder_module
+
+    for name, edits in RELEASE.items():
+        (folder / name).write_bytes(ptp_text(edits))
+    hash_then_grow, grown = folder_module.sha256_file, []
+
+    def copy_goes_on(path):
+        digest = hash_then_grow(path)
+        if path.name == "ccipra-v322r0-f2.txt" and not grown:
+            grown.append(path)
+            with open(path, "ab") as handle:
+                handle.write(b"G0209\tG0210\t\t20190101\t*\t1\tMutually exclusive procedures\r\n")
+        return digest
+
+    monkeypatch.setattr(folder_module, "sha256_file", copy_goes_on)
+    load_folder(con, folder)
+    files = source_files(con)
+    assert files["ccipra-v322r0-f2.txt"][:4] == ("loaded", "ncci_ptp", "practitioner v322r0", 3)
+    recorded = dict(con.execute("SELECT file_name, sha256 FROM medicare.source_files").fetchall())
+    for name in RELEASE:
+        assert recorded[name] == hashlib.sha256((folder / name).read_bytes()).hexdigest(), name
+
+
 def test_a_release_older_than_the_one_loaded_is_not_loaded(con, folder):
     """A newer release loaded from a zip the folder names differently: the older plain files are superseded."""
     newer = ptp_text([PtpEdit("G0301", "G0302", "20200101")])
