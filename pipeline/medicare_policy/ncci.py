@@ -211,9 +211,10 @@ def load_ptp(con, path: Path, file_name: str, recognized: NcciFile, careful: boo
     A release carries the whole edit history, so only the newest version of a setting is kept: loading a
     newer version removes the rows of older ones (noted), and an older version is refused (NcciFileError).
 
-    Unless ``careful``, a row that breaks a rule DuckDB's reader cannot apply raises BrokenRows with the
-    transaction unusable: roll it back and load again with ``careful=True``, which loads the other rows and
-    names the broken ones (two more reads of the file, paid only by a file that has such a row)."""
+    Unless ``careful``, the file is read once with no rejects table, and any broken line (refused by the reader,
+    or breaking a rule DuckDB's reader cannot apply) raises BrokenRows with the transaction unusable: roll it
+    back and load again with ``careful=True``, which loads the other rows and names the broken ones (two reads of
+    the file with a rejects table, paid only by a file that has such a line)."""
     setting, version = recognized.setting, recognized.release
     newest = con.execute(
         f"SELECT max(ncci_version) FROM {PTP_TABLE} WHERE setting = ? AND source_file <> ?", [setting, file_name]
