@@ -363,7 +363,7 @@ def load_ptp_release(con, paths: list[Path], recognized: NcciFile) -> dict[str, 
     # rationale's blanks); the per-value tests run on dictionary vectors, numpy does the rest.
     index = "CASE source_file " + " ".join(f"WHEN {sql_literal(n)} THEN {i}" for i, n in enumerate(names))
     found = con.execute(
-        f"SELECT hash({PTP_KEY}) AS h, ({index} ELSE {len(names)} END)::UTINYINT AS file, "
+        f"SELECT hash({PTP_KEY}) AS h, ({index} ELSE {len(names)} END)::USMALLINT AS file, "
         f"(CASE WHEN {_STORED_ROW_BREAKS_A_RULE} THEN 2 WHEN {_UNTRIMMED_RATIONALE} THEN 1 ELSE 0 END)::UTINYINT "
         f"AS flaw FROM {PTP_TABLE} WHERE setting = ?",
         [setting],
