@@ -141,7 +141,11 @@ class ParseCache:
     def put(self, sha256: str, parsed: ParsedDocument, *, cacheable: bool = True) -> tuple[int, int]:
         """Spool a parse; returns where it lies.  A ``cacheable`` one waits for ``flush`` (or ``save``) to reach
         the cache table."""
-        where = self._spool.append(json.dumps(to_json_dict(parsed)).encode())
+        return self.put_encoded(sha256, json.dumps(to_json_dict(parsed)).encode(), cacheable=cacheable)
+
+    def put_encoded(self, sha256: str, payload: bytes, *, cacheable: bool = True) -> tuple[int, int]:
+        """``put`` of a parse already encoded as its JSON (by ``workers.parse_for_spool``)."""
+        where = self._spool.append(payload)
         if cacheable:
             self.fresh[sha256] = where
             self._pending.append(sha256)
