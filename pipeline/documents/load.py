@@ -251,7 +251,11 @@ def read_folder(
                 return
             queue.popleft()
             submitted -= 1
-            for source, (status, codes, payload) in zip(sources, future.result(), strict=True):
+            try:
+                parses = future.result()
+            except Exception as exc:  # a worker died (killed, out of memory) or a bug raised in it
+                raise exc if failure is None else failure(exc) from exc
+            for source, (status, codes, payload) in zip(sources, parses, strict=True):
                 settled(_parsed_elsewhere(source, status, codes, payload, cache))
 
     for source in iter_documents(directory, max_bytes):
