@@ -254,7 +254,9 @@ def read_folder(
             try:
                 parses = future.result()
             except Exception as exc:  # a worker died (killed, out of memory) or a bug raised in it
-                raise exc if failure is None else failure(exc) from exc
+                if failure is None:
+                    raise
+                raise failure(exc) from exc
             for source, (status, codes, payload) in zip(sources, parses, strict=True):
                 settled(_parsed_elsewhere(source, status, codes, payload, cache))
 
