@@ -95,13 +95,14 @@ class ParseCache:
         # Every code of the document, not only the first: the load batches documents that share any code together.
         result = con.execute(
             f"SELECT sha256, payload, json_extract_string(payload, '$.status'), json_extract_string(payload, '$.code'), "
-            f"json_extract_string(payload, '$.codes[*].code') "
+            f"json_extract_string(payload, '$.codes[*].code'), json_extract(payload, '$.codes_from') = 1 "
             f"FROM {CACHE_TABLE} WHERE parser_version = ? AND payload IS NOT NULL",
             [key],
         )
         while rows := result.fetchmany(FETCH_ROWS):
-            for sha256, payload, status, code, codes in rows:
+            for sha256, payload, status, code, codes, first_is_top in rows:
                 offset, length = self._spool.append(payload.encode())
+                codes = ([code] if first_is_top else []) + (codes or [])  # to_json_dict writes the first once
                 known = (status, tuple(codes) if codes else (code,) if code is not None else ())
                 self._cached[sha256] = (offset, length, shared.setdefault(known, known))
 
