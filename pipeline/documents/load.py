@@ -121,7 +121,7 @@ def load_documents(
 ) -> DocumentsLoad:
     """Load the folder into the core tables.  ``workers``: processes that parse and build rows (0: one per CPU, 1:
     none, all in this process); they start once ``workers_start_after`` documents are to be parsed (default
-    ``workers.START_AFTER``)."""
+    ``workers.START_AFTER``; and, for building the rows alone, ``ROWS_START_AFTER``)."""
     known = KnownNames.from_reference(reference)
     ensure_schemas(con, "core", "internal")
 
@@ -141,7 +141,7 @@ def load_documents(
         reference=reference,
         parsed_at=read_started_at,
         modifier_descriptions=descriptions,
-        **({} if workers_start_after is None else {"start_after": workers_start_after}),
+        **({} if workers_start_after is None else {"start_after": workers_start_after, "rows_start_after": 0}),
     )
     with Spool(warehouse_path.parent if warehouse_path is not None else None) as spool, pool:
         cache = ParseCache(con, cache_key(parser_fingerprint() + formats_fingerprint(), known.digest, max_bytes), spool)
@@ -436,7 +436,7 @@ def row_batches(
     if not folder.entries:  # still the dimensions and reference tables
         yield batch_tables([], reference, parsed_at, descriptions)
     batches = _code_batches(folder.entries, batch_documents)
-    if workers is not None and workers.wanted(len(folder.entries)):
+    if workers is not None and workers.wanted(len(folder.entries), rows=True):
         records = ([spooled_record(spool, offset, length) for _, offset, length in batch] for batch in batches)
         for _, tables in in_order(records, workers.batch, window=workers.processes + 1):
             yield tables

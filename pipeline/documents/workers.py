@@ -50,6 +50,9 @@ PER_DOCUMENT = {
 PARSE_CHUNK = 48  # documents per parse task: big enough that sending it costs little next to parsing it
 TASKS_PER_WORKER = 3  # tasks outstanding per worker: each finds its next one waiting, memory holds only these
 START_AFTER = 400  # documents to parse before workers start: below this a process start costs more than it saves
+# Documents in the folder before workers (not yet started by the parse) build the rows: building is cheaper than
+# parsing (about a third), so it takes more of them to pay for starting the processes.
+ROWS_START_AFTER = 10_000
 
 # What a worker process holds for its whole life (set once by ``_start_worker``).
 _worker: dict[str, Any] = {}
@@ -144,9 +147,10 @@ class DocumentWorkers:
         parsed_at: datetime,
         modifier_descriptions: dict[str, str],
         start_after: int = START_AFTER,
+        rows_start_after: int = ROWS_START_AFTER,
     ):
         self.processes = processes
-        self.start_after = start_after
+        self.start_after, self.rows_start_after = start_after, rows_start_after
         self._init_args = (known, max_bytes, reference, parsed_at, modifier_descriptions)
         self._pool: ProcessPoolExecutor | None = None
 
@@ -154,9 +158,11 @@ class DocumentWorkers:
     def in_flight(self) -> int:
         return self.processes * TASKS_PER_WORKER
 
-    def wanted(self, documents: int) -> bool:
-        """Whether ``documents`` documents of work are enough to use (and, the first time, start) the workers."""
-        return self.processes > 1 and (self._pool is not None or documents >= self.start_after)
+    def wanted(self, documents: int, *, rows: bool = False) -> bool:
+        """Whether ``documents`` documents to parse (or, with ``rows``, to build rows of) are enough to use (and,
+        the first time, start) the workers."""
+        threshold = self.rows_start_after if rows else self.start_after
+        return self.processes > 1 and (self._pool is not None or documents >= threshold)
 
     def parse(self, items: list[bytes]) -> Future:
         """(status, loadable codes, spool JSON) of each document, in order."""
