@@ -26,8 +26,6 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pandas as pd
-
 from pipeline.contracts.core_tables import CORE_CONTRACTS
 from pipeline.contracts.table_contract import TableContract
 from pipeline.core.corpus import DocumentFile, absorb_rejections
@@ -46,6 +44,7 @@ from pipeline.documents.workers import (
     PER_DOCUMENT,
     REJECTED_ROWS,
     DocumentWorkers,
+    WiredRows,
     batch_tables,
     document_file,
     in_order,
@@ -428,7 +427,7 @@ def row_batches(
     batch_documents: int,
     modifier_descriptions: dict | None = None,
     workers: DocumentWorkers | None = None,
-) -> Iterator[dict[str, list[dict] | pd.DataFrame]]:
+) -> Iterator[dict[str, list[dict] | WiredRows]]:
     """The core rows (``batch_tables``), a batch of documents at a time: every document of one code in the same
     batch (the newest wins), batches in code order, then the documents that load nothing.  Built by ``workers``
     when the folder is big enough for them, in the same order."""
@@ -571,8 +570,10 @@ def write_staging(con, batches: Iterable[dict[str, list[dict]]], *, commit: bool
                 for contract in writable:
                     rows = tables[contract.table_name]
                     if contract.table in PER_DOCUMENT:
-                        frame = rows if isinstance(rows, pd.DataFrame) else frame_for(contract, rows)
-                        insert_frame(con, contract, frame, _staging(contract.table))
+                        if isinstance(rows, WiredRows):
+                            insert_frame(con, contract, rows.frame, _staging(contract.table), wired=True)
+                        else:
+                            insert_frame(con, contract, frame_for(contract, rows), _staging(contract.table))
                     else:
                         _merge_dimension(dimensions, contract, rows)
                 written += len(tables[CONTRACTS[DOCUMENTS].table_name])

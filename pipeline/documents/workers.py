@@ -23,6 +23,7 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -35,7 +36,7 @@ from pipeline.core.known_names import KnownNames
 from pipeline.core.reference_data import ReferenceData
 from pipeline.documents.formats import parse_any_document
 from pipeline.documents.modifier_descriptions import describe_modifiers
-from pipeline.warehouse.tables import frame_for
+from pipeline.warehouse.tables import frame_for, wire_frame
 
 CONTRACTS = {c.table: c for c in CORE_CONTRACTS}
 DOCUMENTS = "core.documents"
@@ -92,18 +93,29 @@ def document_file(record: bytes, parse: bytes) -> DocumentFile:
     )
 
 
+@dataclass(frozen=True)
+class WiredRows:
+    """A table's rows as a frame already in the dtypes DuckDB takes (``wire_frame``): appended as they are."""
+
+    frame: pd.DataFrame
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+
 def batch_tables(
     files: list[DocumentFile],
     reference: ReferenceData,
     parsed_at: datetime,
     modifier_descriptions: dict[str, str],
-) -> dict[str, list[dict] | pd.DataFrame]:
-    """One batch's core rows by table name: the per-document tables as frames ready to append, the dimensions as
-    rows (merged across batches by the writer).  Modifiers take the official (HCPCS Level II) description."""
+) -> dict[str, list[dict] | WiredRows]:
+    """One batch's core rows by table name: the per-document tables ready to append (``WiredRows``), the
+    dimensions as rows (merged across batches by the writer).  Modifiers take the official (HCPCS Level II)
+    description."""
     tables = build_core_rows(files, reference, parsed_at=parsed_at).tables
     describe_modifiers(tables["modifiers"], modifier_descriptions)
     return {
-        contract.table_name: frame_for(contract, tables[contract.table_name])
+        contract.table_name: WiredRows(wire_frame(contract, frame_for(contract, tables[contract.table_name])))
         if contract.table in PER_DOCUMENT
         else tables[contract.table_name]
         for contract in CORE_CONTRACTS
@@ -126,7 +138,7 @@ def _parse_chunk(items: list[bytes]) -> list[tuple[str, tuple[str, ...] | None, 
     return [parse_for_spool(data, _worker["known"], _worker["max_bytes"])[1:] for data in items]
 
 
-def _batch_chunk(records: list[tuple[bytes, bytes]]) -> dict[str, list[dict] | pd.DataFrame]:
+def _batch_chunk(records: list[tuple[bytes, bytes]]) -> dict[str, list[dict] | WiredRows]:
     files = [document_file(record, parse) for record, parse in records]
     return batch_tables(files, _worker["reference"], _worker["parsed_at"], _worker["descriptions"])
 
