@@ -32,6 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks import _measure  # noqa: E402
 from benchmarks._measure import finish, pipeline_env, run_measured  # noqa: E402
 
 MEMORY_CEILING_MB = 1024
@@ -146,12 +147,14 @@ def _materialize(label: str, checkout: Path, work: Path, docs_dir: Path, util_di
     wall, rss, _ = run_measured([sys.executable, "-c", CHILD], env=env, cwd=checkout)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    tree, workers_cpu = _measure.last_tree_peak_mb, _measure.last_descendants_cpu
     print(
-        f"materialize ({label}): {wall:.1f}s end to end, {n / wall:,.0f} documents/s, CPU {cpu:.1f}s, "
-        f"peak RSS {rss:,.0f} MB",
+        f"materialize ({label}): {wall:.1f}s end to end, {n / wall:,.0f} documents/s, CPU {cpu:.1f}s "
+        f"(+ {workers_cpu:.1f}s in its worker processes, sampled), peak RSS {rss:,.0f} MB; "
+        f"with its worker processes {tree:,.0f} MB (PSS, sampled)",
         flush=True,
     )
-    return wall, rss
+    return wall, max(rss, tree)
 
 
 if __name__ == "__main__":

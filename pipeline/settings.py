@@ -60,6 +60,8 @@ VARIABLES = (
     Variable("CPT_SERVING_PATH", "warehouse/serving/cpt_analytics.duckdb", "path"),
     Variable("CPT_MEDICARE_POLICY_DIR", "sources/medicare_policy", "path"),
     Variable("CPT_MAX_DOCUMENT_BYTES", DEFAULT_MAX_DOCUMENT_BYTES, "integer", 1),
+    # Processes that parse documents and build their rows (pipeline/documents/workers.py): 0 = one per CPU.
+    Variable("CPT_DOCUMENT_WORKERS", 0, "integer", 0),
     Variable("CPT_DUCKDB_MEMORY_LIMIT", "2GB", "memory"),
     Variable("CPT_WRITER_LOCK_TIMEOUT_SECONDS", 6 * 3600, "integer", 0),
     Variable("CPT_ALLOW_SHRINK", False, "flag"),
@@ -153,6 +155,7 @@ class Settings:
     serving_path: Path
     medicare_policy_dir: Path
     max_document_bytes: int
+    document_workers: int
     duckdb_memory_limit: str
     writer_lock_timeout_seconds: int
     allow_shrink: bool

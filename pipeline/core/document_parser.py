@@ -704,7 +704,10 @@ def _clear_facts(doc: ParsedDocument) -> None:
 
 
 def to_json_dict(doc: ParsedDocument) -> dict:
-    """Plain-JSON form, used to cache parse results by content hash."""
+    """Plain-JSON form, used to cache parse results by content hash.  The first code block is the top-level facts
+    (``parse_document`` copies it there): written once, with ``codes_from`` 1 saying the list starts at the second
+    (a third of every payload, which the spool, the cache and each load would otherwise carry twice)."""
+    first_is_top = bool(doc.codes) and all(getattr(doc.codes[0], n) == getattr(doc, n) for n in CODE_FACT_FIELDS)
     return {
         **{name: getattr(doc, name) for name in _SCALAR_FIELDS},
         "typical_sites": doc.typical_sites,
@@ -713,9 +716,10 @@ def to_json_dict(doc: ParsedDocument) -> dict:
         "problems": doc.problems,
         "modifiers": _modifier_rows(doc.modifiers),
         "sections": [[s.ordinal, s.heading, s.body] for s in doc.sections],
+        "codes_from": 1 if first_is_top else 0,
         "codes": [
             {**{name: getattr(c, name) for name in CODE_FACT_FIELDS[:-1]}, "modifiers": _modifier_rows(c.modifiers)}
-            for c in doc.codes
+            for c in doc.codes[1 if first_is_top else 0 :]
         ],
     }
 
@@ -725,7 +729,7 @@ def _modifier_rows(modifiers: list[ModifierRow]) -> list[list]:
 
 
 def from_json_dict(data: dict) -> ParsedDocument:
-    return ParsedDocument(
+    doc = ParsedDocument(
         **{name: data[name] for name in _SCALAR_FIELDS},
         typical_sites=list(data["typical_sites"]),
         summary_sites=list(data["summary_sites"]),
@@ -738,6 +742,9 @@ def from_json_dict(data: dict) -> ParsedDocument:
             for block in data.get("codes", ())
         ],
     )
+    if data.get("codes_from") == 1:
+        doc.codes.insert(0, CodeFacts(**{name: getattr(doc, name) for name in CODE_FACT_FIELDS}))
+    return doc
 
 
 _SCALAR_FIELDS = (

@@ -241,6 +241,7 @@ class LimitsResource(dg.ConfigurableResource):
     """Limits of the loads, the checks and the publish (each field: its CPT_* variable; defaults in settings)."""
 
     max_document_bytes: int = Field(DEFAULTS["max_document_bytes"], description=_described("CPT_MAX_DOCUMENT_BYTES"))
+    document_workers: int = Field(DEFAULTS["document_workers"], description=_described("CPT_DOCUMENT_WORKERS"))
     utilization_max_file_shrink: float = Field(
         DEFAULTS["utilization_max_file_shrink"], description=_described("CPT_UTILIZATION_MAX_FILE_SHRINK")
     )

@@ -19,7 +19,7 @@ An exception inside the transaction is an infrastructure failure: everything rol
 from __future__ import annotations
 
 import json
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import nullcontext, suppress
 from dataclasses import dataclass, field, replace
@@ -28,20 +28,30 @@ from pathlib import Path
 
 from pipeline.contracts.core_tables import CORE_CONTRACTS
 from pipeline.contracts.table_contract import TableContract
-from pipeline.core.corpus import DocumentFile, absorb_rejections, build_core_rows
-from pipeline.core.document_parser import (
-    ParsedDocument,
-    from_json_dict,
-    parser_fingerprint,
-    reject_oversize,
-)
+from pipeline.core.corpus import DocumentFile, absorb_rejections
+from pipeline.core.document_parser import ParsedDocument, parser_fingerprint, reject_oversize
 from pipeline.core.domains import LOADED_DOCUMENT_STATUSES, PARSED, PARTIAL, REJECTED, SKIPPED
 from pipeline.core.known_names import KnownNames
 from pipeline.core.reference_data import ReferenceData
 from pipeline.documents.folder import DocumentSource, iter_documents
-from pipeline.documents.formats import formats_fingerprint, parse_any_document
-from pipeline.documents.modifier_descriptions import describe_modifiers, official_modifier_descriptions
+from pipeline.documents.formats import formats_fingerprint
+from pipeline.documents.modifier_descriptions import official_modifier_descriptions
 from pipeline.documents.parse_cache import ParseCache, Spool, cache_key
+from pipeline.documents.workers import (
+    CONTRACTS,
+    DOCUMENTS,
+    PARSE_CHUNK,
+    PER_DOCUMENT,
+    REJECTED_ROWS,
+    DocumentWorkers,
+    WiredRows,
+    batch_tables,
+    document_file,
+    in_order,
+    loadable_codes,
+    parse_for_spool,
+    worker_count,
+)
 from pipeline.failures import infrastructure_failure
 from pipeline.settings import ALLOW_SHRINK_HINT
 from pipeline.validation.reject_rows import gate_table
@@ -55,9 +65,6 @@ from pipeline.warehouse.tables import (
     transaction,
 )
 
-CONTRACTS = {c.table: c for c in CORE_CONTRACTS}
-DOCUMENTS = "core.documents"
-REJECTED_ROWS = "core.rejected_rows"
 # The rows before this run, kept (renamed, not copied) until parsed_at is carried over; gone at commit.
 PREVIOUS_DOCUMENTS = "core.previous_documents"
 STAGING_SUFFIX = "__loading"  # core.<table>__loading: the table being built, renamed into place at the swap
@@ -66,13 +73,8 @@ COMMIT_DOCUMENTS = 10_000  # documents whose rows are committed together while t
 ATTENTION_ROWS = 200  # documents needing attention listed on the load (all of them are in core.documents)
 EXAMPLES = 3  # documents named when an empty-looking folder is refused
 
-# Tables whose rows come from documents (appended batch by batch); the others are dimensions and reference
-# tables every batch returns in full (merged by key, the first batch's row kept, as one corpus would).
-PER_DOCUMENT = {
-    table
-    for table, contract in CONTRACTS.items()
-    if "document_id" in contract.column_names and table != REJECTED_ROWS  # rejected_rows: written by the gates
-}
+# Sources held in memory while the parses before them are still with the workers.
+QUEUED_SOURCES = 512
 
 
 class EmptySourceFolder(RuntimeError):
@@ -113,7 +115,12 @@ def load_documents(
     *,
     allow_shrink: bool = False,
     batch_documents: int = BATCH_DOCUMENTS,
+    workers: int = 0,
+    workers_start_after: int | None = None,
 ) -> DocumentsLoad:
+    """Load the folder into the core tables.  ``workers``: processes that parse and build rows (0: one per CPU, 1:
+    none, all in this process); they start once ``workers_start_after`` documents are to be parsed (default
+    ``workers.START_AFTER``; and, for building the rows alone, ``ROWS_START_AFTER``)."""
     known = KnownNames.from_reference(reference)
     ensure_schemas(con, "core", "internal")
 
@@ -122,12 +129,22 @@ def load_documents(
         what = f"loading the documents folder {directory} into the warehouse (rolled back; nothing was deleted)"
         return infrastructure_failure(what, exc, path=warehouse_path)
 
-    with Spool(warehouse_path.parent if warehouse_path is not None else None) as spool:
+    # Taken before anything is read: the sensor re-hashes files whose change time is at or after it, so an
+    # edit made while this run reads (even one that keeps size and modification time) is never missed.
+    read_started_at = datetime.now(UTC).replace(tzinfo=None)
+    descriptions = official_modifier_descriptions(con)
+    pool = DocumentWorkers(
+        worker_count(workers),
+        known=known,
+        max_bytes=max_bytes,
+        reference=reference,
+        parsed_at=read_started_at,
+        modifier_descriptions=descriptions,
+        **({} if workers_start_after is None else {"start_after": workers_start_after, "rows_start_after": 0}),
+    )
+    with Spool(warehouse_path.parent if warehouse_path is not None else None) as spool, pool:
         cache = ParseCache(con, cache_key(parser_fingerprint() + formats_fingerprint(), known.digest, max_bytes), spool)
-        # Taken before anything is read: the sensor re-hashes files whose change time is at or after it, so an
-        # edit made while this run reads (even one that keeps size and modification time) is never missed.
-        read_started_at = datetime.now(UTC).replace(tzinfo=None)
-        folder = read_folder(con, directory, cache, known, max_bytes, spool, failure=failure)
+        folder = read_folder(con, directory, cache, known, max_bytes, spool, failure=failure, workers=pool)
         removed = sorted(_previous_ids(con) - folder.document_ids)
         if not allow_shrink:
             _refuse_empty_folder(con, directory, folder, spool)
@@ -141,8 +158,7 @@ def load_documents(
             # The new tables are built beside the old ones, a committed batch at a time (DuckDB keeps what one
             # transaction writes in memory until it commits); the run's transaction then swaps them in.
             _drop_staging(con)
-            descriptions = official_modifier_descriptions(con)
-            batches = row_batches(folder, spool, reference, read_started_at, batch_documents, descriptions)
+            batches = row_batches(folder, spool, reference, read_started_at, batch_documents, descriptions, pool)
             write_staging(con, batches, commit=True)
             with transaction(con):
                 load.changed_tables = _swap_and_gate(con, removed, rows_written=save_cache)
@@ -171,10 +187,18 @@ def read_folder(
     spool: Spool,
     *,
     failure: Callable[[Exception], Exception] | None = None,
+    workers: DocumentWorkers | None = None,
 ) -> FolderRead:
-    """Read and parse every entry of the folder, one at a time, into the spool; fresh parses reach the cache
-    table a batch at a time."""
+    """Read and parse every entry of the folder into the spool, in folder order; fresh parses reach the cache
+    table a batch at a time.  Documents to parse go to ``workers`` in chunks once there are enough of them; every
+    other entry (cached, skipped, unreadable, in motion) is settled here, after the chunks before it."""
     folder = FolderRead()
+    # In folder order: a source to settle here, or [sources, their parse's future] (None while the chunk fills).
+    queue: deque[DocumentSource | list] = deque()
+    open_chunk: list | None = None
+    submitted = 0  # chunks with the workers, not yet settled
+    dispatched: set[str] = set()  # contents sent to the workers: a second copy waits for the cache instead
+    to_parse = 0
 
     def flush() -> None:
         try:
@@ -185,10 +209,9 @@ def read_folder(
                 raise
             raise failure(exc) from exc
 
-    for source in iter_documents(directory, max_bytes):
+    def settled(document: _SpooledFile) -> None:
         if cache.pending >= COMMIT_DOCUMENTS:
             flush()
-        document = _parsed_file(source, cache, known, max_bytes, con)
         folder.document_ids.add(document.document_id)
         folder.statuses[document.status] += 1
         folder.hashed += document.sha256 is not None
@@ -202,8 +225,81 @@ def read_folder(
             *document.parse,
         ]
         folder.entries.append((document.codes, *spool.append(json.dumps(record).encode())))
+
+    def submit_open_chunk() -> None:
+        nonlocal open_chunk, submitted
+        if open_chunk is not None:
+            open_chunk[1] = workers.parse([source.data for source in open_chunk[0]])
+            open_chunk, submitted = None, submitted + 1
+
+    def settle(everything: bool = False) -> None:
+        """Settle from the front of the queue: sources at once, a chunk when it is done, or must be waited for
+        (too many chunks out, too many sources held, or the end of the folder)."""
+        nonlocal submitted
+        while queue:
+            front = queue[0]
+            if isinstance(front, DocumentSource):
+                queue.popleft()
+                settled(_parsed_file(front, cache, known, max_bytes, con))
+                continue
+            sources, future = front
+            if future is None:
+                return  # still filling
+            crowded = submitted > workers.in_flight or len(queue) > QUEUED_SOURCES
+            if not (everything or crowded or future.done()):
+                return
+            queue.popleft()
+            submitted -= 1
+            try:
+                parses = future.result()
+            except Exception as exc:  # a worker died (killed, out of memory) or a bug raised in it
+                if failure is None:
+                    raise
+                raise failure(exc) from exc
+            for source, (status, codes, payload) in zip(sources, parses, strict=True):
+                settled(_parsed_elsewhere(source, status, codes, payload, cache))
+
+    for source in iter_documents(directory, max_bytes):
+        fresh = _to_parse(source, cache, dispatched)
+        to_parse += fresh
+        if fresh and workers is not None and workers.wanted(to_parse):
+            dispatched.add(source.sha256)
+            if open_chunk is None:
+                open_chunk = [[], None]
+                queue.append(open_chunk)
+            open_chunk[0].append(source)
+            if len(open_chunk[0]) >= PARSE_CHUNK:
+                submit_open_chunk()
+        else:
+            submit_open_chunk()  # this source comes after that chunk
+            queue.append(source)
+        settle()
+    submit_open_chunk()
+    settle(everything=True)
     flush()
     return folder
+
+
+def _to_parse(source: DocumentSource, cache: ParseCache, dispatched: set[str]) -> bool:
+    """Whether the source is a document to parse now: readable, still, not too big, its content not yet parsed."""
+    return (
+        source.data is not None
+        and source.in_motion is None
+        and source.skipped_reason is None
+        and source.read_error is None
+        and cache.payload(source.sha256) is None
+        and source.sha256 not in dispatched
+    )
+
+
+def _parsed_elsewhere(
+    source: DocumentSource, status: str, codes: tuple[str, ...] | None, payload: bytes, cache: ParseCache
+) -> _SpooledFile:
+    where = cache.put_encoded(source.sha256, payload)
+    return _SpooledFile(
+        source.document_id, str(source.path), source.sha256, source.size_bytes, source.modified_at,
+        status, codes, where,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,14 +326,10 @@ def _parsed_file(
     return _parse(source, cache, known, max_bytes)
 
 
-def _loadable_codes(parsed: ParsedDocument) -> tuple[str, ...] | None:
-    return tuple(block.code for block in parsed.code_blocks()) if parsed.contributes else None
-
-
 def _spooled(f: DocumentFile, parse: tuple[int, int]) -> _SpooledFile:
     return _SpooledFile(
         f.document_id, f.source_path, f.sha256, f.size_bytes, f.modified_at, f.parsed.status,
-        _loadable_codes(f.parsed), parse,
+        loadable_codes(f.parsed), parse,
     )  # fmt: skip
 
 
@@ -271,7 +363,7 @@ def _parse(source: DocumentSource, cache: ParseCache, known: KnownNames, max_byt
     def spooled(parsed: ParsedDocument, where: tuple[int, int]) -> _SpooledFile:
         return _SpooledFile(
             source.document_id, str(source.path), source.sha256, source.size_bytes, source.modified_at,
-            parsed.status, _loadable_codes(parsed), where,
+            parsed.status, loadable_codes(parsed), where,
         )  # fmt: skip
 
     def uncached(parsed: ParsedDocument) -> _SpooledFile:
@@ -287,8 +379,8 @@ def _parse(source: DocumentSource, cache: ParseCache, known: KnownNames, max_byt
         return uncached(reject_oversize(source.size_bytes, max_bytes))
     where = cache.payload(source.sha256)
     if where is None:
-        parsed = parse_any_document(source.data, max_bytes=max_bytes, known_names=known)
-        return spooled(parsed, cache.put(source.sha256, parsed))
+        parsed, _, _, payload = parse_for_spool(source.data, known, max_bytes)
+        return spooled(parsed, cache.put_encoded(source.sha256, payload))
     known_status = cache.status_and_codes(source.sha256)
     if known_status is None:  # parsed earlier in this run (the same content twice)
         return spooled(cache.get(source.sha256), where)
@@ -316,16 +408,15 @@ def _previous_ids(con) -> set[str]:
     return {document_id for (document_id,) in con.execute(f"SELECT document_id FROM {DOCUMENTS}").fetchall()}
 
 
+def spooled_record(spool: Spool, offset: int, length: int) -> tuple[bytes, bytes]:
+    """A spooled document's record and its parse, as the JSON they were spooled as."""
+    record = spool.read(offset, length)
+    _, _, _, _, _, *parse = json.loads(record)
+    return record, spool.read(*parse)
+
+
 def spooled_document(spool: Spool, offset: int, length: int) -> DocumentFile:
-    document_id, source_path, sha256, size_bytes, modified_at, *parse = json.loads(spool.read(offset, length))
-    return DocumentFile(
-        document_id=document_id,
-        source_path=source_path,
-        sha256=sha256,
-        size_bytes=size_bytes,
-        modified_at=datetime.fromisoformat(modified_at),
-        parsed=from_json_dict(json.loads(spool.read(*parse))),
-    )
+    return document_file(*spooled_record(spool, offset, length))
 
 
 def row_batches(
@@ -335,20 +426,23 @@ def row_batches(
     parsed_at: datetime,
     batch_documents: int,
     modifier_descriptions: dict | None = None,
-) -> Iterator[dict[str, list[dict]]]:
-    """The core rows, a batch of documents at a time: every document of one code in the same batch (the
-    newest wins), batches in code order, then the documents that load nothing.  Modifiers take the official
-    (HCPCS Level II) description where one is loaded."""
-
-    def rows(files: list[DocumentFile]) -> dict[str, list[dict]]:
-        tables = build_core_rows(files, reference, parsed_at=parsed_at).tables
-        describe_modifiers(tables["modifiers"], modifier_descriptions or {})
-        return tables
-
+    workers: DocumentWorkers | None = None,
+) -> Iterator[dict[str, list[dict] | WiredRows]]:
+    """The core rows (``batch_tables``), a batch of documents at a time: every document of one code in the same
+    batch (the newest wins), batches in code order, then the documents that load nothing.  Built by ``workers``
+    when the folder is big enough for them, in the same order."""
+    descriptions = modifier_descriptions or {}
     if not folder.entries:  # still the dimensions and reference tables
-        yield rows([])
-    for batch in _code_batches(folder.entries, batch_documents):
-        yield rows([spooled_document(spool, offset, length) for _, offset, length in batch])
+        yield batch_tables([], reference, parsed_at, descriptions)
+    batches = _code_batches(folder.entries, batch_documents)
+    if workers is not None and workers.wanted(len(folder.entries), rows=True):
+        records = ([spooled_record(spool, offset, length) for _, offset, length in batch] for batch in batches)
+        for _, tables in in_order(records, workers.batch, window=workers.processes + 1):
+            yield tables
+        return
+    for batch in batches:
+        files = [spooled_document(spool, offset, length) for _, offset, length in batch]
+        yield batch_tables(files, reference, parsed_at, descriptions)
 
 
 def _code_batches(entries: list[tuple[tuple[str, ...] | None, int, int]], size: int) -> Iterator[list]:
@@ -476,7 +570,10 @@ def write_staging(con, batches: Iterable[dict[str, list[dict]]], *, commit: bool
                 for contract in writable:
                     rows = tables[contract.table_name]
                     if contract.table in PER_DOCUMENT:
-                        insert_frame(con, contract, frame_for(contract, rows), _staging(contract.table))
+                        if isinstance(rows, WiredRows):
+                            insert_frame(con, contract, rows.frame, _staging(contract.table), wired=True)
+                        else:
+                            insert_frame(con, contract, frame_for(contract, rows), _staging(contract.table))
                     else:
                         _merge_dimension(dimensions, contract, rows)
                 written += len(tables[CONTRACTS[DOCUMENTS].table_name])

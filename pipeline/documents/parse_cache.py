@@ -95,13 +95,14 @@ class ParseCache:
         # Every code of the document, not only the first: the load batches documents that share any code together.
         result = con.execute(
             f"SELECT sha256, payload, json_extract_string(payload, '$.status'), json_extract_string(payload, '$.code'), "
-            f"json_extract_string(payload, '$.codes[*].code') "
+            f"json_extract_string(payload, '$.codes[*].code'), json_extract(payload, '$.codes_from') = 1 "
             f"FROM {CACHE_TABLE} WHERE parser_version = ? AND payload IS NOT NULL",
             [key],
         )
         while rows := result.fetchmany(FETCH_ROWS):
-            for sha256, payload, status, code, codes in rows:
+            for sha256, payload, status, code, codes, first_is_top in rows:
                 offset, length = self._spool.append(payload.encode())
+                codes = ([code] if first_is_top else []) + (codes or [])  # to_json_dict writes the first once
                 known = (status, tuple(codes) if codes else (code,) if code is not None else ())
                 self._cached[sha256] = (offset, length, shared.setdefault(known, known))
 
@@ -141,7 +142,11 @@ class ParseCache:
     def put(self, sha256: str, parsed: ParsedDocument, *, cacheable: bool = True) -> tuple[int, int]:
         """Spool a parse; returns where it lies.  A ``cacheable`` one waits for ``flush`` (or ``save``) to reach
         the cache table."""
-        where = self._spool.append(json.dumps(to_json_dict(parsed)).encode())
+        return self.put_encoded(sha256, json.dumps(to_json_dict(parsed)).encode(), cacheable=cacheable)
+
+    def put_encoded(self, sha256: str, payload: bytes, *, cacheable: bool = True) -> tuple[int, int]:
+        """``put`` of a parse already encoded as its JSON (by ``workers.parse_for_spool``)."""
+        where = self._spool.append(payload)
         if cacheable:
             self.fresh[sha256] = where
             self._pending.append(sha256)

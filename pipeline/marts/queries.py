@@ -8,12 +8,19 @@ when one of those tables changed.
 from __future__ import annotations
 
 import json
+import threading
 from functools import cache
 from pathlib import Path
 
 import duckdb
 
 MART_SQL_DIR = Path(__file__).parent / "sql"
+_PARSER_LOCK = threading.Lock()
+
+
+@cache
+def _parser() -> duckdb.DuckDBPyConnection:
+    return duckdb.connect()
 
 
 @cache
@@ -27,11 +34,8 @@ def mart_query(table_name: str) -> str:
 @cache
 def tables_read(sql: str) -> tuple[str, ...]:
     """Schema-qualified tables a query reads (CTE names have no schema and are left out)."""
-    con = duckdb.connect()
-    try:
-        tree = json.loads(con.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0])
-    finally:
-        con.close()
+    with _PARSER_LOCK:  # one in-memory database parses every mart: opening one costs more than the parse
+        tree = json.loads(_parser().execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0])
     if tree.get("error"):
         raise ValueError(f"mart SQL does not parse: {tree.get('error_message')}")
     found: set[str] = set()

@@ -171,12 +171,15 @@ def _typed(column: ColumnSpec) -> str:
     return f"CAST({column.name} AS {column.sql_type})"
 
 
-def insert_frame(con, contract: TableContract, frame: pd.DataFrame, qualified_name: str | None = None) -> int:
-    """Append ``frame`` to the contract's table through the contract's explicit types; returns rows written."""
+def insert_frame(
+    con, contract: TableContract, frame: pd.DataFrame, qualified_name: str | None = None, *, wired: bool = False
+) -> int:
+    """Append ``frame`` to the contract's table through the contract's explicit types; returns rows written.
+    ``wired``: the frame is already ``wire_frame``'s (made where the CPU was free, in a document worker)."""
     if not len(frame):
         return 0
     columns = ", ".join(contract.column_names)
-    with registered(con, "_frame_to_write", wire_frame(contract, frame)):
+    with registered(con, "_frame_to_write", frame if wired else wire_frame(contract, frame)):
         con.execute(
             f"INSERT INTO {qualified_name or contract.table} ({columns}) "
             f"SELECT {typed_select_list(contract)} FROM _frame_to_write"

@@ -25,10 +25,10 @@ def sample_facts(parse=parse_document) -> dict[str, dict]:
         if path.is_file() and not path.name.startswith("."):
             data = to_json_dict(parse(path.read_bytes()))
             data.pop("sections")
-            # Each sample describes one code: its block must be the top-level facts, which are recorded.
-            codes = data.pop("codes")
-            top = {name: data[name] for name in codes[0]} if len(codes) == 1 else None
-            assert codes == [top], f"{path.name}: code blocks {codes} differ from the document's facts"
+            # Each sample describes one code: its block must be the top-level facts, which are recorded (the
+            # cached form then lists no further block and says the first is the top-level one: codes_from 1).
+            codes, codes_from = data.pop("codes"), data.pop("codes_from")
+            assert (codes_from, codes) == (1, []), f"{path.name}: code blocks {codes} besides the document's facts"
             facts[path.name] = data
     return facts
 

@@ -8,7 +8,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.core.corpus import DocumentFile, build_core_rows
-from pipeline.core.document_parser import PARSED, PARTIAL, from_json_dict, parse_text, to_json_dict
+from pipeline.core.document_parser import (
+    CODE_FACT_FIELDS,
+    PARSED,
+    PARTIAL,
+    from_json_dict,
+    parse_text,
+    to_json_dict,
+)
 from pipeline.core.reference_data import load_reference_data
 from tests.bad_documents import good
 from tests.conftest import REFERENCE, property_examples
@@ -109,6 +116,22 @@ def test_codes_survive_the_parse_cache_round_trip():
     text = SUMMARY.format(payer_sentence=PAYERS) + table(PRIMARY_ROWS) + "\n" + ADD_ON + table(ADD_ON_ROWS)
     doc = parse_text(text)
     assert from_json_dict(to_json_dict(doc)) == doc
+
+
+def test_the_cached_form_writes_the_first_code_once_and_still_reads_the_older_form():
+    text = SUMMARY.format(payer_sentence=PAYERS) + table(PRIMARY_ROWS) + "\n" + ADD_ON + table(ADD_ON_ROWS)
+    doc = parse_text(text)
+    cached = to_json_dict(doc)
+    assert (cached["codes_from"], [block["code"] for block in cached["codes"]]) == (1, [doc.codes[1].code])
+    every_block = [
+        {
+            **{name: getattr(c, name) for name in CODE_FACT_FIELDS[:-1]},
+            "modifiers": [[m.modifier_code, m.description, m.when_to_use, m.line_number] for m in c.modifiers],
+        }
+        for c in doc.codes
+    ]
+    older = {key: value for key, value in cached.items() if key != "codes_from"} | {"codes": every_block}
+    assert from_json_dict(older) == doc  # a payload cached before: every block listed, no codes_from
 
 
 def test_a_single_code_document_has_one_block_equal_to_its_facts():

@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 
 PHASES = {
-    "parse": ("pipeline.documents.load", "parse_any_document"),  # while documents are parsed
+    "parse": ("pipeline.documents.workers", "parse_any_document"),  # while documents are parsed
     "load": ("pipeline.documents.load", "gate_table"),  # inside the core transaction
     "publish": ("pipeline.publishing.snapshot", "replace_serving_file"),  # new file written, not yet renamed
 }

@@ -7,13 +7,17 @@ code order to name an unknown modifier, payer or care site gives its row."""
 from __future__ import annotations
 
 import os
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from pipeline.core.reference_data import load_reference_data
+from pipeline.documents import load as documents_load
 from pipeline.documents.load import CONTRACTS, DOCUMENTS, load_documents
+from pipeline.documents.workers import DocumentWorkers
+from pipeline.failures import InfrastructureFailure
 from tests.bad_documents import good
 
 REFERENCE = load_reference_data(Path(__file__).resolve().parents[2] / "sources" / "reference")
@@ -46,6 +50,9 @@ def _write_corpus(folder: Path) -> None:
     both = folder / "zz_two_codes_10002_10006.txt"
     both.write_text(good("10002") + "\n" + good("10006").replace("Aetna, Cigna", "Kaiser, Cigna"))
     os.utime(both, (1_700_000_000 + 20 * DAY, 1_700_000_000 + 20 * DAY))
+    # A byte-identical copy (parsed once: the copy waits for the first parse) that wins its code by the tie rule.
+    (folder / "zz_copy_of_00_10005.txt").write_bytes((folder / "00_10005.txt").read_bytes())
+    os.utime(folder / "zz_copy_of_00_10005.txt", (1_700_000_000, 1_700_000_000))
     (folder / "empty.txt").write_bytes(b"")
     (folder / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
 
@@ -63,10 +70,12 @@ def _tables(warehouse: Path) -> dict[str, list[tuple]]:
         con.close()
 
 
-def _load(folder: Path, warehouse: Path, batch: int):
+def _load(folder: Path, warehouse: Path, batch: int, workers: int = 1):
     con = duckdb.connect(str(warehouse))
     try:
-        return load_documents(con, folder, REFERENCE, MAX_BYTES, warehouse, batch_documents=batch)
+        return load_documents(
+            con, folder, REFERENCE, MAX_BYTES, warehouse, batch_documents=batch, workers=workers, workers_start_after=0
+        )
     finally:
         con.close()
 
@@ -85,6 +94,7 @@ def test_the_one_pass_corpus_exercises_every_cross_document_rule(one_pass):
     assert statuses["zz_again_10001.txt"] == statuses["zz_again_10003.txt"] == "parsed"
     assert statuses["01_10001.txt"] == statuses["04_10003.txt"] == statuses["zz_again_10006.txt"] == "rejected"
     assert statuses["zz_two_codes_10002_10006.txt"] == "parsed"
+    assert (statuses["zz_copy_of_00_10005.txt"], statuses["00_10005.txt"]) == ("parsed", "rejected")
     assert statuses["03_10002.txt"] == statuses["05_10006.txt"] == "rejected"  # both codes lost to the two-code file
     assert [row for row in tables["core.document_codes"] if row[0].startswith("zz_two")] == [
         ("zz_two_codes_10002_10006.txt", "10002", 0),
@@ -112,3 +122,34 @@ def test_a_second_batched_run_reads_the_cache_and_changes_nothing(one_pass, tmp_
     leftovers = con.execute("SELECT table_name FROM duckdb_tables() WHERE table_name LIKE '%loading%'").fetchall()
     con.close()
     assert leftovers == []
+
+
+@pytest.mark.parametrize("batch", [2, 10_000])
+def test_worker_processes_give_the_tables_of_one_pass(one_pass, tmp_path, monkeypatch, batch):
+    """Two worker processes parse chunks of two documents and build the rows: the same tables, every file parsed
+    once (the identical copy waits for its twin's parse instead of being sent again)."""
+    monkeypatch.setattr(documents_load, "PARSE_CHUNK", 2)
+    folder, expected = one_pass
+    load = _load(folder, tmp_path / "warehouse.duckdb", batch, workers=2)
+    assert load.parsed == 11
+    assert _tables(tmp_path / "warehouse.duckdb") == expected
+
+
+def test_a_worker_that_dies_fails_the_load_and_changes_nothing(one_pass, tmp_path, monkeypatch):
+    folder, expected = one_pass
+    _load(folder, tmp_path / "warehouse.duckdb", batch=10_000)
+    (folder.parent / "edited").mkdir(exist_ok=True)
+    edited = folder.parent / "edited" / "documents"
+    if not edited.exists():
+        edited.mkdir()
+        for path in folder.iterdir():
+            (edited / path.name).write_bytes(path.read_bytes().replace(b"Cigna", b"Humana"))
+
+    def die(self, items):  # the worker process exits mid-task, as one killed by the OOM killer would
+        return self._executor().submit(os._exit, 9)
+
+    monkeypatch.setattr(DocumentWorkers, "parse", die)
+    with pytest.raises(InfrastructureFailure, match="rolled back; nothing was deleted") as failed:
+        _load(edited, tmp_path / "warehouse.duckdb", batch=10_000, workers=2)
+    assert isinstance(failed.value.__cause__, BrokenProcessPool)
+    assert _tables(tmp_path / "warehouse.duckdb") == expected

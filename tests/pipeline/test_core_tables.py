@@ -193,7 +193,7 @@ def test_rows_failing_the_contract_never_reach_the_table(pipeline_env, monkeypat
         )
         return rows
 
-    monkeypatch.setattr("pipeline.documents.load.build_core_rows", with_bad_row)
+    monkeypatch.setattr("pipeline.documents.workers.build_core_rows", with_bad_row)
     result = run_pipeline(pipeline_env, "group:core")
     assert result.success
     assert pipeline_env.query("SELECT count(*) FROM core.code_care_sites WHERE source = 'hallway'") == [(0,)]
@@ -227,7 +227,7 @@ def test_row_rules_are_enforced_before_writing(pipeline_env, monkeypatch):
                 row["code_system"] = "CPT"
         return rows
 
-    monkeypatch.setattr("pipeline.documents.load.build_core_rows", mislabelled)
+    monkeypatch.setattr("pipeline.documents.workers.build_core_rows", mislabelled)
     assert run_pipeline(pipeline_env, "group:core").success
     assert pipeline_env.query("SELECT count(*) FROM core.codes WHERE code = 'C9751'") == [(0,)]
     [(reason,)] = pipeline_env.query("SELECT reasons FROM core.rejected_rows WHERE table_name = 'core.codes'")

@@ -50,7 +50,7 @@ def _bad_core_rows(monkeypatch):
                 row["code_system"] = "CPT"
         return rows
 
-    monkeypatch.setattr("pipeline.documents.load.build_core_rows", with_bad_rows)
+    monkeypatch.setattr("pipeline.documents.workers.build_core_rows", with_bad_rows)
 
 
 def _gate_a_duplicate_core_row(env) -> None:

@@ -77,6 +77,7 @@ def core_tables(
             limits.max_document_bytes,
             warehouse_path=warehouse.working_file,
             allow_shrink=overrides.allow_shrink,
+            workers=limits.document_workers,
         )
         versions = latest_versions(con)
     context.log.info(

@@ -1,0 +1,219 @@
+"""The documents load on every core: worker processes parse documents and turn batches of parsed documents into
+core rows, while the run's own process lists and reads the folder, keeps the spool and writes DuckDB.
+
+Parsing is pure Python, so one process uses one core whatever the machine has; at 100,000 documents the parse and
+the corpus rules are most of the load.  Work goes out in chunks and comes back in the order it was sent, with a few
+chunks outstanding per worker, so memory holds those chunks, never the corpus.
+
+- Workers start from a clean server process (multiprocessing's ``forkserver``), never forked from the run's own
+  process, whose DuckDB and Dagster threads a fork would copy in the middle of their work.
+- They start only once a load has more than a few hundred documents to parse: a small folder, and every test that
+  does not ask for them, parses in the run's process as before, with no process start to pay.
+- A worker that raises or dies fails the load like any other error in it (an infrastructure failure: the load
+  rolls back, nothing is deleted or published).
+- Both paths call the same functions (``parse_for_spool``, ``batch_tables``), so they give the same rows; a test
+  loads one folder both ways and compares every table.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+
+from pipeline.contracts.core_tables import CORE_CONTRACTS
+from pipeline.core.corpus import DocumentFile, build_core_rows
+from pipeline.core.document_parser import ParsedDocument, from_json_dict, to_json_dict
+from pipeline.core.known_names import KnownNames
+from pipeline.core.reference_data import ReferenceData
+from pipeline.documents.formats import parse_any_document
+from pipeline.documents.modifier_descriptions import describe_modifiers
+from pipeline.warehouse.tables import frame_for, wire_frame
+
+CONTRACTS = {c.table: c for c in CORE_CONTRACTS}
+DOCUMENTS = "core.documents"
+REJECTED_ROWS = "core.rejected_rows"
+# Tables whose rows come from documents (appended batch by batch); the others are dimensions and reference
+# tables every batch returns in full (merged by key, the first batch's row kept, as one corpus would).
+PER_DOCUMENT = {
+    table
+    for table, contract in CONTRACTS.items()
+    if "document_id" in contract.column_names and table != REJECTED_ROWS  # rejected_rows: written by the gates
+}
+PARSE_CHUNK = 48  # documents per parse task: big enough that sending it costs little next to parsing it
+TASKS_PER_WORKER = 3  # tasks outstanding per worker: each finds its next one waiting, memory holds only these
+START_AFTER = 400  # documents to parse before workers start: below this a process start costs more than it saves
+# Documents in the folder before workers (not yet started by the parse) build the rows: building is cheaper than
+# parsing (about a third), so it takes more of them to pay for starting the processes.
+ROWS_START_AFTER = 10_000
+
+# What a worker process holds for its whole life (set once by ``_start_worker``).
+_worker: dict[str, Any] = {}
+
+
+def worker_count(setting: int) -> int:
+    """Worker processes for a ``CPT_DOCUMENT_WORKERS`` setting: 0 means one per CPU this process may use; 1 means
+    none (everything in the run's own process)."""
+    if setting > 0:
+        return setting
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def loadable_codes(parsed: ParsedDocument) -> tuple[str, ...] | None:
+    """Every code the document may load, in document order; None when it loads nothing."""
+    return tuple(block.code for block in parsed.code_blocks()) if parsed.contributes else None
+
+
+def parse_for_spool(
+    data: bytes, known: KnownNames, max_bytes: int
+) -> tuple[ParsedDocument, str, tuple[str, ...] | None, bytes]:
+    """One document parsed: the parse, its status, the codes it may load and the JSON the spool and cache keep."""
+    parsed = parse_any_document(data, max_bytes=max_bytes, known_names=known)
+    return parsed, parsed.status, loadable_codes(parsed), json.dumps(to_json_dict(parsed)).encode()
+
+
+def document_file(record: bytes, parse: bytes) -> DocumentFile:
+    """A document as spooled: its record (id, path, hash, size, time) and its parse, both JSON."""
+    document_id, source_path, sha256, size_bytes, modified_at, *_ = json.loads(record)
+    return DocumentFile(
+        document_id=document_id,
+        source_path=source_path,
+        sha256=sha256,
+        size_bytes=size_bytes,
+        modified_at=datetime.fromisoformat(modified_at),
+        parsed=from_json_dict(json.loads(parse)),
+    )
+
+
+@dataclass(frozen=True)
+class WiredRows:
+    """A table's rows as a frame already in the dtypes DuckDB takes (``wire_frame``): appended as they are."""
+
+    frame: pd.DataFrame
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+
+def batch_tables(
+    files: list[DocumentFile],
+    reference: ReferenceData,
+    parsed_at: datetime,
+    modifier_descriptions: dict[str, str],
+) -> dict[str, list[dict] | WiredRows]:
+    """One batch's core rows by table name: the per-document tables ready to append (``WiredRows``), the
+    dimensions as rows (merged across batches by the writer).  Modifiers take the official (HCPCS Level II)
+    description."""
+    tables = build_core_rows(files, reference, parsed_at=parsed_at).tables
+    describe_modifiers(tables["modifiers"], modifier_descriptions)
+    return {
+        contract.table_name: WiredRows(wire_frame(contract, frame_for(contract, tables[contract.table_name])))
+        if contract.table in PER_DOCUMENT
+        else tables[contract.table_name]
+        for contract in CORE_CONTRACTS
+        if contract.table_name in tables
+    }
+
+
+# --- in the worker processes -----------------------------------------------------------------------------
+
+
+def _start_worker(
+    known: KnownNames, max_bytes: int, reference: ReferenceData, parsed_at: datetime, descriptions: dict
+) -> None:
+    _worker.update(
+        known=known, max_bytes=max_bytes, reference=reference, parsed_at=parsed_at, descriptions=descriptions
+    )
+
+
+def _parse_chunk(items: list[bytes]) -> list[tuple[str, tuple[str, ...] | None, bytes]]:
+    return [parse_for_spool(data, _worker["known"], _worker["max_bytes"])[1:] for data in items]
+
+
+def _batch_chunk(records: list[tuple[bytes, bytes]]) -> dict[str, list[dict] | WiredRows]:
+    files = [document_file(record, parse) for record, parse in records]
+    return batch_tables(files, _worker["reference"], _worker["parsed_at"], _worker["descriptions"])
+
+
+# --- in the run's process ----------------------------------------------------------------------------------
+
+
+class DocumentWorkers:
+    """A pool of worker processes, started on first use; ``close`` (or the ``with`` block) stops it."""
+
+    def __init__(
+        self,
+        processes: int,
+        *,
+        known: KnownNames,
+        max_bytes: int,
+        reference: ReferenceData,
+        parsed_at: datetime,
+        modifier_descriptions: dict[str, str],
+        start_after: int = START_AFTER,
+        rows_start_after: int = ROWS_START_AFTER,
+    ):
+        self.processes = processes
+        self.start_after, self.rows_start_after = start_after, rows_start_after
+        self._init_args = (known, max_bytes, reference, parsed_at, modifier_descriptions)
+        self._pool: ProcessPoolExecutor | None = None
+
+    @property
+    def in_flight(self) -> int:
+        return self.processes * TASKS_PER_WORKER
+
+    def wanted(self, documents: int, *, rows: bool = False) -> bool:
+        """Whether ``documents`` documents to parse (or, with ``rows``, to build rows of) are enough to use (and,
+        the first time, start) the workers."""
+        threshold = self.rows_start_after if rows else self.start_after
+        return self.processes > 1 and (self._pool is not None or documents >= threshold)
+
+    def parse(self, items: list[bytes]) -> Future:
+        """(status, loadable codes, spool JSON) of each document, in order."""
+        return self._executor().submit(_parse_chunk, items)
+
+    def batch(self, records: list[tuple[bytes, bytes]]) -> Future:
+        """``batch_tables`` of the spooled documents (record JSON, parse JSON)."""
+        return self._executor().submit(_batch_chunk, records)
+
+    def _executor(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload([__name__])
+            self._pool = ProcessPoolExecutor(
+                self.processes, mp_context=context, initializer=_start_worker, initargs=self._init_args
+            )
+        return self._pool
+
+    def close(self, *, failed: bool = False) -> None:
+        if self._pool is not None:
+            # After a failure the load's error is what matters: queued work is dropped, not waited for.
+            self._pool.shutdown(wait=not failed, cancel_futures=True)
+            self._pool = None
+
+    def __enter__(self) -> DocumentWorkers:
+        return self
+
+    def __exit__(self, kind, *exc) -> None:
+        self.close(failed=kind is not None)
+
+
+def in_order(work: Iterable[Any], submit: Callable[[Any], Future], window: int) -> Iterator[tuple[Any, Any]]:
+    """(work item, its result) in the order of ``work``, with at most ``window`` items submitted and unfinished."""
+    pending: deque[tuple[Any, Future]] = deque()
+    for item in work:
+        pending.append((item, submit(item)))
+        if len(pending) >= window:
+            first, future = pending.popleft()
+            yield first, future.result()
+    while pending:
+        first, future = pending.popleft()
+        yield first, future.result()
