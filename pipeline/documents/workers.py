@@ -5,8 +5,9 @@ Parsing is pure Python, so one process uses one core whatever the machine has; a
 the corpus rules are most of the load.  Work goes out in chunks and comes back in the order it was sent, with a few
 chunks outstanding per worker, so memory holds those chunks, never the corpus.
 
-- Workers start from a clean server process (multiprocessing's ``forkserver``), never forked from the run's own
-  process, whose DuckDB and Dagster threads a fork would copy in the middle of their work.
+- Workers start as fresh interpreters (multiprocessing's ``spawn``), never forked from the run's own process,
+  whose DuckDB and Dagster threads a fork would copy in the middle of their work; and nothing of them outlives
+  the load (a ``forkserver`` would stay, holding its imports, until the process ends).
 - They start only once a load has more than a few hundred documents to parse: a small folder, and every test that
   does not ask for them, parses in the run's process as before, with no process start to pay.
 - A worker that raises or dies fails the load like any other error in it (an infrastructure failure: the load
@@ -186,8 +187,7 @@ class DocumentWorkers:
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload([__name__])
+            context = multiprocessing.get_context("spawn")
             self._pool = ProcessPoolExecutor(
                 self.processes, mp_context=context, initializer=_start_worker, initargs=self._init_args
             )

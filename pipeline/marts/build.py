@@ -6,6 +6,7 @@ rebuilt only when one of them changed since its last build (or its contract or S
 
 import hashlib
 import json
+from contextlib import nullcontext
 
 from pipeline.contracts.bookkeeping_tables import MART_BUILDS_CONTRACT
 from pipeline.contracts.mart_tables import MART_CONTRACTS
@@ -19,6 +20,7 @@ from pipeline.warehouse.tables import (
     insert_rows,
     row_count,
     table_exists,
+    transaction,
 )
 
 BUILDS_TABLE = MART_BUILDS_CONTRACT.table
@@ -28,7 +30,13 @@ def mart_inputs(contract: TableContract) -> tuple[str, ...]:
     return tables_read(mart_query(contract.table_name))
 
 
-def rebuild_stale_marts(con) -> list[str]:
+def rebuild_stale_marts(con, *, commit_each: bool = False) -> list[str]:
+    """Rebuild the marts whose inputs or definition changed, in dependency order; their names.
+
+    ``commit_each``: each mart (its rows, its build record, its change-log entry) in a transaction of its own, so
+    DuckDB holds one mart's new rows in memory at a time, not every mart's (at 100,000 documents several hundred
+    MB).  A failure then leaves the marts rebuilt before it committed, each consistent with its recorded inputs
+    (the next run rebuilds the rest); nothing is published until every mart is built and checked."""
     create_missing_table(con, MART_BUILDS_CONTRACT)
     built = {
         mart: (inputs, digest)
@@ -44,21 +52,26 @@ def rebuild_stale_marts(con) -> list[str]:
         )
         if built.get(contract.table) == (inputs, definition) and table_exists(con, contract):
             continue
-        rows_before = row_count(con, contract.table) if table_exists(con, contract) else 0
-        create_table(con, contract)
-        query = mart_query(contract.table_name)
-        check_mart_columns(contract, _returned_columns(con, query))
-        # By name, never by position: a reordered SELECT must not put one column's values under another's name.
-        con.execute(f"INSERT INTO {contract.table} BY NAME {query}")
-        build = {"mart": contract.table, "inputs": inputs, "contract_digest": definition}
-        insert_rows(con, MART_BUILDS_CONTRACT, [build], replace=True)
-        previous_inputs = json.loads(built[contract.table][0]) if contract.table in built else {}
-        explained = {t: e for t, e in explained_removals(con, previous_inputs).items() if t in previous_inputs}
-        removed_rows = max(0, rows_before - row_count(con, contract.table)) if explained else 0
-        # Rows leave a mart because source files left its inputs on purpose: the publish guard accepts that.
-        record_change(con, contract.table, removed_rows=removed_rows, removed_sources=_sources(explained))
+        with transaction(con) if commit_each else nullcontext():
+            _rebuild(con, contract, inputs, definition, built)
         rebuilt.append(contract.table)
     return rebuilt
+
+
+def _rebuild(con, contract: TableContract, inputs: str, definition: str, built: dict) -> None:
+    rows_before = row_count(con, contract.table) if table_exists(con, contract) else 0
+    create_table(con, contract)
+    query = mart_query(contract.table_name)
+    check_mart_columns(contract, _returned_columns(con, query))
+    # By name, never by position: a reordered SELECT must not put one column's values under another's name.
+    con.execute(f"INSERT INTO {contract.table} BY NAME {query}")
+    build = {"mart": contract.table, "inputs": inputs, "contract_digest": definition}
+    insert_rows(con, MART_BUILDS_CONTRACT, [build], replace=True)
+    previous_inputs = json.loads(built[contract.table][0]) if contract.table in built else {}
+    explained = {t: e for t, e in explained_removals(con, previous_inputs).items() if t in previous_inputs}
+    removed_rows = max(0, rows_before - row_count(con, contract.table)) if explained else 0
+    # Rows leave a mart because source files left its inputs on purpose: the publish guard accepts that.
+    record_change(con, contract.table, removed_rows=removed_rows, removed_sources=_sources(explained))
 
 
 class MartColumnsMismatch(ValueError):

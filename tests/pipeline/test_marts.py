@@ -451,3 +451,41 @@ def test_the_bundled_sample_unit_limits_take_the_mue_in_force_at_the_end_of_the_
     )
     assert [(r[0], r[2]) for r in rows] == [("32998", dt.date(2023, 10, 1)), ("50593", dt.date(2023, 10, 1))]
     assert all(r[3] is not None and r[4] == (r[3] > r[1]) for r in rows)
+
+
+def test_a_mart_that_fails_keeps_its_rows_and_the_marts_before_it_stay_rebuilt(built, tmp_path, monkeypatch):
+    """Each mart is rebuilt in its own transaction (one mart's rows in memory at a time): the one that fails is
+    rolled back to its old rows, never left empty, and the marts rebuilt before it are committed with their
+    build records, so the next run rebuilds only the rest."""
+    import shutil
+
+    import duckdb
+
+    from pipeline.contracts.mart_tables import MART_CONTRACTS
+    from pipeline.marts import build as marts
+
+    order = [c.table for c in MART_CONTRACTS]
+    failing = "marts.code_modifiers"
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(built.warehouse_path, warehouse)
+    real_query = marts.mart_query
+    monkeypatch.setattr(
+        marts,
+        "mart_query",
+        lambda name: (
+            f"SELECT * FROM ({real_query(name)}) WHERE error('boom') IS NULL"
+            if f"marts.{name}" == failing
+            else real_query(name)
+        ),
+    )
+    con = duckdb.connect(str(warehouse))
+    try:
+        before = con.execute(f"SELECT * FROM {failing} ORDER BY ALL").fetchall()
+        con.execute(f"DELETE FROM {marts.BUILDS_TABLE}")
+        with pytest.raises(duckdb.Error, match="boom"):
+            marts.rebuild_stale_marts(con, commit_each=True)
+        assert before and con.execute(f"SELECT * FROM {failing} ORDER BY ALL").fetchall() == before
+        recorded = {m for (m,) in con.execute(f"SELECT mart FROM {marts.BUILDS_TABLE}").fetchall()}
+        assert recorded == set(order[: order.index(failing)])
+    finally:
+        con.close()
