@@ -283,7 +283,10 @@ class _DocumentReader:
         self.closed: list[_ClosedBlock] = []
         self.block_lines: list[str] = []  # text lines of the current block after its title
         self.scopes: dict[str, set[str] | None] = {}  # list sentence -> the codes it names (None: names none)
-        self.table_label: str | None = None  # the code a short line right above names
+        # The code a short line right above names: worked out only when a table follows (most lines are no
+        # caption), so it is kept as the lines to ask, nearest first: (text, rest), rest being the same or the
+        # code already found.
+        self.table_label: tuple | str | None = None
         self.last_line = ""
         self.last_number = 0
 
@@ -318,7 +321,7 @@ class _DocumentReader:
         self.table = self.block_table
         if kind == HEADING:
             self._start_section(line.heading)
-            self.table_label = _named_code(line.heading) or label
+            self.table_label = (line.heading, label)  # the heading's code, else the label above it
             return
         self.body.extend(line.raw)
         if kind == TITLE and self._read_title(line):
@@ -328,15 +331,28 @@ class _DocumentReader:
         self.block_lines.append(line.text)
         self._read_text(line)
         if len(line.text) <= _LONGEST_TABLE_LABEL:
-            self.table_label = _named_code(line.text)
+            self.table_label = (line.text, None)
 
     def _labelled_table(self) -> TableReader:
         """The reader of the block whose code the line above the table names, else the current block's."""
-        if self.table_label is not None and self.table_label != self.doc.code:
+        label = self._table_label()
+        if label is not None and label != self.doc.code:
             for block in self.closed:
-                if block.facts.code == self.table_label:
+                if block.facts.code == label:
                     return block.table
         return self.block_table
+
+    def _table_label(self) -> str | None:
+        """The code the lines right above name (the nearest line naming one); kept once worked out."""
+        node = self.table_label
+        while isinstance(node, tuple):
+            text, node = node
+            code = _named_code(text)
+            if code is not None:
+                node = code
+                break
+        self.table_label = node
+        return node
 
     def _start_section(self, heading: str) -> None:
         self._end_block_facts()
@@ -387,8 +403,9 @@ class _DocumentReader:
         doc = self.doc
         facts = CodeFacts(**{name: getattr(doc, name) for name in CODE_FACT_FIELDS})
         self.closed.append(_ClosedBlock(facts, self.found, self.block_table, self.scopes))
+        blank = CodeFacts()
         for name in CODE_FACT_FIELDS:
-            setattr(doc, name, getattr(CodeFacts(), name))
+            setattr(doc, name, getattr(blank, name))
         doc.modifiers = []
         self.found, self.scopes, self.guidance_prose, self.block_lines = {}, {}, [], []
         self.listed_payers = []
