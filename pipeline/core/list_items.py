@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import islice
 
 from pipeline.core.known_names import NO_KNOWN_NAMES, TOKEN, KnownNames, fold_token
@@ -157,6 +158,24 @@ def read_list(text: str, known: KnownNames = NO_KNOWN_NAMES) -> ListRead:
     name with a period inside, such as "U.S. Department of Veterans Affairs"); only when its sentence does
     not end there is the whole text read.
     """
+    if len(text) <= _KEPT_LIST_CHARS:
+        items, end, terminated, hanging = _kept_read(text, known)
+        return ListRead(list(items), end, terminated, hanging)
+    return _read_list(text, known)
+
+
+# The same lists recur from document to document (a template's site list, a publisher's payer sentence): a
+# read is kept, keyed by the text and the known names.  Only short texts, so the kept reads stay small.
+_KEPT_LIST_CHARS = 1_000
+
+
+@lru_cache(maxsize=4096)
+def _kept_read(text: str, known: KnownNames) -> tuple[tuple[str, ...], int, bool, bool]:
+    read = _read_list(text, known)
+    return tuple(read.items), read.end, read.terminated, read.hanging
+
+
+def _read_list(text: str, known: KnownNames) -> ListRead:
     quick = read_plain_list(text, known)
     if quick is not None:
         return quick

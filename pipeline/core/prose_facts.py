@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 from pipeline.core.domains import APPROACHES
 
@@ -78,9 +79,10 @@ def is_affirmative(text: str, start: int, end: int, *, look_after: bool = True) 
     return "not" not in after.lower() or not _NEGATED_AFTER.search(after)
 
 
-def _affirmed(pattern: re.Pattern[str], text: str, *, look_after: bool = True) -> re.Match[str] | None:
+def _affirmed(pattern: re.Pattern[str], text: str, *, look_after: bool = True, start: int = 0) -> re.Match[str] | None:
     return next(
-        (m for m in pattern.finditer(text) if is_affirmative(text, m.start(), m.end(), look_after=look_after)), None
+        (m for m in pattern.finditer(text, start) if is_affirmative(text, m.start(), m.end(), look_after=look_after)),
+        None,
     )
 
 
@@ -92,7 +94,10 @@ def laterality(prose: str) -> str | None:
         return None
     if "lateral or" in lowered or "lateral and/or" in lowered or "lateral/" in lowered or "lateral /" in lowered:
         prose = _EITHER_LATERALITY.sub(lambda either: " " * len(either.group()), prose)
-    match = _affirmed(_LATERALITY, prose)
+    # Every match holds "lateral" (ASCII letters only) two or three characters in: in ASCII prose, where the
+    # lower-cased text has the same offsets, nothing before its first "lateral" needs scanning.
+    start = max(0, lowered.find("lateral") - 3) if prose.isascii() else 0
+    match = _affirmed(_LATERALITY, prose, start=start)
     return match.group(1).lower() if match else None
 
 
@@ -112,10 +117,28 @@ def imaging_guidance_included(text: str | Iterable[str]) -> bool | None:
             continue
         for sentence in line.split("."):
             # "dance" matches only its ASCII cases ("guidance" also matches "guİdance"): a cheap necessary test.
-            if "dance" not in sentence.lower() or not _affirmed(_IMAGING_GUIDANCE, sentence, look_after=False):
+            if "dance" not in sentence.lower():
                 continue
-            if _IMAGING_NOT_INCLUDED.search(sentence):
-                return False
-            if _IMAGING_INCLUDED.search(sentence):
-                return True
+            said = (
+                _guidance_said(sentence) if len(sentence) <= _CACHED_SENTENCE else _guidance_said.__wrapped__(sentence)
+            )
+            if said is not None:
+                return said
+    return None
+
+
+# Sentences about guidance are mostly boilerplate repeated from document to document ("Imaging guidance, when
+# used, is included …"): their reading is kept.  Only short ones, so a giant sentence cannot pin memory.
+_CACHED_SENTENCE = 400
+
+
+@lru_cache(maxsize=2048)
+def _guidance_said(sentence: str) -> bool | None:
+    """What one sentence says about imaging guidance: included (True), separate (False) or nothing (None)."""
+    if not _affirmed(_IMAGING_GUIDANCE, sentence, look_after=False):
+        return None
+    if _IMAGING_NOT_INCLUDED.search(sentence):
+        return False
+    if _IMAGING_INCLUDED.search(sentence):
+        return True
     return None
