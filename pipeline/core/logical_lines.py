@@ -16,6 +16,7 @@ physical line is kept in the logical line it belongs to, so ``core.document_sect
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 
 BLANK, PIPE, TITLE, HEADING, TEXT = "blank", "pipe", "title", "heading", "text"
@@ -159,28 +160,31 @@ def logical_lines(text: str, *, generic_headings: bool = True) -> list[Line]:
     stripped_lines = [raw.strip() for raw in raw_lines]
     width = wrap_width(stripped_lines)
     lines: list[Line] = []
+    append = lines.append
     continued: list[Line] = []  # lines that absorbed a continuation: their text is joined at the end
     open_line: Line | None = None  # the line that may still absorb a continuation
-    for number, (raw, stripped) in enumerate(zip(raw_lines, stripped_lines, strict=True), start=1):
+    number = 0
+    for raw, stripped in zip(raw_lines, stripped_lines, strict=True):
+        number += 1
         if not stripped:
-            lines.append(_BLANK_LINE)
+            append(_BLANK_LINE)
             open_line = None
             continue
         if len(raw) != len(stripped):  # equal lengths: nothing to strip, the stripped line is the raw one
             raw = raw.rstrip()
         if "|" in stripped:  # table rows (a quarter of all lines) never continue or absorb anything
-            lines.append(Line(PIPE, number, stripped, [raw]))
+            append(Line(PIPE, number, stripped, [raw]))
             open_line = None
             continue
         kind, heading = classify(stripped, generic_headings)
-        if open_line is not None and kind in (TEXT, HEADING) and _continues(open_line, stripped, kind, width):
+        if open_line is not None and kind is not TITLE and _continues(open_line, stripped, kind, width):
             if len(open_line.raw) == 1:
                 continued.append(open_line)
             _absorb(open_line, raw, stripped)
             continue
         line = Line(kind, number, stripped, [raw], heading)
-        lines.append(line)
-        open_line = line if kind in (TEXT, TITLE) else None
+        append(line)
+        open_line = line if kind is TEXT or kind is TITLE else None
     for line in continued:
         line.text = _join(line)
     return lines
@@ -194,10 +198,13 @@ def classify(stripped: str, generic_headings: bool = True) -> tuple[str, str | N
     first = stripped[0]
     if first.islower():  # the common continuation line: no title, heading or key starts lower-case
         return TEXT, None
-    head = stripped[:16].casefold()
-    # Both title patterns need a colon: "CPT code 32994 covers …" is settled without a regular expression.
-    if ("cpt" in head or "hcpcs" in head) and ":" in stripped and is_title_like(stripped):
-        return TITLE, None
+    if ":" in stripped:
+        head = stripped[:16].casefold()
+        # Both title patterns need a colon: "CPT code 32994 covers …" is settled without a regular expression.
+        if ("cpt" in head or "hcpcs" in head) and is_title_like(stripped):
+            return TITLE, None
+        if first != "#":  # only a markdown heading holds a colon (a known heading has none)
+            return TEXT, None
     heading = is_heading(stripped, generic=generic_headings) if len(stripped) <= 80 else None
     if heading is not None:
         return HEADING, heading
@@ -210,15 +217,18 @@ def wrap_width(stripped_lines: list[str]) -> int | None:
     A wrapped document has several lines that end close to one width (the wrapper fills each line);
     a document with one paragraph per line has lines of every length.
     """
-    lengths = [len(line) for line in stripped_lines if line and "|" not in line]
-    longest = max(lengths, default=0)
-    width = longest if longest <= WRAP_LIMIT else max((n for n in lengths if n <= WRAP_LIMIT), default=0)
+    lengths = sorted([len(line) for line in stripped_lines if line and "|" not in line])  # counted by bisection
+    longest = lengths[-1] if lengths else 0
+    if longest <= WRAP_LIMIT:
+        width, longer = longest, 0
+    else:  # the longest line a wrapper could have filled; every line past it is past the limit
+        fitting = bisect_right(lengths, WRAP_LIMIT)
+        width, longer = (lengths[fitting - 1] if fitting else 0), len(lengths) - fitting
     if width < 30:
         return None
-    longer = 0 if width == longest else len([n for n in lengths if n > width])
     if longer > max(1, len(lengths) // 20):
         return None
-    if len([n for n in lengths if width - _NEAR_WIDTH <= n <= width]) < 3:
+    if bisect_right(lengths, width) - bisect_left(lengths, width - _NEAR_WIDTH) < 3:
         return None
     return width
 
