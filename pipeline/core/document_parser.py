@@ -355,7 +355,8 @@ class _DocumentReader:
         return node
 
     def _start_section(self, heading: str) -> None:
-        self._end_block_facts()
+        if self.pending_key is not None or self.awaiting_bullets is not None:
+            self._end_block_facts()
         self._close_section()
         self.heading, self.body, self.have_heading = heading, [], True
         payers = "payer" in heading.lower() and _PAYER_HEADING.fullmatch(heading.strip(" :*"))

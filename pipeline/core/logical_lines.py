@@ -89,6 +89,7 @@ _HANGING_WORDS = frozenset(
     ]
 )
 _BULLETS = ("- ", "* ", "• ", "+ ", "– ")
+_SENTENCE_ENDS = frozenset(".!?:")  # a line ending in one of these does not hang (see ``_hangs``)
 _TERMINATORS = (".", "!", "?", ":")
 _ABBREVIATIONS = frozenset(
     ["inc", "co", "corp", "ltd", "llc", "lp", "plc", "jr", "sr", "st", "dr", "mt", "ft", "dept", "no", "assn", "u.s"]
@@ -136,7 +137,8 @@ def is_heading(line: str, *, generic: bool = True) -> str | None:
 
 
 def is_title_like(line: str) -> bool:
-    return bool(TITLE_LINE.match(line) or TITLE_LIKE.match(line))
+    # The bounded pattern first: it settles the usual title line without the other's scan to the line's end.
+    return bool(TITLE_LIKE.match(line) or TITLE_LINE.match(line))
 
 
 def is_bullet(line: str) -> bool:
@@ -177,7 +179,14 @@ def logical_lines(text: str, *, generic_headings: bool = True) -> list[Line]:
             open_line = None
             continue
         kind, heading = classify(stripped, generic_headings)
-        if open_line is not None and kind is not TITLE and _continues(open_line, stripped, kind, width):
+        if (
+            open_line is not None
+            and kind is not TITLE
+            # A line after one that ends a sentence ("… Medicare.", most lines), in a document that is not
+            # hard-wrapped, starting upper-case, continues nothing: settled here without the full test.
+            and (width is not None or stripped[0].islower() or open_line.text[-1:] not in _SENTENCE_ENDS)
+            and _continues(open_line, stripped, kind, width)
+        ):
             if len(open_line.raw) == 1:
                 continued.append(open_line)
             _absorb(open_line, raw, stripped)
