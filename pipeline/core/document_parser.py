@@ -189,8 +189,9 @@ def parse_text(text: str, *, known_names: KnownNames | None = None, from_html: b
     rather than prose, so "ends mid-sentence" is not taken as a sign of truncation.
     """
     reader = _DocumentReader(known_names or NO_KNOWN_NAMES, from_html)
+    read = reader.read
     for line in logical_lines(normalize_text_tables(text), generic_headings=not from_html):
-        reader.read(line)
+        read(line)
     return reader.finish()
 
 
@@ -293,24 +294,26 @@ class _DocumentReader:
     def read(self, line: Line) -> None:
         kind, table = line.kind, self.table
         self.last_number = line.number
+        active = table.pending is not None or table.header is not None  # ``table.active``, without the call
         if kind == BLANK:
-            if table.active:
+            if active:
                 table.end()
             return
         self.last_line = line.raw[-1]
         table.last_row_ragged = False
-        if "](" in line.text:
-            line.text = _MARKDOWN_LINK.sub(r"\1", line.text)
-        if "://" in line.text:
-            line.text = _BARE_LINK.sub("", line.text)
+        text = line.text
+        if "](" in text:
+            text = line.text = _MARKDOWN_LINK.sub(r"\1", text)
+        if "://" in text:
+            line.text = _BARE_LINK.sub("", text)
         if kind == PIPE:
             self.body.extend(line.raw)
-            if not table.active:
+            if not active:
                 table = self.table = self._labelled_table()
             table.read(line.text, line.number)
             return
         label, self.table_label = self.table_label, None
-        if table.active:
+        if active:
             if kind == TEXT and line.text[:1].islower():
                 # A row hard-wrapped without its closing pipe: the rest of its last cell would be lost quietly.
                 self.doc.problems.append(

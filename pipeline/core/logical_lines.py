@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 BLANK, PIPE, TITLE, HEADING, TEXT = "blank", "pipe", "title", "heading", "text"
 
@@ -136,6 +137,12 @@ def is_heading(line: str, *, generic: bool = True) -> str | None:
     return bare
 
 
+# Headings recur from document to document ("Summary & Overview"): short lines' readings are kept.
+@lru_cache(maxsize=4096)
+def _kept_heading(line: str, generic: bool) -> str | None:
+    return is_heading(line, generic=generic)
+
+
 def is_title_like(line: str) -> bool:
     # The bounded pattern first: it settles the usual title line without the other's scan to the line's end.
     return bool(TITLE_LIKE.match(line) or TITLE_LINE.match(line))
@@ -214,7 +221,7 @@ def classify(stripped: str, generic_headings: bool = True) -> tuple[str, str | N
             return TITLE, None
         if first != "#":  # only a markdown heading holds a colon (a known heading has none)
             return TEXT, None
-    heading = is_heading(stripped, generic=generic_headings) if len(stripped) <= 80 else None
+    heading = _kept_heading(stripped, generic_headings) if len(stripped) <= 80 else None
     if heading is not None:
         return HEADING, heading
     return TEXT, None
