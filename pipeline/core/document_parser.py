@@ -396,8 +396,9 @@ class _DocumentReader:
         _take_title(doc, match)
         return True
 
-    def _close_block(self) -> None:
-        """The current code's facts are complete: keep them, and start reading the next code's."""
+    def _close_block(self, *, last: bool = False) -> None:
+        """The current code's facts are complete: keep them, and start reading the next code's (unless
+        ``last``: at the end of the document, whose facts are then taken from the first block)."""
         self.table.end()
         self.block_table.end()
         self._end_block_facts()
@@ -407,6 +408,8 @@ class _DocumentReader:
         doc = self.doc
         facts = CodeFacts(**{name: getattr(doc, name) for name in CODE_FACT_FIELDS})
         self.closed.append(_ClosedBlock(facts, self.found, self.block_table, self.scopes))
+        if last:
+            return
         blank = CodeFacts()
         for name in CODE_FACT_FIELDS:
             setattr(doc, name, getattr(blank, name))
@@ -570,7 +573,7 @@ class _DocumentReader:
         if doc.code is None:
             self._end_block_facts()
         else:
-            self._close_block()
+            self._close_block(last=True)
         self._close_section()
         doc.sections = self.sections
         if self.title_problem is not None:
