@@ -279,7 +279,7 @@ def _plain_items(segment: str) -> list[str]:
     items: list[str] = []
     pieces = segment.replace(";", ",").split(",") if ";" in segment else segment.split(",")
     for piece in pieces:
-        if "&" in piece or not _PLAIN_LIST_WORDS.isdisjoint(piece.lower().split()):
+        if not _PLAIN_LIST_WORDS.isdisjoint(piece.lower().split()):  # a list word is a whole token
             items.extend(item for part in _PLAIN_SEPARATOR.split(piece) if (item := part.strip()))
         elif item := piece.strip():
             items.append(item)
