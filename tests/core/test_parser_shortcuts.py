@@ -104,13 +104,12 @@ def test_list_splits_in_c_agree_with_the_expressions(text):
 def test_cheap_tests_before_the_prose_expressions_never_skip_a_match(text):
     if prose_facts._NEGATION.search(text):
         assert any(part in text.lower() for part in prose_facts._NEGATION_PARTS)
+        assert prose_facts._may_negate(text.lower())
     if text.isascii():
         starts = [m.start() for m in re.finditer("|".join(prose_facts._APPROACH_STARTS), text.lower())]
         for pattern in (prose_facts._APPROACH_IN_TITLE, prose_facts._APPROACH_STRICT):
             for match in pattern.finditer(text):
                 assert match.start() in starts
-    clause = prose_facts._CLAUSE_END.split(text)[-1]
-    assert text[text.translate(prose_facts._CLAUSE_ENDS_AS_PERIODS).rfind(".") + 1 :] == clause
 
 
 def _wrap_width_by_counting(stripped_lines: list[str]) -> int | None:
