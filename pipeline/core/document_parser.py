@@ -22,6 +22,7 @@ naming one code ("Modifiers for CPT 22552") goes to that code's block.
 from __future__ import annotations
 
 import hashlib
+import operator
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -129,6 +130,7 @@ class CodeFacts:
 
 
 CODE_FACT_FIELDS = tuple(CodeFacts.__dataclass_fields__)
+_CODE_FACTS_OF = operator.attrgetter(*CODE_FACT_FIELDS)  # the fields' values, in order, read in C
 
 
 @dataclass(slots=True)
@@ -189,8 +191,9 @@ def parse_text(text: str, *, known_names: KnownNames | None = None, from_html: b
     rather than prose, so "ends mid-sentence" is not taken as a sign of truncation.
     """
     reader = _DocumentReader(known_names or NO_KNOWN_NAMES, from_html)
+    read = reader.read
     for line in logical_lines(normalize_text_tables(text), generic_headings=not from_html):
-        reader.read(line)
+        read(line)
     return reader.finish()
 
 
@@ -283,31 +286,36 @@ class _DocumentReader:
         self.closed: list[_ClosedBlock] = []
         self.block_lines: list[str] = []  # text lines of the current block after its title
         self.scopes: dict[str, set[str] | None] = {}  # list sentence -> the codes it names (None: names none)
-        self.table_label: str | None = None  # the code a short line right above names
+        # The code a short line right above names: worked out only when a table follows (most lines are no
+        # caption), so it is kept as the lines to ask, nearest first: (text, rest), rest being the same or the
+        # code already found.
+        self.table_label: tuple | str | None = None
         self.last_line = ""
         self.last_number = 0
 
     def read(self, line: Line) -> None:
         kind, table = line.kind, self.table
         self.last_number = line.number
+        active = table.pending is not None or table.header is not None  # ``table.active``, without the call
         if kind == BLANK:
-            if table.active:
+            if active:
                 table.end()
             return
         self.last_line = line.raw[-1]
         table.last_row_ragged = False
-        if "](" in line.text:
-            line.text = _MARKDOWN_LINK.sub(r"\1", line.text)
-        if "://" in line.text:
-            line.text = _BARE_LINK.sub("", line.text)
+        text = line.text
+        if "](" in text:
+            text = line.text = _MARKDOWN_LINK.sub(r"\1", text)
+        if "://" in text:
+            line.text = _BARE_LINK.sub("", text)
         if kind == PIPE:
             self.body.extend(line.raw)
-            if not table.active:
+            if not active:
                 table = self.table = self._labelled_table()
             table.read(line.text, line.number)
             return
         label, self.table_label = self.table_label, None
-        if table.active:
+        if active:
             if kind == TEXT and line.text[:1].islower():
                 # A row hard-wrapped without its closing pipe: the rest of its last cell would be lost quietly.
                 self.doc.problems.append(
@@ -318,7 +326,7 @@ class _DocumentReader:
         self.table = self.block_table
         if kind == HEADING:
             self._start_section(line.heading)
-            self.table_label = _named_code(line.heading) or label
+            self.table_label = (line.heading, label)  # the heading's code, else the label above it
             return
         self.body.extend(line.raw)
         if kind == TITLE and self._read_title(line):
@@ -328,18 +336,32 @@ class _DocumentReader:
         self.block_lines.append(line.text)
         self._read_text(line)
         if len(line.text) <= _LONGEST_TABLE_LABEL:
-            self.table_label = _named_code(line.text)
+            self.table_label = (line.text, None)
 
     def _labelled_table(self) -> TableReader:
         """The reader of the block whose code the line above the table names, else the current block's."""
-        if self.table_label is not None and self.table_label != self.doc.code:
+        label = self._table_label()
+        if label is not None and label != self.doc.code:
             for block in self.closed:
-                if block.facts.code == self.table_label:
+                if block.facts.code == label:
                     return block.table
         return self.block_table
 
+    def _table_label(self) -> str | None:
+        """The code the lines right above name (the nearest line naming one); kept once worked out."""
+        node = self.table_label
+        while isinstance(node, tuple):
+            text, node = node
+            code = _named_code(text)
+            if code is not None:
+                node = code
+                break
+        self.table_label = node
+        return node
+
     def _start_section(self, heading: str) -> None:
-        self._end_block_facts()
+        if self.pending_key is not None or self.awaiting_bullets is not None:
+            self._end_block_facts()
         self._close_section()
         self.heading, self.body, self.have_heading = heading, [], True
         payers = "payer" in heading.lower() and _PAYER_HEADING.fullmatch(heading.strip(" :*"))
@@ -376,8 +398,9 @@ class _DocumentReader:
         _take_title(doc, match)
         return True
 
-    def _close_block(self) -> None:
-        """The current code's facts are complete: keep them, and start reading the next code's."""
+    def _close_block(self, *, last: bool = False) -> None:
+        """The current code's facts are complete: keep them, and start reading the next code's (unless
+        ``last``: at the end of the document, whose facts are then taken from the first block)."""
         self.table.end()
         self.block_table.end()
         self._end_block_facts()
@@ -385,10 +408,13 @@ class _DocumentReader:
             self._add_payers(self.listed_payers)
         self._read_prose_facts(first=not self.closed)
         doc = self.doc
-        facts = CodeFacts(**{name: getattr(doc, name) for name in CODE_FACT_FIELDS})
+        facts = CodeFacts(*_CODE_FACTS_OF(doc))
         self.closed.append(_ClosedBlock(facts, self.found, self.block_table, self.scopes))
+        if last:
+            return
+        blank = CodeFacts()
         for name in CODE_FACT_FIELDS:
-            setattr(doc, name, getattr(CodeFacts(), name))
+            setattr(doc, name, getattr(blank, name))
         doc.modifiers = []
         self.found, self.scopes, self.guidance_prose, self.block_lines = {}, {}, [], []
         self.listed_payers = []
@@ -549,7 +575,7 @@ class _DocumentReader:
         if doc.code is None:
             self._end_block_facts()
         else:
-            self._close_block()
+            self._close_block(last=True)
         self._close_section()
         doc.sections = self.sections
         if self.title_problem is not None:

@@ -124,7 +124,8 @@ _HTML_STARTS = ("<!doctype html", "<html", "<head", "<body", "<meta", "<!--", "<
 
 def looks_like_html(text: str) -> bool:
     """Content sniffing, whatever the file is called: a page starts with markup and closes a tag."""
-    head = text[:2048].lstrip("\ufeff \t\r\n").lower()
+    # Only the first characters are compared: lower-casing 32 of them, not 2 KB, gives the same ones.
+    head = text[:2048].lstrip("\ufeff \t\r\n")[:32].lower()
     if head.startswith(_HTML_STARTS):
         return True
     return head[:1] == "<" and head[1:2].isalpha() and "</" in text[:16384]

@@ -120,16 +120,21 @@ class KnownNames:
         """True when a protected name of two or more tokens starts at one of the first ``starts`` of the
         folded tokens ``folded`` (and ends within them).  A list with no such name is split exactly as if
         nothing were known: a one-token name has no separator inside to protect."""
-        trie, count = self._trie, len(folded)
-        if trie.keys().isdisjoint(folded[:starts]):  # no name starts here (the common case), found in C
-            return False
-        for start in range(min(starts, count)):
-            node, index = trie.get(folded[start]), start + 1
-            while node is not None and index < count:
-                node = node.get(folded[index])
-                index += 1
-                if node is not None and _TERMINAL in node:
-                    return True
+        trie, count, heads = self._trie, len(folded), folded[:starts]
+        firsts = trie.keys() & heads  # the first words of names that occur (none, the common case), found in C
+        for first in firsts:
+            start = heads.index(first)
+            while True:  # each place the word occurs, found in C
+                node, index = trie[first], start + 1
+                while node is not None and index < count:
+                    node = node.get(folded[index])
+                    index += 1
+                    if node is not None and _TERMINAL in node:
+                        return True
+                try:
+                    start = heads.index(first, start + 1)
+                except ValueError:
+                    break
         return False
 
     def __repr__(self) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import islice
 
 from pipeline.core.known_names import NO_KNOWN_NAMES, TOKEN, KnownNames, fold_token
@@ -72,9 +73,14 @@ _CLOSERS = ")]\"'”’*_`"
 _PLAIN_SEPARATOR = re.compile(r"[,;]|(?<![^\s,;])(?:and|or|&)(?![^\s,;])", re.IGNORECASE)
 _ENDS_WITH_LIST_WORD = re.compile(r"(?<![^\s,;])(?:and|or|&)$", re.IGNORECASE)
 _PLAIN_BAD_CHARACTERS = re.compile(r"[^\w\s,;&'’-]|_")
+# The same test for ASCII text, in C: deleting every allowed character leaves nothing.
+_PLAIN_ASCII_ALLOWED = str.maketrans(
+    "", "", "".join(c for c in map(chr, range(128)) if (c.isalnum() or c.isspace() or c in ",;&'-"))
+)
 _DROP_WORD_PUNCTUATION = str.maketrans("", "", "'’-&")
 _LIST_WORD_SPELLINGS = frozenset({"and", "or", "andor"})
 _PLAIN_LIST_WORDS = frozenset({"and", "or", "&"})
+_LIST_WORD_LAST_LETTERS = ("d", "D", "r", "R", "&")
 _PLAIN_SPECIAL_WORDS = (
     CLAUSE_WORDS | CORPORATE_SUFFIXES | {"etc", "other", "others", "more", "so", "the", "not", "among", "many"}
 )
@@ -152,6 +158,24 @@ def read_list(text: str, known: KnownNames = NO_KNOWN_NAMES) -> ListRead:
     name with a period inside, such as "U.S. Department of Veterans Affairs"); only when its sentence does
     not end there is the whole text read.
     """
+    if len(text) <= _KEPT_LIST_CHARS:
+        items, end, terminated, hanging = _kept_read(text, known)
+        return ListRead(list(items), end, terminated, hanging)
+    return _read_list(text, known)
+
+
+# The same lists recur from document to document (a template's site list, a publisher's payer sentence): a
+# read is kept, keyed by the text and the known names.  Only short texts, so the kept reads stay small.
+_KEPT_LIST_CHARS = 1_000
+
+
+@lru_cache(maxsize=4096)
+def _kept_read(text: str, known: KnownNames) -> tuple[tuple[str, ...], int, bool, bool]:
+    read = _read_list(text, known)
+    return tuple(read.items), read.end, read.terminated, read.hanging
+
+
+def _read_list(text: str, known: KnownNames) -> ListRead:
     quick = read_plain_list(text, known)
     if quick is not None:
         return quick
@@ -205,7 +229,7 @@ def read_plain_list(text: str, known: KnownNames) -> ListRead | None:
     clause words, corporate suffixes, emphasis.  ``test_list_items.py`` checks both readings agree."""
     dot = text.find(".")
     segment = text if dot == -1 else text[:dot]
-    if _PLAIN_BAD_CHARACTERS.search(segment):
+    if segment.translate(_PLAIN_ASCII_ALLOWED) if segment.isascii() else _PLAIN_BAD_CHARACTERS.search(segment):
         return None
     words = segment.casefold().replace(",", " ").replace(";", " ").split()
     has_punctuation = "'" in segment or "’" in segment or "-" in segment or "&" in segment
@@ -239,11 +263,27 @@ def read_plain_list(text: str, known: KnownNames) -> ListRead | None:
     ):
         return None
     result = ListRead(end=len(text) if dot == -1 else dot + 1, terminated=dot != -1)
-    result.items = [item for piece in _PLAIN_SEPARATOR.split(segment) if (item := piece.strip())]
+    result.items = _plain_items(segment)
     if not result.terminated:
         tail = segment.rstrip()
-        result.hanging = tail.endswith((",", ";")) or bool(_ENDS_WITH_LIST_WORD.search(tail))
+        # A list word ends in one of these letters, matched only in its ASCII cases: a cheap necessary test.
+        result.hanging = tail.endswith((",", ";")) or (
+            tail.endswith(_LIST_WORD_LAST_LETTERS) and bool(_ENDS_WITH_LIST_WORD.search(tail))
+        )
     return result
+
+
+def _plain_items(segment: str) -> list[str]:
+    """``_PLAIN_SEPARATOR.split`` of the segment, stripped, empty pieces left out: cut at commas and semicolons
+    first (in C), and only a piece holding a list word ("and Medicare") is cut again by the expression."""
+    items: list[str] = []
+    pieces = segment.replace(";", ",").split(",") if ";" in segment else segment.split(",")
+    for piece in pieces:
+        if not _PLAIN_LIST_WORDS.isdisjoint(piece.lower().split()):  # a list word is a whole token
+            items.extend(item for part in _PLAIN_SEPARATOR.split(piece) if (item := part.strip()))
+        elif item := piece.strip():
+            items.append(item)
+    return items
 
 
 def _holds_protected_name(text: str, segment: str, dot: int, known: KnownNames, punctuated: bool) -> bool:
@@ -251,12 +291,22 @@ def _holds_protected_name(text: str, segment: str, dot: int, known: KnownNames, 
     The tokens after the period are looked at as far as the longest name reaches, as a name may run on."""
     # Without punctuation inside words, folding a token is case folding, and case folding never makes a
     # separator: the folded tokens are the tokens of the folded segment.
-    folded = _fold_all(TOKEN.findall(segment)) if punctuated else TOKEN.findall(segment.casefold())
+    folded = _fold_all(_tokens(segment)) if punctuated else _tokens(segment.casefold())
     starts = len(folded)
     if dot != -1 and not text[dot + 1 :].isspace() and dot + 1 < len(text):  # words follow the period
         after = islice((match.group() for match in TOKEN.finditer(text, dot + 1)), known.longest_name_tokens)
         folded += _fold_all(list(after))
     return known.protects_within(folded, starts)
+
+
+def _tokens(text: str) -> list[str]:
+    """``TOKEN.findall(text)`` by splitting in C: each comma and semicolon a token of its own, and the runs of
+    anything else between whitespace."""
+    if "," in text:
+        text = text.replace(",", " , ")
+    if ";" in text:
+        text = text.replace(";", " ; ")
+    return text.split()
 
 
 def _finish(result: ListRead, text: str, tokens: _Tokens, spans: list[tuple[int, int]]) -> ListRead:

@@ -16,7 +16,9 @@ physical line is kept in the logical line it belongs to, so ``core.document_sect
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 BLANK, PIPE, TITLE, HEADING, TEXT = "blank", "pipe", "title", "heading", "text"
 
@@ -88,6 +90,7 @@ _HANGING_WORDS = frozenset(
     ]
 )
 _BULLETS = ("- ", "* ", "• ", "+ ", "– ")
+_SENTENCE_ENDS = frozenset(".!?:")  # a line ending in one of these does not hang (see ``_hangs``)
 _TERMINATORS = (".", "!", "?", ":")
 _ABBREVIATIONS = frozenset(
     ["inc", "co", "corp", "ltd", "llc", "lp", "plc", "jr", "sr", "st", "dr", "mt", "ft", "dept", "no", "assn", "u.s"]
@@ -134,8 +137,15 @@ def is_heading(line: str, *, generic: bool = True) -> str | None:
     return bare
 
 
+# Headings recur from document to document ("Summary & Overview"): short lines' readings are kept.
+@lru_cache(maxsize=4096)
+def _kept_heading(line: str, generic: bool) -> str | None:
+    return is_heading(line, generic=generic)
+
+
 def is_title_like(line: str) -> bool:
-    return bool(TITLE_LINE.match(line) or TITLE_LIKE.match(line))
+    # The bounded pattern first: it settles the usual title line without the other's scan to the line's end.
+    return bool(TITLE_LIKE.match(line) or TITLE_LINE.match(line))
 
 
 def is_bullet(line: str) -> bool:
@@ -159,28 +169,38 @@ def logical_lines(text: str, *, generic_headings: bool = True) -> list[Line]:
     stripped_lines = [raw.strip() for raw in raw_lines]
     width = wrap_width(stripped_lines)
     lines: list[Line] = []
+    append = lines.append
     continued: list[Line] = []  # lines that absorbed a continuation: their text is joined at the end
     open_line: Line | None = None  # the line that may still absorb a continuation
-    for number, (raw, stripped) in enumerate(zip(raw_lines, stripped_lines, strict=True), start=1):
+    number = 0
+    for raw, stripped in zip(raw_lines, stripped_lines, strict=True):
+        number += 1
         if not stripped:
-            lines.append(_BLANK_LINE)
+            append(_BLANK_LINE)
             open_line = None
             continue
         if len(raw) != len(stripped):  # equal lengths: nothing to strip, the stripped line is the raw one
             raw = raw.rstrip()
         if "|" in stripped:  # table rows (a quarter of all lines) never continue or absorb anything
-            lines.append(Line(PIPE, number, stripped, [raw]))
+            append(Line(PIPE, number, stripped, [raw]))
             open_line = None
             continue
         kind, heading = classify(stripped, generic_headings)
-        if open_line is not None and kind in (TEXT, HEADING) and _continues(open_line, stripped, kind, width):
+        if (
+            open_line is not None
+            and kind is not TITLE
+            # A line after one that ends a sentence ("… Medicare.", most lines), in a document that is not
+            # hard-wrapped, starting upper-case, continues nothing: settled here without the full test.
+            and (width is not None or stripped[0].islower() or open_line.text[-1:] not in _SENTENCE_ENDS)
+            and _continues(open_line, stripped, kind, width)
+        ):
             if len(open_line.raw) == 1:
                 continued.append(open_line)
             _absorb(open_line, raw, stripped)
             continue
         line = Line(kind, number, stripped, [raw], heading)
-        lines.append(line)
-        open_line = line if kind in (TEXT, TITLE) else None
+        append(line)
+        open_line = line if kind is TEXT or kind is TITLE else None
     for line in continued:
         line.text = _join(line)
     return lines
@@ -194,11 +214,14 @@ def classify(stripped: str, generic_headings: bool = True) -> tuple[str, str | N
     first = stripped[0]
     if first.islower():  # the common continuation line: no title, heading or key starts lower-case
         return TEXT, None
-    head = stripped[:16].casefold()
-    # Both title patterns need a colon: "CPT code 32994 covers …" is settled without a regular expression.
-    if ("cpt" in head or "hcpcs" in head) and ":" in stripped and is_title_like(stripped):
-        return TITLE, None
-    heading = is_heading(stripped, generic=generic_headings) if len(stripped) <= 80 else None
+    if ":" in stripped:
+        head = stripped[:16].casefold()
+        # Both title patterns need a colon: "CPT code 32994 covers …" is settled without a regular expression.
+        if ("cpt" in head or "hcpcs" in head) and is_title_like(stripped):
+            return TITLE, None
+        if first != "#":  # only a markdown heading holds a colon (a known heading has none)
+            return TEXT, None
+    heading = _kept_heading(stripped, generic_headings) if len(stripped) <= 80 else None
     if heading is not None:
         return HEADING, heading
     return TEXT, None
@@ -210,15 +233,18 @@ def wrap_width(stripped_lines: list[str]) -> int | None:
     A wrapped document has several lines that end close to one width (the wrapper fills each line);
     a document with one paragraph per line has lines of every length.
     """
-    lengths = [len(line) for line in stripped_lines if line and "|" not in line]
-    longest = max(lengths, default=0)
-    width = longest if longest <= WRAP_LIMIT else max((n for n in lengths if n <= WRAP_LIMIT), default=0)
+    lengths = sorted([len(line) for line in stripped_lines if line and "|" not in line])  # counted by bisection
+    longest = lengths[-1] if lengths else 0
+    if longest <= WRAP_LIMIT:
+        width, longer = longest, 0
+    else:  # the longest line a wrapper could have filled; every line past it is past the limit
+        fitting = bisect_right(lengths, WRAP_LIMIT)
+        width, longer = (lengths[fitting - 1] if fitting else 0), len(lengths) - fitting
     if width < 30:
         return None
-    longer = 0 if width == longest else len([n for n in lengths if n > width])
     if longer > max(1, len(lengths) // 20):
         return None
-    if len([n for n in lengths if width - _NEAR_WIDTH <= n <= width]) < 3:
+    if bisect_right(lengths, width) - bisect_left(lengths, width - _NEAR_WIDTH) < 3:
         return None
     return width
 

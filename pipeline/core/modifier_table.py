@@ -8,6 +8,7 @@ any other column is ignored and named in a problem.  Emphasis and backticks in c
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -40,6 +41,22 @@ class ModifierColumns:
 
 def split_table_row(line: str) -> list[str]:
     """Cells of a pipe-table row, with or without outer pipes; ``\\|`` is a literal pipe."""
+    if len(line) <= _KEPT_ROW_CHARS:
+        return list(_kept_cells(line))
+    return _split_table_row(line)
+
+
+# Table rows recur from document to document (the same modifiers, described the same way): their cells and
+# readings are kept.  Only short rows, so the kept ones stay small.
+_KEPT_ROW_CHARS = 400
+
+
+@lru_cache(maxsize=4096)
+def _kept_cells(line: str) -> tuple[str, ...]:
+    return tuple(_split_table_row(line))
+
+
+def _split_table_row(line: str) -> list[str]:
     stripped = line.strip()
     if stripped.startswith("|"):
         stripped = stripped[1:]
@@ -93,18 +110,33 @@ def _column(lowered: list[str], words: tuple[str, ...], taken: set[int | None]) 
 
 def read_modifier_row(cells: list[str], columns: ModifierColumns, number: int) -> ModifierRow | str:
     """The row, or the problem that stops it from loading."""
-    raw_code = cells[columns.code]
-    code = clean_cell(raw_code).upper()
+    if len(cells) <= _CACHED_HEADER_CELLS and sum(map(len, cells)) <= _KEPT_ROW_CHARS:
+        values = _kept_row_values(tuple(cells), columns.code, columns.description, columns.when_to_use)
+    else:
+        values = _row_values(cells, columns.code, columns.description, columns.when_to_use)
+    if values is None:
+        return f"line {number}: modifier {cells[columns.code][:40]!r} is not two letters/digits"
+    return ModifierRow(*values, number)
+
+
+def _row_values(
+    cells: Sequence[str], code_column: int, description_column: int | None, when_column: int | None
+) -> tuple[str, str | None, str | None] | None:
+    """Code, description and when-to-use of a row; None when its code is not two letters/digits."""
+    code = clean_cell(cells[code_column]).upper()
     if not MODIFIER_PATTERN.fullmatch(code):
-        return f"line {number}: modifier {raw_code[:40]!r} is not two letters/digits"
-    return ModifierRow(code, _value(cells, columns.description), _value(cells, columns.when_to_use), number)
+        return None
+    return code, _value(cells, description_column), _value(cells, when_column)
+
+
+_kept_row_values = lru_cache(maxsize=4096)(_row_values)
 
 
 def looks_like_modifier_row(cells: list[str]) -> bool:
     return bool(cells) and bool(MODIFIER_PATTERN.fullmatch(clean_cell(cells[0]).upper()))
 
 
-def _value(cells: list[str], column: int | None) -> str | None:
+def _value(cells: Sequence[str], column: int | None) -> str | None:
     if column is None:
         return None
     value = clean_cell(cells[column])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 from pipeline.core.domains import APPROACHES
 
@@ -38,7 +39,11 @@ _NEGATION = re.compile(
     re.IGNORECASE,
 )
 _NEGATION_WINDOW_WORDS = 5
+# Each negation holds one of these, in letters matched only in their ASCII cases: a cheap necessary test.
+_NEGATION_PARTS = ("no", "ther", "thout", "tead", "exc", "v", "unl")
 _CLAUSE_END = re.compile(r"[.,;:()\[\]!?]")
+# Each approach word starts with one of these (letters matched only in their ASCII cases).
+_APPROACH_STARTS = ("percu", "laparo", "thoraco", "endo", "tran", "robot", "open")
 # Said just after a mention (within its clause): "an open approach is not used".
 _NEGATED_AFTER = re.compile(
     r"^[^.,;:()]{0,40}?\b(?:is|are|was|were)\s+not\b|^[^.,;:()]{0,40}?\bnot\s+(?:be\s+)?(?:included|used|performed)\b",
@@ -70,17 +75,33 @@ def is_affirmative(text: str, start: int, end: int, *, look_after: bool = True) 
     "is not included" is a fact about billing there, not a negated mention)."""
     clause = _CLAUSE_END.split(text[max(0, start - 120) : start])[-1]
     words = clause.split()[-_NEGATION_WINDOW_WORDS:]
-    if words and _NEGATION.search(" ".join(words).replace("-", " ")):
-        return False
+    if words:
+        said = " ".join(words).replace("-", " ")
+        if _may_negate(said.lower()) and _NEGATION.search(said):
+            return False
     if not look_after:
         return True
     after = text[end : end + 80]
     return "not" not in after.lower() or not _NEGATED_AFTER.search(after)
 
 
-def _affirmed(pattern: re.Pattern[str], text: str, *, look_after: bool = True) -> re.Match[str] | None:
+def _may_negate(lowered: str) -> bool:
+    """Whether the lower-cased words hold one of ``_NEGATION_PARTS`` (spelled out: faster than a loop)."""
+    return (
+        "no" in lowered
+        or "ther" in lowered
+        or "v" in lowered
+        or "thout" in lowered
+        or "tead" in lowered
+        or "exc" in lowered
+        or "unl" in lowered
+    )
+
+
+def _affirmed(pattern: re.Pattern[str], text: str, *, look_after: bool = True, start: int = 0) -> re.Match[str] | None:
     return next(
-        (m for m in pattern.finditer(text) if is_affirmative(text, m.start(), m.end(), look_after=look_after)), None
+        (m for m in pattern.finditer(text, start) if is_affirmative(text, m.start(), m.end(), look_after=look_after)),
+        None,
     )
 
 
@@ -92,15 +113,28 @@ def laterality(prose: str) -> str | None:
         return None
     if "lateral or" in lowered or "lateral and/or" in lowered or "lateral/" in lowered or "lateral /" in lowered:
         prose = _EITHER_LATERALITY.sub(lambda either: " " * len(either.group()), prose)
-    match = _affirmed(_LATERALITY, prose)
+    # Every match holds "lateral" (ASCII letters only) two or three characters in: in ASCII prose, where the
+    # lower-cased text has the same offsets, nothing before its first "lateral" needs scanning.
+    start = max(0, lowered.find("lateral") - 3) if prose.isascii() else 0
+    match = _affirmed(_LATERALITY, prose, start=start)
     return match.group(1).lower() if match else None
 
 
 def approach(title: str | None, prose: str) -> str | None:
-    match = _affirmed(_APPROACH_IN_TITLE, title or "") or _affirmed(_APPROACH_STRICT, prose)
+    match = _affirmed(_APPROACH_IN_TITLE, title or "") or _affirmed_approach(_APPROACH_STRICT, prose)
     if match is None:
         return None
     return next(a for a in APPROACHES if match.group(0).lower().startswith(a))
+
+
+def _affirmed_approach(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
+    """``_affirmed`` for an approach pattern on prose: in ASCII text (the lower-cased text has the same
+    offsets) no match starts before the first word an approach starts with, and without one there is none."""
+    if not text.isascii():
+        return _affirmed(pattern, text)
+    lowered = text.lower()
+    found = [position for start in _APPROACH_STARTS if (position := lowered.find(start)) != -1]
+    return _affirmed(pattern, text, start=min(found)) if found else None
 
 
 def imaging_guidance_included(text: str | Iterable[str]) -> bool | None:
@@ -112,10 +146,28 @@ def imaging_guidance_included(text: str | Iterable[str]) -> bool | None:
             continue
         for sentence in line.split("."):
             # "dance" matches only its ASCII cases ("guidance" also matches "guİdance"): a cheap necessary test.
-            if "dance" not in sentence.lower() or not _affirmed(_IMAGING_GUIDANCE, sentence, look_after=False):
+            if "dance" not in sentence.lower():
                 continue
-            if _IMAGING_NOT_INCLUDED.search(sentence):
-                return False
-            if _IMAGING_INCLUDED.search(sentence):
-                return True
+            said = (
+                _guidance_said(sentence) if len(sentence) <= _CACHED_SENTENCE else _guidance_said.__wrapped__(sentence)
+            )
+            if said is not None:
+                return said
+    return None
+
+
+# Sentences about guidance are mostly boilerplate repeated from document to document ("Imaging guidance, when
+# used, is included …"): their reading is kept.  Only short ones, so a giant sentence cannot pin memory.
+_CACHED_SENTENCE = 400
+
+
+@lru_cache(maxsize=2048)
+def _guidance_said(sentence: str) -> bool | None:
+    """What one sentence says about imaging guidance: included (True), separate (False) or nothing (None)."""
+    if not _affirmed(_IMAGING_GUIDANCE, sentence, look_after=False):
+        return None
+    if _IMAGING_NOT_INCLUDED.search(sentence):
+        return False
+    if _IMAGING_INCLUDED.search(sentence):
+        return True
     return None
