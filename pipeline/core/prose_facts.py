@@ -32,6 +32,7 @@ _OPEN_PROCEDURE = (
 )
 _APPROACH_STRICT = re.compile(rf"\b{_APPROACH_WORDS}\b|{_OPEN_PROCEDURE}", re.IGNORECASE)
 _APPROACH_IN_TITLE = re.compile(rf"\b{_APPROACH_WORDS}\b|\b(open)\b", re.IGNORECASE)
+_APPROACH_NAMES = {approach: re.compile(approach, re.IGNORECASE) for approach in APPROACHES}
 # Said just before a mention (within its clause), these take it back.
 _NEGATION = re.compile(
     r"\b(?:without|no|not|non|never|nor|neither|rather\s+than|instead\s+of|other\s+than|excluding|except"
@@ -124,7 +125,9 @@ def approach(title: str | None, prose: str) -> str | None:
     match = _affirmed(_APPROACH_IN_TITLE, title or "") or _affirmed_approach(_APPROACH_STRICT, prose)
     if match is None:
         return None
-    return next(a for a in APPROACHES if match.group(0).lower().startswith(a))
+    # Matched as the pattern matched (case-insensitively, so "ENDOſCOPIC" is endoscopic), never by lower():
+    # lower() keeps "ſ" and turns "İ" into two characters, and a match it could not name raised StopIteration.
+    return next(a for a in APPROACHES if _APPROACH_NAMES[a].match(match.group(0)))
 
 
 def _affirmed_approach(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:

@@ -251,3 +251,15 @@ def test_a_table_row_wrapped_without_its_closing_pipe_is_reported_not_lost_quiet
     )
     assert doc.status == PARTIAL
     assert any("row's continuation" in p and "payer allows it." in p for p in doc.problems)
+
+
+@pytest.mark.parametrize(
+    "title, expected",
+    [("Ablation, ENDO\u017fCOPIC", "endoscopic"), ("LAPAROSCOP\u0130C repair", "laparoscopic")],
+    ids=["long s", "dotted capital I"],
+)
+def test_an_approach_spelt_with_letters_that_fold_to_ascii_is_read_never_raised(title, expected):
+    """The approach pattern matches case-insensitively ("ſ" is an s, "İ" an i); naming the approach by
+    lower() did not, and raised StopIteration out of the parser."""
+    doc = parse_document(f"CPT 12345: {title}\nThe procedure is done.\n".encode())
+    assert doc.approach == expected
