@@ -15,7 +15,8 @@ last_descendants_cpu = float("nan")
 class TreeMemory(threading.Thread):
     """Samples, every 0.2 s, the memory of a process and all its descendants (worker processes included): the sum
     of their proportional set sizes (PSS: a page shared by several processes counts once in all), in MB; and the
-    CPU seconds of the descendants, as last seen before each exited (``descendants_cpu``)."""
+    CPU seconds of the descendants, as last seen before each exited (``descendants_cpu``; a child that waits for
+    its workers also counts them in its own children's usage, so this is a share of that, not an addition)."""
 
     def __init__(self, pid: int):
         super().__init__(daemon=True)

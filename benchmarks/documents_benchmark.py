@@ -150,7 +150,8 @@ def _materialize(label: str, checkout: Path, work: Path, docs_dir: Path, util_di
     tree, workers_cpu = _measure.last_tree_peak_mb, _measure.last_descendants_cpu
     print(
         f"materialize ({label}): {wall:.1f}s end to end, {n / wall:,.0f} documents/s, CPU {cpu:.1f}s "
-        f"(+ {workers_cpu:.1f}s in its worker processes, sampled), peak RSS {rss:,.0f} MB; "
+        f"(the run and its worker processes; of which the workers {workers_cpu:.1f}s, sampled), "
+        f"peak RSS {rss:,.0f} MB; "
         f"with its worker processes {tree:,.0f} MB (PSS, sampled)",
         flush=True,
     )
