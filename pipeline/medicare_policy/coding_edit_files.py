@@ -385,6 +385,10 @@ def load_ptp_release_together(con, files: list[tuple[Path, MemberLoad, NcciFile]
     return True
 
 
+# Layouts whose files CMS writes with a line break after every line, the last one included.
+ENDS_EVERY_LINE = ("ncci_ptp", "ncci_mue")
+
+
 def _refuse_cut_off(path: Path, layout: str) -> None:
     """The rule of the other csv and fixed-width files (sheets.refuse_cut_off), read from the file's tail: a file
     cut mid-line is rejected as a whole (SheetContentError), never loaded with its cut line quarantined."""
@@ -396,6 +400,13 @@ def _refuse_cut_off(path: Path, layout: str) -> None:
         return  # the usual complete file: its lines are never counted
     with path.open("rb") as handle:
         last_line = sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b"")) + 1
+    if layout in ENDS_EVERY_LINE:
+        # A cut inside the last field (a PTP or MUE rationale) leaves every field there, only shorter: the width
+        # rule cannot see it, and the row would load with its text cut. CMS ends every line of these files.
+        raise SheetContentError(
+            f"cut off: line {last_line} ends without a line break (download interrupted?); CMS ends every line of "
+            "its NCCI files with one, so the file is not loaded: download it again"
+        )
     lines = tail.rstrip(CTRL_Z).splitlines()[-2:]
     numbers = range(last_line - len(lines) + 1, last_line + 1)
     if layout == "hcpcs_level2":  # fixed width: a record is as wide as it is long

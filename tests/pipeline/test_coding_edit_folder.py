@@ -103,15 +103,36 @@ def test_a_download_cut_mid_line_is_rejected_never_loaded_short(con, folder, lay
     load_folder(con, folder)
     status, error = source_files(con)[entry][0], source_files(con)[entry][5]
     assert status == "rejected", (status, error)
-    assert f"{name}: cut off: last line incomplete (download interrupted?): line {last_line} ends" in error
+    if layout == "hcpcs":
+        assert f"{name}: cut off: last line incomplete (download interrupted?): line {last_line} ends" in error
+    else:
+        assert f"{name}: cut off: line {last_line} ends without a line break (download interrupted?)" in error
     assert con.execute(
         "SELECT (SELECT count(*) FROM medicare.ncci_ptp) + (SELECT count(*) FROM medicare.ncci_mue) + "
         "(SELECT count(*) FROM medicare.hcpcs_level2) + (SELECT count(*) FROM medicare.quarantine)"
     ).fetchone() == (0,)
-    # The complete file (a final line break, or only the last line's text short of its line break) loads.
-    (folder / entry).write_bytes(whole.rstrip(b"\r\n") if layout != "ptp in a zip" else _zip({name: whole}))
+    # The complete file loads (a fixed-width HCPCS file even without its final line break: its width shows it whole).
+    (folder / entry).write_bytes(
+        whole.rstrip(b"\r\n") if layout == "hcpcs" else _zip({name: whole}) if layout == "ptp in a zip" else whole
+    )
     load_folder(con, folder)
     assert source_files(con)[entry][0] == "loaded", source_files(con)[entry]
+
+
+@pytest.mark.parametrize("layout", ["ptp", "mue"])
+def test_a_download_cut_inside_the_last_field_is_rejected_never_loaded_with_its_text_cut(con, folder, layout):
+    """Cut inside a rationale, the last line keeps every field, only shorter: the width rule cannot see it. CMS ends
+    every line of its NCCI files with a line break, so a PTP or MUE file without a final one is not loaded."""
+    if layout == "ptp":
+        name, whole = "ccipra-v322r0-f1.txt", ptp_text(SAMPLE_PTP["practitioner"])
+    else:
+        name, whole = mue_file_name("practitioner"), mue_text("practitioner", SAMPLE_MUE["practitioner"])
+    (folder / name).write_bytes(whole.rstrip(b"\r\n")[:-4])
+    load_folder(con, folder)
+    status, error = source_files(con)[name][0], source_files(con)[name][5]
+    assert status == "rejected" and "ends without a line break" in error, (status, error)
+    assert con.execute("SELECT count(*) FROM medicare.ncci_ptp").fetchone()[0] == 0
+    assert con.execute("SELECT count(*) FROM medicare.ncci_mue").fetchone()[0] == 0
 
 
 def _zip(members: dict[str, bytes]) -> bytes:
@@ -281,7 +302,7 @@ def test_a_release_that_does_not_load_in_one_read_loads_file_by_file(con, folder
             and "repeats NCCI PTP edits already loaded from ccipra-v322r0-f1.txt (2 edits)" in error
         )
     else:
-        assert status == "rejected" and "cut off: last line incomplete" in error
+        assert status == "rejected" and "cut off: line 8 ends without a line break" in error
 
 
 def test_a_file_growing_while_its_release_is_read_loads_as_it_ends(con, folder, monkeypatch):
