@@ -49,6 +49,27 @@ NEVER_COMPACT = PublishSettings(full_rebuild_rows=10**12, compact_every=10**6, m
 _names = count()
 
 
+def _bi_host_python() -> list[str]:
+    """``python -c`` in a BI host's own environment: the lake's pinned DuckDB with duckdb-engine, as Superset's
+    [duckdb] extra has it."""
+    return [
+        uv_executable(),
+        "run",
+        "--quiet",
+        "--no-project",
+        "--python",
+        sys.executable,
+        "--with-requirements",
+        str(REQUIREMENTS),
+        "--with",
+        "duckdb-engine==0.17.0",
+        "--with",
+        "sqlalchemy>=2.0,<2.1",
+        "python",
+        "-c",
+    ]
+
+
 @pytest.fixture(scope="module")
 def postgres():
     server = start_postgres()
@@ -490,20 +511,7 @@ def test_a_bi_reader_never_sees_a_partial_snapshot_while_publishes_commit(tmp_pa
     # The BI host's own environment: the lake's pinned DuckDB with duckdb-engine, as Superset's [duckdb] extra has.
     reader = subprocess.Popen(
         [
-            uv_executable(),
-            "run",
-            "--quiet",
-            "--no-project",
-            "--python",
-            sys.executable,
-            "--with-requirements",
-            str(REQUIREMENTS),
-            "--with",
-            "duckdb-engine==0.17.0",
-            "--with",
-            "sqlalchemy>=2.0,<2.1",
-            "python",
-            "-c",
+            *_bi_host_python(),
             READER,
             read_only_uri(lake),
             json.dumps(expected),
@@ -651,20 +659,7 @@ def test_a_lake_with_data_on_s3_is_published_and_read_back_by_a_bi_reader(built,
     reader_environ = {**environ, "CPT_LAKE_S3_KEY_ID": reader_id, "CPT_LAKE_S3_SECRET": reader_secret}
     reader = subprocess.run(
         [
-            uv_executable(),
-            "run",
-            "--quiet",
-            "--no-project",
-            "--python",
-            sys.executable,
-            "--with-requirements",
-            str(REQUIREMENTS),
-            "--with",
-            "duckdb-engine==0.17.0",
-            "--with",
-            "sqlalchemy>=2.0,<2.1",
-            "python",
-            "-c",
+            *_bi_host_python(),
             S3_READER,
             read_only_uri(lake),
             json.dumps(sorted(served)),
