@@ -14,7 +14,6 @@ document with an unusual name is never lost.  Pure: no I/O.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from pathlib import PurePosixPath
 
 SCRIPT_AND_STYLE = frozenset({".js", ".mjs", ".css", ".map"})
 IMAGES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".svg", ".ico", ".webp", ".bmp", ".tif", ".tiff", ".avif"})
@@ -28,9 +27,12 @@ PAGE_SUFFIXES = frozenset({".htm", ".html"})
 def saved_pages(document_ids: Iterable[str]) -> frozenset[str]:
     """The saved web pages of a listing, without their suffix (``a/Overview`` for ``a/Overview.html``): their
     ``<name>_files/`` folders hold the page's assets."""
-    return frozenset(
-        str(PurePosixPath(i).with_suffix("")) for i in document_ids if PurePosixPath(i).suffix.lower() in PAGE_SUFFIXES
-    )
+    pages = set()
+    for document_id in document_ids:  # string work, as in not_a_document: once per file of a big folder
+        suffix = _suffix(document_id[document_id.rfind("/") + 1 :])
+        if suffix.lower() in PAGE_SUFFIXES:
+            pages.add(document_id[: len(document_id) - len(suffix)])
+    return frozenset(pages)
 
 
 def not_a_document(document_id: str, pages: frozenset[str] = frozenset()) -> str | None:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from pipeline.core.document_kinds import not_a_document, saved_pages
 from pipeline.failures import describe
-from pipeline.inputs.source_folder import no_follow_opener, scan_folder, sha256_file
+from pipeline.inputs.source_folder import scan_folder, sha256_file
 
 DOCUMENTS_ENV = "CPT_DOCUMENTS_DIR"
 UNLISTABLE = "folder cannot be listed"
@@ -65,20 +65,23 @@ def iter_documents(directory: Path, max_bytes: int) -> Iterator[DocumentSource]:
             f"documents subfolder {unlisted[0].path} cannot be listed ({unlisted[0].reason}); nothing was changed. "
             "Fix its permissions or mount and rerun."
         )
-    entries = [(path, None) for path in scan.files] + [(entry.path, entry.reason) for entry in scan.skipped]
-    pages = saved_pages(_document_id(path, directory) for path in scan.files)
-    for path, skipped_reason in sorted(entries, key=lambda item: item[0]):
-        skipped_reason = skipped_reason or not_a_document(_document_id(path, directory), pages)
+    # Each id computed once (it is asked three times a file); sorted by path parts, as Path orders them.
+    entries = [(path, _document_id(path, directory), None) for path in scan.files]
+    pages = saved_pages(document_id for _, document_id, _ in entries)
+    entries += [(entry.path, _document_id(entry.path, directory), entry.reason) for entry in scan.skipped]
+    entries.sort(key=lambda item: item[1].split("/"))
+    for path, document_id, skipped_reason in entries:
+        skipped_reason = skipped_reason or not_a_document(document_id, pages)
         if skipped_reason is not None:
             yield _skipped(path, directory, skipped_reason)
         else:
-            yield read_document(path, directory, max_bytes)
+            yield read_document(path, directory, max_bytes, document_id)
 
 
-def read_document(path: Path, directory: Path, max_bytes: int) -> DocumentSource:
-    document_id = _document_id(path, directory)
+def read_document(path: Path, directory: Path, max_bytes: int, document_id: str | None = None) -> DocumentSource:
+    document_id = document_id or _document_id(path, directory)
     try:
-        before = path.stat(follow_symlinks=False)
+        before = os.stat(path, follow_symlinks=False)
         if before_read is not None:
             before_read(path)
         if before.st_size > max_bytes:
@@ -86,7 +89,7 @@ def read_document(path: Path, directory: Path, max_bytes: int) -> DocumentSource
         else:
             data = read_bytes(path)
             digest, bytes_read = hashlib.sha256(data).hexdigest(), len(data)
-        after = path.stat(follow_symlinks=False)
+        after = os.stat(path, follow_symlinks=False)
     except OSError as exc:
         return _unreadable(path, directory, exc)
     moved = what_moved(before, after, bytes_read)
@@ -114,9 +117,16 @@ def what_moved(before: os.stat_result, after: os.stat_result, bytes_read: int | 
 
 
 def read_bytes(path: Path) -> bytes:
-    """The one place document bytes are read (a test double replaces it to simulate EIO)."""
-    with open(path, "rb", opener=no_follow_opener) as handle:
-        return handle.read()
+    """The one place document bytes are read (a test double replaces it to simulate EIO): to the end of the file,
+    never through a symlink swapped in after the listing; os calls, not ``open``, as this runs once per file."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        chunks = [os.read(fd, os.fstat(fd).st_size + 1)]
+        while chunks[-1]:  # a file still growing: read what is there; the stats around the read tell
+            chunks.append(os.read(fd, 1 << 20))
+    finally:
+        os.close(fd)
+    return chunks[0] if len(chunks) == 2 else b"".join(chunks)
 
 
 def _skipped(path: Path, directory: Path, reason: str) -> DocumentSource:

@@ -74,7 +74,7 @@ ATTENTION_ROWS = 200  # documents needing attention listed on the load (all of t
 EXAMPLES = 3  # documents named when an empty-looking folder is refused
 
 # Sources held in memory while the parses before them are still with the workers.
-QUEUED_SOURCES = 512
+QUEUED_SOURCES = 1_024
 
 
 class EmptySourceFolder(RuntimeError):
@@ -98,8 +98,8 @@ class FolderRead:
     """What reading the folder leaves in memory: per document its code (when it may load) and where its record
     lies in the spool; the rest are counts."""
 
-    # (every code the document may load, or None; where its record lies in the spool)
-    entries: list[tuple[tuple[str, ...] | None, int, int]] = field(default_factory=list)
+    # (every code the document may load, or None; where its record, then its parse, lie in the spool)
+    entries: list[tuple[tuple[str, ...] | None, int, int, int, int]] = field(default_factory=list)
     document_ids: set[str] = field(default_factory=set)
     statuses: Counter = field(default_factory=Counter)
     hashed: int = 0  # documents with a content hash (read, or kept from the previous version)
@@ -224,7 +224,7 @@ def read_folder(
             document.modified_at.isoformat(),
             *document.parse,
         ]
-        folder.entries.append((document.codes, *spool.append(json.dumps(record).encode())))
+        folder.entries.append((document.codes, *spool.append(json.dumps(record).encode()), *document.parse))
 
     def submit_open_chunk() -> None:
         nonlocal open_chunk, submitted
@@ -408,15 +408,14 @@ def _previous_ids(con) -> set[str]:
     return {document_id for (document_id,) in con.execute(f"SELECT document_id FROM {DOCUMENTS}").fetchall()}
 
 
-def spooled_record(spool: Spool, offset: int, length: int) -> tuple[bytes, bytes]:
-    """A spooled document's record and its parse, as the JSON they were spooled as."""
-    record = spool.read(offset, length)
-    _, _, _, _, _, *parse = json.loads(record)
-    return record, spool.read(*parse)
+def spooled_record(spool: Spool, entry: tuple) -> tuple[bytes, bytes]:
+    """A spooled document's record and its parse (a ``FolderRead`` entry), as the JSON they were spooled as."""
+    _, offset, length, parse_offset, parse_length = entry
+    return spool.read(offset, length), spool.read(parse_offset, parse_length)
 
 
-def spooled_document(spool: Spool, offset: int, length: int) -> DocumentFile:
-    return document_file(*spooled_record(spool, offset, length))
+def spooled_document(spool: Spool, entry: tuple) -> DocumentFile:
+    return document_file(*spooled_record(spool, entry))
 
 
 def row_batches(
@@ -436,16 +435,16 @@ def row_batches(
         yield batch_tables([], reference, parsed_at, descriptions)
     batches = _code_batches(folder.entries, batch_documents)
     if workers is not None and workers.wanted(len(folder.entries), rows=True):
-        records = ([spooled_record(spool, offset, length) for _, offset, length in batch] for batch in batches)
-        for _, tables in in_order(records, workers.batch, window=workers.processes + 1):
+        records = ([spooled_record(spool, entry) for entry in batch] for batch in batches)
+        for _, tables in in_order(records, workers.batch, window=2 * workers.processes):
             yield tables
         return
     for batch in batches:
-        files = [spooled_document(spool, offset, length) for _, offset, length in batch]
+        files = [spooled_document(spool, entry) for entry in batch]
         yield batch_tables(files, reference, parsed_at, descriptions)
 
 
-def _code_batches(entries: list[tuple[tuple[str, ...] | None, int, int]], size: int) -> Iterator[list]:
+def _code_batches(entries: list[tuple], size: int) -> Iterator[list]:
     """Batches of about ``size`` documents in which every document that shares a code with another (directly,
     or through a document with several codes) meets it: the newest per code can only be picked among all."""
     parent: dict[str, str] = {}
@@ -502,8 +501,8 @@ def _refuse_empty_folder(con, directory: Path, folder: FolderRead, spool: Spool)
 
 def _examples(folder: FolderRead, spool: Spool, limit: int = EXAMPLES) -> str:
     shown = []
-    for _, offset, length in folder.entries[:limit]:
-        f = spooled_document(spool, offset, length)
+    for entry in folder.entries[:limit]:
+        f = spooled_document(spool, entry)
         shown.append(f"{f.document_id} ({f.parsed.problems[0] if f.parsed.problems else f.parsed.status})")
     total = len(folder.entries)
     more = f" and {total - limit} more" if total > limit else ""

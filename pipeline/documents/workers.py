@@ -50,7 +50,9 @@ PER_DOCUMENT = {
     if "document_id" in contract.column_names and table != REJECTED_ROWS  # rejected_rows: written by the gates
 }
 PARSE_CHUNK = 48  # documents per parse task: big enough that sending it costs little next to parsing it
-TASKS_PER_WORKER = 3  # tasks outstanding per worker: each finds its next one waiting, memory holds only these
+# Tasks outstanding per worker: each finds its next one waiting, and a pause of the run's process (a commit)
+# does not leave them idle; memory holds only these (a few hundred documents' bytes and parses).
+TASKS_PER_WORKER = 8
 START_AFTER = 400  # documents to parse before workers start: below this a process start costs more than it saves
 # Documents in the folder before workers (not yet started by the parse) build the rows: building is cheaper than
 # parsing (about a third), so it takes more of them to pay for starting the processes.
