@@ -130,6 +130,7 @@ class ColumnSpec:
     nullable: bool
     description: str
     checks: tuple[tuple[str, str], ...]  # (rule name, SQL predicate that is true when valid)
+    compression: str | None = None  # field metadata ``compression``: how DuckDB stores the column (e.g. zstd)
 
 
 class TableContract:
@@ -226,7 +227,17 @@ class TableContract:
                 raise ValueError(f"{self.table}.{name}: no SQL type for {column.dtype}; set metadata sql_type")
             checks = tuple((check_label(check), check_sql(name, check)) for check in column.checks)
             pandas_dtype = _PANDAS_FOR_SQL.get(sql_type, "object")
-            specs.append(ColumnSpec(name, sql_type, pandas_dtype, column.nullable, column.description or "", checks))
+            specs.append(
+                ColumnSpec(
+                    name,
+                    sql_type,
+                    pandas_dtype,
+                    column.nullable,
+                    column.description or "",
+                    checks,
+                    metadata.get("compression"),
+                )  # fmt: skip
+            )
         return specs
 
     @property
@@ -236,7 +247,11 @@ class TableContract:
     def create_table_sql(self, qualified_name: str | None = None, *, if_not_exists: bool = False) -> str:
         """``CREATE OR REPLACE`` for tables rebuilt from their sources; ``if_not_exists`` for bookkeeping, whose
         rows must survive every run."""
-        cols = [f"{c.name} {c.sql_type}{'' if c.nullable else ' NOT NULL'}" for c in self.columns]
+        cols = [
+            f"{c.name} {c.sql_type}{'' if c.nullable else ' NOT NULL'}"
+            + (f" USING COMPRESSION {c.compression}" if c.compression else "")
+            for c in self.columns
+        ]
         ddl_key = self.options.get("ddl_primary_key", True) if self._declared[3] is None else self._declared[3]
         if self.primary_key and ddl_key:
             cols.append(f"PRIMARY KEY ({', '.join(self.primary_key)})")

@@ -40,10 +40,7 @@ from pipeline.utilization.file_access import ZipCaps
 LOCK_POLL_SECONDS = 2.0
 # A new working file is created readable by DuckDB 1.4, like the serving file: a full publish can then be an
 # OS-level copy of it rather than a re-encoding of every row (an existing file keeps its format).
-# A checkpoint every 128 MB of WAL rather than DuckDB's 16 MB: a big load commits every 10,000 documents, and at
-# 16 MB nearly every commit checkpointed (9 of the 42 s a 100,000-document load took; 4 CPU-s less at 128 MB).
-# Memory holds at most that much more (the load's peak did not move); the publish checkpoints before it copies.
-WORKING_FILE_CONFIG = {"storage_compatibility_version": DUCKDB_STORAGE_VERSION, "checkpoint_threshold": "128MB"}
+WORKING_FILE_CONFIG = {"storage_compatibility_version": DUCKDB_STORAGE_VERSION}
 # Dagster concurrency pool (limit 1 in the instance config) on every step that opens the working file.
 WAREHOUSE_POOL = "cpt_warehouse"
 

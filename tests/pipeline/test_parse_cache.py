@@ -82,3 +82,25 @@ def test_a_reference_change_reparses(pipeline_env, tmp_path, change):
 
     result = dg.materialize([*ASSETS, *CHECKS], resources=resources, selection="group:core")
     assert documents_metadata(result)["documents_parsed"] == 8
+
+
+def test_the_cached_parses_are_stored_zstd_compressed(tmp_path):
+    # DuckDB's default string compression made every checkpoint of a big load re-analyse the JSON (1 CPU-s per
+    # 50,000 parses) and kept it five times larger; the contract asks for zstd and the table must get it.
+    con = duckdb.connect(str(tmp_path / "cache.duckdb"), config={"storage_compatibility_version": "v1.4.0"})
+    cache = ParseCache(con, "key-1")
+    parsed = parse_document(good("32994").encode())
+    hashes = {f"{i:064x}" for i in range(3_000)}
+    for sha256 in hashes:
+        cache.put(sha256, parsed)
+    cache.save(con, hashes)
+    con.execute("CHECKPOINT")
+    stored = dict(
+        con.execute(
+            "SELECT column_name, string_agg(DISTINCT compression, ',') FROM pragma_storage_info(?) "
+            "WHERE segment_type = 'VARCHAR' GROUP BY 1",
+            [CACHE_TABLE],
+        ).fetchall()
+    )
+    assert stored["payload"] == "ZSTD", stored
+    assert ParseCache(con, "key-1").get(f"{0:064x}") == parsed
