@@ -165,10 +165,12 @@ def wired_frame_for(contract: TableContract, rows: list[dict]) -> pd.DataFrame:
     for column in contract.columns:
         values = list(map(itemgetter(column.name), rows))
         if column.sql_type.endswith("[]"):
-            wire[column.name] = pd.Series(list(map(_json_list, values)), dtype="string")
+            values, dtype = list(map(_json_list, values)), "string"
         else:
-            wire[column.name] = pd.Series(values, dtype=_WIRE_DTYPE.get(column.sql_type, column.pandas_dtype))
-    return pd.DataFrame(wire)
+            dtype = _WIRE_DTYPE.get(column.sql_type, column.pandas_dtype)
+        # Arrays rather than Series: the frame takes them as they are, with no index to align.
+        wire[column.name] = pd.Series(values, dtype=object) if dtype == "object" else pd.array(values, dtype=dtype)
+    return pd.DataFrame(wire, copy=False)
 
 
 def _json_list(value) -> str | None:
