@@ -18,6 +18,7 @@ chunks outstanding per worker, so memory holds those chunks, never the corpus.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 from collections import deque
@@ -133,6 +134,9 @@ def _start_worker(
     _worker.update(
         known=known, max_bytes=max_bytes, reference=reference, parsed_at=parsed_at, descriptions=descriptions
     )
+    # What the worker holds for its life (imports, reference, known names) is never garbage: out of the cyclic
+    # collector's sight, each full collection walks only the batch at hand (a fifth of the rows' CPU otherwise).
+    gc.freeze()
 
 
 def _parse_chunk(items: list[bytes]) -> list[tuple[str, tuple[str, ...] | None, bytes]]:
