@@ -30,10 +30,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from pipeline.core.care_sites import CareSiteDirectory
+from pipeline.core.care_sites import CareSiteDirectory, CareSiteMatch
 from pipeline.core.document_parser import CodeFacts, ParsedDocument
 from pipeline.core.domains import CARE_SITE_SOURCES, PARSED, PARTIAL, REJECTED
-from pipeline.core.payer_aliases import PayerDirectory
+from pipeline.core.payer_aliases import PayerDirectory, PayerMatch
 from pipeline.core.reference_data import ReferenceData, pos_code_list
 
 SOURCE_TYPICAL_SITE, SOURCE_SUMMARY = CARE_SITE_SOURCES
@@ -77,6 +77,9 @@ class _Corpus:
     payer_dim: dict[str, dict]
     site_dim: dict[str, dict]
     extra_problems: dict[str, list[str]]
+    # Names recur across documents (the same payers and settings in every one): each is resolved once a batch.
+    payer_matches: dict[str, PayerMatch] = field(default_factory=dict)
+    site_matches: dict[str, CareSiteMatch] = field(default_factory=dict)
     codes: list[dict] = field(default_factory=list)
     code_modifiers: list[dict] = field(default_factory=list)
     code_payers: list[dict] = field(default_factory=list)
@@ -177,26 +180,26 @@ def _code_row(document_id: str, doc: CodeFacts) -> dict:
 
 def _add_modifiers(corpus: _Corpus, document_id: str, facts: CodeFacts) -> None:
     seen: set[str] = set()
+    code, dimension, bridges = facts.code, corpus.modifier_dim, corpus.code_modifiers
     for row in facts.modifiers:
-        if row.modifier_code in seen:
+        modifier_code = row.modifier_code
+        if modifier_code in seen:
             corpus.extra_problems[document_id].append(
-                f"line {row.line_number}: modifier {row.modifier_code} listed twice; first row kept"
+                f"line {row.line_number}: modifier {modifier_code} listed twice; first row kept"
             )
             continue
-        seen.add(row.modifier_code)
-        corpus.modifier_dim.setdefault(
-            row.modifier_code,
-            {
-                "modifier_code": row.modifier_code,
+        seen.add(modifier_code)
+        if modifier_code not in dimension:
+            dimension[modifier_code] = {
+                "modifier_code": modifier_code,
                 "description": row.description,
-                "is_real_modifier": row.modifier_code != "00",
+                "is_real_modifier": modifier_code != "00",
                 "in_reference": False,
-            },
-        )
-        corpus.code_modifiers.append(
+            }
+        bridges.append(
             {
-                "code": facts.code,
-                "modifier_code": row.modifier_code,
+                "code": code,
+                "modifier_code": modifier_code,
                 "when_to_use": row.when_to_use,
                 "description_in_document": row.description,
                 "document_id": document_id,
@@ -207,22 +210,22 @@ def _add_modifiers(corpus: _Corpus, document_id: str, facts: CodeFacts) -> None:
 
 def _add_payers(corpus: _Corpus, document_id: str, facts: CodeFacts) -> None:
     seen: set[str] = set()
+    matches = corpus.payer_matches
     for name in facts.payers:
-        match = corpus.payers.resolve(name)
+        match = matches.get(name)
+        if match is None:
+            match = matches[name] = corpus.payers.resolve(name)
         # Payers and care sites look alike here but are different dimensions with their own columns;
         # an unresolved name becomes a row of its own dimension, flagged for a data steward.
-        if not match.is_resolved:
-            corpus.payer_dim.setdefault(
-                match.payer_id,
-                {
-                    "payer_id": match.payer_id,
-                    "payer_name": match.payer_name,
-                    "payer_type": None,
-                    "parent_organization": None,
-                    "sop_typology_code": None,
-                    "is_resolved": False,
-                },
-            )
+        if not match.is_resolved and match.payer_id not in corpus.payer_dim:
+            corpus.payer_dim[match.payer_id] = {
+                "payer_id": match.payer_id,
+                "payer_name": match.payer_name,
+                "payer_type": None,
+                "parent_organization": None,
+                "sop_typology_code": None,
+                "is_resolved": False,
+            }
         if match.payer_id not in seen:
             seen.add(match.payer_id)
             corpus.code_payers.append(
@@ -237,20 +240,20 @@ def _add_payers(corpus: _Corpus, document_id: str, facts: CodeFacts) -> None:
 
 def _add_care_sites(corpus: _Corpus, document_id: str, facts: CodeFacts) -> None:
     seen: set[str] = set()
+    matches = corpus.site_matches
     for source, names in ((SOURCE_TYPICAL_SITE, facts.typical_sites), (SOURCE_SUMMARY, facts.summary_sites)):
         for name in names:
-            match = corpus.sites.resolve(name)
-            if not match.is_resolved:
-                corpus.site_dim.setdefault(
-                    match.care_site_id,
-                    {
-                        "care_site_id": match.care_site_id,
-                        "care_site_name": match.care_site_name,
-                        "pos_codes": [],
-                        "cms_facility_setting": None,
-                        "is_resolved": False,
-                    },
-                )
+            match = matches.get(name)
+            if match is None:
+                match = matches[name] = corpus.sites.resolve(name)
+            if not match.is_resolved and match.care_site_id not in corpus.site_dim:
+                corpus.site_dim[match.care_site_id] = {
+                    "care_site_id": match.care_site_id,
+                    "care_site_name": match.care_site_name,
+                    "pos_codes": [],
+                    "cms_facility_setting": None,
+                    "is_resolved": False,
+                }
             if match.care_site_id not in seen:
                 seen.add(match.care_site_id)
                 corpus.code_care_sites.append(
@@ -340,16 +343,21 @@ def pick_code_winners(
             for ordinal, facts in enumerate(f.parsed.code_blocks()):
                 by_code.setdefault(facts.code, []).append(CodeWin(f, ordinal, facts))
     winners = []
+    latest_believable = now + CLOCK_SKEW if now is not None else None
     for code, candidates in sorted(by_code.items()):
+        if len(candidates) == 1:  # most codes: nothing to rank, nothing to tell
+            winners.append(candidates[0])
+            continue
         untrusted = {
-            c.file.document_id for c in candidates if now is not None and c.file.modified_at > now + CLOCK_SKEW
+            c.file.document_id
+            for c in candidates
+            if latest_believable is not None and c.file.modified_at > latest_believable
         }
-        if len(candidates) > 1:
-            for document_id in sorted(untrusted):
-                extra_problems[document_id].append(
-                    f"modification time is in the future (more than {CLOCK_SKEW.seconds // 60} minutes ahead of "
-                    f"this run): not believed, so any document for code {code} with a believable time wins over it"
-                )
+        for document_id in sorted(untrusted):
+            extra_problems[document_id].append(
+                f"modification time is in the future (more than {CLOCK_SKEW.seconds // 60} minutes ahead of "
+                f"this run): not believed, so any document for code {code} with a believable time wins over it"
+            )
         candidates.sort(
             key=lambda c: (
                 c.file.document_id not in untrusted,

@@ -733,21 +733,23 @@ def to_json_dict(doc: ParsedDocument) -> dict:
     """Plain-JSON form, used to cache parse results by content hash.  The first code block is the top-level facts
     (``parse_document`` copies it there): written once, with ``codes_from`` 1 saying the list starts at the second
     (a third of every payload, which the spool, the cache and each load would otherwise carry twice)."""
-    first_is_top = bool(doc.codes) and all(getattr(doc.codes[0], n) == getattr(doc, n) for n in CODE_FACT_FIELDS)
-    return {
-        **{name: getattr(doc, name) for name in _SCALAR_FIELDS},
-        "typical_sites": doc.typical_sites,
-        "summary_sites": doc.summary_sites,
-        "payers": doc.payers,
-        "problems": doc.problems,
-        "modifiers": _modifier_rows(doc.modifiers),
-        "sections": [[s.ordinal, s.heading, s.body] for s in doc.sections],
-        "codes_from": 1 if first_is_top else 0,
-        "codes": [
-            {**{name: getattr(c, name) for name in CODE_FACT_FIELDS[:-1]}, "modifiers": _modifier_rows(c.modifiers)}
-            for c in doc.codes[1 if first_is_top else 0 :]
-        ],
-    }
+    first_is_top = bool(doc.codes) and _CODE_FACTS_OF(doc.codes[0]) == _CODE_FACTS_OF(doc)
+    data = dict(zip(_SCALAR_FIELDS, _SCALARS_OF(doc), strict=True))
+    data["typical_sites"] = doc.typical_sites
+    data["summary_sites"] = doc.summary_sites
+    data["payers"] = doc.payers
+    data["problems"] = doc.problems
+    data["modifiers"] = _modifier_rows(doc.modifiers)
+    data["sections"] = [[s.ordinal, s.heading, s.body] for s in doc.sections]
+    data["codes_from"] = 1 if first_is_top else 0
+    data["codes"] = [_code_block(c) for c in doc.codes[1 if first_is_top else 0 :]]
+    return data
+
+
+def _code_block(facts: CodeFacts) -> dict:
+    block = dict(zip(CODE_FACT_FIELDS, _CODE_FACTS_OF(facts), strict=True))
+    block["modifiers"] = _modifier_rows(facts.modifiers)
+    return block
 
 
 def _modifier_rows(modifiers: list[ModifierRow]) -> list[list]:
@@ -755,12 +757,22 @@ def _modifier_rows(modifiers: list[ModifierRow]) -> list[list]:
 
 
 def from_json_dict(data: dict) -> ParsedDocument:
+    # Keywords spelt out rather than a dict unpacked: this runs once per document per load.
     doc = ParsedDocument(
-        **{name: data[name] for name in _SCALAR_FIELDS},
+        status=data["status"],
+        problems=list(data["problems"]),
+        encoding=data["encoding"],
+        code_system=data["code_system"],
+        code=data["code"],
+        title=data["title"],
+        description=data["description"],
+        service_type=data["service_type"],
+        laterality=data["laterality"],
+        approach=data["approach"],
+        imaging_guidance_included=data["imaging_guidance_included"],
         typical_sites=list(data["typical_sites"]),
         summary_sites=list(data["summary_sites"]),
         payers=list(data["payers"]),
-        problems=list(data["problems"]),
         modifiers=[ModifierRow(*row) for row in data["modifiers"]],
         sections=[Section(*row) for row in data["sections"]],
         codes=[
@@ -769,7 +781,7 @@ def from_json_dict(data: dict) -> ParsedDocument:
         ],
     )
     if data.get("codes_from") == 1:
-        doc.codes.insert(0, CodeFacts(**{name: getattr(doc, name) for name in CODE_FACT_FIELDS}))
+        doc.codes.insert(0, CodeFacts(*_CODE_FACTS_OF(doc)))
     return doc
 
 
@@ -785,3 +797,4 @@ _SCALAR_FIELDS = (
     "approach",
     "imaging_guidance_included",
 )
+_SCALARS_OF = operator.attrgetter(*_SCALAR_FIELDS)

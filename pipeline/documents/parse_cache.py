@@ -16,7 +16,6 @@ for every batch.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import tempfile
 from collections.abc import Iterator
@@ -25,7 +24,8 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.contracts.bookkeeping_tables import PARSE_CACHE_CONTRACT
-from pipeline.core.document_parser import ParsedDocument, from_json_dict, to_json_dict
+from pipeline.core.document_parser import ParsedDocument
+from pipeline.documents.parse_json import decode_parse, encode_parse
 from pipeline.warehouse.tables import create_missing_table, registered
 
 CACHE_TABLE = PARSE_CACHE_CONTRACT.table
@@ -123,7 +123,7 @@ class ParseCache:
 
     def get(self, sha256: str) -> ParsedDocument | None:
         where = self.payload(sha256)
-        return from_json_dict(json.loads(self._spool.read(*where))) if where is not None else None
+        return decode_parse(self._spool.read(*where)) if where is not None else None
 
     def get_any_version(self, con, sha256: str) -> ParsedDocument | None:
         """The parse of ``sha256`` under any cache key: the facts the warehouse holds for that content even
@@ -135,14 +135,14 @@ class ParseCache:
         if row is None:
             return None
         try:
-            return from_json_dict(json.loads(row[0]))
+            return decode_parse(row[0])
         except (KeyError, TypeError, ValueError):  # a payload of an older layout: nothing to keep from it
             return None
 
     def put(self, sha256: str, parsed: ParsedDocument, *, cacheable: bool = True) -> tuple[int, int]:
         """Spool a parse; returns where it lies.  A ``cacheable`` one waits for ``flush`` (or ``save``) to reach
         the cache table."""
-        return self.put_encoded(sha256, json.dumps(to_json_dict(parsed)).encode(), cacheable=cacheable)
+        return self.put_encoded(sha256, encode_parse(parsed), cacheable=cacheable)
 
     def put_encoded(self, sha256: str, payload: bytes, *, cacheable: bool = True) -> tuple[int, int]:
         """``put`` of a parse already encoded as its JSON (by ``workers.parse_for_spool``)."""

@@ -18,7 +18,7 @@ chunks outstanding per worker, so memory holds those chunks, never the corpus.
 
 from __future__ import annotations
 
-import json
+import gc
 import multiprocessing
 import os
 from collections import deque
@@ -32,12 +32,13 @@ import pandas as pd
 
 from pipeline.contracts.core_tables import CORE_CONTRACTS
 from pipeline.core.corpus import DocumentFile, build_core_rows
-from pipeline.core.document_parser import ParsedDocument, from_json_dict, to_json_dict
+from pipeline.core.document_parser import ParsedDocument
 from pipeline.core.known_names import KnownNames
 from pipeline.core.reference_data import ReferenceData
+from pipeline.documents import parse_json
 from pipeline.documents.formats import parse_any_document
 from pipeline.documents.modifier_descriptions import describe_modifiers
-from pipeline.warehouse.tables import frame_for, wire_frame
+from pipeline.warehouse.tables import wired_frame_for
 
 CONTRACTS = {c.table: c for c in CORE_CONTRACTS}
 DOCUMENTS = "core.documents"
@@ -80,19 +81,19 @@ def parse_for_spool(
 ) -> tuple[ParsedDocument, str, tuple[str, ...] | None, bytes]:
     """One document parsed: the parse, its status, the codes it may load and the JSON the spool and cache keep."""
     parsed = parse_any_document(data, max_bytes=max_bytes, known_names=known)
-    return parsed, parsed.status, loadable_codes(parsed), json.dumps(to_json_dict(parsed)).encode()
+    return parsed, parsed.status, loadable_codes(parsed), parse_json.encode_parse(parsed)
 
 
 def document_file(record: bytes, parse: bytes) -> DocumentFile:
     """A document as spooled: its record (id, path, hash, size, time) and its parse, both JSON."""
-    document_id, source_path, sha256, size_bytes, modified_at, *_ = json.loads(record)
+    document_id, source_path, sha256, size_bytes, modified_at, *_ = parse_json.loads(record)
     return DocumentFile(
         document_id=document_id,
         source_path=source_path,
         sha256=sha256,
         size_bytes=size_bytes,
         modified_at=datetime.fromisoformat(modified_at),
-        parsed=from_json_dict(json.loads(parse)),
+        parsed=parse_json.decode_parse(parse),
     )
 
 
@@ -118,7 +119,7 @@ def batch_tables(
     tables = build_core_rows(files, reference, parsed_at=parsed_at).tables
     describe_modifiers(tables["modifiers"], modifier_descriptions)
     return {
-        contract.table_name: WiredRows(wire_frame(contract, frame_for(contract, tables[contract.table_name])))
+        contract.table_name: WiredRows(wired_frame_for(contract, tables[contract.table_name]))
         if contract.table in PER_DOCUMENT
         else tables[contract.table_name]
         for contract in CORE_CONTRACTS
@@ -135,6 +136,9 @@ def _start_worker(
     _worker.update(
         known=known, max_bytes=max_bytes, reference=reference, parsed_at=parsed_at, descriptions=descriptions
     )
+    # What the worker holds for its life (imports, reference, known names) is never garbage: out of the cyclic
+    # collector's sight, each full collection walks only the batch at hand (a fifth of the rows' CPU otherwise).
+    gc.freeze()
 
 
 def _parse_chunk(items: list[bytes]) -> list[tuple[str, tuple[str, ...] | None, bytes]]:

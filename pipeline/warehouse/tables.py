@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from operator import itemgetter
 
 import pandas as pd
 
@@ -36,8 +37,9 @@ def frame_for(contract: TableContract, rows: list[dict]) -> pd.DataFrame:
 
 def _check_row_keys(contract: TableContract, rows: list[dict]) -> None:
     expected = set(contract.column_names)
-    for keys in {frozenset(row) for row in rows}:
-        if keys != expected:
+    for row in rows:
+        if row.keys() != expected:  # compared in C, no set built per row
+            keys = set(row)
             unknown, missing = sorted(keys - expected), sorted(expected - keys)
             raise RowKeysMismatch(
                 f"rows for {contract.table} must carry exactly its contract's columns; "
@@ -153,7 +155,27 @@ def wire_frame(contract: TableContract, frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(wire, index=frame.index)
 
 
+def wired_frame_for(contract: TableContract, rows: list[dict]) -> pd.DataFrame:
+    """``wire_frame(contract, frame_for(contract, rows))`` made straight from the rows: each column read out of
+    them once and typed once (a third of the time, which the documents load pays on every batch)."""
+    _check_row_keys(contract, rows)
+    if not rows:
+        return wire_frame(contract, frame_for(contract, rows))
+    wire = {}
+    for column in contract.columns:
+        values = list(map(itemgetter(column.name), rows))
+        if column.sql_type.endswith("[]"):
+            values, dtype = list(map(_json_list, values)), "string"
+        else:
+            dtype = _WIRE_DTYPE.get(column.sql_type, column.pandas_dtype)
+        # Arrays rather than Series: the frame takes them as they are, with no index to align.
+        wire[column.name] = pd.Series(values, dtype=object) if dtype == "object" else pd.array(values, dtype=dtype)
+    return pd.DataFrame(wire, copy=False)
+
+
 def _json_list(value) -> str | None:
+    if type(value) is list and not value:
+        return "[]"  # most documents have no problems: json.dumps's answer without its cost
     if value is None or (not isinstance(value, list | tuple) and pd.isna(value)):
         return None
     return json.dumps([None if item is None else str(item) for item in value])

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+import pandas as pd
 import pytest
 
 from pipeline.contracts import CONTRACTS_BY_TABLE
-from pipeline.warehouse.tables import RowKeysMismatch, frame_for
+from pipeline.contracts.core_tables import CORE_CONTRACTS
+from pipeline.warehouse.tables import RowKeysMismatch, frame_for, wire_frame, wired_frame_for
 
 PAYERS = CONTRACTS_BY_TABLE["core.payers"]
 
@@ -36,3 +40,28 @@ def test_a_missing_key_is_refused():
 
 def test_no_rows_is_an_empty_frame_with_the_contract_columns():
     assert list(frame_for(PAYERS, []).columns) == list(PAYERS.column_names)
+
+
+def _value(sql_type: str, row: int):
+    """A value of ``sql_type`` that differs from row to row, None (NULL) in the last row."""
+    if row == 2:
+        return None
+    values = {
+        "VARCHAR": ["Händler", ""],
+        "VARCHAR[]": [["no payer list found", "line 3: ¼"], []],
+        "BIGINT": [7, 2**40],
+        "BOOLEAN": [True, False],
+        "TIMESTAMP": [datetime(2024, 1, 2, 3, 4, 5, 678), datetime(1999, 12, 31)],
+    }
+    return values[sql_type][row]
+
+
+@pytest.mark.parametrize("contract", CORE_CONTRACTS, ids=lambda c: c.table)
+def test_wired_frame_from_rows_is_the_wired_frame_of_their_frame(contract):
+    """The documents load wires its batches straight from the rows: exactly what frame_for then wire_frame give."""
+    rows = [{c.name: _value(c.sql_type, row) for c in reversed(contract.columns)} for row in range(3)]
+    for some_rows in (rows, rows[:1], []):
+        expected = wire_frame(contract, frame_for(contract, some_rows))
+        pd.testing.assert_frame_equal(wired_frame_for(contract, some_rows), expected, check_exact=True)
+    with pytest.raises(RowKeysMismatch):
+        wired_frame_for(contract, [rows[0], {**rows[1], "unknown": 1}])
