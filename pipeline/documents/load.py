@@ -18,7 +18,6 @@ An exception inside the transaction is an infrastructure failure: everything rol
 
 from __future__ import annotations
 
-import json
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext, suppress
@@ -33,6 +32,7 @@ from pipeline.core.document_parser import ParsedDocument, parser_fingerprint, re
 from pipeline.core.domains import LOADED_DOCUMENT_STATUSES, PARSED, PARTIAL, REJECTED, SKIPPED
 from pipeline.core.known_names import KnownNames
 from pipeline.core.reference_data import ReferenceData
+from pipeline.documents import parse_json
 from pipeline.documents.folder import DocumentSource, iter_documents
 from pipeline.documents.formats import formats_fingerprint
 from pipeline.documents.modifier_descriptions import official_modifier_descriptions
@@ -239,7 +239,7 @@ def read_folder(
             document.modified_at.isoformat(),
             *document.parse,
         ]
-        folder.entries.append((document.codes, *spool.append(json.dumps(record).encode()), *document.parse))
+        folder.entries.append((document.codes, *spool.append(parse_json.dumps(record)), *document.parse))
 
     def submit_open_chunk() -> None:
         nonlocal open_chunk, submitted
