@@ -56,7 +56,6 @@ def rebuild_stale_marts(con, *, commit_each: bool = False) -> list[str]:
             continue
         with transaction(con) if commit_each else nullcontext():
             versions[contract.table] = _rebuild(con, contract, inputs, definition, built, contract.table in existing)
-        existing.add(contract.table)
         rebuilt.append(contract.table)
     return rebuilt
 
