@@ -19,7 +19,6 @@ from pipeline.warehouse.tables import (
     ensure_schemas,
     insert_rows,
     row_count,
-    table_exists,
     transaction,
 )
 
@@ -42,36 +41,47 @@ def rebuild_stale_marts(con, *, commit_each: bool = False) -> list[str]:
         mart: (inputs, digest)
         for mart, inputs, digest in con.execute(f"SELECT mart, inputs, contract_digest FROM {BUILDS_TABLE}").fetchall()
     }
-    _create_missing_inputs(con)
+    existing = _existing_tables(con)
+    _create_missing_inputs(con, existing)
+    # Read once and kept current: only this loop changes a version while it runs (each mart it rebuilds), and a
+    # mart reading an earlier mart must see the version that rebuild recorded.
+    versions = latest_versions(con)
     rebuilt = []
     for contract in MART_CONTRACTS:  # in dependency order: a mart reading another mart comes after it
-        versions = latest_versions(con)
         inputs = json.dumps({table: versions.get(table, 0) for table in mart_inputs(contract)}, sort_keys=True)
         definition = (
             f"{contract.ddl_digest}:{hashlib.sha256(mart_query(contract.table_name).encode()).hexdigest()[:16]}"
         )
-        if built.get(contract.table) == (inputs, definition) and table_exists(con, contract):
+        if built.get(contract.table) == (inputs, definition) and contract.table in existing:
             continue
         with transaction(con) if commit_each else nullcontext():
-            _rebuild(con, contract, inputs, definition, built)
+            versions[contract.table] = _rebuild(con, contract, inputs, definition, built, contract.table in existing)
         rebuilt.append(contract.table)
     return rebuilt
 
 
-def _rebuild(con, contract: TableContract, inputs: str, definition: str, built: dict) -> None:
-    rows_before = row_count(con, contract.table) if table_exists(con, contract) else 0
-    create_table(con, contract)
+def _rebuild(con, contract: TableContract, inputs: str, definition: str, built: dict, exists: bool) -> int:
+    """Rebuild one mart and record it; the version its change-log entry got."""
+    previous_inputs = json.loads(built[contract.table][0]) if contract.table in built else {}
+    explained = {t: e for t, e in explained_removals(con, previous_inputs).items() if t in previous_inputs}
+    # Counted only when removals may explain a shrink: the publish guard reads removed_rows for nothing else.
+    rows_before = row_count(con, contract.table) if explained and exists else 0
+    _create_mart_table(con, contract)
     query = mart_query(contract.table_name)
     check_mart_columns(contract, _returned_columns(con, query))
     # By name, never by position: a reordered SELECT must not put one column's values under another's name.
     con.execute(f"INSERT INTO {contract.table} BY NAME {query}")
     build = {"mart": contract.table, "inputs": inputs, "contract_digest": definition}
     insert_rows(con, MART_BUILDS_CONTRACT, [build], replace=True)
-    previous_inputs = json.loads(built[contract.table][0]) if contract.table in built else {}
-    explained = {t: e for t, e in explained_removals(con, previous_inputs).items() if t in previous_inputs}
     removed_rows = max(0, rows_before - row_count(con, contract.table)) if explained else 0
     # Rows leave a mart because source files left its inputs on purpose: the publish guard accepts that.
-    record_change(con, contract.table, removed_rows=removed_rows, removed_sources=_sources(explained))
+    return record_change(con, contract.table, removed_rows=removed_rows, removed_sources=_sources(explained))
+
+
+def _create_mart_table(con, contract: TableContract) -> None:
+    """``create_table``, its COMMENT statements sent in one call: one round trip instead of one per column."""
+    statements = [contract.create_table_sql(), *(sql for sql, _ in contract.comment_statements())]
+    con.execute(";\n".join(statements))
 
 
 class MartColumnsMismatch(ValueError):
@@ -99,7 +109,15 @@ def _sources(explained: dict[str, tuple[int, list[str]]]) -> list[str]:
     return sorted({source for _, names in explained.values() for source in names})
 
 
-def _create_missing_inputs(con) -> None:
+def _existing_tables(con) -> set[str]:
+    """``schema.table`` of every table in the connection's current database, read in one query."""
+    rows = con.execute(
+        "SELECT schema_name || '.' || table_name FROM duckdb_tables() WHERE database_name = current_database()"
+    ).fetchall()
+    return {name for (name,) in rows}
+
+
+def _create_missing_inputs(con, existing: set[str]) -> None:
     """A documents-only run on a warehouse that never loaded utilization still builds its marts (with no
     utilization rows), instead of failing on a missing table."""
     from pipeline.contracts import CONTRACTS_BY_TABLE
@@ -107,6 +125,7 @@ def _create_missing_inputs(con) -> None:
     for contract in MART_CONTRACTS:
         for table in mart_inputs(contract):
             upstream = CONTRACTS_BY_TABLE.get(table)
-            if upstream is not None and upstream not in MART_CONTRACTS and not table_exists(con, upstream):
+            if upstream is not None and upstream not in MART_CONTRACTS and upstream.table not in existing:
                 ensure_schemas(con, upstream.schema_name)
                 create_table(con, upstream)
+                existing.add(upstream.table)

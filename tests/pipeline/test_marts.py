@@ -489,3 +489,42 @@ def test_a_mart_that_fails_keeps_its_rows_and_the_marts_before_it_stay_rebuilt(b
         assert recorded == set(order[: order.index(failing)])
     finally:
         con.close()
+
+
+def test_rows_a_removed_source_takes_out_of_a_mart_are_logged_as_explained(built, tmp_path):
+    """The publish guard accepts a mart that shrank only when its change-log entry says how many rows left it and
+    which removed source files explain that: a rebuild after an input lost a file's rows records both."""
+    import shutil
+
+    import duckdb
+
+    from pipeline.marts import build as marts
+    from pipeline.warehouse.change_log import record_change
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(built.warehouse_path, warehouse)
+    con = duckdb.connect(str(warehouse))
+    try:
+        (code,) = con.execute(
+            "SELECT code FROM core.code_payers GROUP BY code ORDER BY count(*) DESC LIMIT 1"
+        ).fetchone()
+        before = con.execute("SELECT count(*) FROM marts.code_payers").fetchone()[0]
+        (gone,) = con.execute("SELECT count(*) FROM core.code_payers WHERE code = ?", [code]).fetchone()
+        con.execute("DELETE FROM core.code_payers WHERE code = ?", [code])
+        record_change(con, "core.code_payers", removed_rows=gone, removed_sources=["removed_document.txt"])
+        assert "marts.code_payers" in marts.rebuild_stale_marts(con, commit_each=True)
+        after = con.execute("SELECT count(*) FROM marts.code_payers").fetchone()[0]
+        logged = con.execute(
+            "SELECT removed_rows, removed_sources FROM internal.table_change_log WHERE table_name = 'marts.code_payers' "
+            "ORDER BY version DESC LIMIT 1"
+        ).fetchone()
+        assert gone > 1 and after == before - gone
+        assert logged == (gone, ["removed_document.txt"])
+        # A mart that kept its rows logs none removed, whatever its inputs lost.
+        (kept,) = con.execute(
+            "SELECT removed_rows FROM internal.table_change_log WHERE table_name = 'marts.code_overview' "
+            "ORDER BY version DESC LIMIT 1"
+        ).fetchone()
+        assert kept == 0
+    finally:
+        con.close()
