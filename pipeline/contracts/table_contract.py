@@ -19,6 +19,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+import sys
+import types
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -26,6 +29,33 @@ import pandera.pandas as pa
 from pandera.api.extensions import register_check_method
 
 from pipeline.validation import reasons
+
+_STRATEGIES = "pandera.strategies.pandas_strategies"
+
+
+@contextmanager
+def _without_data_synthesis():
+    """pandera's ``register_check_method`` imports its hypothesis-based data synthesis module for the two
+    functions that attach a strategy or a constraint to a check, which these checks have none of; hypothesis
+    costs ~0.4 s of every process that imports the contracts (the pipeline, each document worker). A stand-in
+    module answers that one import while the checks are registered; anything importing the real module later
+    (the property tests) gets it, since the stand-in is removed and never bound to ``pandera.strategies``."""
+    if _STRATEGIES in sys.modules:
+        yield
+        return
+
+    def needs_hypothesis(*_args, **_kwargs):
+        raise RuntimeError("a check registered here was given a strategy or constraint: import hypothesis first")
+
+    stand_in = types.ModuleType(_STRATEGIES)
+    stand_in.register_check_strategy = stand_in.register_check_constraint = needs_hypothesis
+    sys.modules[_STRATEGIES] = stand_in
+    try:
+        yield
+    finally:
+        if sys.modules.get(_STRATEGIES) is stand_in:
+            del sys.modules[_STRATEGIES]
+
 
 # pandera dtype -> (DuckDB type, pandas dtype used to build frames). The one type map.
 _TYPES = {
@@ -53,13 +83,11 @@ def list_of_text(*twins: str) -> dict:
     return {**LIST_OF_TEXT, SUPERSET_TWINS: twins}
 
 
-@register_check_method(statistics=["pattern"], check_type="vectorized")
 def fullmatch(series, *, pattern: str):
     """The whole value matches ``pattern``: no trailing newline slips through, as with ``str_matches``."""
     return series.str.fullmatch(pattern).fillna(False).astype(bool)
 
 
-@register_check_method(check_type="vectorized")
 def finite(series):
     """No NaN or infinity (CMS files never carry them; averaging over one would poison every total)."""
     import numpy as np
@@ -67,10 +95,15 @@ def finite(series):
     return series.isna() | np.isfinite(series.astype("float64"))
 
 
-@register_check_method(statistics=["pattern"], check_type="element_wise")
 def list_items_match(value, *, pattern: str) -> bool:
     """Every element of a list cell fully matches ``pattern`` (used for VARCHAR[] columns)."""
     return value is None or all(isinstance(item, str) and re.fullmatch(pattern, item) for item in value)
+
+
+with _without_data_synthesis():
+    register_check_method(fullmatch, statistics=["pattern"], check_type="vectorized")
+    register_check_method(finite, check_type="vectorized")
+    register_check_method(list_items_match, statistics=["pattern"], check_type="element_wise")
 
 
 def references(target: str, **more) -> dict:

@@ -379,8 +379,27 @@ def write_tables(con: duckdb.DuckDBPyConnection, contracts: list[TableContract])
 
 
 def apply_all_comments(con: duckdb.DuckDBPyConnection, contracts: tuple[TableContract, ...]) -> None:
+    """Every table's and column's comment as its contract words it. A table whose comments already read so (a
+    copy keeps them) is left alone: some 450 ``COMMENT ON`` statements cost a tenth of a second per publish."""
+    current = _snapshot_comments(con)
     for contract in contracts:
-        apply_comments(con, contract, f"{SNAPSHOT_ALIAS}.{contract.table}")
+        wanted = {(contract.table, None): contract.description}
+        wanted.update({(contract.table, c.name): c.description for c in contract.columns})
+        if any(current.get(key) != text for key, text in wanted.items()):
+            apply_comments(con, contract, f"{SNAPSHOT_ALIAS}.{contract.table}")
+
+
+def _snapshot_comments(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str | None], str | None]:
+    """(schema.table, column or None for the table itself) -> its comment, in the snapshot being written."""
+    tables = con.execute(
+        "SELECT schema_name || '.' || table_name, NULL, comment FROM duckdb_tables() WHERE database_name = ?",
+        [SNAPSHOT_ALIAS],
+    ).fetchall()
+    columns = con.execute(
+        "SELECT schema_name || '.' || table_name, column_name, comment FROM duckdb_columns() WHERE database_name = ?",
+        [SNAPSHOT_ALIAS],
+    ).fetchall()
+    return {(table, column): comment for table, column, comment in tables + columns}
 
 
 def write_snapshot_state(con: duckdb.DuckDBPyConnection, inputs: PublishInputs, plan: PublishPlan) -> None:

@@ -280,3 +280,30 @@ def test_a_primary_and_add_on_document_loads_both_codes_with_their_own_modifiers
         "SELECT count(*) FROM core.codes c FULL JOIN core.document_codes d USING (code, document_id) "
         "WHERE c.code IS NULL OR d.code IS NULL"
     ) == [(0,)]
+
+
+def test_contract_check_fails_on_a_column_of_another_type_or_missing(tmp_path):
+    """The types part of the check: a column of another type and a missing column fail it, and no row is
+    checked then; the same table as the contract writes it passes."""
+    contract = CONTRACTS_BY_TABLE["core.codes"]
+    con = duckdb.connect(str(tmp_path / "types.duckdb"))
+    con.execute("CREATE SCHEMA core")
+    con.execute(contract.create_table_sql())
+    con.execute(
+        "INSERT INTO core.codes (code, code_system, document_id, document_status) VALUES (?, ?, ?, ?)",
+        ["32994", "CPT", "doc", "parsed"],
+    )
+    as_written = report_to_check_result(evaluate_contract(con, contract))
+    con.execute("ALTER TABLE core.codes ALTER COLUMN title TYPE INTEGER USING NULL")
+    con.execute("ALTER TABLE core.codes DROP COLUMN approach")
+    altered = report_to_check_result(evaluate_contract(con, contract))
+    con.close()
+    assert as_written.passed, as_written.description
+    assert not altered.passed
+    assert altered.metadata["failing_columns"].value == 2
+    assert "failing_rows" not in altered.metadata
+    assert altered.metadata["hits_per_rule"].value == {"columns and types match the contract": 2}
+    assert [r.data for r in altered.metadata["sample"].records] == [
+        {"column": "title", "expected": "VARCHAR", "actual": "INTEGER"},
+        {"column": "approach", "expected": "VARCHAR", "actual": "missing"},
+    ]

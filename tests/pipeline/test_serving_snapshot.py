@@ -557,3 +557,34 @@ def test_disk_full_during_publish_names_the_path_and_space_and_keeps_the_snapsho
     assert f"previous snapshot {published.serving_path} is untouched" in message
     assert file_sha256(published.serving_path) == before
     assert not temp_files(published.serving_path)
+
+
+def test_comments_are_rewritten_where_a_copy_holds_stale_or_none(tmp_path):
+    """A publish into a copy leaves the comments it already carries as they are, and rewrites a table whose
+    comment or column comment differs from its contract, or is missing (a rewritten table)."""
+    from pipeline.contracts import CONTRACTS_BY_TABLE
+    from pipeline.publishing.snapshot import SNAPSHOT_ALIAS, apply_all_comments
+
+    contracts = (CONTRACTS_BY_TABLE["core.codes"], CONTRACTS_BY_TABLE["core.payers"])
+    con = duckdb.connect()
+    con.execute(f"ATTACH '{tmp_path / 'copy.duckdb'}' AS {SNAPSHOT_ALIAS}")
+    con.execute(f"CREATE SCHEMA {SNAPSHOT_ALIAS}.core")
+    for contract in contracts:
+        con.execute(contract.create_table_sql(f"{SNAPSHOT_ALIAS}.{contract.table}"))
+
+    def comments() -> dict:
+        rows = con.execute(
+            "SELECT table_name, column_name, comment FROM duckdb_columns() WHERE database_name = ? UNION ALL "
+            "SELECT table_name, NULL, comment FROM duckdb_tables() WHERE database_name = ?",
+            [SNAPSHOT_ALIAS, SNAPSHOT_ALIAS],
+        ).fetchall()
+        return {(table, column): comment for table, column, comment in rows}
+
+    apply_all_comments(con, contracts)  # no comment yet: every one written
+    written = comments()
+    assert written[("codes", "code")] == "CPT or HCPCS Level II code."
+    assert written[("payers", None)] == CONTRACTS_BY_TABLE["core.payers"].description
+    con.execute(f"COMMENT ON COLUMN {SNAPSHOT_ALIAS}.core.codes.code IS 'stale'")
+    con.execute(f"COMMENT ON TABLE {SNAPSHOT_ALIAS}.core.payers IS NULL")
+    apply_all_comments(con, contracts)
+    assert comments() == written
