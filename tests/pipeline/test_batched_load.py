@@ -153,3 +153,29 @@ def test_a_worker_that_dies_fails_the_load_and_changes_nothing(one_pass, tmp_pat
         _load(edited, tmp_path / "warehouse.duckdb", batch=10_000, workers=2)
     assert isinstance(failed.value.__cause__, BrokenProcessPool)
     assert _tables(tmp_path / "warehouse.duckdb") == expected
+
+
+def test_the_load_checkpoints_less_often_and_gives_the_connection_back_as_it_was(one_pass, tmp_path, monkeypatch):
+    """The load raises DuckDB's checkpoint threshold for its own commits only: the marts, which commit one by one
+    to bound memory, must find the setting they had (also after a failed load)."""
+    folder, _ = one_pass
+    seen = []
+    write_staging = documents_load.write_staging
+
+    def watching(con, *args, **kwargs):
+        seen.append(con.execute("SELECT current_setting('checkpoint_threshold')").fetchone()[0])
+        return write_staging(con, *args, **kwargs)
+
+    monkeypatch.setattr(documents_load, "write_staging", watching)
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    con.execute("SET checkpoint_threshold = '20MiB'")
+    before = con.execute("SELECT current_setting('checkpoint_threshold')").fetchone()[0]
+    load_documents(con, folder, REFERENCE, MAX_BYTES, tmp_path / "warehouse.duckdb")
+    assert seen == ["64.0 MiB"] and documents_load.LOAD_CHECKPOINT_THRESHOLD == "64MiB"
+    assert con.execute("SELECT current_setting('checkpoint_threshold')").fetchone()[0] == before == "20.0 MiB"
+
+    monkeypatch.setattr(documents_load, "write_staging", lambda *a, **k: 1 / 0)
+    with pytest.raises(InfrastructureFailure):
+        load_documents(con, folder, REFERENCE, MAX_BYTES, tmp_path / "warehouse.duckdb")
+    assert con.execute("SELECT current_setting('checkpoint_threshold')").fetchone()[0] == before
+    con.close()
