@@ -277,20 +277,35 @@ class TableContract:
     def column_names(self) -> list[str]:
         return list(self.schema.columns)
 
-    def create_table_sql(self, qualified_name: str | None = None, *, if_not_exists: bool = False) -> str:
+    @property
+    def ddl_primary_key(self) -> tuple[str, ...]:
+        """The key the DDL declares as PRIMARY KEY (empty where ``ddl_primary_key`` leaves it out)."""
+        ddl_key = self.options.get("ddl_primary_key", True) if self._declared[3] is None else self._declared[3]
+        return self.primary_key if ddl_key else ()
+
+    def create_table_sql(
+        self, qualified_name: str | None = None, *, if_not_exists: bool = False, primary_key: bool = True
+    ) -> str:
         """``CREATE OR REPLACE`` for tables rebuilt from their sources; ``if_not_exists`` for bookkeeping, whose
-        rows must survive every run."""
+        rows must survive every run.  ``primary_key=False``: without it, for a table filled first and keyed once
+        full (``add_primary_key_sql``)."""
         cols = [
             f"{c.name} {c.sql_type}{'' if c.nullable else ' NOT NULL'}"
             + (f" USING COMPRESSION {c.compression}" if c.compression else "")
             for c in self.columns
         ]
-        ddl_key = self.options.get("ddl_primary_key", True) if self._declared[3] is None else self._declared[3]
-        if self.primary_key and ddl_key:
-            cols.append(f"PRIMARY KEY ({', '.join(self.primary_key)})")
+        if self.ddl_primary_key and primary_key:
+            cols.append(f"PRIMARY KEY ({', '.join(self.ddl_primary_key)})")
         body = ",\n    ".join(cols)
         create = "CREATE TABLE IF NOT EXISTS" if if_not_exists else "CREATE OR REPLACE TABLE"
         return f"{create} {qualified_name or self.table} (\n    {body}\n)"
+
+    def add_primary_key_sql(self, qualified_name: str | None = None) -> str | None:
+        """The ``ALTER TABLE`` that gives a table made with ``primary_key=False`` the key its DDL declares (None
+        when it declares none): the same constraint, and its NOT NULLs, as ``create_table_sql`` makes."""
+        if not self.ddl_primary_key:
+            return None
+        return f"ALTER TABLE {qualified_name or self.table} ADD PRIMARY KEY ({', '.join(self.ddl_primary_key)})"
 
     def comment_statements(self, qualified_name: str | None = None) -> list[tuple[str, list]]:
         """(sql, params) pairs; DuckDB ``COMMENT ON`` does not accept bind parameters, so literals are escaped."""

@@ -57,6 +57,8 @@ from pipeline.settings import ALLOW_SHRINK_HINT
 from pipeline.validation.reject_rows import gate_table
 from pipeline.warehouse.change_log import record_change
 from pipeline.warehouse.tables import (
+    add_primary_key,
+    create_table,
     ensure_schemas,
     frame_for,
     insert_frame,
@@ -576,7 +578,7 @@ def write_staging(con, batches: Iterable[dict[str, list[dict]]], *, commit: bool
     not seen yet (the first row per key is kept, as one pass over the whole corpus keeps it)."""
     writable = [c for c in gate_order(list(CONTRACTS.values())) if c.table != REJECTED_ROWS]
     for contract in writable:
-        replace_table(con, contract, frame_for(contract, []), _staging(contract.table))
+        create_table(con, contract, _staging(contract.table), primary_key=False)  # keyed once full, at the swap
     dimensions: dict[str, tuple[list[dict], set[tuple]]] = {}
     batches = iter(batches)
     while True:
@@ -627,6 +629,7 @@ def _swap_and_gate(con, removed: list[str], rows_written: Callable[[], None] | N
             con.execute(f"DROP TABLE {table}")
     for table in CONTRACTS:
         if table != REJECTED_ROWS:
+            add_primary_key(con, CONTRACTS[table], _staging(table))  # once, now the table is full
             con.execute(f"ALTER TABLE {_staging(table)} RENAME TO {table.split('.')[1]}")
     replace_table(con, CONTRACTS[REJECTED_ROWS], frame_for(CONTRACTS[REJECTED_ROWS], []))
     if rows_written is not None:

@@ -14,6 +14,7 @@ from pipeline.contracts.table_contract import TableContract
 from pipeline.marts.queries import mart_query, tables_read
 from pipeline.warehouse.change_log import explained_removals, latest_versions, record_change
 from pipeline.warehouse.tables import (
+    add_primary_key,
     create_missing_table,
     create_table,
     ensure_schemas,
@@ -71,6 +72,7 @@ def _rebuild(con, contract: TableContract, inputs: str, definition: str, built: 
     check_mart_columns(contract, _returned_columns(con, query))
     # By name, never by position: a reordered SELECT must not put one column's values under another's name.
     con.execute(f"INSERT INTO {contract.table} BY NAME {query}")
+    add_primary_key(con, contract)  # once full: otherwise DuckDB builds the index at the insert and again at commit
     build = {"mart": contract.table, "inputs": inputs, "contract_digest": definition}
     insert_rows(con, MART_BUILDS_CONTRACT, [build], replace=True)
     removed_rows = max(0, rows_before - row_count(con, contract.table)) if explained else 0
@@ -80,7 +82,7 @@ def _rebuild(con, contract: TableContract, inputs: str, definition: str, built: 
 
 def _create_mart_table(con, contract: TableContract) -> None:
     """``create_table``, its COMMENT statements sent in one call: one round trip instead of one per column."""
-    statements = [contract.create_table_sql(), *(sql for sql, _ in contract.comment_statements())]
+    statements = [contract.create_table_sql(primary_key=False), *(sql for sql, _ in contract.comment_statements())]
     con.execute(";\n".join(statements))
 
 

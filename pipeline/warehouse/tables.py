@@ -120,9 +120,19 @@ def ensure_schemas(con, *schemas: str) -> None:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
 
 
-def create_table(con, contract: TableContract, qualified_name: str | None = None) -> None:
-    con.execute(contract.create_table_sql(qualified_name))
+def create_table(con, contract: TableContract, qualified_name: str | None = None, *, primary_key: bool = True) -> None:
+    """``primary_key=False``: the table is filled first and keyed once full (``add_primary_key``): DuckDB keeps a
+    key's index up to date on every append and adds each committed row to it again at the commit, so a table
+    appended over many commits pays for its key many times over."""
+    con.execute(contract.create_table_sql(qualified_name, primary_key=primary_key))
     apply_comments(con, contract, qualified_name)
+
+
+def add_primary_key(con, contract: TableContract, qualified_name: str | None = None) -> None:
+    """Key a table made with ``create_table(primary_key=False)`` as its contract's DDL declares (raises, as an
+    append would have, when its rows repeat a key or leave part of it NULL)."""
+    if (sql := contract.add_primary_key_sql(qualified_name)) is not None:
+        con.execute(sql)
 
 
 def create_missing_table(con, contract: TableContract) -> bool:

@@ -179,3 +179,35 @@ def test_the_load_checkpoints_less_often_and_gives_the_connection_back_as_it_was
         load_documents(con, folder, REFERENCE, MAX_BYTES, tmp_path / "warehouse.duckdb")
     assert con.execute("SELECT current_setting('checkpoint_threshold')").fetchone()[0] == before
     con.close()
+
+
+def test_the_loaded_tables_have_the_keys_and_columns_their_contracts_declare(one_pass, tmp_path):
+    """The staged tables are keyed once full, after the gates: they must end up exactly as ``create_table`` with
+    the key makes them (the PRIMARY KEY, and the NOT NULL it implies), never without one."""
+    folder, _ = one_pass
+    _load(folder, tmp_path / "warehouse.duckdb", batch=2)
+
+    def shape(con, table: str) -> tuple:
+        schema, name = table.split(".")
+        columns = con.execute(
+            "SELECT column_name, data_type, is_nullable FROM information_schema.columns "
+            "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+            [schema, name],
+        ).fetchall()
+        keys = con.execute(
+            "SELECT constraint_type, constraint_column_names FROM duckdb_constraints() "
+            "WHERE schema_name = ? AND table_name = ? AND constraint_type IN ('PRIMARY KEY', 'UNIQUE') ORDER BY ALL",
+            [schema, name],
+        ).fetchall()
+        return columns, keys
+
+    declared = duckdb.connect()
+    declared.execute("CREATE SCHEMA core")
+    loaded = duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True)
+    keyed = 0
+    for table, contract in CONTRACTS.items():
+        declared.execute(contract.create_table_sql())
+        assert shape(loaded, table) == shape(declared, table), table
+        keyed += bool(contract.ddl_primary_key)
+    loaded.close()
+    assert keyed >= 10  # every core table but the one whose key may be NULL

@@ -528,3 +528,26 @@ def test_rows_a_removed_source_takes_out_of_a_mart_are_logged_as_explained(built
         assert kept == 0
     finally:
         con.close()
+
+
+def test_each_mart_is_keyed_as_its_contract_declares(built):
+    """Marts are filled, then keyed (an index built once, not at the insert and again at the commit): every mart
+    whose contract declares a PRIMARY KEY has exactly that one, and its key columns are NOT NULL."""
+    keyed = 0
+    for contract in MART_CONTRACTS:
+        keys = built.query(
+            "SELECT constraint_column_names FROM duckdb_constraints() "
+            "WHERE schema_name = ? AND table_name = ? AND constraint_type = 'PRIMARY KEY'",
+            [contract.schema_name, contract.table_name],
+        )
+        assert keys == ([(list(contract.ddl_primary_key),)] if contract.ddl_primary_key else []), contract.table
+        nullable = dict(
+            built.query(
+                "SELECT column_name, is_nullable FROM information_schema.columns WHERE table_schema = ? "
+                "AND table_name = ?",
+                [contract.schema_name, contract.table_name],
+            )
+        )
+        assert all(nullable[column] == "NO" for column in contract.ddl_primary_key), contract.table
+        keyed += bool(contract.ddl_primary_key)
+    assert keyed >= 5

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import duckdb
 import pandas as pd
 import pytest
 
-from pipeline.contracts import CONTRACTS_BY_TABLE
+from pipeline.contracts import ALL_CONTRACTS, CONTRACTS_BY_TABLE
 from pipeline.contracts.core_tables import CORE_CONTRACTS
-from pipeline.warehouse.tables import RowKeysMismatch, frame_for, wire_frame, wired_frame_for
+from pipeline.warehouse.tables import (
+    RowKeysMismatch,
+    add_primary_key,
+    create_table,
+    frame_for,
+    wire_frame,
+    wired_frame_for,
+)
 
 PAYERS = CONTRACTS_BY_TABLE["core.payers"]
 
@@ -65,3 +73,31 @@ def test_wired_frame_from_rows_is_the_wired_frame_of_their_frame(contract):
         pd.testing.assert_frame_equal(wired_frame_for(contract, some_rows), expected, check_exact=True)
     with pytest.raises(RowKeysMismatch):
         wired_frame_for(contract, [rows[0], {**rows[1], "unknown": 1}])
+
+
+@pytest.mark.parametrize("contract", [c for c in ALL_CONTRACTS if c.ddl_primary_key], ids=lambda c: c.table)
+def test_a_table_keyed_once_full_is_the_table_its_ddl_makes(contract):
+    """``create_table(primary_key=False)`` then ``add_primary_key``: the same columns, NOT NULLs and key."""
+
+    def shape(con) -> tuple:
+        return (
+            con.execute(
+                "SELECT column_name, data_type, is_nullable FROM information_schema.columns "
+                "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+                [contract.schema_name, contract.table_name],
+            ).fetchall(),
+            con.execute(
+                "SELECT constraint_type, constraint_column_names FROM duckdb_constraints() "
+                "WHERE schema_name = ? AND table_name = ? ORDER BY ALL",
+                [contract.schema_name, contract.table_name],
+            ).fetchall(),
+        )
+
+    at_once, later = duckdb.connect(), duckdb.connect()
+    for con in (at_once, later):
+        con.execute(f"CREATE SCHEMA {contract.schema_name}")
+    create_table(at_once, contract)
+    create_table(later, contract, primary_key=False)
+    assert shape(later) != shape(at_once)  # the key is missing until it is added
+    add_primary_key(later, contract)
+    assert shape(later) == shape(at_once)
