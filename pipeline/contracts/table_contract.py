@@ -7,7 +7,8 @@ definition is a SQL predicate); and references to other tables
 (``references(...)`` in a field's metadata, the one thing pandera cannot
 express).  ``Config.metadata = {"ddl_primary_key": False}`` leaves the key out of
 the DDL where it cannot be a PRIMARY KEY (NULL key parts) or would cost too much
-on ten million rows; it is still checked.
+on ten million rows; it is still checked.  A field's ``metadata={"compression": "zstd"}``
+stores that column with DuckDB's ``USING COMPRESSION`` (the parse cache's JSON).
 
 From the model this module derives the DDL, the ``COMMENT ON`` statements, the
 pandas dtypes and the SQL predicates.  The SQL predicates are a translation of
