@@ -76,8 +76,11 @@ LOAD_CHECKPOINT_THRESHOLD = "64MiB"  # WAL size at which a commit of the load ch
 ATTENTION_ROWS = 200  # documents needing attention listed on the load (all of them are in core.documents)
 EXAMPLES = 3  # documents named when an empty-looking folder is refused
 
-# Sources held in memory while the parses before them are still with the workers.
+# Sources held in memory while the parses before them are still with the workers, by count and by bytes (a
+# folder of big PDFs must not hold thousands of them); a chunk goes out early once it holds PARSE_CHUNK_BYTES.
 QUEUED_SOURCES = 1_024
+QUEUED_BYTES = 128 << 20
+PARSE_CHUNK_BYTES = 16 << 20
 
 
 class EmptySourceFolder(RuntimeError):
@@ -218,6 +221,8 @@ def read_folder(
     submitted = 0  # chunks with the workers, not yet settled
     dispatched: set[str] = set()  # contents sent to the workers: a second copy waits for the cache instead
     to_parse = 0
+    held = 0  # bytes of the sources in the queue
+    chunk_bytes = 0  # of them, in the open chunk
 
     def flush() -> None:
         try:
@@ -246,29 +251,31 @@ def read_folder(
         folder.entries.append((document.codes, *spool.append(parse_json.dumps(record)), *document.parse))
 
     def submit_open_chunk() -> None:
-        nonlocal open_chunk, submitted
+        nonlocal open_chunk, submitted, chunk_bytes
         if open_chunk is not None:
             open_chunk[1] = workers.parse([source.data for source in open_chunk[0]])
-            open_chunk, submitted = None, submitted + 1
+            open_chunk, submitted, chunk_bytes = None, submitted + 1, 0
 
     def settle(everything: bool = False) -> None:
         """Settle from the front of the queue: sources at once, a chunk when it is done, or must be waited for
         (too many chunks out, too many sources held, or the end of the folder)."""
-        nonlocal submitted
+        nonlocal submitted, held
         while queue:
             front = queue[0]
             if isinstance(front, DocumentSource):
                 queue.popleft()
+                held -= _size(front)
                 settled(_parsed_file(front, cache, known, max_bytes, con))
                 continue
             sources, future = front
             if future is None:
                 return  # still filling
-            crowded = submitted > workers.in_flight or len(queue) > QUEUED_SOURCES
+            crowded = submitted > workers.in_flight or len(queue) > QUEUED_SOURCES or held > QUEUED_BYTES
             if not (everything or crowded or future.done()):
                 return
             queue.popleft()
             submitted -= 1
+            held -= sum(map(_size, sources))
             try:
                 parses = future.result()
             except Exception as exc:  # a worker died (killed, out of memory) or a bug raised in it
@@ -281,13 +288,15 @@ def read_folder(
     for source in iter_documents(directory, max_bytes):
         fresh = _to_parse(source, cache, dispatched)
         to_parse += fresh
+        held += _size(source)
         if fresh and workers is not None and workers.wanted(to_parse):
             dispatched.add(source.sha256)
             if open_chunk is None:
                 open_chunk = [[], None]
                 queue.append(open_chunk)
             open_chunk[0].append(source)
-            if len(open_chunk[0]) >= PARSE_CHUNK:
+            chunk_bytes += _size(source)
+            if len(open_chunk[0]) >= PARSE_CHUNK or chunk_bytes >= PARSE_CHUNK_BYTES:
                 submit_open_chunk()
         else:
             submit_open_chunk()  # this source comes after that chunk
@@ -297,6 +306,10 @@ def read_folder(
     settle(everything=True)
     flush()
     return folder
+
+
+def _size(source: DocumentSource) -> int:
+    return len(source.data) if source.data is not None else 0
 
 
 def _to_parse(source: DocumentSource, cache: ParseCache, dispatched: set[str]) -> bool:
@@ -578,7 +591,10 @@ def write_staging(con, batches: Iterable[dict[str, list[dict]]], *, commit: bool
     not seen yet (the first row per key is kept, as one pass over the whole corpus keeps it)."""
     writable = [c for c in gate_order(list(CONTRACTS.values())) if c.table != REJECTED_ROWS]
     for contract in writable:
-        create_table(con, contract, _staging(contract.table), primary_key=False)  # keyed once full, at the swap
+        # Committed batches: keyed once full (below).  In the caller's one transaction: keyed from the start, since
+        # DuckDB's WAL replay of a key added in the transaction that then deletes rows (the gates do) keeps the
+        # deleted keys in the index.
+        create_table(con, contract, _staging(contract.table), primary_key=not commit)
     dimensions: dict[str, tuple[list[dict], set[tuple]]] = {}
     batches = iter(batches)
     while True:
@@ -601,6 +617,10 @@ def write_staging(con, batches: Iterable[dict[str, list[dict]]], *, commit: bool
                 break
     for table, (rows, _) in dimensions.items():
         insert_frame(con, CONTRACTS[table], frame_for(CONTRACTS[table], rows), _staging(table))
+    if commit:
+        with transaction(con):  # its own commit, before the swap's transaction deletes rows from these tables
+            for contract in writable:
+                add_primary_key(con, contract, _staging(contract.table))
 
 
 def _merge_dimension(dimensions: dict[str, tuple[list[dict], set[tuple]]], contract: TableContract, rows) -> None:
@@ -629,7 +649,6 @@ def _swap_and_gate(con, removed: list[str], rows_written: Callable[[], None] | N
             con.execute(f"DROP TABLE {table}")
     for table in CONTRACTS:
         if table != REJECTED_ROWS:
-            add_primary_key(con, CONTRACTS[table], _staging(table))  # once, now the table is full
             con.execute(f"ALTER TABLE {_staging(table)} RENAME TO {table.split('.')[1]}")
     replace_table(con, CONTRACTS[REJECTED_ROWS], frame_for(CONTRACTS[REJECTED_ROWS], []))
     if rows_written is not None:

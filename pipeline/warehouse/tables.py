@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from operator import itemgetter
 
+import duckdb
 import pandas as pd
 
 from pipeline.contracts.table_contract import ColumnSpec, TableContract
@@ -132,7 +133,15 @@ def add_primary_key(con, contract: TableContract, qualified_name: str | None = N
     """Key a table made with ``create_table(primary_key=False)`` as its contract's DDL declares (raises, as an
     append would have, when its rows repeat a key or leave part of it NULL)."""
     if (sql := contract.add_primary_key_sql(qualified_name)) is not None:
-        con.execute(sql)
+        try:
+            con.execute(sql)
+        except duckdb.ConstraintException as exc:  # DuckDB's message names neither the table nor the key
+            key = ", ".join(contract.ddl_primary_key)
+            raise KeyViolation(f"{qualified_name or contract.table}: its rows break its key ({key}): {exc}") from exc
+
+
+class KeyViolation(ValueError):
+    """Rows of a table filled before it was keyed repeat a key or leave part of it NULL: a bug upstream."""
 
 
 def create_missing_table(con, contract: TableContract) -> bool:

@@ -135,6 +135,25 @@ def test_worker_processes_give_the_tables_of_one_pass(one_pass, tmp_path, monkey
     assert _tables(tmp_path / "warehouse.duckdb") == expected
 
 
+def test_workers_held_to_a_few_bytes_give_the_tables_of_one_pass(one_pass, tmp_path, monkeypatch):
+    """Chunks cut and waited for by bytes (a folder of big files must not sit in memory): with limits below one
+    document, every chunk holds one document and each is settled before the next is read, same tables."""
+    monkeypatch.setattr(documents_load, "PARSE_CHUNK_BYTES", 1)
+    monkeypatch.setattr(documents_load, "QUEUED_BYTES", 1)
+    chunks = []
+    parse = DocumentWorkers.parse
+
+    def counting(self, items):
+        chunks.append(len(items))
+        return parse(self, items)
+
+    monkeypatch.setattr(DocumentWorkers, "parse", counting)
+    folder, expected = one_pass
+    load = _load(folder, tmp_path / "warehouse.duckdb", 10_000, workers=2)
+    assert load.parsed == 11 and set(chunks) == {1}
+    assert _tables(tmp_path / "warehouse.duckdb") == expected
+
+
 def test_a_worker_that_dies_fails_the_load_and_changes_nothing(one_pass, tmp_path, monkeypatch):
     folder, expected = one_pass
     _load(folder, tmp_path / "warehouse.duckdb", batch=10_000)

@@ -11,6 +11,7 @@ import pytest
 from pipeline.contracts import ALL_CONTRACTS, CONTRACTS_BY_TABLE
 from pipeline.contracts.core_tables import CORE_CONTRACTS
 from pipeline.warehouse.tables import (
+    KeyViolation,
     RowKeysMismatch,
     add_primary_key,
     create_table,
@@ -101,3 +102,14 @@ def test_a_table_keyed_once_full_is_the_table_its_ddl_makes(contract):
     assert shape(later) != shape(at_once)  # the key is missing until it is added
     add_primary_key(later, contract)
     assert shape(later) == shape(at_once)
+
+
+def test_rows_that_break_the_key_added_once_full_are_named_with_the_table_and_key():
+    contract = CONTRACTS_BY_TABLE["core.codes"]
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA core")
+    create_table(con, contract, primary_key=False)
+    values = ", ".join("'32994'" if c.name == "code" else "NULL" if c.nullable else "'x'" for c in contract.columns)
+    con.execute(f"INSERT INTO core.codes ({', '.join(contract.column_names)}) VALUES ({values}), ({values})")
+    with pytest.raises(KeyViolation, match=r"core\.codes: its rows break its key \(code\)"):
+        add_primary_key(con, contract)
