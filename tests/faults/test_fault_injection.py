@@ -101,7 +101,7 @@ def test_disk_full_during_the_core_write_names_the_cause_and_keeps_the_snapshot(
     (published.documents_dir / "20982_bone_rfa.txt").unlink()
     import pipeline.documents.load as documents_load
 
-    real, calls = documents_load.replace_table, []
+    real, calls = documents_load.create_table, []
 
     def disk_full(*args, **kwargs):
         calls.append(1)
@@ -109,7 +109,7 @@ def test_disk_full_during_the_core_write_names_the_cause_and_keeps_the_snapshot(
             raise duckdb.IOException(f'Could not write file "{published.warehouse_path}": No space left on device')
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(documents_load, "replace_table", disk_full)
+    monkeypatch.setattr(documents_load, "create_table", disk_full)  # the second staging table
     result = run_pipeline(published, raise_on_error=False)
     assert not result.success
     text = failure_text(result)
