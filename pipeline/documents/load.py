@@ -470,6 +470,9 @@ def row_batches(
         records = ([spooled_record(spool, entry) for entry in batch] for batch in batches)
         for _, tables in in_order(records, workers.batch, window=2 * workers.processes):
             yield tables
+        # Every batch is built: the processes go now, not when the load ends, so their memory (about 100 MB each)
+        # is back before the tables are keyed and swapped, the load's own peak.
+        workers.close()
         return
     for batch in batches:
         files = [spooled_document(spool, entry) for entry in batch]

@@ -135,6 +135,29 @@ def test_worker_processes_give_the_tables_of_one_pass(one_pass, tmp_path, monkey
     assert _tables(tmp_path / "warehouse.duckdb") == expected
 
 
+def test_the_workers_stop_before_the_tables_are_keyed(one_pass, tmp_path, monkeypatch):
+    """The worker processes (about 100 MB each at 100,000 documents) stop once the last batch of rows is built:
+    keying and swapping the tables, the load's peak of memory, runs without them."""
+    events = []
+    close, key = DocumentWorkers.close, documents_load.add_primary_key
+
+    def closing(self, *, failed=False):
+        if self._pool is not None:
+            events.append("workers stopped")
+        return close(self, failed=failed)
+
+    def keying(*args, **kwargs):
+        events.append("table keyed")
+        return key(*args, **kwargs)
+
+    monkeypatch.setattr(DocumentWorkers, "close", closing)
+    monkeypatch.setattr(documents_load, "add_primary_key", keying)
+    folder, expected = one_pass
+    _load(folder, tmp_path / "warehouse.duckdb", 10_000, workers=2)
+    assert events[0] == "workers stopped" and events.count("workers stopped") == 1 and "table keyed" in events
+    assert _tables(tmp_path / "warehouse.duckdb") == expected
+
+
 def test_workers_held_to_a_few_bytes_give_the_tables_of_one_pass(one_pass, tmp_path, monkeypatch):
     """Chunks cut and waited for by bytes (a folder of big files must not sit in memory): with limits below one
     document, every chunk holds one document and each is settled before the next is read, same tables."""
