@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 from pipeline.contracts.core_tables import CORE_CONTRACTS
@@ -148,7 +149,7 @@ def load_documents(
         modifier_descriptions=descriptions,
         **({} if workers_start_after is None else {"start_after": workers_start_after, "rows_start_after": 0}),
     )
-    with Spool(warehouse_path.parent if warehouse_path is not None else None) as spool, pool, _fewer_checkpoints(con):
+    with _spool(warehouse_path) as spool, pool, _fewer_checkpoints(con):
         cache = ParseCache(con, cache_key(parser_fingerprint() + formats_fingerprint(), known.digest, max_bytes), spool)
         folder = read_folder(con, directory, cache, known, max_bytes, spool, failure=failure, workers=pool)
         removed = sorted(_previous_ids(con) - folder.document_ids)
@@ -172,6 +173,19 @@ def load_documents(
             raise failure(exc) from exc
     _summarize(con, load)
     return load
+
+
+def _spool(warehouse_path: Path | None) -> Spool:
+    """The load's spool: beside the warehouse, named so that the document workers can read it.  A load that was
+    killed leaves its spool behind; the next load of the same warehouse (the only one: it holds the warehouse's
+    lock) removes it."""
+    if warehouse_path is None:
+        return Spool(named=True)
+    prefix = f".{warehouse_path.name}.spool-"
+    for stale in warehouse_path.parent.glob(f"{prefix}*"):
+        with suppress(OSError):
+            stale.unlink()
+    return Spool(warehouse_path.parent, named=True, name_prefix=prefix)
 
 
 @contextmanager
@@ -466,9 +480,10 @@ def row_batches(
     if not folder.entries:  # still the dimensions and reference tables
         yield batch_tables([], reference, parsed_at, descriptions)
     batches = _code_batches(folder.entries, batch_documents)
-    if workers is not None and workers.wanted(len(folder.entries), rows=True):
-        records = ([spooled_record(spool, entry) for entry in batch] for batch in batches)
-        for _, tables in in_order(records, workers.batch, window=2 * workers.processes):
+    if workers is not None and workers.wanted(len(folder.entries), rows=True) and spool.path is not None:
+        spool.flush()  # every record written through to the file the workers read
+        where = ([entry[1:] for entry in batch] for batch in batches)
+        for _, tables in in_order(where, partial(workers.batch, spool.path), window=2 * workers.processes):
             yield tables
         # Every batch is built: the processes go now, not when the load ends, so their memory (about 100 MB each)
         # is back before the tables are keyed and swapped, the load's own peak.

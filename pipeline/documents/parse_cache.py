@@ -19,6 +19,7 @@ import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
+from contextlib import suppress
 from pathlib import Path
 
 import pandas as pd
@@ -39,12 +40,24 @@ def cache_key(parser_fingerprint: str, known_names_digest: str, max_bytes: int) 
 
 
 class Spool:
-    """An append-only scratch file of byte records, read back by (offset, length); deleted when closed (it is
-    unlinked at once, so not even a killed process leaves it behind).  Kept beside the warehouse when a
-    directory is given: a temporary folder may be a RAM disk, which would put the corpus back in memory."""
+    """An append-only scratch file of byte records, read back by (offset, length); deleted when closed.  Kept
+    beside the warehouse when a directory is given: a temporary folder may be a RAM disk, which would put the
+    corpus back in memory.
 
-    def __init__(self, directory: Path | None = None):
-        self._file = tempfile.TemporaryFile(prefix="cpt_documents_spool_", dir=directory)  # noqa: SIM115 (close())
+    Unnamed by default (unlinked at once, so not even a killed process leaves it behind).  ``named``: the file
+    keeps a name (``path``) the document workers open to read the records they turn into rows themselves, instead
+    of the run's process reading each record and sending it to them; it is ``name_prefix`` followed by random
+    letters, which a later run may look for to remove what a killed run left."""
+
+    def __init__(
+        self, directory: Path | None = None, *, named: bool = False, name_prefix: str = "cpt_documents_spool_"
+    ):
+        self.path: str | None = None
+        if named:
+            fd, self.path = tempfile.mkstemp(prefix=name_prefix, dir=directory)
+            self._file = os.fdopen(fd, "w+b")
+        else:
+            self._file = tempfile.TemporaryFile(prefix=name_prefix, dir=directory)  # noqa: SIM115 (close())
         self._end = 0
         self._dirty = False
 
@@ -55,10 +68,14 @@ class Spool:
         self._dirty = True
         return offset, len(data)
 
-    def read(self, offset: int, length: int) -> bytes:
+    def flush(self) -> None:
+        """Make every record appended so far readable through the file itself (``read``, another process)."""
         if self._dirty:
             self._file.flush()
             self._dirty = False
+
+    def read(self, offset: int, length: int) -> bytes:
+        self.flush()
         return os.pread(self._file.fileno(), length, offset)
 
     @property
@@ -67,6 +84,9 @@ class Spool:
 
     def close(self) -> None:
         self._file.close()
+        if self.path is not None:
+            with suppress(FileNotFoundError):
+                os.unlink(self.path)
 
     def __enter__(self) -> Spool:
         return self

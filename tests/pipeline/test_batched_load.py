@@ -158,6 +158,25 @@ def test_the_workers_stop_before_the_tables_are_keyed(one_pass, tmp_path, monkey
     assert _tables(tmp_path / "warehouse.duckdb") == expected
 
 
+def test_the_spool_the_workers_read_never_outlives_its_load(one_pass, tmp_path, monkeypatch):
+    """The spool has a name beside the warehouse (the workers open it): gone when the load ends, also when it
+    fails; one a killed load left behind is removed by the next load of that warehouse, and no other file."""
+    folder, expected = one_pass
+    warehouse = tmp_path / "warehouse.duckdb"
+    left_by_a_killed_load = tmp_path / ".warehouse.duckdb.spool-k1ll3d"
+    left_by_a_killed_load.write_bytes(b"{}")
+    other = tmp_path / ".other.duckdb.spool-k1ll3d"  # another warehouse's, in the same folder
+    other.write_bytes(b"{}")
+    _load(folder, warehouse, 2, workers=2)
+    assert _tables(warehouse) == expected
+    assert sorted(p.name for p in tmp_path.iterdir() if ".spool-" in p.name) == [other.name]
+
+    monkeypatch.setattr(documents_load, "write_staging", lambda *a, **k: 1 / 0)
+    with pytest.raises(InfrastructureFailure):
+        _load(folder, warehouse, 2, workers=2)
+    assert sorted(p.name for p in tmp_path.iterdir() if ".spool-" in p.name) == [other.name]
+
+
 def test_workers_held_to_a_few_bytes_give_the_tables_of_one_pass(one_pass, tmp_path, monkeypatch):
     """Chunks cut and waited for by bytes (a folder of big files must not sit in memory): with limits below one
     document, every chunk holds one document and each is settled before the next is read, same tables."""
