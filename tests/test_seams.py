@@ -25,6 +25,7 @@ from pipeline.contracts.bookkeeping_tables import (
 )
 from pipeline.contracts.table_contract import TableContract, row_rule
 from pipeline.warehouse.tables import create_missing_table, table_exists, transaction
+from tests.table_shape import table_shape
 
 PIPELINE = Path(__file__).resolve().parent.parent / "pipeline"
 # The one module that opens transactions and probes the catalog; the one module that writes table DDL.
@@ -242,21 +243,6 @@ LEGACY_DDL = {
 }
 
 
-def _shape(con, table: str) -> tuple[list[tuple], list]:
-    schema, name = table.split(".")
-    columns = con.execute(
-        "SELECT column_name, data_type, is_nullable FROM information_schema.columns "
-        "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
-        [schema, name],
-    ).fetchall()
-    keys = con.execute(
-        "SELECT constraint_column_names FROM duckdb_constraints() "
-        "WHERE schema_name = ? AND table_name = ? AND constraint_type = 'PRIMARY KEY'",
-        [schema, name],
-    ).fetchall()
-    return columns, keys
-
-
 @pytest.mark.parametrize("contract", WORKING_FILE_BOOKKEEPING, ids=lambda c: c.table)
 def test_bookkeeping_contracts_match_the_legacy_ddl(contract):
     """Same columns, types, nullability and key as the table an older version created, which is kept as it is
@@ -267,7 +253,7 @@ def test_bookkeeping_contracts_match_the_legacy_ddl(contract):
         legacy.execute(LEGACY_DDL[contract.table])
         assert not create_missing_table(legacy, contract)
         create_missing_table(current, contract)
-        assert _shape(current, contract.table) == _shape(legacy, contract.table)
+        assert table_shape(current, contract.table) == table_shape(legacy, contract.table)
     finally:
         legacy.close()
         current.close()

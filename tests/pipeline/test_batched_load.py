@@ -19,6 +19,7 @@ from pipeline.documents.load import CONTRACTS, DOCUMENTS, load_documents
 from pipeline.documents.workers import DocumentWorkers
 from pipeline.failures import InfrastructureFailure
 from tests.bad_documents import good
+from tests.table_shape import table_shape
 
 REFERENCE = load_reference_data(Path(__file__).resolve().parents[2] / "sources" / "reference")
 MAX_BYTES = 1_000_000
@@ -248,27 +249,13 @@ def test_the_loaded_tables_have_the_keys_and_columns_their_contracts_declare(one
     folder, _ = one_pass
     _load(folder, tmp_path / "warehouse.duckdb", batch=2)
 
-    def shape(con, table: str) -> tuple:
-        schema, name = table.split(".")
-        columns = con.execute(
-            "SELECT column_name, data_type, is_nullable FROM information_schema.columns "
-            "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
-            [schema, name],
-        ).fetchall()
-        keys = con.execute(
-            "SELECT constraint_type, constraint_column_names FROM duckdb_constraints() "
-            "WHERE schema_name = ? AND table_name = ? AND constraint_type IN ('PRIMARY KEY', 'UNIQUE') ORDER BY ALL",
-            [schema, name],
-        ).fetchall()
-        return columns, keys
-
     declared = duckdb.connect()
     declared.execute("CREATE SCHEMA core")
     loaded = duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True)
     keyed = 0
     for table, contract in CONTRACTS.items():
         declared.execute(contract.create_table_sql())
-        assert shape(loaded, table) == shape(declared, table), table
+        assert table_shape(loaded, table) == table_shape(declared, table), table
         keyed += bool(contract.ddl_primary_key)
     loaded.close()
     assert keyed >= 10  # every core table but the one whose key may be NULL
