@@ -18,7 +18,10 @@ from collections.abc import Iterable
 SCRIPT_AND_STYLE = frozenset({".js", ".mjs", ".css", ".map"})
 IMAGES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".svg", ".ico", ".webp", ".bmp", ".tif", ".tiff", ".avif"})
 FONTS = frozenset({".woff", ".woff2", ".ttf", ".otf", ".eot"})
-NOT_DOCUMENT_SUFFIXES = SCRIPT_AND_STYLE | IMAGES | FONTS
+# What browsers and download tools name a file while they still write it (Chrome, Firefox, Safari, Opera): its
+# bytes are a cut copy; the file takes its real name when the download ends, and is read then.
+DOWNLOADS_IN_PROGRESS = frozenset({".crdownload", ".part", ".download", ".opdownload"})
+NOT_DOCUMENT_SUFFIXES = SCRIPT_AND_STYLE | IMAGES | FONTS | DOWNLOADS_IN_PROGRESS
 OS_FILES = frozenset({".ds_store", "thumbs.db", "desktop.ini", "ehthumbs.db", ".directory", ".localized"})
 SAVED_PAGE_FOLDER_SUFFIX = "_files"  # what browsers name the folder of a saved page's assets
 PAGE_SUFFIXES = frozenset({".htm", ".html"})
@@ -57,6 +60,8 @@ def not_a_document(document_id: str, pages: frozenset[str] = frozenset()) -> str
         return f"not a document: an image ({suffix})"
     if suffix in FONTS:
         return f"not a document: a font ({suffix})"
+    if suffix in DOWNLOADS_IN_PROGRESS:
+        return f"not a document yet: a download still in progress ({suffix}); it is read once it has its final name"
     return None
 
 
@@ -67,4 +72,4 @@ def _suffix(name: str) -> str:
 
 
 def is_not_a_document_reason(reason: str | None) -> bool:
-    return reason is not None and reason.startswith("not a document")
+    return reason is not None and reason.startswith("not a document")  # "not a document yet" included

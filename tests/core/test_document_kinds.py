@@ -28,6 +28,9 @@ from pipeline.core.document_kinds import is_not_a_document_reason, not_a_documen
         ("Thumbs.db", "operating system"),
         ("desktop.ini", "operating system"),
         ("._32994.txt", "operating system"),
+        ("32994_overview.pdf.crdownload", "download still in progress"),
+        ("32994_overview.docx.part", "download still in progress"),
+        ("32994.PDF.download", "download still in progress"),
     ],
 )
 def test_not_documents_are_named_with_a_reason(document_id, says):
