@@ -67,7 +67,7 @@ def _rebuild(con, contract: TableContract, inputs: str, definition: str, built: 
     explained = {t: e for t, e in explained_removals(con, previous_inputs).items() if t in previous_inputs}
     # Counted only when removals may explain a shrink: the publish guard reads removed_rows for nothing else.
     rows_before = row_count(con, contract.table) if explained and exists else 0
-    _create_mart_table(con, contract)
+    create_table(con, contract, primary_key=False)
     query = mart_query(contract.table_name)
     check_mart_columns(contract, _returned_columns(con, query))
     # By name, never by position: a reordered SELECT must not put one column's values under another's name.
@@ -78,12 +78,6 @@ def _rebuild(con, contract: TableContract, inputs: str, definition: str, built: 
     removed_rows = max(0, rows_before - row_count(con, contract.table)) if explained else 0
     # Rows leave a mart because source files left its inputs on purpose: the publish guard accepts that.
     return record_change(con, contract.table, removed_rows=removed_rows, removed_sources=_sources(explained))
-
-
-def _create_mart_table(con, contract: TableContract) -> None:
-    """``create_table``, its COMMENT statements sent in one call: one round trip instead of one per column."""
-    statements = [contract.create_table_sql(primary_key=False), *(sql for sql, _ in contract.comment_statements())]
-    con.execute(";\n".join(statements))
 
 
 class MartColumnsMismatch(ValueError):
