@@ -11,6 +11,8 @@
 --     setting is loaded.
 --   advice: a rule of the modifier with indicator_column 'none' holds whatever the indicators say.
 -- A modifier no rule names gets the '*' unchecked rule; a value no rule names the '*' unmatched_value rule.
+-- Not sorted (no ORDER BY, unlike the other marts): sorting its wide rows held them all in memory at once, and
+-- that was the run's peak (200 MB more at 100,000 documents; docs/benchmarks.md). Read it with an ORDER BY.
 WITH parameters AS (
     SELECT coalesce(max(reference_date), current_date) AS reference_date FROM medicare.coding_edit_parameters
 ),
@@ -237,4 +239,3 @@ SELECT
 FROM ruled AS r
 CROSS JOIN parameters AS p
 LEFT JOIN hcpcs_modifiers AS h ON h.modifier = r.modifier
-ORDER BY r.code, r.modifier, r.check_name, r.setting NULLS FIRST
