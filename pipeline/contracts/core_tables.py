@@ -99,7 +99,11 @@ class DocumentSections(pa.DataFrameModel):
     document_id: Series[str] = pa.Field(description="Document the section belongs to.", metadata=_DOCUMENT)
     ordinal: Series[pd.Int64Dtype] = pa.Field(ge=0, description="Position of the section in the document, from 0.")
     heading: Series[str] = pa.Field(nullable=True, description="Heading text; NULL for lines before the first heading.")
-    body: Series[str] = pa.Field(description="The section's non-heading lines, as written.")
+    # zstd: DuckDB's default string compression leaves long section text nearly as it is (at 100,000 documents
+    # 174 blocks against 15, and 0.35 CPU-s more at every build of the table).
+    body: Series[str] = pa.Field(
+        description="The section's non-heading lines, as written.", metadata={"compression": "zstd"}
+    )
 
     class Config:
         name = "core.document_sections"

@@ -50,6 +50,7 @@ from pipeline.documents.workers import (
     document_file,
     in_order,
     loadable_codes,
+    looks_large,
     parse_for_spool,
     worker_count,
 )
@@ -150,6 +151,8 @@ def load_documents(
         **({} if workers_start_after is None else {"start_after": workers_start_after, "rows_start_after": 0}),
     )
     with _spool(warehouse_path) as spool, pool, _fewer_checkpoints(con):
+        if looks_large(directory):
+            pool.start_early()
         cache = ParseCache(con, cache_key(parser_fingerprint() + formats_fingerprint(), known.digest, max_bytes), spool)
         folder = read_folder(con, directory, cache, known, max_bytes, spool, failure=failure, workers=pool)
         removed = sorted(_previous_ids(con) - folder.document_ids)

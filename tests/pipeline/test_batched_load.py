@@ -105,6 +105,29 @@ def test_the_one_pass_corpus_exercises_every_cross_document_rule(one_pass):
     assert q7[1] == "Seen first in 10004"  # the documents of 10001 and 10002 that had Q7 lost to newer ones
 
 
+def test_columns_their_contract_compresses_are_stored_so(one_pass, tmp_path):
+    """A contract column with ``compression`` metadata (the sections' text: DuckDB's default left it nearly as it
+    is, ten times the blocks and a third more CPU at each build) is stored that way in the table the load builds."""
+    folder, _ = one_pass
+    warehouse = tmp_path / "warehouse.duckdb"
+    _load(folder, warehouse, batch=10_000)
+    asked = {
+        (c.table, col.name): col.compression.upper() for c in CONTRACTS.values() for col in c.columns if col.compression
+    }
+    assert asked == {("core.document_sections", "body"): "ZSTD"}
+    con = duckdb.connect(str(warehouse))
+    try:
+        con.execute("CHECKPOINT")
+        for (table, column), compression in asked.items():
+            stored = con.execute(
+                "SELECT DISTINCT compression FROM pragma_storage_info(?) WHERE column_name = ? AND segment_type = 'VARCHAR'",
+                [table, column],
+            ).fetchall()
+            assert stored == [(compression,)], (table, column, stored)
+    finally:
+        con.close()
+
+
 @pytest.mark.parametrize("batch", [1, 2, 3])
 def test_small_batches_give_the_tables_of_one_pass(one_pass, tmp_path, batch):
     folder, expected = one_pass
@@ -156,6 +179,32 @@ def test_the_workers_stop_before_the_tables_are_keyed(one_pass, tmp_path, monkey
     folder, expected = one_pass
     _load(folder, tmp_path / "warehouse.duckdb", 10_000, workers=2)
     assert events[0] == "workers stopped" and events.count("workers stopped") == 1 and "table keyed" in events
+    assert _tables(tmp_path / "warehouse.duckdb") == expected
+
+
+@pytest.mark.parametrize("large", [True, False])
+def test_a_folder_whose_listing_is_large_starts_its_workers_before_it_is_read(one_pass, tmp_path, monkeypatch, large):
+    """A big folder's workers import while this process lists it (the other core idle then), not in the middle of
+    the parse; a small folder starts none before a document needs them.  Either way, the same tables."""
+    from pipeline.documents import workers as document_workers
+
+    folder, expected = one_pass
+    size = os.stat(folder).st_size
+    monkeypatch.setattr(document_workers, "LARGE_FOLDER_BYTES", size if large else size + 1)
+    started_before_reading = []
+    read_folder = documents_load.read_folder
+
+    def reading(*args, workers, **kwargs):
+        started_before_reading.append(len(workers._pool._processes) if workers._pool is not None else 0)
+        return read_folder(*args, workers=workers, **kwargs)
+
+    monkeypatch.setattr(documents_load, "read_folder", reading)
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    try:
+        load_documents(con, folder, REFERENCE, MAX_BYTES, tmp_path / "warehouse.duckdb", workers=2)
+    finally:
+        con.close()
+    assert started_before_reading == ([2] if large else [0])
     assert _tables(tmp_path / "warehouse.duckdb") == expected
 
 
