@@ -1,7 +1,7 @@
 """Documents benchmark: parser throughput and the full headless materialization from cold.
 
     uv run python benchmarks/documents_benchmark.py [--n 10000] [--parser-only | --materialize-only]
-        [--baseline OTHER_CHECKOUT]
+        [--baseline OTHER_CHECKOUT] [--rounds K]
 
 Generates N varied documents with distinct codes, then in one run:
 1. parses them all in-process with the pure parser and the reference's known names (documents per second);
@@ -13,6 +13,8 @@ Generates N varied documents with distinct codes, then in one run:
 Steps 4 and 5 are skipped with ``--parser-only``, steps 1-3 with ``--materialize-only``.  ``--baseline``
 names another checkout of the project (e.g. ``main`` exported with ``git archive``): its cold and warm runs
 alternate with this checkout's on the same corpus, so both are measured on the same machine at the same time.
+``--rounds K`` makes K cold runs per checkout (alternating, each from nothing) and judges the median of them:
+the host's speed varies by a fifth from one minute to the next, which one run cannot tell from the code's.
 Parser figures are wall time and, in brackets, CPU time of this process; materialize figures add the child's
 CPU time (user + system), steadier than wall time on a busy machine.  Peak RSS is the child's own maximum
 resident set (its whole process: Python, Dagster and DuckDB).
@@ -26,6 +28,8 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -91,6 +95,12 @@ def main() -> int:
     parser.add_argument("--parser-only", action="store_true", help="skip the two materialize runs")
     parser.add_argument("--materialize-only", action="store_true", help="skip the in-process parser figures")
     parser.add_argument("--baseline", type=Path, help="another checkout to measure on the same corpus, alternating")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="cold runs per checkout, alternating with the baseline's; the verdict takes their median (default 1)",
+    )
     args = parser.parse_args()
     known = KnownNames.from_reference(load_reference_data(REPO / "sources" / "reference"))
 
@@ -122,14 +132,28 @@ def main() -> int:
             print(f"parser targets (>= 5,000 docs/s; >= 1,000 pages/s; 1 MB < 1 s): {'MET' if met else 'MISSED'}")
             return finish(work, args.keep)
     checkouts = [("this checkout", REPO)] + ([("baseline", args.baseline.resolve())] if args.baseline else [])
-    cold = {}
-    for label, checkout in checkouts:  # cold runs back to back, then warm runs back to back
-        cold[label] = _materialize(
-            f"{label}: cold", checkout, work / label.replace(" ", "_"), docs_dir, util_dir, args.n
-        )
+    cold: dict[str, list[tuple[float, float]]] = {label: [] for label, _ in checkouts}
+    rounds = max(1, args.rounds)
+    for round_ in range(rounds):  # cold runs alternating, each into a new warehouse; then the warm runs
+        for label, checkout in checkouts:
+            target = work / label.replace(" ", "_")
+            if target.exists():
+                shutil.rmtree(target)  # the previous round's warehouse: every cold run starts from nothing
+            which = f" {round_ + 1}/{rounds}" if rounds > 1 else ""
+            cold[label].append(_materialize(f"{label}: cold{which}", checkout, target, docs_dir, util_dir, args.n))
     for label, checkout in checkouts:
         _materialize(f"{label}: warm", checkout, work / label.replace(" ", "_"), docs_dir, util_dir, args.n)
-    wall, rss = cold["this checkout"]
+    if rounds > 1:
+        for label, runs in cold.items():
+            walls = sorted(w for w, _ in runs)
+            print(
+                f"{label}: cold median {statistics.median(walls):.1f}s over {rounds} runs "
+                f"({walls[0]:.1f}-{walls[-1]:.1f}s), highest peak memory {max(r for _, r in runs):,.0f} MB"
+            )
+    # Wall time: the median of the cold runs (one slow minute of a shared host is not the code's); memory: the
+    # highest peak of them all (the ceiling holds in every run or it does not hold).
+    wall = statistics.median(w for w, _ in cold["this checkout"])
+    rss = max(r for _, r in cold["this checkout"])
     if args.n >= 100_000:
         met = wall <= 40 and rss <= MEMORY_CEILING_MB
         print(f"targets at N=100,000 (warehouse <= 40 s; peak RSS <= 1 GB): {'MET' if met else 'MISSED'}")

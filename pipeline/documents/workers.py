@@ -9,7 +9,8 @@ chunks outstanding per worker, so memory holds those chunks, never the corpus.
   whose DuckDB and Dagster threads a fork would copy in the middle of their work; and nothing of them outlives
   the load (a ``forkserver`` would stay, holding its imports, until the process ends).
 - They start only once a load has more than a few hundred documents to parse: a small folder, and every test that
-  does not ask for them, parses in the run's process as before, with no process start to pay.
+  does not ask for them, parses in the run's process as before, with no process start to pay.  A folder whose
+  listing already says it holds thousands of files starts them before it is read (``start_early``).
 - A worker that raises or dies fails the load like any other error in it (an infrastructure failure: the load
   rolls back, nothing is deleted or published).
 - Both paths call the same functions (``parse_for_spool``, ``batch_tables``), so they give the same rows; a test
