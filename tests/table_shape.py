@@ -1,4 +1,5 @@
-"""A DuckDB table's shape as a reader sees it: its columns (name, type, nullable) and its keys."""
+"""A DuckDB table's shape as a reader sees it: its columns (name, type, nullable) and its keys; and how its text
+columns are stored."""
 
 from __future__ import annotations
 
@@ -18,3 +19,15 @@ def table_shape(con, table: str) -> tuple[list[tuple], list[tuple]]:
         [schema, name],
     ).fetchall()
     return columns, keys
+
+
+def text_compression(con, table: str) -> dict[str, str]:
+    """How each text column of ``table`` is stored once checkpointed: column name -> its distinct compressions
+    (``ZSTD``, ``DICT_FSST`` …), comma-separated."""
+    return dict(
+        con.execute(
+            "SELECT column_name, string_agg(DISTINCT compression, ',') FROM pragma_storage_info(?) "
+            "WHERE segment_type = 'VARCHAR' GROUP BY 1",
+            [table],
+        ).fetchall()
+    )

@@ -19,7 +19,7 @@ from pipeline.documents.load import CONTRACTS, DOCUMENTS, load_documents
 from pipeline.documents.workers import DocumentWorkers
 from pipeline.failures import InfrastructureFailure
 from tests.bad_documents import good
-from tests.table_shape import table_shape
+from tests.table_shape import table_shape, text_compression
 
 REFERENCE = load_reference_data(Path(__file__).resolve().parents[2] / "sources" / "reference")
 MAX_BYTES = 1_000_000
@@ -119,11 +119,8 @@ def test_columns_their_contract_compresses_are_stored_so(one_pass, tmp_path):
     try:
         con.execute("CHECKPOINT")
         for (table, column), compression in asked.items():
-            stored = con.execute(
-                "SELECT DISTINCT compression FROM pragma_storage_info(?) WHERE column_name = ? AND segment_type = 'VARCHAR'",
-                [table, column],
-            ).fetchall()
-            assert stored == [(compression,)], (table, column, stored)
+            stored = text_compression(con, table).get(column)
+            assert stored == compression, (table, column, stored)
     finally:
         con.close()
 

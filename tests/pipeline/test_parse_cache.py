@@ -16,6 +16,7 @@ from pipeline.documents.parse_cache import CACHE_TABLE, ParseCache, cache_key
 from pipeline.documents.parse_json import encode_parse
 from tests.bad_documents import good
 from tests.conftest import run_pipeline
+from tests.table_shape import text_compression
 
 
 def documents_metadata(result) -> dict:
@@ -127,12 +128,6 @@ def test_the_cached_parses_are_stored_zstd_compressed(tmp_path):
         cache.put(sha256, parsed)
     cache.save(con, hashes)
     con.execute("CHECKPOINT")
-    stored = dict(
-        con.execute(
-            "SELECT column_name, string_agg(DISTINCT compression, ',') FROM pragma_storage_info(?) "
-            "WHERE segment_type = 'VARCHAR' GROUP BY 1",
-            [CACHE_TABLE],
-        ).fetchall()
-    )
+    stored = text_compression(con, CACHE_TABLE)
     assert stored["payload"] == "ZSTD", stored
     assert ParseCache(con, "key-1").get(f"{0:064x}") == parsed
